@@ -1,0 +1,86 @@
+/* The host <-> agent wire protocol, shared by both sides (and reused for the
+ * CLI <-> monitor control socket).
+ *
+ * A frame is a fixed 16-byte little-endian header followed by `length` body
+ * bytes. Control frames carry a JSON object; data frames (STDIN, STDOUT,
+ * STDERR) carry raw bytes for the stream named by `id`.
+ *
+ * Requests (host -> agent) carry a host-chosen non-zero `id`; the agent
+ * answers each with exactly one RESPONSE or ERROR frame with the same id.
+ * Streams (a container's main process or an exec) are named by a host-chosen
+ * stream id carried in the request body ("stream") and then in the `id` of
+ * every data/EXIT frame of that stream.
+ *
+ * Versioning: the agent sends HELLO {"min":1,"max":N} as soon as its port is
+ * open; the host replies with NEGOTIATE {"version":V} (a request) choosing
+ * the highest version both support. Nothing else is accepted before that.
+ */
+#ifndef CAPSID_PROTO_H
+#define CAPSID_PROTO_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#define CAPSID_PROTO_MAGIC 0x44535043u /* "CPSD" little-endian */
+#define CAPSID_PROTO_VERSION_MIN 1
+#define CAPSID_PROTO_VERSION_MAX 1
+
+/* Largest body either side accepts. Data is chunked well below this. */
+#define CAPSID_FRAME_MAX_BODY (1u << 20)
+/* Chunk size for stdio data frames. */
+#define CAPSID_FRAME_DATA_CHUNK (32u * 1024u)
+
+/* Name of the virtio-serial port (guest: /dev/virtio-ports/<name>). */
+#define CAPSID_AGENT_PORT_NAME "org.capsid.agent"
+
+enum capsid_frame_type {
+	/* agent -> host */
+	CAPSID_MSG_HELLO = 1,     /* JSON {"min","max","agent","kernel"} */
+	CAPSID_MSG_RESPONSE = 2,  /* JSON result of request `id` */
+	CAPSID_MSG_ERROR = 3,     /* JSON {"error": "..."} for request `id` */
+	CAPSID_MSG_STDOUT = 4,    /* raw bytes of stream `id` */
+	CAPSID_MSG_STDERR = 5,    /* raw bytes of stream `id` */
+	CAPSID_MSG_EXIT = 6,      /* JSON {"exitCode","signal"} of stream `id`; last frame of it */
+	CAPSID_MSG_LOG = 7,       /* JSON {"level","message"} agent diagnostics */
+
+	/* host -> agent requests (JSON body, answered by RESPONSE/ERROR) */
+	CAPSID_MSG_NEGOTIATE = 16, /* {"version"} */
+	CAPSID_MSG_CREATE = 17,    /* create a container, see agent docs */
+	CAPSID_MSG_START = 18,     /* {"container"} */
+	CAPSID_MSG_EXEC = 19,      /* {"container","stream","args","env","cwd","tty","rows","cols"} */
+	CAPSID_MSG_SIGNAL = 20,    /* {"stream","signal"} */
+	CAPSID_MSG_DELETE = 21,    /* {"container"}: remove bundle and rootfs */
+	CAPSID_MSG_SHUTDOWN = 22,  /* {}: stop everything, power off */
+	CAPSID_MSG_RESIZE = 23,    /* {"stream","rows","cols"} */
+	CAPSID_MSG_STATS = 24,     /* {} -> {"containers":{name:{...}}} */
+
+	/* host -> agent data (no response) */
+	CAPSID_MSG_STDIN = 32,       /* raw bytes for stream `id` */
+	CAPSID_MSG_STDIN_CLOSE = 33, /* empty: close stdin of stream `id` */
+
+	/* CLI <-> monitor control socket (never on the agent channel) */
+	CAPSID_CTL_STATUS = 64,  /* {} -> RESPONSE {instance view} */
+	CAPSID_CTL_STOP = 65,    /* {} -> RESPONSE when the VM is down */
+	CAPSID_CTL_ATTACH = 66,  /* {"containers":[..],"tail":N,"follow":bool} -> LOG_LINE frames */
+	CAPSID_CTL_EXEC = 67,    /* like CAPSID_MSG_EXEC; frames relayed with id = the request id */
+	CAPSID_CTL_LOGLINE = 68, /* monitor -> CLI: JSON {"container","stream","line","time"} */
+	CAPSID_CTL_GROUP_END = 69, /* monitor -> CLI: JSON {"state","exitCode"} */
+	CAPSID_CTL_RESTART = 70, /* {} restart every container */
+};
+
+enum capsid_frame_flags {
+	CAPSID_FRAME_F_NONE = 0,
+};
+#define CAPSID_FRAME_FLAGS_KNOWN 0u
+
+struct capsid_frame_header {
+	uint32_t magic;  /* CAPSID_PROTO_MAGIC */
+	uint16_t type;   /* enum capsid_frame_type */
+	uint16_t flags;  /* must be 0 in version 1 */
+	uint32_t id;     /* request id or stream id */
+	uint32_t length; /* body bytes that follow, <= CAPSID_FRAME_MAX_BODY */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct capsid_frame_header) == 16, "frame header is 16 bytes on the wire");
+
+#endif

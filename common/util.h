@@ -1,0 +1,33 @@
+/* Small file and descriptor helpers shared by host and agent. */
+#ifndef CAPSID_UTIL_H
+#define CAPSID_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+int util_write_all(int fd, const void *buf, size_t len);
+
+/* Read a whole file, at most max bytes (-EFBIG beyond). *out is
+ * NUL-terminated; caller frees. dirfd may be AT_FDCWD. */
+int util_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
+
+/* Write a file atomically: temp file in the same directory, fsync, rename. */
+int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* mkdir -p with mode for created components. */
+int util_mkdir_p(const char *path, mode_t mode);
+
+/* rm -rf, never following symlinks and never crossing into other mounts. */
+int util_rm_rf(const char *path);
+
+/* Monotonic and wall clock helpers. */
+uint64_t util_now_ms(void);
+/* RFC 3339 UTC timestamp with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z */
+void util_format_time(char out[40], int64_t sec, long nsec);
+void util_now_rfc3339(char out[40]);
+
+/* Set O_NONBLOCK on fd. */
+int util_set_nonblock(int fd, int on);
+
+#endif
