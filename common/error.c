@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int error_vset(struct capsid_error *err, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int error_vset(struct capsid_error *err, int code, const char *fmt,
+									  va_list ap)
 {
 	if (code < 0)
 		code = -code;

@@ -57,6 +57,8 @@ static const struct {
 	{CAPSID_CTL_LOGLINE, "CTL_LOGLINE"},
 	{CAPSID_CTL_GROUP_END, "CTL_GROUP_END"},
 	{CAPSID_CTL_RESTART, "CTL_RESTART"},
+	{CAPSID_CTL_START, "CTL_START"},
+	{CAPSID_CTL_EXIT, "CTL_EXIT"},
 };
 
 int frame_type_known(uint16_t type)

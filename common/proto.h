@@ -32,6 +32,7 @@
 
 /* Name of the virtio-serial port (guest: /dev/virtio-ports/<name>). */
 #define CAPSID_AGENT_PORT_NAME "org.capsid.agent"
+#define CAPSID_AGENT_PORT_NAME_STR CAPSID_AGENT_PORT_NAME
 
 enum capsid_frame_type {
 	/* agent -> host */
@@ -66,6 +67,8 @@ enum capsid_frame_type {
 	CAPSID_CTL_LOGLINE = 68, /* monitor -> CLI: JSON {"container","stream","line","time"} */
 	CAPSID_CTL_GROUP_END = 69, /* monitor -> CLI: JSON {"state","exitCode"} */
 	CAPSID_CTL_RESTART = 70, /* {} restart every container */
+	CAPSID_CTL_START = 71,   /* {} boot a stopped or ended group again */
+	CAPSID_CTL_EXIT = 72,    /* {} stop the VM, answer, then the monitor exits (delete) */
 };
 
 enum capsid_frame_flags {

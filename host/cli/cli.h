@@ -1,14 +1,36 @@
 /* The `capsid` command line: one dispatcher (main.c) and one file per
  * subcommand family. Each subcommand takes the global context and its own
- * argv (argv[0] is the subcommand name) and returns the process exit code. */
+ * argv (argv[0] is the subcommand name) and returns the process exit code.
+ * Only these functions print; library code reports through capsid_error. */
 #ifndef CAPSID_CLI_H
 #define CAPSID_CLI_H
 
+#include <stdbool.h>
+
+#include "error.h"
+
 struct cli_ctx {
-	const char *root; /* state root: --root, $CAPSID_ROOT or /var/lib/capsid */
+	const char *root;  /* state root: --root, $CAPSID_ROOT or /var/lib/capsid */
 	const char *accel; /* --accel override or NULL (auto) */
 };
 
 int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_create(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv); /* stop|start|restart|delete */
+int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv);   /* hidden: __monitor */
+
+/* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when argv has -h or --help before any "--". */
+bool cli_wants_help(int argc, char **argv);
+
+/* Directory holding the guest boot files (vmlinuz, initrd.img). */
+int cli_guest_dir(char *out, size_t len, struct capsid_error *err);
 
 #endif

@@ -1,0 +1,173 @@
+/* The agent's state: one struct agent owned by main() and passed to every
+ * module. The agent is PID 1 of the guest and single-threaded: one poll()
+ * loop serves the host channel, the containers' stdio, the runtime commands
+ * it runs (jobs) and SIGCHLD. Nothing here is global. */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+/* Where the agent keeps its state in the guest. */
+#define AGENT_RUN_DIR "/run/capsid"
+#define AGENT_IMAGES_DIR AGENT_RUN_DIR "/images"
+#define AGENT_CONTAINERS_DIR AGENT_RUN_DIR "/containers"
+#define AGENT_SOCK_DIR AGENT_RUN_DIR "/sock"
+#define AGENT_CGROUP_PARENT "/capsid"
+
+#define AGENT_NAME_MAX 63    /* container names are DNS labels */
+#define AGENT_SERIAL_MAX 20  /* virtio-blk serials (QEMU limit) */
+#define AGENT_MAX_CONTAINERS 64
+#define AGENT_MAX_STREAMS 256
+/* Bytes of host stdin buffered per stream before more is refused. */
+#define AGENT_STDIN_MAX (1u << 20)
+/* Stop reading container output while this much waits for the host: the
+ * processes then block on their pipes, so nothing is lost or unbounded. */
+#define AGENT_OUT_HIGH_WATER (1u << 20)
+/* Hard cap of the channel's output queue (control frames fit above the
+ * high-water mark). */
+#define AGENT_OUT_QUEUE_MAX (8u << 20)
+/* After a process exits, wait this long for its pipes to reach EOF (a
+ * grandchild may hold them) before sending EXIT anyway. */
+#define AGENT_DRAIN_MS 2000
+/* Runtime error text kept for an ERROR answer. */
+#define AGENT_ERRTEXT_MAX 2048
+
+struct channel;
+struct json_object;
+
+enum container_state {
+	CT_CREATING, /* runtime create in progress */
+	CT_CREATED,  /* created, waiting for START */
+	CT_STARTING, /* runtime start in progress */
+	CT_RUNNING,  /* started (its process may have exited since) */
+	CT_DELETING, /* runtime delete in progress */
+};
+
+struct container {
+	struct container *next;
+	char name[AGENT_NAME_MAX + 1];
+	char runtime[8];                    /* "crun" or "runc" */
+	char serial[AGENT_SERIAL_MAX + 1]; /* image disk it uses */
+	enum container_state state;
+	pid_t pid;       /* its init process (host pid namespace), 0 before create finished */
+	uint32_t stream; /* stream id of the init process */
+	bool busy;       /* a runtime job for it is running */
+	bool failed;     /* create failed: cleaned up, then forgotten */
+};
+
+struct bytebuf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+/* One process whose stdio the agent relays: a container's init process or
+ * an exec. Frames for it carry `id`. */
+struct stream {
+	struct stream *next;
+	uint32_t id;
+	char container[AGENT_NAME_MAX + 1];
+	bool main;       /* the container's init process */
+	bool tty;        /* out_fd is a pty master (stdout and stderr merged) */
+	bool forwarding; /* the request was answered: output may flow */
+	pid_t pid;       /* 0 until known */
+	int out_fd;      /* stdout pipe read end, or the pty master */
+	int err_fd;      /* stderr pipe read end, -1 with a tty */
+	int in_fd;       /* stdin pipe write end or a dup of the pty master, -1 when none */
+	unsigned rows, cols; /* initial tty size */
+	struct bytebuf in_buf;
+	bool in_close_requested; /* STDIN_CLOSE: close in_fd once in_buf is written */
+	bool exited;
+	int wstatus;
+	uint64_t exited_ms;
+	char finished_at[40];
+	bool exit_sent;
+};
+
+enum job_kind {
+	JOB_CREATE,
+	JOB_START,
+	JOB_EXEC,
+	JOB_KILL,
+	JOB_DELETE,
+};
+
+/* A runtime command the agent waits for without blocking its loop. */
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	pid_t pid;
+	bool reaped;
+	int wstatus;
+	uint32_t req_id; /* request to answer when done; 0 for internal jobs */
+	char container[AGENT_NAME_MAX + 1];
+	uint32_t stream;
+	int err_fd;      /* the command's stderr, -1 when it writes into a stream's pipe */
+	int console_fd;  /* listening --console-socket, -1 without a tty */
+	char console_path[108];
+	char err[AGENT_ERRTEXT_MAX];
+	size_t err_len;
+};
+
+struct image_mount {
+	struct image_mount *next;
+	char serial[AGENT_SERIAL_MAX + 1];
+	unsigned users;
+};
+
+/* Exit statuses of children nobody claimed yet: a detached exec can be
+ * reaped before the agent has read its pid file. */
+#define AGENT_ORPHANS 64
+struct reaped_child {
+	pid_t pid;
+	int wstatus;
+	uint64_t at_ms;
+};
+
+struct shutdown_state {
+	bool active;
+	bool killed;
+	uint32_t req_id;
+	uint64_t term_deadline_ms; /* SIGKILL after this */
+	uint64_t kill_deadline_ms; /* give up waiting after this */
+};
+
+struct agent {
+	struct channel *ch;
+	int sig_fd;
+	int kmsg_fd;    /* -1 when unavailable */
+	int console_fd; /* -1 when there is no console */
+	bool pid1;      /* false when run on a host for debugging */
+	bool negotiated;
+	unsigned version;
+	char kernel[65];
+	struct container *containers;
+	struct stream *streams;
+	struct job *jobs;
+	struct image_mount *images;
+	struct reaped_child orphans[AGENT_ORPHANS];
+	size_t orphan_next;
+	struct shutdown_state shutdown;
+};
+
+/* Lookups (NULL when absent). */
+struct container *agent_container(struct agent *a, const char *name);
+struct stream *agent_stream(struct agent *a, uint32_t id);
+
+/* Exit status of pid if it was reaped before anyone claimed it (removes it). */
+bool agent_take_orphan(struct agent *a, pid_t pid, int *wstatus);
+
+/* Answer request `id`: RESPONSE with body (NULL: {}) or ERROR. Consumes body. */
+void agent_respond(struct agent *a, uint32_t id, struct json_object *body);
+void agent_respond_error(struct agent *a, uint32_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Power the guest off (never returns when PID 1). */
+void agent_poweroff(struct agent *a, const char *why) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,464 @@
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "container.h"
+#include "process.h"
+#include "request.h"
+#include "runtime.h"
+
+static bool job_succeeded(const struct job *j)
+{
+	return WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 0;
+}
+
+static void respond_pid(struct agent *a, uint32_t id, pid_t pid)
+{
+	struct json_object *o = json_object_new_object();
+	if (o)
+		json_object_object_add(o, "pid", json_object_new_int(pid));
+	agent_respond(a, id, o);
+}
+
+void lifecycle_forget(struct agent *a, struct container *c)
+{
+	for (struct container **p = &a->containers; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	free(c);
+}
+
+static size_t container_count(struct agent *a)
+{
+	size_t n = 0;
+	for (struct container *c = a->containers; c; c = c->next)
+		n++;
+	return n;
+}
+
+/* `runtime delete --force`; its completion tears the files down and
+ * forgets the container. req_id 0: nobody is answered. */
+static int start_delete_job(struct agent *a, struct container *c, uint32_t req_id, struct capsid_error *err)
+{
+	const char *args[] = {"delete", "--force", c->name, NULL};
+	struct job *j;
+	int rc = runtime_job_start(a, JOB_DELETE, c->runtime, args, NULL, &j, err);
+	if (rc < 0)
+		return rc;
+	j->req_id = req_id;
+	snprintf(j->container, sizeof(j->container), "%s", c->name);
+	c->state = CT_DELETING;
+	c->busy = true;
+	return 0;
+}
+
+/* Listening --console-socket for a tty process; path gets its name. */
+static int console_socket(char path[108], const char *kind, const char *key, struct capsid_error *err)
+{
+	snprintf(path, 108, AGENT_SOCK_DIR "/%s-%s.sock", kind, key);
+	return runtime_console_listen(path, err);
+}
+
+/* Start a runtime command for a stream: its stdio is the stream's pipes, or
+ * (tty) the job's own and a console socket the pty master comes back on. */
+static int start_stream_job(struct agent *a, enum job_kind kind, const char *runtime, const char **args,
+			    size_t n, const char *name, struct stream *s, struct runtime_stdio *child,
+			    const char *sock_kind, const char *sock_key, struct job **out, struct capsid_error *err)
+{
+	char sock[108] = "", sock_arg[140];
+	_cleanup_close_ int sock_fd = -1;
+	if (s->tty) {
+		sock_fd = console_socket(sock, sock_kind, sock_key, err);
+		if (sock_fd < 0)
+			return sock_fd;
+		snprintf(sock_arg, sizeof(sock_arg), "--console-socket=%s", sock);
+		args[n++] = sock_arg;
+	}
+	args[n++] = name;
+	args[n] = NULL;
+	int rc = runtime_job_start(a, kind, runtime, args, s->tty ? NULL : child, out, err);
+	stream_close_child_ends(child);
+	if (rc < 0) {
+		if (sock[0])
+			unlink(sock);
+		return rc;
+	}
+	if (s->tty) {
+		(*out)->console_fd = TAKE_FD(sock_fd);
+		memcpy((*out)->console_path, sock, sizeof(sock));
+	}
+	(*out)->stream = s->id;
+	snprintf((*out)->container, sizeof((*out)->container), "%s", name);
+	return 0;
+}
+
+void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	struct request_create req;
+	if (request_parse_create(body, &req, &err) < 0) {
+		agent_respond_error(a, id, "create: %s", err.msg);
+		return;
+	}
+	struct container *old = agent_container(a, req.container);
+	if (old) {
+		agent_respond_error(a, id, "create %s: a container of that name %s", req.container,
+				    old->state == CT_DELETING ? "is being deleted" : "exists");
+		return;
+	}
+	if (container_count(a) >= AGENT_MAX_CONTAINERS) {
+		agent_respond_error(a, id, "create %s: too many containers (%d)", req.container, AGENT_MAX_CONTAINERS);
+		return;
+	}
+	if (agent_stream(a, req.stream)) {
+		agent_respond_error(a, id, "create %s: stream %u is in use", req.container, req.stream);
+		return;
+	}
+	if (container_prepare(a, &req, &err) < 0) {
+		agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
+		return;
+	}
+	struct container *c = calloc(1, sizeof(*c));
+	if (!c) {
+		container_teardown(a, req.container, req.serial);
+		agent_respond_error(a, id, "create %s: out of memory", req.container);
+		return;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", req.container);
+	snprintf(c->runtime, sizeof(c->runtime), "%s", req.runtime);
+	snprintf(c->serial, sizeof(c->serial), "%s", req.serial);
+	c->state = CT_CREATING;
+	c->busy = true;
+	c->stream = req.stream;
+	c->next = a->containers;
+	a->containers = c;
+
+	struct runtime_stdio child;
+	struct stream *s;
+	if (stream_create(a, req.stream, c->name, true, req.proc.tty, req.proc.open_stdin, &child, &s, &err) < 0)
+		goto fail;
+	s->rows = req.proc.rows;
+	s->cols = req.proc.cols;
+	char bundle[PATH_MAX], pidfile[PATH_MAX];
+	container_path(bundle, sizeof(bundle), c->name, NULL);
+	container_path(pidfile, sizeof(pidfile), c->name, "pid");
+	const char *args[10] = {"create", "--bundle", bundle, "--pid-file", pidfile};
+	struct job *j;
+	if (start_stream_job(a, JOB_CREATE, c->runtime, args, 5, c->name, s, &child, "c", c->name, &j, &err) < 0) {
+		stream_destroy(a, s);
+		goto fail;
+	}
+	j->req_id = id;
+	return;
+fail:
+	container_teardown(a, c->name, c->serial);
+	lifecycle_forget(a, c);
+	agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
+}
+
+static void create_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
+{
+	char pidfile[PATH_MAX], why[AGENT_ERRTEXT_MAX] = "";
+	if (!job_succeeded(j)) {
+		runtime_job_error(j, s && !s->tty ? s->err_fd : -1, why, sizeof(why));
+	} else {
+		container_path(pidfile, sizeof(pidfile), c->name, "pid");
+		pid_t pid;
+		int rc = runtime_read_pid(pidfile, &pid);
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "read pid file: %s", strerror(-rc));
+		} else {
+			c->pid = pid;
+			if (s)
+				stream_set_pid(a, s, pid);
+		}
+		if (!why[0] && s && s->tty) {
+			int master = runtime_console_take(j->console_fd);
+			if (master < 0)
+				snprintf(why, sizeof(why), "receive the console: %s", strerror(-master));
+			else
+				stream_attach_pty(s, master, s->rows, s->cols);
+		}
+	}
+	if (!why[0] && s) {
+		c->state = CT_CREATED;
+		c->busy = false;
+		agent_respond(a, j->req_id, NULL);
+		return;
+	}
+	agent_respond_error(a, j->req_id, "create %s: %s: %s", c->name, c->runtime, why[0] ? why : "stream lost");
+	/* Whatever the runtime left behind goes; the name is free afterwards. */
+	if (s)
+		stream_destroy(a, s);
+	struct capsid_error err = {0};
+	if (start_delete_job(a, c, 0, &err) < 0) {
+		log_warn(a, "clean up %s: %s", c->name, err.msg);
+		container_teardown(a, c->name, c->serial);
+		lifecycle_forget(a, c);
+	}
+}
+
+void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	const char *name;
+	if (request_parse_container(body, &name, &err) < 0) {
+		agent_respond_error(a, id, "start: %s", err.msg);
+		return;
+	}
+	struct container *c = agent_container(a, name);
+	if (!c) {
+		agent_respond_error(a, id, "start %s: no such container", name);
+		return;
+	}
+	if (c->state != CT_CREATED || c->busy) {
+		agent_respond_error(a, id, "start %s: not in the created state", name);
+		return;
+	}
+	const char *args[] = {"start", c->name, NULL};
+	struct job *j;
+	if (runtime_job_start(a, JOB_START, c->runtime, args, NULL, &j, &err) < 0) {
+		agent_respond_error(a, id, "start %s: %s", name, err.msg);
+		return;
+	}
+	j->req_id = id;
+	j->stream = c->stream;
+	snprintf(j->container, sizeof(j->container), "%s", c->name);
+	c->state = CT_STARTING;
+	c->busy = true;
+}
+
+static void start_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
+{
+	c->busy = false;
+	if (!job_succeeded(j)) {
+		char why[AGENT_ERRTEXT_MAX];
+		runtime_job_error(j, -1, why, sizeof(why));
+		c->state = CT_CREATED;
+		agent_respond_error(a, j->req_id, "start %s: %s: %s", c->name, c->runtime, why);
+		return;
+	}
+	c->state = CT_RUNNING;
+	respond_pid(a, j->req_id, c->pid);
+	if (s)
+		stream_start_forwarding(a, s);
+}
+
+void lifecycle_exec(struct agent *a, uint32_t id, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	struct request_exec req;
+	if (request_parse_exec(body, &req, &err) < 0) {
+		agent_respond_error(a, id, "exec: %s", err.msg);
+		return;
+	}
+	struct container *c = agent_container(a, req.container);
+	struct stream *main_stream = c ? agent_stream(a, c->stream) : NULL;
+	if (!c || c->state != CT_RUNNING || !main_stream || main_stream->exited) {
+		agent_respond_error(a, id, "exec in %s: %s", req.container, c ? "the container is not running" : "no such container");
+		return;
+	}
+	if (agent_stream(a, req.stream)) {
+		agent_respond_error(a, id, "exec in %s: stream %u is in use", req.container, req.stream);
+		return;
+	}
+	char leaf[64], procfile[PATH_MAX], pidfile[PATH_MAX];
+	snprintf(leaf, sizeof(leaf), "exec-%u.json", req.stream);
+	container_path(procfile, sizeof(procfile), c->name, leaf);
+	snprintf(leaf, sizeof(leaf), "exec-%u.pid", req.stream);
+	container_path(pidfile, sizeof(pidfile), c->name, leaf);
+	if (container_write_exec(a, &req, procfile, &err) < 0) {
+		agent_respond_error(a, id, "exec in %s: %s", req.container, err.msg);
+		return;
+	}
+	struct runtime_stdio child;
+	struct stream *s;
+	if (stream_create(a, req.stream, c->name, false, req.proc.tty, true, &child, &s, &err) < 0) {
+		unlink(procfile);
+		agent_respond_error(a, id, "exec in %s: %s", req.container, err.msg);
+		return;
+	}
+	s->rows = req.proc.rows;
+	s->cols = req.proc.cols;
+	/* Detached: the process becomes the agent's child once the runtime
+	 * exits, so its real exit status (and signal) is known. */
+	const char *args[10] = {"exec", "--process", procfile, "--detach", "--pid-file", pidfile};
+	char key[16];
+	snprintf(key, sizeof(key), "%u", req.stream);
+	struct job *j;
+	if (start_stream_job(a, JOB_EXEC, c->runtime, args, 6, c->name, s, &child, "e", key, &j, &err) < 0) {
+		stream_destroy(a, s);
+		unlink(procfile);
+		agent_respond_error(a, id, "exec in %s: %s", req.container, err.msg);
+		return;
+	}
+	j->req_id = id;
+}
+
+static void exec_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
+{
+	char leaf[64], path[PATH_MAX], why[AGENT_ERRTEXT_MAX] = "";
+	snprintf(leaf, sizeof(leaf), "exec-%u.json", j->stream);
+	container_path(path, sizeof(path), j->container, leaf);
+	unlink(path);
+	snprintf(leaf, sizeof(leaf), "exec-%u.pid", j->stream);
+	container_path(path, sizeof(path), j->container, leaf);
+	pid_t pid = 0;
+	if (!s) {
+		snprintf(why, sizeof(why), "stream lost");
+	} else if (!job_succeeded(j)) {
+		runtime_job_error(j, s->tty ? -1 : s->err_fd, why, sizeof(why));
+	} else {
+		int rc = runtime_read_pid(path, &pid);
+		if (rc < 0)
+			snprintf(why, sizeof(why), "read pid file: %s", strerror(-rc));
+		if (!why[0] && s->tty) {
+			int master = runtime_console_take(j->console_fd);
+			if (master < 0)
+				snprintf(why, sizeof(why), "receive the console: %s", strerror(-master));
+			else
+				stream_attach_pty(s, master, s->rows, s->cols);
+		}
+	}
+	unlink(path);
+	if (why[0]) {
+		agent_respond_error(a, j->req_id, "exec in %s: %s: %s", j->container, c ? c->runtime : "runtime", why);
+		if (s) {
+			if (pid > 0)
+				kill(pid, SIGKILL);
+			stream_destroy(a, s);
+		}
+		return;
+	}
+	stream_set_pid(a, s, pid);
+	respond_pid(a, j->req_id, pid);
+	stream_start_forwarding(a, s);
+}
+
+void lifecycle_signal(struct agent *a, uint32_t id, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	struct request_signal req;
+	if (request_parse_signal(body, &req, &err) < 0) {
+		agent_respond_error(a, id, "signal: %s", err.msg);
+		return;
+	}
+	struct stream *s = agent_stream(a, req.stream);
+	if (!s || s->pid <= 0) {
+		agent_respond_error(a, id, "signal: no process for stream %u", req.stream);
+		return;
+	}
+	if (s->exited) {
+		agent_respond_error(a, id, "signal: the process of stream %u has exited", req.stream);
+		return;
+	}
+	struct container *c = s->main ? agent_container(a, s->container) : NULL;
+	if (!c) {
+		if (kill(s->pid, req.signal) < 0)
+			agent_respond_error(a, id, "signal stream %u: %s", req.stream, strerror(errno));
+		else
+			agent_respond(a, id, NULL);
+		return;
+	}
+	char sig[16];
+	snprintf(sig, sizeof(sig), "%d", req.signal);
+	const char *args[] = {"kill", c->name, sig, NULL};
+	struct job *j;
+	if (runtime_job_start(a, JOB_KILL, c->runtime, args, NULL, &j, &err) < 0) {
+		agent_respond_error(a, id, "signal %s: %s", c->name, err.msg);
+		return;
+	}
+	j->req_id = id;
+	j->stream = req.stream;
+	snprintf(j->container, sizeof(j->container), "%s", c->name);
+}
+
+void lifecycle_delete(struct agent *a, uint32_t id, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	const char *name;
+	if (request_parse_container(body, &name, &err) < 0) {
+		agent_respond_error(a, id, "delete: %s", err.msg);
+		return;
+	}
+	struct container *c = agent_container(a, name);
+	if (!c) {
+		agent_respond_error(a, id, "delete %s: no such container", name);
+		return;
+	}
+	if (c->busy) {
+		agent_respond_error(a, id, "delete %s: busy (%s in progress)", name,
+				    c->state == CT_DELETING ? "delete" : c->state == CT_CREATING ? "create" : "start");
+		return;
+	}
+	if (start_delete_job(a, c, id, &err) < 0)
+		agent_respond_error(a, id, "delete %s: %s", name, err.msg);
+}
+
+static void delete_done(struct agent *a, struct job *j, struct container *c)
+{
+	char why[AGENT_ERRTEXT_MAX] = "";
+	if (!job_succeeded(j))
+		runtime_job_error(j, -1, why, sizeof(why));
+	/* A stream never started has no EXIT to send: drop it. A started one
+	 * ends by itself when its killed process is reaped. */
+	struct stream *s = agent_stream(a, c->stream);
+	if (s && s->main && !s->forwarding && strcmp(s->container, c->name) == 0)
+		stream_destroy(a, s);
+	container_teardown(a, c->name, c->serial);
+	if (j->req_id) {
+		if (why[0])
+			agent_respond_error(a, j->req_id, "delete %s: %s: %s", c->name, c->runtime, why);
+		else
+			agent_respond(a, j->req_id, NULL);
+	} else if (why[0]) {
+		log_warn(a, "delete %s: %s", c->name, why);
+	}
+	lifecycle_forget(a, c);
+}
+
+void lifecycle_job_done(struct agent *a, struct job *j)
+{
+	struct container *c = agent_container(a, j->container);
+	struct stream *s = j->stream ? agent_stream(a, j->stream) : NULL;
+	if (j->kind != JOB_EXEC && j->kind != JOB_KILL && !c) {
+		/* Cannot happen: busy containers are never forgotten. */
+		log_error(a, "job for vanished container %s", j->container);
+		if (j->req_id)
+			agent_respond_error(a, j->req_id, "%s: the container vanished", j->container);
+		return;
+	}
+	switch (j->kind) {
+	case JOB_CREATE:
+		create_done(a, j, c, s);
+		break;
+	case JOB_START:
+		start_done(a, j, c, s);
+		break;
+	case JOB_EXEC:
+		exec_done(a, j, c, s);
+		break;
+	case JOB_KILL:
+		if (job_succeeded(j)) {
+			agent_respond(a, j->req_id, NULL);
+		} else {
+			char why[AGENT_ERRTEXT_MAX];
+			runtime_job_error(j, -1, why, sizeof(why));
+			agent_respond_error(a, j->req_id, "signal %s: %s", j->container, why);
+		}
+		break;
+	case JOB_DELETE:
+		delete_done(a, j, c);
+		break;
+	}
+}

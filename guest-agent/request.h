@@ -1,0 +1,82 @@
+/* Validation of request bodies from the host. Everything the host sends is
+ * checked here (types, ranges, name syntax, counts) before any other module
+ * sees it; the parsed structs point into the JSON body, which must outlive
+ * them. Errors name the field: "args[3]: not a string". */
+#ifndef AGENT_REQUEST_H
+#define AGENT_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct json_object;
+
+#define REQUEST_MAX_ARGS 4096
+#define REQUEST_MAX_ENV 4096
+#define REQUEST_MAX_STRING (128u * 1024u)
+#define REQUEST_MAX_PATH 4096
+
+/* -1 means "not given". */
+struct request_resources {
+	int64_t memory_bytes;
+	int64_t cpu_shares;
+	int64_t cpu_quota_us;
+	int64_t cpu_period_us;
+};
+
+/* Fields shared by a container's init process and an exec. */
+struct request_process {
+	struct json_object *args; /* array of strings, 1..REQUEST_MAX_ARGS */
+	struct json_object *env;  /* array of "KEY=value", may be NULL */
+	const char *cwd;          /* absolute */
+	const char *user;         /* NULL: root */
+	bool tty;
+	bool open_stdin; /* a stdin pipe instead of /dev/null (exec: always) */
+	unsigned rows, cols; /* 0: not given */
+};
+
+struct request_create {
+	const char *container;
+	uint32_t stream;
+	const char *runtime; /* "crun" or "runc" */
+	const char *serial;
+	const char *fstype; /* "erofs" or "ext4" */
+	const char *hostname; /* NULL: the container name */
+	struct json_object *dns; /* array of nameserver IPs, may be NULL */
+	struct request_process proc;
+	struct request_resources res;
+};
+
+struct request_exec {
+	const char *container;
+	uint32_t stream;
+	struct request_process proc;
+};
+
+struct request_signal {
+	uint32_t stream;
+	int signal;
+};
+
+struct request_resize {
+	uint32_t stream;
+	unsigned rows, cols;
+};
+
+int request_parse_negotiate(struct json_object *body, unsigned *version, struct capsid_error *err);
+int request_parse_create(struct json_object *body, struct request_create *out, struct capsid_error *err);
+int request_parse_exec(struct json_object *body, struct request_exec *out, struct capsid_error *err);
+/* START and DELETE: {"container": name}. */
+int request_parse_container(struct json_object *body, const char **name, struct capsid_error *err);
+int request_parse_signal(struct json_object *body, struct request_signal *out, struct capsid_error *err);
+int request_parse_resize(struct json_object *body, struct request_resize *out, struct capsid_error *err);
+/* SHUTDOWN: {"timeoutMs": N} (optional, default 5000, at most 600000). */
+int request_parse_shutdown(struct json_object *body, unsigned *timeout_ms, struct capsid_error *err);
+
+/* A DNS label: [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 characters. */
+bool request_valid_name(const char *s);
+/* A hostname: dot-separated labels of [A-Za-z0-9-], at most 63 characters. */
+bool request_valid_hostname(const char *s);
+
+#endif

@@ -1,0 +1,316 @@
+/* create, run, and the lifecycle verbs: stop, start, restart, delete. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "frame.h"
+#include "group.h"
+#include "image.h"
+#include "launch.h"
+#include "spec.h"
+#include "util.h"
+#include "view_cli.h"
+
+static const char create_help[] =
+	"usage: capsid create -f FILE [--runtime crun|runc]\n"
+	"Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up.\n";
+static const char run_help[] =
+	"usage: capsid run -f FILE [--runtime crun|runc] [--rm]\n"
+	"Create a group, stream every container's output prefixed by its name, and wait until the\n"
+	"group ends (Succeeded or Failed) or Ctrl-C stops it. The exit code is the first non-zero\n"
+	"container exit code in spec order, else 0. --rm deletes the group afterwards.\n";
+
+struct create_args {
+	const char *file;
+	const char *runtime;
+	bool rm;
+};
+
+static int parse_create_args(int argc, char **argv, bool is_run, struct create_args *a)
+{
+	static const struct option longopts[] = {
+		{"file", required_argument, NULL, 'f'},
+		{"runtime", required_argument, NULL, 'r'},
+		{"rm", no_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			a->file = optarg;
+			break;
+		case 'r':
+			a->runtime = optarg;
+			break;
+		case 'R':
+			if (!is_run)
+				return cli_fail("create: --rm is only for run");
+			a->rm = true;
+			break;
+		case 'h':
+			fputs(is_run ? run_help : create_help, stdout);
+			return -1;
+		default:
+			fputs(is_run ? run_help : create_help, stderr);
+			return 2;
+		}
+	}
+	if (!a->file && optind < argc)
+		a->file = argv[optind++];
+	if (!a->file) {
+		fputs(is_run ? run_help : create_help, stderr);
+		return cli_fail("%s: -f FILE is required", argv[0]);
+	}
+	return 0;
+}
+
+static int remove_group_dir(const struct group_paths *p)
+{
+	return util_rm_rf(p->dir);
+}
+
+/* Validate, check images, make the group directory and start its monitor.
+ * Anything that fails leaves nothing behind. */
+static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct group_paths *paths)
+{
+	struct capsid_error err = {0};
+	struct spec_group *spec = NULL;
+	struct spec_warnings warn = {0};
+	if (spec_parse_file(a->file, &spec, &warn, &err) < 0)
+		return cli_fail("%s: %s", a->file, err.msg);
+	for (size_t i = 0; i < warn.n; i++)
+		cli_warn("%s: %s", a->file, warn.items[i]);
+	spec_warnings_free(&warn);
+
+	int rc = group_paths_init(ctx->root, spec->name, paths, &err);
+	if (rc >= 0) {
+		struct image_store *store = NULL;
+		rc = image_store_open(ctx->root, &store, &err);
+		for (size_t i = 0; rc >= 0 && i < spec->n_containers; i++) {
+			struct image_info *info = NULL;
+			rc = image_resolve(store, spec->containers[i].image, &info, &err);
+			if (rc < 0)
+				capsid_error_prefix(&err, "properties.containers[%zu].properties.image", i);
+			image_info_free(info);
+		}
+		image_store_close(store);
+	}
+	if (rc < 0) {
+		spec_free(spec);
+		return cli_fail("%s", err.msg);
+	}
+	char groups[PATH_MAX];
+	snprintf(groups, sizeof(groups), "%s/groups", ctx->root);
+	if (util_mkdir_p(groups, 0711) < 0) {
+		spec_free(spec);
+		return cli_fail("create %s: %s", groups, strerror(errno));
+	}
+	if (mkdir(paths->dir, 0700) < 0) {
+		int e = errno;
+		spec_free(spec);
+		if (e == EEXIST)
+			return cli_fail("group %s already exists (delete it first, or choose another name)",
+					paths->name);
+		return cli_fail("create %s: %s", paths->dir, strerror(e));
+	}
+	struct json_object *redacted = spec_to_json(spec, SPEC_REDACT);
+	struct json_object *full = spec_to_json(spec, SPEC_WITH_SECRETS);
+	spec_free(spec);
+	size_t len;
+	const char *s = json_object_to_json_string_length(redacted, JSON_C_TO_STRING_PRETTY, &len);
+	rc = util_write_file_atomic(paths->spec, s, len, 0640);
+	json_object_put(redacted);
+	if (rc < 0) {
+		json_object_put(full);
+		remove_group_dir(paths);
+		return cli_fail("write %s: %s", paths->spec, strerror(-rc));
+	}
+	s = json_object_to_json_string_length(full, JSON_C_TO_STRING_PLAIN, &len);
+	struct launch_opts lo = {.runtime = a->runtime};
+	rc = launch_monitor(ctx, paths, s, len, &lo, &err);
+	explicit_bzero((char *)s, len);
+	json_object_put(full);
+	if (rc < 0) {
+		launch_wait_monitor_gone(paths, 10000);
+		remove_group_dir(paths);
+		return cli_fail("create group %s: %s", paths->name, err.msg);
+	}
+	return 0;
+}
+
+int cli_cmd_create(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct create_args a = {0};
+	int rc = parse_create_args(argc, argv, false, &a);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	struct group_paths paths;
+	rc = group_create(ctx, &a, &paths);
+	if (rc)
+		return rc;
+	printf("%s\n", paths.name);
+	return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths);
+
+int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct create_args a = {0};
+	int rc = parse_create_args(argc, argv, true, &a);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	struct group_paths paths;
+	rc = group_create(ctx, &a, &paths);
+	if (rc)
+		return rc;
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct capsid_error err = {0};
+	int exit_code = 0;
+	rc = view_follow(&paths, NULL, -1, true, &interrupted, &exit_code, &err);
+	if (rc < 0)
+		rc = cli_fail("%s", err.msg);
+	else if (interrupted) {
+		fprintf(stderr, "capsid: interrupted: stopping group %s\n", paths.name);
+		launch_request(&paths, CAPSID_CTL_STOP, "{}", NULL, &err);
+		rc = 130;
+	} else {
+		rc = exit_code;
+	}
+	if (a.rm)
+		group_delete(ctx, &paths);
+	return rc;
+}
+
+static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths)
+{
+	(void)ctx;
+	struct capsid_error err = {0};
+	if (group_monitor_alive(paths) > 0) {
+		if (launch_request(paths, CAPSID_CTL_EXIT, "{}", NULL, &err) < 0)
+			cli_warn("%s", err.msg);
+		if (launch_wait_monitor_gone(paths, 30000) < 0) {
+			/* A monitor that will not go: end it. QEMU follows it (PDEATHSIG). */
+			_cleanup_free_ char *pid = NULL;
+			if (util_read_file_at(AT_FDCWD, paths->pid, 64, &pid, NULL) == 0 && atoi(pid) > 1)
+				kill(atoi(pid), SIGKILL);
+			if (launch_wait_monitor_gone(paths, 10000) < 0)
+				return cli_fail("group %s: its monitor does not exit", paths->name);
+		}
+	}
+	_cleanup_close_ int lock = group_lock(paths);
+	if (lock < 0 && lock != -ENOENT)
+		return cli_fail("group %s: cannot take its lock: %s", paths->name, strerror(-lock));
+	int rc = util_rm_rf(paths->dir);
+	if (rc < 0)
+		return cli_fail("remove %s: %s", paths->dir, strerror(-rc));
+	return 0;
+}
+
+/* A group whose monitor is gone can be started again from its spec, unless
+ * the spec had secure values: those lived only in the dead monitor. */
+static int group_start_new_monitor(struct cli_ctx *ctx, const struct group_paths *paths)
+{
+	struct capsid_error err = {0};
+	_cleanup_free_ char *text = NULL;
+	if (util_read_file_at(AT_FDCWD, paths->spec, 1u << 20, &text, NULL) < 0)
+		return cli_fail("group %s: cannot read %s", paths->name, paths->spec);
+	struct spec_group *spec = NULL;
+	struct spec_warnings warn = {0};
+	int rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &spec, &warn, &err);
+	spec_warnings_free(&warn);
+	if (rc < 0)
+		return cli_fail("group %s: stored spec: %s", paths->name, err.msg);
+	for (size_t i = 0; i < spec->n_containers; i++)
+		for (size_t j = 0; j < spec->containers[i].n_env; j++)
+			if (spec->containers[i].env[j].secure) {
+				spec_free(spec);
+				return cli_fail("group %s has secure environment variables, which capsid keeps only "
+						"in its monitor's memory; that monitor is gone, so delete the group and "
+						"create it again",
+						paths->name);
+			}
+	spec_free(spec);
+	_cleanup_json_ struct json_object *doc = json_tokener_parse(text);
+	const char *runtime = NULL;
+	_cleanup_free_ char *state = NULL;
+	_cleanup_json_ struct json_object *st = NULL;
+	if (util_read_file_at(AT_FDCWD, paths->state, 16u << 20, &state, NULL) == 0 && (st = json_tokener_parse(state))) {
+		struct json_object *ext, *rt;
+		if (json_object_object_get_ex(st, "capsid", &ext) && json_object_object_get_ex(ext, "runtime", &rt))
+			runtime = json_object_get_string(rt);
+	}
+	struct launch_opts lo = {.runtime = runtime};
+	rc = launch_monitor(ctx, paths, text, strlen(text), &lo, &err);
+	if (rc < 0)
+		return cli_fail("start group %s: %s", paths->name, err.msg);
+	return 0;
+}
+
+static const char lifecycle_help[] =
+	"usage: capsid stop|start|restart|delete NAME\n"
+	"  stop     stop every container and the VM; the group and its logs stay\n"
+	"  start    boot a stopped or ended group again\n"
+	"  restart  stop, then start\n"
+	"  delete   stop the group if it runs, then remove everything it made\n";
+
+int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *verb = argv[0];
+	if (cli_wants_help(argc, argv)) {
+		fputs(lifecycle_help, stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fputs(lifecycle_help, stderr);
+		return cli_fail("%s: exactly one group NAME is required", verb);
+	}
+	struct group_paths paths;
+	struct capsid_error err = {0};
+	if (group_paths_init(ctx->root, argv[1], &paths, &err) < 0)
+		return cli_fail("%s", err.msg);
+	struct stat st;
+	if (stat(paths.dir, &st) < 0)
+		return cli_fail("group %s not found", argv[1]);
+	if (strcmp(verb, "delete") == 0 || strcmp(verb, "rm") == 0)
+		return group_delete(ctx, &paths);
+
+	bool alive = group_monitor_alive(&paths) > 0;
+	if (strcmp(verb, "stop") == 0) {
+		if (!alive)
+			return 0; /* nothing runs without a monitor */
+		if (launch_request(&paths, CAPSID_CTL_STOP, "{}", NULL, &err) < 0)
+			return cli_fail("stop %s: %s", paths.name, err.msg);
+		return 0;
+	}
+	if (!alive)
+		return group_start_new_monitor(ctx, &paths);
+	unsigned short type = strcmp(verb, "restart") == 0 ? CAPSID_CTL_RESTART : CAPSID_CTL_START;
+	if (launch_request(&paths, type, "{}", NULL, &err) < 0)
+		return cli_fail("%s %s: %s", verb, paths.name, err.msg);
+	return 0;
+}

@@ -1,0 +1,176 @@
+/* capsid image import|list|rm: the local image store from the command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "image.h"
+
+static const char image_help[] =
+    "usage: capsid image COMMAND\n"
+    "Manage the local image store (<root>/images).\n"
+    "\n"
+    "  import PATH [--name REF]  import an OCI image layout directory, an OCI archive tar or a\n"
+    "                            `docker save` tar (optionally gzip/zstd/xz compressed)\n"
+    "  list                      list images: REF, DIGEST (12 hex), SIZE of the disk image\n"
+    "  rm REF...                 remove refs; an image goes when no ref points at it\n";
+
+static const char import_help[] =
+    "usage: capsid image import PATH [--name REF]\n"
+    "Import an OCI image layout directory, an OCI archive tar or a `docker save` tar. Every blob\n"
+    "is checked against its sha256 digest; the layers become one read-only erofs disk image per\n"
+    "image digest, built once and shared. The ref comes from the archive (RepoTags, or the\n"
+    "org.opencontainers.image.ref.name annotation), else the short digest; --name REF overrides\n"
+    "it (name[:tag], tag defaults to latest). Re-importing a ref re-points it. Prints the ref.\n";
+
+static const char list_help[] =
+    "usage: capsid image list\n"
+    "List refs with the image digest (first 12 hex digits) and disk image size.\n";
+
+static const char rm_help[] = "usage: capsid image rm REF...\n"
+			      "Remove refs; an image's files go once no ref points at its digest.\n";
+
+static void print_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cli_warn("%s", msg);
+}
+
+static int open_store(struct cli_ctx *ctx, struct image_store **s)
+{
+	struct capsid_error err = {0};
+	if (image_store_open(ctx->root, s, &err) < 0)
+		return cli_fail("%s", err.msg);
+	image_store_set_warning_handler(*s, print_warning, NULL);
+	return 0;
+}
+
+static int cmd_import(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"name", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *name = NULL;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			fputs(import_help, stdout);
+			return 0;
+		default:
+			fputs(import_help, stderr);
+			return 1;
+		}
+	}
+	if (argc - optind != 1)
+		return cli_fail("image import: exactly one PATH is required (see --help)");
+	struct image_store *s = NULL;
+	if (open_store(ctx, &s))
+		return 1;
+	struct capsid_error err = {0};
+	char *ref = NULL;
+	int rc = image_import(s, argv[optind], name, &ref, &err);
+	image_store_close(s);
+	if (rc < 0)
+		return cli_fail("image import: %s", err.msg);
+	printf("%s\n", ref);
+	free(ref);
+	return 0;
+}
+
+static void human_size(uint64_t bytes, char out[16])
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	if (bytes < 1024) {
+		snprintf(out, 16, "%lluB", (unsigned long long)bytes);
+		return;
+	}
+	double v = (double)bytes / 1024;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, 16, "%.1f%s", v, units[u]);
+}
+
+static int cmd_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(list_help, stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return cli_fail("image list: unexpected argument %s", argv[1]);
+	struct image_store *s = NULL;
+	if (open_store(ctx, &s))
+		return 1;
+	struct capsid_error err = {0};
+	struct image_info **list = NULL;
+	size_t n = 0;
+	int rc = image_list(s, &list, &n, &err);
+	image_store_close(s);
+	if (rc < 0)
+		return cli_fail("image list: %s", err.msg);
+	int width = 3;
+	for (size_t i = 0; i < n; i++)
+		if ((int)strlen(list[i]->ref) > width)
+			width = (int)strlen(list[i]->ref);
+	printf("%-*s  %-12s  %s\n", width, "REF", "DIGEST", "SIZE");
+	for (size_t i = 0; i < n; i++) {
+		char size[16];
+		human_size(list[i]->disk_size, size);
+		printf("%-*s  %.12s  %s\n", width, list[i]->ref, list[i]->digest + strlen("sha256:"), size);
+	}
+	image_list_free(list, n);
+	return 0;
+}
+
+static int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(rm_help, stdout);
+		return 0;
+	}
+	if (argc < 2)
+		return cli_fail("image rm: REF is required (see --help)");
+	struct image_store *s = NULL;
+	if (open_store(ctx, &s))
+		return 1;
+	int status = 0;
+	for (int i = 1; i < argc; i++) {
+		struct capsid_error err = {0};
+		if (image_remove(s, argv[i], &err) < 0)
+			status = cli_fail("image rm: %s", err.msg);
+	}
+	image_store_close(s);
+	return status;
+}
+
+int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(image_help, stderr);
+		return cli_fail("image: a command is required: import, list or rm");
+	}
+	const char *sub = argv[1];
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		fputs(image_help, stdout);
+		return 0;
+	}
+	if (strcmp(sub, "import") == 0)
+		return cmd_import(ctx, argc - 1, argv + 1);
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
+		return cmd_list(ctx, argc - 1, argv + 1);
+	if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0)
+		return cmd_rm(ctx, argc - 1, argv + 1);
+	fputs(image_help, stderr);
+	return cli_fail("image: unknown command %s", sub);
+}

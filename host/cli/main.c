@@ -1,0 +1,146 @@
+/* capsid: run container groups, each in its own micro-VM. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: capsid [--root DIR] [--accel auto|kvm|tcg] COMMAND [ARGS...]\n"
+	"\n"
+	"Run container groups, each in its own QEMU micro-VM.\n"
+	"\n"
+	"Groups:\n"
+	"  run -f FILE        create a group, stream its output, wait for it to end\n"
+	"  create -f FILE     create a group and return once its VM is up\n"
+	"  list               list groups\n"
+	"  show NAME          show a group's instance view (-o json|yaml)\n"
+	"  logs NAME          print container logs (--container, --follow, --tail)\n"
+	"  exec NAME -- CMD   run a command in a container (-i, -t, --container)\n"
+	"  stop|start|restart NAME\n"
+	"  delete NAME        stop a group and remove everything it made\n"
+	"Images:\n"
+	"  image import PATH  import an OCI layout, OCI archive or docker-save tar\n"
+	"  image list | image rm REF\n"
+	"\n"
+	"Global options:\n"
+	"  --root DIR         state root (default $CAPSID_ROOT or /var/lib/capsid)\n"
+	"  --accel MODE       force the accelerator (default: KVM when usable, else TCG)\n"
+	"Every command takes --help.\n";
+
+int cli_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("capsid: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 1;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("capsid: warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+int cli_guest_dir(char *out, size_t len, struct capsid_error *err)
+{
+	const char *env = getenv("CAPSID_GUEST_DIR");
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return 0;
+	}
+	/* Build tree and install tree share a layout: bin/capsid next to share/capsid/guest. */
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return capsid_error_errno(err, errno, "readlink /proc/self/exe");
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, len, "%s/../share/capsid/guest", exe);
+	char probe[PATH_MAX + 16];
+	snprintf(probe, sizeof(probe), "%s/vmlinuz", out);
+	struct stat st;
+	if (stat(probe, &st) < 0)
+		return capsid_error_set(err, ENOENT,
+					"guest image not found at %s (build it with `cmake --build build`, or set "
+					"CAPSID_GUEST_DIR)",
+					out);
+	return 0;
+}
+
+struct command {
+	const char *name;
+	int (*fn)(struct cli_ctx *, int, char **);
+};
+
+static const struct command commands[] = {
+	{"run", cli_cmd_run},         {"create", cli_cmd_create},     {"list", cli_cmd_list},
+	{"ls", cli_cmd_list},         {"show", cli_cmd_show},         {"logs", cli_cmd_logs},
+	{"exec", cli_cmd_exec},       {"stop", cli_cmd_lifecycle},    {"start", cli_cmd_lifecycle},
+	{"restart", cli_cmd_lifecycle}, {"delete", cli_cmd_lifecycle}, {"rm", cli_cmd_lifecycle},
+	{"image", cli_cmd_image},     {"__monitor", cli_cmd_monitor},
+};
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx = {.root = getenv("CAPSID_ROOT")};
+	if (!ctx.root || !*ctx.root)
+		ctx.root = "/var/lib/capsid";
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
+			ctx.root = argv[++i];
+		else if (strncmp(argv[i], "--root=", 7) == 0)
+			ctx.root = argv[i] + 7;
+		else if (strcmp(argv[i], "--accel") == 0 && i + 1 < argc)
+			ctx.accel = argv[++i];
+		else if (strncmp(argv[i], "--accel=", 8) == 0)
+			ctx.accel = argv[i] + 8;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			puts("capsid 0.1.0");
+			return 0;
+		} else {
+			fputs(usage, stderr);
+			return cli_fail("unknown option %s", argv[i]);
+		}
+	}
+	if (i == argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (ctx.root[0] != '/')
+		return cli_fail("--root %s: must be an absolute path", ctx.root);
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			return commands[k].fn(&ctx, argc - i, argv + i);
+	fputs(usage, stderr);
+	return cli_fail("unknown command %s", argv[i]);
+}

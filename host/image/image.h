@@ -1,0 +1,81 @@
+/* The local container image store under <state root>/images/.
+ *
+ * Images are imported from an OCI image-layout directory, an OCI archive
+ * (that layout in a tar) or a `docker save` tar. Every blob is checked
+ * against its sha256 digest, the layers are flattened (whiteouts, opaque
+ * directories, links, ownership, modes, mtimes) into a staging directory
+ * without ever writing outside it, and the result becomes one read-only erofs
+ * disk image per manifest digest, which the guest mounts as a container's
+ * lower layer. Refs (name:tag) point at digests; images are shared by digest.
+ *
+ * On disk:
+ *   images/index.json               {"refs": {"busybox:latest": "sha256:<hex>"}}
+ *   images/<hex>/manifest.json      the OCI manifest (synthesized for docker save)
+ *   images/<hex>/config.json        the image config blob
+ *   images/<hex>/rootfs.erofs       the flattened root filesystem
+ *   images/.lock                    flock held by import and rm
+ */
+#ifndef CAPSID_IMAGE_H
+#define CAPSID_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct image_store;
+
+/* Opens (creating if needed) <state_root>/images. */
+int image_store_open(const char *state_root, struct image_store **out, struct capsid_error *err);
+void image_store_close(struct image_store *s);
+
+/* Non-fatal import events (skipped device nodes, ...), one line each.
+ * Without a handler they are dropped. */
+typedef void (*image_warn_fn)(void *ctx, const char *msg);
+void image_store_set_warning_handler(struct image_store *s, image_warn_fn fn, void *ctx);
+
+/* Limit on one layer's uncompressed size (the tar stream and the sum of its
+ * file sizes). Default IMAGE_DEFAULT_MAX_LAYER_BYTES. */
+#define IMAGE_DEFAULT_MAX_LAYER_BYTES (16ull << 30)
+void image_store_set_max_layer_bytes(struct image_store *s, uint64_t bytes);
+
+/* Import PATH (OCI layout dir, OCI archive tar, docker save tar; the tars may
+ * be gzip/zstd/xz compressed). name_override (may be NULL) replaces the refs
+ * found in the archive. *out_ref (caller frees) is the first ref pointed at
+ * the image. A failed import leaves nothing behind. */
+int image_import(struct image_store *s, const char *path, const char *name_override, char **out_ref,
+		 struct capsid_error *err);
+
+struct image_info {
+	char *ref;
+	char *digest;	    /* "sha256:<hex>" of the manifest */
+	char *disk_path;    /* absolute path of the erofs image */
+	const char *fstype; /* "erofs" */
+	uint64_t disk_size;
+	char **entrypoint;
+	size_t n_entrypoint;
+	char **cmd;
+	size_t n_cmd;
+	char **env; /* "K=V" */
+	size_t n_env;
+	char *working_dir; /* may be NULL */
+	char *user;	   /* may be NULL */
+};
+
+/* ref is name[:tag] or a full "sha256:<hex>" manifest digest. -ENOENT with
+ * "image X not found: import it with 'capsid image import'". */
+int image_resolve(struct image_store *s, const char *ref, struct image_info **out, struct capsid_error *err);
+void image_info_free(struct image_info *i);
+
+/* Every ref, sorted by ref. Free each with image_info_free, then the array. */
+int image_list(struct image_store *s, struct image_info ***out, size_t *n, struct capsid_error *err);
+void image_list_free(struct image_info **list, size_t n);
+
+/* Removes the ref and, when no other ref points at its digest, the image. */
+int image_remove(struct image_store *s, const char *ref, struct capsid_error *err);
+
+/* "busybox" -> "busybox:latest"; NULL when ref is not a valid reference
+ * (or on allocation failure). Caller frees. */
+char *image_normalize_ref(const char *ref);
+
+#endif

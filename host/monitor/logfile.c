@@ -1,0 +1,165 @@
+#include "logfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "util.h"
+
+struct log_writer {
+	int fd;
+	/* unterminated tail of each stream, waiting for its newline */
+	char pending[2][LOG_MAX_LINE];
+	size_t pending_len[2];
+};
+
+static const char *const stream_names[] = {"stdout", "stderr"};
+
+int log_writer_open(const char *path, struct log_writer **out)
+{
+	struct log_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (w->fd < 0) {
+		int rc = -errno;
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+void log_writer_close(struct log_writer *w)
+{
+	if (!w)
+		return;
+	close(w->fd);
+	free(w);
+}
+
+static int emit(struct log_writer *w, enum log_stream s, bool partial, const char *content, size_t len,
+		log_record_cb cb, void *ud)
+{
+	char now[40];
+	util_now_rfc3339(now);
+	size_t head = strlen(now) + 1 + strlen(stream_names[s]) + 3;
+	_cleanup_free_ char *rec = malloc(head + len + 1);
+	if (!rec)
+		return -ENOMEM;
+	snprintf(rec, head + 1, "%s %s %c ", now, stream_names[s], partial ? 'P' : 'F');
+	memcpy(rec + head, content, len);
+	rec[head + len] = '\n';
+	int rc = util_write_all(w->fd, rec, head + len + 1);
+	if (cb) {
+		struct log_record r = {.time = now, .stream = s, .partial = partial, .content = content, .len = len};
+		cb(&r, ud);
+	}
+	return rc;
+}
+
+int log_writer_append(struct log_writer *w, enum log_stream s, const uint8_t *data, size_t len, log_record_cb cb,
+		      void *ud)
+{
+	int rc = 0;
+	while (len > 0) {
+		const uint8_t *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+		size_t room = LOG_MAX_LINE - w->pending_len[s];
+		if (take > room)
+			take = room;
+		memcpy(w->pending[s] + w->pending_len[s], data, take);
+		w->pending_len[s] += take;
+		data += take;
+		len -= take;
+		if (nl && data == nl) {
+			/* complete line: consume the newline */
+			data++;
+			len--;
+			rc = emit(w, s, false, w->pending[s], w->pending_len[s], cb, ud);
+			w->pending_len[s] = 0;
+		} else if (w->pending_len[s] == LOG_MAX_LINE) {
+			rc = emit(w, s, true, w->pending[s], w->pending_len[s], cb, ud);
+			w->pending_len[s] = 0;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int log_writer_flush(struct log_writer *w, log_record_cb cb, void *ud)
+{
+	for (int s = LOG_STDOUT; s <= LOG_STDERR; s++) {
+		if (w->pending_len[s] == 0)
+			continue;
+		int rc = emit(w, (enum log_stream)s, false, w->pending[s], w->pending_len[s], cb, ud);
+		w->pending_len[s] = 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int log_parse_line(char *line, size_t len, struct log_record *rec)
+{
+	char *sp1 = memchr(line, ' ', len);
+	if (!sp1)
+		return -EINVAL;
+	*sp1 = '\0';
+	char *rest = sp1 + 1;
+	size_t rest_len = len - (size_t)(rest - line);
+	if (rest_len >= 8 && memcmp(rest, "stdout ", 7) == 0)
+		rec->stream = LOG_STDOUT;
+	else if (rest_len >= 8 && memcmp(rest, "stderr ", 7) == 0)
+		rec->stream = LOG_STDERR;
+	else
+		return -EINVAL;
+	if ((rest[7] != 'F' && rest[7] != 'P') || (rest_len > 8 && rest[8] != ' '))
+		return -EINVAL;
+	rec->partial = rest[7] == 'P';
+	rec->time = line;
+	rec->content = rest_len > 9 ? rest + 9 : rest + rest_len;
+	rec->len = rest_len > 9 ? rest_len - 9 : 0;
+	return 0;
+}
+
+int log_read_file(const char *path, long tail, log_record_cb cb, void *ud)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	long skip = 0;
+	if (tail >= 0) {
+		long total = 0;
+		int ch, last = '\n';
+		while ((ch = getc(f)) != EOF) {
+			if (ch == '\n')
+				total++;
+			last = ch;
+		}
+		if (last != '\n')
+			total++;
+		skip = total > tail ? total - tail : 0;
+		rewind(f);
+	}
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		struct log_record rec;
+		if (log_parse_line(line, (size_t)n, &rec) == 0)
+			cb(&rec, ud);
+	}
+	return 0;
+}

@@ -1,0 +1,574 @@
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "frame.h"
+#include "image.h"
+#include "logfile.h"
+#include "spec.h"
+#include "util.h"
+
+#define SPEC_MAX_BYTES (1u << 20)
+
+void monitor_log(struct monitor *m, const char *fmt, ...)
+{
+	if (m->log_fd < 0)
+		return;
+	char line[2048];
+	char now[40];
+	util_now_rfc3339(now);
+	int n = snprintf(line, sizeof(line), "%s ", now);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t len = strlen(line);
+	line[len++] = '\n';
+	util_write_all(m->log_fd, line, len);
+}
+
+struct json_object *monitor_instance_view(struct monitor *m)
+{
+	struct json_object *doc = json_object_get(m->spec_redacted);
+	/* Work on a copy: the redacted spec stays pristine. */
+	struct json_object *copy = NULL;
+	json_object_deep_copy(doc, &copy, NULL);
+	json_object_put(doc);
+	if (!copy)
+		return NULL;
+	struct json_object *props = NULL, *containers = NULL;
+	json_object_object_get_ex(copy, "properties", &props);
+	if (props)
+		json_object_object_get_ex(props, "containers", &containers);
+	for (size_t i = 0; containers && i < m->n_containers && i < json_object_array_length(containers); i++) {
+		struct json_object *c = json_object_array_get_idx(containers, i);
+		struct json_object *cprops = NULL;
+		if (json_object_object_get_ex(c, "properties", &cprops))
+			json_object_object_add(cprops, "instanceView", view_container_to_json(m->containers[i].view));
+	}
+	if (props) {
+		struct json_object *iv = json_object_new_object();
+		json_object_object_add(iv, "state", json_object_new_string(view_group_phase_name(m->view.phase)));
+		if (m->view.detail[0])
+			json_object_object_add(iv, "detailStatus", json_object_new_string(m->view.detail));
+		json_object_object_add(iv, "events", view_events_to_json(&m->view.events));
+		json_object_object_add(props, "instanceView", iv);
+		json_object_object_add(props, "provisioningState",
+				       json_object_new_string(m->view.phase == GROUP_PENDING ? "Pending" : "Succeeded"));
+	}
+	struct json_object *ext = json_object_new_object();
+	json_object_object_add(ext, "accel", json_object_new_string(vmm_accel_name(m->opts->accel)));
+	json_object_object_add(ext, "runtime", json_object_new_string(m->opts->runtime));
+	json_object_object_add(ext, "vcpus", json_object_new_int((int)spec_group_vcpus(m->spec)));
+	json_object_object_add(ext, "memoryMiB",
+			       json_object_new_int((int)(spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib)));
+	json_object_object_add(ext, "monitorPid", json_object_new_int((int)getpid()));
+	json_object_object_add(ext, "qemuPid", json_object_new_int((int)m->qemu_pid));
+	if (m->vm_started_at[0])
+		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm_started_at));
+	json_object_object_add(copy, "capsid", ext);
+	return copy;
+}
+
+void monitor_save_state(struct monitor *m)
+{
+	_cleanup_json_ struct json_object *doc = monitor_instance_view(m);
+	if (!doc)
+		return;
+	size_t len;
+	const char *s = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PRETTY, &len);
+	int rc = util_write_file_atomic(m->paths->state, s, len, 0640);
+	if (rc < 0)
+		monitor_log(m, "write %s: %s", m->paths->state, strerror(-rc));
+}
+
+void monitor_report_ready(struct monitor *m, const char *error)
+{
+	if (m->ready_fd < 0)
+		return;
+	char line[CAPSID_ERROR_MAX + 16];
+	int n = error ? snprintf(line, sizeof(line), "error: %s\n", error) : snprintf(line, sizeof(line), "ok\n");
+	util_write_all(m->ready_fd, line, (size_t)n);
+	close(m->ready_fd);
+	m->ready_fd = -1;
+	if (error)
+		m->quit = true; /* the creating CLI removes what was made */
+}
+
+void monitor_update_phase(struct monitor *m)
+{
+	enum group_phase old = m->view.phase, p = old;
+	if (m->vm == VM_BOOTING || m->vm == VM_NEGOTIATE) {
+		p = GROUP_PENDING;
+	} else if (m->vm == VM_READY) {
+		bool active = false, failed = false;
+		for (size_t i = 0; i < m->n_containers; i++) {
+			if (!m->containers[i].exited)
+				active = true;
+			else if (m->containers[i].view->current.exit_code != 0)
+				failed = true;
+		}
+		p = active ? GROUP_RUNNING : failed ? GROUP_FAILED : GROUP_SUCCEEDED;
+	} else if (m->user_stop) {
+		p = GROUP_STOPPED;
+	}
+	if (p == old)
+		return;
+	m->view.phase = p;
+	if (p == GROUP_RUNNING || p == GROUP_PENDING)
+		m->view.detail[0] = '\0';
+	monitor_log(m, "group %s -> %s", view_group_phase_name(old), view_group_phase_name(p));
+	monitor_save_state(m);
+	if (p == GROUP_STOPPED)
+		monitor_control_broadcast_end(m);
+	if (p == GROUP_SUCCEEDED || p == GROUP_FAILED) {
+		/* Every container has ended for good: release the VM (ACI deallocates too). */
+		view_event_add(&m->view.events, p == GROUP_SUCCEEDED ? "Succeeded" : "Failed",
+			       p == GROUP_SUCCEEDED ? "Normal" : "Warning", "all containers terminated");
+		monitor_control_broadcast_end(m);
+		monitor_stop_vm(m, false);
+	}
+}
+
+static const char *guest_file(struct monitor *m, const char *leaf, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", m->opts->guest_dir, leaf);
+	return buf;
+}
+
+int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
+{
+	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
+	struct vmm_config cfg = {
+		.kernel = guest_file(m, "vmlinuz", kernel, sizeof(kernel)),
+		.initrd = guest_file(m, "initrd.img", initrd, sizeof(initrd)),
+		.vcpus = spec_group_vcpus(m->spec),
+		.memory_mib = spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib,
+		.accel = m->opts->accel,
+		.tb_size_mib = m->opts->tb_size_mib,
+		.agent_socket = m->paths->agent,
+		.qmp_socket = m->paths->qmp,
+		.console_log = m->paths->console,
+	};
+	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 quiet panic=-1 capsid.hostname=%s", m->paths->name);
+	cfg.cmdline = cmdline;
+	for (size_t i = 0; i < m->n_disks; i++) {
+		size_t c;
+		for (c = 0; c < m->n_containers; c++)
+			if (strcmp(m->containers[c].image_serial, m->serials[i]) == 0)
+				break;
+		cfg.disks[cfg.n_disks++] = (struct vmm_disk){
+			.path = m->images[c]->disk_path, .serial = m->serials[i], .format = "raw", .readonly = true};
+	}
+	unlink(m->paths->agent);
+	unlink(m->paths->qmp);
+	int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (log >= 0)
+		close(log); /* QEMU appends the serial console; start each boot afresh */
+	int rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
+	if (rc < 0)
+		return rc;
+	util_now_rfc3339(m->vm_started_at);
+	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->qemu_pid, cfg.vcpus, cfg.memory_mib,
+		    vmm_accel_name(cfg.accel));
+	m->vm = VM_BOOTING;
+	m->user_stop = false;
+	m->vm_deadline = util_now_ms() + m->opts->boot_timeout_ms;
+	m->agent_retry_at = util_now_ms();
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct mcontainer *c = &m->containers[i];
+		c->created = c->running = c->exited = false;
+		c->restart_at = 0;
+		c->stream = 0;
+	}
+	view_event_add(&m->view.events, "Started", "Normal", "started VM (%u vCPU, %u MiB, %s)", cfg.vcpus,
+		       cfg.memory_mib, vmm_accel_name(cfg.accel));
+	monitor_update_phase(m);
+	return 0;
+}
+
+void monitor_stop_vm(struct monitor *m, bool user)
+{
+	if (user)
+		m->user_stop = true;
+	for (size_t i = 0; i < m->n_containers; i++)
+		m->containers[i].restart_at = 0;
+	if (m->vm == VM_DOWN) {
+		monitor_update_phase(m);
+		monitor_control_stop_done(m);
+		if (m->start_after_stop) {
+			m->start_after_stop = false;
+			struct capsid_error err = {0};
+			if (monitor_boot_vm(m, &err) < 0)
+				monitor_vm_gone(m, err.msg);
+		}
+		if (m->exit_after_stop)
+			m->quit = true;
+		return;
+	}
+	if (m->vm == VM_STOPPING)
+		return;
+	bool agent_up = m->vm == VM_READY;
+	m->vm = VM_STOPPING;
+	m->vm_deadline = util_now_ms() + m->opts->stop_timeout_ms + 5000;
+	if (user)
+		for (size_t i = 0; i < m->n_containers; i++)
+			if (m->containers[i].running)
+				view_event_add(&m->containers[i].view->events, "Killing", "Normal",
+					       "stopping container %s", m->containers[i].view->name);
+	monitor_update_phase(m);
+	if (agent_up) {
+		struct json_object *body = json_object_new_object();
+		json_object_object_add(body, "timeoutMs", json_object_new_int((int)m->opts->stop_timeout_ms));
+		struct pending_req req = {.kind = REQ_SHUTDOWN};
+		if (monitor_agent_request(m, CAPSID_MSG_SHUTDOWN, body, &req) == 0)
+			return;
+	}
+	/* No agent to ask: end QEMU directly. */
+	vmm_terminate(m->qemu_pid, m->paths->qmp, 2000);
+	monitor_vm_gone(m, NULL);
+}
+
+void monitor_vm_gone(struct monitor *m, const char *why)
+{
+	bool expected = m->vm == VM_STOPPING || m->vm == VM_DOWN;
+	if (m->qemu_pid > 0) {
+		vmm_terminate(m->qemu_pid, NULL, 0);
+		m->qemu_pid = 0;
+	}
+	monitor_agent_close(m, NULL);
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct mcontainer *c = &m->containers[i];
+		if (c->log)
+			log_writer_flush(c->log, NULL, NULL);
+		if (c->running || (!c->exited && c->view->current.phase != CONTAINER_TERMINATED)) {
+			view_container_transition(c->view, CONTAINER_TERMINATED, 137,
+						  expected ? "Stopped" : "Killed: the VM exited");
+		}
+		c->running = c->created = false;
+		c->exited = true;
+		c->restart_at = 0;
+		c->stream = 0;
+	}
+	enum vm_phase was = m->vm;
+	m->vm = VM_DOWN;
+	if (!expected) {
+		const char *reason = why ? why : "the VM exited unexpectedly (see console.log)";
+		monitor_log(m, "vm gone: %s", reason);
+		if (m->ready_fd >= 0) {
+			monitor_report_ready(m, reason);
+			return;
+		}
+		m->view.phase = GROUP_FAILED;
+		snprintf(m->view.detail, sizeof(m->view.detail), "%s", reason);
+		view_event_add(&m->view.events, "Failed", "Warning", "%s", reason);
+		monitor_save_state(m);
+		monitor_control_broadcast_end(m);
+		monitor_control_stop_done(m);
+		return;
+	}
+	(void)was;
+	view_event_add(&m->view.events, "Stopped", "Normal", "VM stopped");
+	monitor_log(m, "vm stopped");
+	monitor_update_phase(m);
+	monitor_save_state(m);
+	monitor_stop_vm(m, m->user_stop); /* VM_DOWN: completes waiters, restarts or exits */
+}
+
+static int read_spec(int fd, char **out)
+{
+	size_t cap = 64 * 1024, len = 0;
+	_cleanup_free_ char *buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= SPEC_MAX_BYTES)
+				return -EFBIG;
+			cap *= 2;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = TAKE_PTR(buf);
+	return 0;
+}
+
+/* Load the spec, resolve images, and restore what a previous monitor of
+ * this group recorded (restart counts, events) from state.json. */
+static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	int rc = read_spec(spec_fd, &text);
+	if (rc < 0)
+		return capsid_error_errno(err, rc, "read spec from the CLI");
+	struct spec_warnings warn = {0};
+	rc = spec_parse(text, strlen(text), &m->spec, &warn, err);
+	explicit_bzero(text, strlen(text));
+	spec_warnings_free(&warn);
+	if (rc < 0)
+		return rc;
+	m->spec_redacted = spec_to_json(m->spec, SPEC_REDACT);
+	m->n_containers = m->spec->n_containers;
+	m->containers = calloc(m->n_containers, sizeof(*m->containers));
+	m->view.containers = calloc(m->n_containers, sizeof(*m->view.containers));
+	m->view.n_containers = m->n_containers;
+	m->images = calloc(m->n_containers, sizeof(*m->images));
+	m->serials = calloc(m->n_containers, sizeof(*m->serials));
+	if (!m->containers || !m->view.containers || !m->images || !m->serials || !m->spec_redacted)
+		return -ENOMEM;
+
+	struct image_store *store = NULL;
+	rc = image_store_open(m->paths->root, &store, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < m->n_containers && rc >= 0; i++) {
+		struct mcontainer *c = &m->containers[i];
+		c->index = i;
+		c->view = &m->view.containers[i];
+		snprintf(c->view->name, sizeof(c->view->name), "%s", m->spec->containers[i].name);
+		rc = image_resolve(store, m->spec->containers[i].image, &m->images[i], err);
+		if (rc < 0) {
+			capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
+			break;
+		}
+		size_t d;
+		for (d = 0; d < i; d++)
+			if (strcmp(m->images[d]->digest, m->images[i]->digest) == 0)
+				break;
+		if (d < i) {
+			memcpy(c->image_serial, m->containers[d].image_serial, sizeof(c->image_serial));
+		} else {
+			if (m->n_disks == VMM_MAX_DISKS) {
+				rc = capsid_error_set(err, E2BIG, "properties.containers: more than %d distinct images",
+						      VMM_MAX_DISKS);
+				break;
+			}
+			snprintf(m->serials[m->n_disks], sizeof(m->serials[0]), "img%zu", m->n_disks);
+			memcpy(c->image_serial, m->serials[m->n_disks], sizeof(c->image_serial));
+			m->n_disks++;
+		}
+	}
+	image_store_close(store);
+	if (rc < 0)
+		return rc;
+
+	/* A previous monitor of this group may have left its record. */
+	_cleanup_free_ char *old = NULL;
+	if (util_read_file_at(AT_FDCWD, m->paths->state, 16u << 20, &old, NULL) == 0) {
+		_cleanup_json_ struct json_object *doc = json_tokener_parse(old);
+		struct json_object *props, *iv, *containers, *ev;
+		if (doc && json_object_object_get_ex(doc, "properties", &props)) {
+			if (json_object_object_get_ex(props, "instanceView", &iv) &&
+			    json_object_object_get_ex(iv, "events", &ev))
+				view_events_from_json(&m->view.events, ev);
+			if (json_object_object_get_ex(props, "containers", &containers) &&
+			    json_object_is_type(containers, json_type_array))
+				for (size_t i = 0; i < m->n_containers && i < json_object_array_length(containers); i++) {
+					struct json_object *cp, *civ;
+					struct json_object *c = json_object_array_get_idx(containers, i);
+					if (json_object_object_get_ex(c, "properties", &cp) &&
+					    json_object_object_get_ex(cp, "instanceView", &civ))
+						view_container_from_json(m->containers[i].view, civ);
+				}
+		}
+	}
+
+	if (util_mkdir_p(m->paths->logs_dir, 0750) < 0)
+		return capsid_error_errno(err, errno, "create %s", m->paths->logs_dir);
+	for (size_t i = 0; i < m->n_containers; i++) {
+		char path[PATH_MAX];
+		if (group_log_path(m->paths, m->containers[i].view->name, path, sizeof(path)) < 0)
+			return capsid_error_set(err, ENAMETOOLONG, "log path too long");
+		rc = log_writer_open(path, &m->containers[i].log);
+		if (rc < 0)
+			return capsid_error_errno(err, rc, "open %s", path);
+	}
+	return 0;
+}
+
+static void monitor_handle_signals(struct monitor *m)
+{
+	struct signalfd_siginfo si;
+	while (read(m->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			int status;
+			pid_t pid;
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+				if (pid == m->qemu_pid) {
+					monitor_log(m, "qemu exited (status %d)", status);
+					m->qemu_pid = 0;
+					monitor_vm_gone(m, NULL);
+				}
+			}
+		} else {
+			/* SIGTERM/SIGINT: stop the VM cleanly, then exit. */
+			monitor_log(m, "signal %u: stopping", si.ssi_signo);
+			m->exit_after_stop = true;
+			monitor_stop_vm(m, true);
+		}
+	}
+}
+
+static void monitor_free(struct monitor *m)
+{
+	monitor_control_free_all(m);
+	monitor_agent_close(m, NULL);
+	for (size_t i = 0; m->containers && i < m->n_containers; i++)
+		log_writer_close(m->containers[i].log);
+	for (size_t i = 0; m->images && i < m->n_containers; i++)
+		image_info_free(m->images[i]);
+	free(m->images);
+	free(m->serials);
+	free(m->containers);
+	free(m->view.containers);
+	json_object_put(m->spec_redacted);
+	spec_free(m->spec);
+	if (m->signal_fd >= 0)
+		close(m->signal_fd);
+	if (m->listen_fd >= 0)
+		close(m->listen_fd);
+}
+
+#define MAX_POLL 80
+
+static void monitor_loop(struct monitor *m)
+{
+	while (!m->quit) {
+		struct pollfd fds[MAX_POLL];
+		struct ctl_client *owners[MAX_POLL];
+		size_t n = 0;
+		fds[n++] = (struct pollfd){.fd = m->signal_fd, .events = POLLIN};
+		fds[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+		size_t agent_slot = n;
+		if (m->agent_fd >= 0) {
+			short ev = POLLIN;
+			if (frame_writer_pending(m->agent_out))
+				ev |= POLLOUT;
+			fds[n++] = (struct pollfd){.fd = m->agent_fd, .events = ev};
+		}
+		size_t first_client = n;
+		n += monitor_control_pollfds(m, fds + n, owners + n, MAX_POLL - n);
+
+		uint64_t now = util_now_ms();
+		uint64_t next = monitor_next_timer(m);
+		int timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+		int r = poll(fds, n, timeout);
+		if (r < 0 && errno != EINTR) {
+			monitor_log(m, "poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents)
+			monitor_handle_signals(m);
+		if (fds[1].revents)
+			monitor_control_accept(m);
+		if (agent_slot < first_client && m->agent_fd == fds[agent_slot].fd) {
+			short re = fds[agent_slot].revents;
+			if (re & POLLOUT) {
+				int fr = frame_writer_flush(m->agent_out, m->agent_fd);
+				if (fr < 0)
+					monitor_agent_close(m, "write to the agent failed");
+			}
+			if (m->agent_fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR)))
+				monitor_agent_readable(m);
+		}
+		for (size_t i = first_client; i < n; i++)
+			if (fds[i].revents)
+				monitor_control_client_io(m, owners[i], fds[i].revents);
+		monitor_control_reap(m);
+		monitor_run_timers(m, util_now_ms());
+	}
+}
+
+int monitor_main(const struct group_paths *paths, const struct monitor_options *opts, int spec_fd, int ready_fd)
+{
+	struct monitor mon = {
+		.paths = paths,
+		.opts = opts,
+		.agent_fd = -1,
+		.listen_fd = -1,
+		.signal_fd = -1,
+		.ready_fd = ready_fd,
+		.next_req_id = 1,
+		.next_stream = 1,
+		.vm = VM_DOWN,
+	};
+	struct monitor *m = &mon;
+	struct capsid_error err = {0};
+	m->log_fd = open(paths->monitor_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	/* A client may hold the lock for an instant while it reads the state. */
+	int lock_fd = group_lock(paths);
+	for (int i = 0; lock_fd == -EBUSY && i < 100; i++) {
+		usleep(20000);
+		lock_fd = group_lock(paths);
+	}
+	if (lock_fd < 0) {
+		monitor_report_ready(m, lock_fd == -EBUSY ? "another monitor is running for this group"
+							   : "cannot take the monitor lock");
+		return 1;
+	}
+	char pid[32];
+	int pn = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	util_write_file_atomic(paths->pid, pid, (size_t)pn, 0644);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	m->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	int rc = monitor_prepare(m, spec_fd, &err);
+	close(spec_fd);
+	if (rc >= 0)
+		rc = monitor_control_listen(m, &err);
+	if (rc >= 0)
+		rc = monitor_boot_vm(m, &err);
+	if (rc < 0) {
+		monitor_log(m, "start failed: %s", err.msg);
+		monitor_report_ready(m, err.msg);
+		monitor_free(m);
+		close(lock_fd);
+		return 1;
+	}
+	monitor_log(m, "monitor %d started for group %s", (int)getpid(), paths->name);
+	monitor_loop(m);
+	if (m->qemu_pid > 0)
+		vmm_terminate(m->qemu_pid, paths->qmp, 2000);
+	monitor_save_state(m);
+	monitor_log(m, "monitor exiting");
+	monitor_free(m);
+	unlink(paths->control);
+	unlink(paths->pid);
+	if (m->log_fd >= 0)
+		close(m->log_fd);
+	close(lock_fd);
+	return 0;
+}

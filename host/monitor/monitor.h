@@ -1,0 +1,177 @@
+/* The per-group monitor (the conmon / shim-v2 pattern): one process per
+ * group that owns QEMU and the agent channel, persists logs and state,
+ * applies the restart policy and serves thin clients over a control socket.
+ * It outlives the CLI that started it and lives until the group is deleted.
+ *
+ * The monitor is single-threaded: one poll() loop over the agent channel,
+ * the control socket and its clients, and a signalfd for SIGCHLD/SIGTERM. */
+#ifndef CAPSID_MONITOR_H
+#define CAPSID_MONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "group.h"
+#include "view.h"
+#include "vmm.h"
+
+struct spec_group;
+struct image_info;
+struct log_writer;
+struct frame_reader;
+struct frame_writer;
+struct json_object;
+struct pollfd;
+struct ctl_client;
+
+struct monitor_options {
+	enum vmm_accel accel;     /* resolved */
+	const char *runtime;      /* "crun" or "runc" */
+	const char *guest_dir;    /* vmlinuz, initrd.img */
+	unsigned boot_timeout_ms; /* HELLO must arrive by then */
+	unsigned stop_timeout_ms; /* grace for containers on stop */
+	unsigned backoff_base_ms; /* restart back-off: base * 2^n, capped */
+	unsigned backoff_max_ms;
+	unsigned memory_overhead_mib;
+	unsigned tb_size_mib;
+};
+
+/* Entry point of `capsid __monitor`: spec_fd carries the full spec JSON
+ * (with secure values, never written to disk); ready_fd gets one line, "ok"
+ * once the VM is up or "error: ..." — then the monitor cleans up and exits.
+ * Returns the process exit code. */
+int monitor_main(const struct group_paths *paths, const struct monitor_options *opts, int spec_fd, int ready_fd);
+
+/* ---- internal, shared by monitor*.c ---- */
+
+enum vm_phase {
+	VM_DOWN,
+	VM_BOOTING,   /* QEMU started, waiting for HELLO */
+	VM_NEGOTIATE, /* HELLO seen, NEGOTIATE sent */
+	VM_READY,
+	VM_STOPPING,
+};
+
+struct mcontainer {
+	struct view_container *view;
+	const struct spec_group *spec_group;
+	size_t index;
+	char image_serial[16];
+	struct log_writer *log;
+	uint32_t stream;       /* stream id of the current run, 0 when none */
+	bool created;          /* exists in the guest (needs DELETE before re-CREATE) */
+	bool running;
+	bool exited;           /* terminated and not scheduled to restart */
+	uint64_t restart_at;   /* monotonic ms, 0 when no restart is scheduled */
+	unsigned backoff_step;
+	uint64_t started_at;   /* monotonic ms of the last start */
+};
+
+enum req_kind {
+	REQ_NEGOTIATE,
+	REQ_CREATE,
+	REQ_START,
+	REQ_DELETE,
+	REQ_SHUTDOWN,
+	REQ_EXEC,    /* relayed for a control client */
+	REQ_RELAY,   /* answer relayed verbatim to a control client */
+	REQ_IGNORE,
+};
+
+struct pending_req {
+	uint32_t id;
+	enum req_kind kind;
+	size_t container;
+	struct ctl_client *client;
+	uint32_t client_id;
+	uint32_t stream;
+};
+
+struct exec_relay {
+	uint32_t stream;     /* agent-side stream */
+	struct ctl_client *client;
+	uint32_t client_id;  /* client-side id */
+};
+
+#define MONITOR_MAX_PENDING 256
+#define MONITOR_MAX_EXECS 64
+
+struct monitor {
+	const struct group_paths *paths;
+	const struct monitor_options *opts;
+	struct spec_group *spec;           /* with secure values: memory only */
+	struct json_object *spec_redacted; /* what goes to disk and `show` */
+	struct image_info **images;        /* per container */
+	char (*serials)[16];               /* per distinct image, in disk order */
+	size_t n_disks;
+	struct mcontainer *containers;
+	size_t n_containers;
+	struct group_view view;
+
+	enum vm_phase vm;
+	pid_t qemu_pid;
+	int agent_fd;
+	struct frame_reader *agent_in;
+	struct frame_writer *agent_out;
+	uint64_t vm_deadline;     /* boot or stop deadline, monotonic ms */
+	uint64_t agent_retry_at;  /* next connect attempt to agent.sock */
+	bool user_stop;           /* the current stop was asked for */
+	bool start_after_stop;    /* restart: boot again once down */
+	bool exit_after_stop;     /* delete: exit once down */
+	bool quit;
+	int ready_fd;             /* create's CLI waits on it until the VM is up */
+	char vm_started_at[40];
+
+	int listen_fd;
+	int signal_fd;
+	int log_fd;
+	struct ctl_client *clients;
+	struct ctl_client *stop_waiters[16];
+	uint32_t stop_waiter_ids[16];
+	size_t n_stop_waiters;
+
+	uint32_t next_req_id;
+	uint32_t next_stream;
+	struct pending_req pending[MONITOR_MAX_PENDING];
+	size_t n_pending;
+	struct exec_relay execs[MONITOR_MAX_EXECS];
+	size_t n_execs;
+};
+
+void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void monitor_save_state(struct monitor *m);
+void monitor_update_phase(struct monitor *m);
+int monitor_boot_vm(struct monitor *m, struct capsid_error *err);
+void monitor_stop_vm(struct monitor *m, bool user);
+void monitor_vm_gone(struct monitor *m, const char *why);
+void monitor_report_ready(struct monitor *m, const char *error);
+
+/* monitor_agent.c */
+int monitor_agent_send(struct monitor *m, uint16_t type, uint32_t id, struct json_object *body);
+int monitor_agent_request(struct monitor *m, uint16_t type, struct json_object *body, struct pending_req *req);
+void monitor_agent_readable(struct monitor *m);
+void monitor_agent_close(struct monitor *m, const char *why);
+void monitor_start_container(struct monitor *m, size_t i);
+void monitor_run_timers(struct monitor *m, uint64_t now);
+uint64_t monitor_next_timer(struct monitor *m);
+
+/* monitor_control.c */
+int monitor_control_listen(struct monitor *m, struct capsid_error *err);
+void monitor_control_accept(struct monitor *m);
+void monitor_control_client_io(struct monitor *m, struct ctl_client *c, short revents);
+void monitor_control_free_all(struct monitor *m);
+void monitor_control_broadcast_log(struct monitor *m, size_t container, int stream, const char *time, bool partial,
+				   const char *content, size_t len);
+void monitor_control_broadcast_end(struct monitor *m);
+void monitor_control_stop_done(struct monitor *m);
+int monitor_control_send(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id,
+			 const void *body, size_t len);
+int monitor_control_send_json(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id,
+			      struct json_object *obj);
+size_t monitor_control_pollfds(struct monitor *m, struct pollfd *fds, struct ctl_client **owners, size_t max);
+void monitor_control_reap(struct monitor *m);
+struct json_object *monitor_instance_view(struct monitor *m);
+
+#endif

@@ -1,0 +1,593 @@
+/* The monitor's side of the agent channel: version negotiation, requests
+ * and their answers, container lifecycle (create, start, exit, restart
+ * policy with back-off) and the data streams. Every frame from the guest is
+ * hostile input: the codec bounds and validates headers, and this file
+ * validates bodies; anything malformed ends the channel and the VM. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "frame.h"
+#include "image.h"
+#include "logfile.h"
+#include "monitor.h"
+#include "spec.h"
+#include "util.h"
+
+/* What the host lets the guest queue in its direction, and vice versa. */
+#define AGENT_OUT_QUEUE_MAX (8u << 20)
+/* A container that ran this long without exiting resets its back-off. */
+#define BACKOFF_RESET_MS (10u * 60u * 1000u)
+
+int monitor_agent_send(struct monitor *m, uint16_t type, uint32_t id, struct json_object *body)
+{
+	if (m->agent_fd < 0) {
+		json_object_put(body);
+		return -ENOTCONN;
+	}
+	int rc = body ? frame_writer_queue_json(m->agent_out, type, id, body)
+		      : frame_writer_queue(m->agent_out, type, id, NULL, 0);
+	json_object_put(body);
+	if (rc < 0)
+		return rc;
+	rc = frame_writer_flush(m->agent_out, m->agent_fd);
+	return rc < 0 ? rc : 0;
+}
+
+int monitor_agent_request(struct monitor *m, uint16_t type, struct json_object *body, struct pending_req *req)
+{
+	if (m->n_pending == MONITOR_MAX_PENDING) {
+		json_object_put(body);
+		return -EBUSY;
+	}
+	uint32_t id = m->next_req_id++;
+	if (m->next_req_id == 0)
+		m->next_req_id = 1;
+	int rc = monitor_agent_send(m, type, id, body);
+	if (rc < 0)
+		return rc;
+	req->id = id;
+	m->pending[m->n_pending++] = *req;
+	return 0;
+}
+
+static int take_pending(struct monitor *m, uint32_t id, struct pending_req *out)
+{
+	for (size_t i = 0; i < m->n_pending; i++)
+		if (m->pending[i].id == id) {
+			*out = m->pending[i];
+			m->pending[i] = m->pending[--m->n_pending];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void monitor_agent_close(struct monitor *m, const char *why)
+{
+	if (m->agent_fd >= 0) {
+		close(m->agent_fd);
+		m->agent_fd = -1;
+	}
+	frame_reader_free(m->agent_in);
+	frame_writer_free(m->agent_out);
+	m->agent_in = NULL;
+	m->agent_out = NULL;
+	/* Requests in flight will never be answered: tell waiting clients. */
+	for (size_t i = 0; i < m->n_pending; i++) {
+		struct pending_req *p = &m->pending[i];
+		if (p->client) {
+			const char *msg = "{\"error\":\"the agent channel closed\"}";
+			monitor_control_send(m, p->client, CAPSID_MSG_ERROR, p->client_id, msg, strlen(msg));
+		}
+	}
+	m->n_pending = 0;
+	for (size_t i = 0; i < m->n_execs; i++) {
+		const char *msg = "{\"exitCode\":255,\"error\":\"the VM stopped\"}";
+		monitor_control_send(m, m->execs[i].client, CAPSID_MSG_EXIT, m->execs[i].client_id, msg, strlen(msg));
+	}
+	m->n_execs = 0;
+	if (why && m->vm != VM_DOWN) {
+		/* A broken channel means the VM cannot be managed any more. */
+		monitor_log(m, "agent channel closed: %s", why);
+		view_event_add(&m->view.events, "AgentError", "Warning", "%s", why);
+		bool stopping = m->vm == VM_STOPPING;
+		if (m->qemu_pid > 0) {
+			vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
+			m->qemu_pid = 0;
+		}
+		monitor_vm_gone(m, stopping ? NULL : why);
+	}
+}
+
+static int agent_try_connect(struct monitor *m)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", m->paths->agent);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	m->agent_fd = fd;
+	m->agent_in = frame_reader_new(CAPSID_FRAME_MAX_BODY);
+	m->agent_out = frame_writer_new(AGENT_OUT_QUEUE_MAX);
+	if (!m->agent_in || !m->agent_out) {
+		monitor_agent_close(m, NULL);
+		return -ENOMEM;
+	}
+	monitor_log(m, "connected to the agent channel");
+	return 0;
+}
+
+static struct mcontainer *container_by_stream(struct monitor *m, uint32_t stream)
+{
+	for (size_t i = 0; stream && i < m->n_containers; i++)
+		if (m->containers[i].stream == stream)
+			return &m->containers[i];
+	return NULL;
+}
+
+static struct exec_relay *exec_by_stream(struct monitor *m, uint32_t stream)
+{
+	for (size_t i = 0; i < m->n_execs; i++)
+		if (m->execs[i].stream == stream)
+			return &m->execs[i];
+	return NULL;
+}
+
+static struct json_object *string_array(char **items, size_t n)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_string(items[i]));
+	return arr;
+}
+
+/* ACI semantics: a spec command replaces the image's entrypoint and cmd. */
+static struct json_object *container_args(const struct spec_container *sc, const struct image_info *img)
+{
+	if (sc->n_command)
+		return string_array(sc->command, sc->n_command);
+	struct json_object *arr = string_array(img->entrypoint, img->n_entrypoint);
+	for (size_t i = 0; i < img->n_cmd; i++)
+		json_object_array_add(arr, json_object_new_string(img->cmd[i]));
+	return arr;
+}
+
+/* Image env first, then the spec's variables override by name. */
+static struct json_object *container_env(const struct spec_container *sc, const struct image_info *img)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < img->n_env; i++) {
+		const char *eq = strchr(img->env[i], '=');
+		size_t klen = eq ? (size_t)(eq - img->env[i]) : strlen(img->env[i]);
+		bool overridden = false;
+		for (size_t j = 0; j < sc->n_env; j++)
+			if (strlen(sc->env[j].name) == klen && strncmp(sc->env[j].name, img->env[i], klen) == 0)
+				overridden = true;
+		if (!overridden)
+			json_object_array_add(arr, json_object_new_string(img->env[i]));
+	}
+	for (size_t j = 0; j < sc->n_env; j++) {
+		_cleanup_free_ char *kv = NULL;
+		if (asprintf(&kv, "%s=%s", sc->env[j].name, sc->env[j].value ? sc->env[j].value : "") < 0)
+			continue;
+		json_object_array_add(arr, json_object_new_string(kv));
+		explicit_bzero(kv, strlen(kv));
+	}
+	return arr;
+}
+
+static void container_terminated(struct monitor *m, struct mcontainer *c, int exit_code, const char *detail);
+
+void monitor_start_container(struct monitor *m, size_t i)
+{
+	struct mcontainer *c = &m->containers[i];
+	const struct spec_container *sc = &m->spec->containers[i];
+	const struct image_info *img = m->images[i];
+	c->restart_at = 0;
+	c->exited = false;
+	c->stream = m->next_stream++;
+
+	struct json_object *args = container_args(sc, img);
+	if (json_object_array_length(args) == 0) {
+		json_object_put(args);
+		container_terminated(m, c, 128,
+				     "no command: the image has no Entrypoint or Cmd and the spec gives no command");
+		return;
+	}
+	struct json_object *body = json_object_new_object();
+	json_object_object_add(body, "container", json_object_new_string(sc->name));
+	json_object_object_add(body, "stream", json_object_new_int64(c->stream));
+	json_object_object_add(body, "runtime", json_object_new_string(m->opts->runtime));
+	struct json_object *image = json_object_new_object();
+	json_object_object_add(image, "serial", json_object_new_string(c->image_serial));
+	json_object_object_add(image, "fstype", json_object_new_string(img->fstype));
+	json_object_object_add(body, "image", image);
+	json_object_object_add(body, "args", args);
+	json_object_object_add(body, "env", container_env(sc, img));
+	json_object_object_add(body, "cwd", json_object_new_string(img->working_dir && *img->working_dir
+									   ? img->working_dir
+									   : "/"));
+	if (img->user && *img->user)
+		json_object_object_add(body, "user", json_object_new_string(img->user));
+	json_object_object_add(body, "hostname", json_object_new_string(m->paths->name));
+	json_object_object_add(body, "tty", json_object_new_boolean(0));
+	struct json_object *res = json_object_new_object();
+	double mem_gb = sc->limits.memory_gb > 0 ? sc->limits.memory_gb : sc->requests.memory_gb;
+	json_object_object_add(res, "memoryBytes", json_object_new_int64((int64_t)(mem_gb * 1024 * 1024 * 1024)));
+	/* cgroup CPU weight proportional to the request: 1 CPU = 1024 shares. */
+	json_object_object_add(res, "cpuShares", json_object_new_int64((int64_t)(sc->requests.cpu * 1024 + 0.5)));
+	if (sc->limits.cpu > 0) {
+		json_object_object_add(res, "cpuQuotaUs", json_object_new_int64((int64_t)(sc->limits.cpu * 100000)));
+		json_object_object_add(res, "cpuPeriodUs", json_object_new_int64(100000));
+	}
+	json_object_object_add(body, "resources", res);
+
+	struct pending_req req = {.kind = REQ_CREATE, .container = i};
+	int rc = monitor_agent_request(m, CAPSID_MSG_CREATE, body, &req);
+	if (rc < 0)
+		container_terminated(m, c, 128, "cannot reach the agent");
+}
+
+static unsigned backoff_delay(struct monitor *m, struct mcontainer *c)
+{
+	if (c->started_at && util_now_ms() - c->started_at >= BACKOFF_RESET_MS)
+		c->backoff_step = 0;
+	uint64_t d = m->opts->backoff_base_ms;
+	for (unsigned s = 0; s < c->backoff_step && d < m->opts->backoff_max_ms; s++)
+		d *= 2;
+	if (d > m->opts->backoff_max_ms)
+		d = m->opts->backoff_max_ms;
+	if (c->backoff_step < 32)
+		c->backoff_step++;
+	return (unsigned)d;
+}
+
+/* The run ended (exit, or failure to create/start): record it, remove the
+ * container from the guest, and apply the restart policy. */
+static void container_terminated(struct monitor *m, struct mcontainer *c, int exit_code, const char *detail)
+{
+	c->running = false;
+	c->stream = 0;
+	if (c->log)
+		log_writer_flush(c->log, NULL, NULL);
+	view_container_transition(c->view, CONTAINER_TERMINATED, exit_code, detail);
+	if (c->created && m->vm == VM_READY) {
+		struct json_object *body = json_object_new_object();
+		json_object_object_add(body, "container", json_object_new_string(c->view->name));
+		struct pending_req req = {.kind = REQ_DELETE, .container = c->index};
+		if (monitor_agent_request(m, CAPSID_MSG_DELETE, body, &req) < 0)
+			c->created = false;
+	}
+	enum spec_restart_policy policy = m->spec->restart_policy;
+	bool restart = m->vm == VM_READY &&
+		       (policy == SPEC_RESTART_ALWAYS || (policy == SPEC_RESTART_ON_FAILURE && exit_code != 0));
+	if (restart) {
+		unsigned delay = backoff_delay(m, c);
+		c->restart_at = util_now_ms() + delay;
+		view_event_add(&c->view->events, "BackOff", "Warning", "back-off %u ms restarting container %s", delay,
+			       c->view->name);
+	} else {
+		c->exited = true;
+	}
+	monitor_save_state(m);
+	monitor_update_phase(m);
+}
+
+static int json_int_field(struct json_object *o, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	int64_t x = json_object_get_int64(v);
+	if (x < lo || x > hi)
+		return -ERANGE;
+	*out = x;
+	return 0;
+}
+
+static const char *json_error_text(struct json_object *o, char *buf, size_t len)
+{
+	struct json_object *v;
+	const char *s = o && json_object_object_get_ex(o, "error", &v) && json_object_is_type(v, json_type_string)
+				? json_object_get_string(v)
+				: "unknown error";
+	/* Guest text goes into events and logs: keep it printable and short. */
+	size_t i = 0;
+	for (; s[i] && i + 1 < len; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+static void handle_answer(struct monitor *m, const struct frame *f)
+{
+	struct pending_req req;
+	if (take_pending(m, f->id, &req) < 0) {
+		monitor_log(m, "agent answered unknown request %u", f->id);
+		return;
+	}
+	bool ok = f->type == CAPSID_MSG_RESPONSE;
+	_cleanup_json_ struct json_object *body = frame_body_json(f);
+	char errbuf[512];
+	switch (req.kind) {
+	case REQ_NEGOTIATE:
+		if (!ok) {
+			monitor_agent_close(m, "agent refused protocol negotiation");
+			return;
+		}
+		m->vm = VM_READY;
+		monitor_log(m, "agent ready");
+		monitor_report_ready(m, NULL);
+		for (size_t i = 0; i < m->n_containers; i++)
+			monitor_start_container(m, i);
+		monitor_update_phase(m);
+		break;
+	case REQ_CREATE: {
+		struct mcontainer *c = &m->containers[req.container];
+		if (!ok) {
+			char detail[600];
+			snprintf(detail, sizeof(detail), "create failed: %s", json_error_text(body, errbuf, sizeof(errbuf)));
+			view_event_add(&c->view->events, "Failed", "Warning", "%s", detail);
+			container_terminated(m, c, 128, detail);
+			return;
+		}
+		c->created = true;
+		view_event_add(&c->view->events, "Created", "Normal", "created container %s", c->view->name);
+		struct json_object *sb = json_object_new_object();
+		json_object_object_add(sb, "container", json_object_new_string(c->view->name));
+		struct pending_req start = {.kind = REQ_START, .container = req.container};
+		if (monitor_agent_request(m, CAPSID_MSG_START, sb, &start) < 0)
+			container_terminated(m, c, 128, "cannot reach the agent");
+		break;
+	}
+	case REQ_START: {
+		struct mcontainer *c = &m->containers[req.container];
+		if (!ok) {
+			char detail[600];
+			snprintf(detail, sizeof(detail), "start failed: %s", json_error_text(body, errbuf, sizeof(errbuf)));
+			view_event_add(&c->view->events, "Failed", "Warning", "%s", detail);
+			container_terminated(m, c, 128, detail);
+			return;
+		}
+		c->running = true;
+		c->started_at = util_now_ms();
+		view_container_transition(c->view, CONTAINER_RUNNING, 0, "");
+		view_event_add(&c->view->events, "Started", "Normal", "started container %s", c->view->name);
+		monitor_save_state(m);
+		monitor_update_phase(m);
+		break;
+	}
+	case REQ_DELETE: {
+		struct mcontainer *c = &m->containers[req.container];
+		c->created = false;
+		if (!ok)
+			monitor_log(m, "delete %s: %s", c->view->name, json_error_text(body, errbuf, sizeof(errbuf)));
+		break;
+	}
+	case REQ_SHUTDOWN:
+		/* The agent powers off next; QEMU's exit completes the stop. */
+		break;
+	case REQ_EXEC:
+	case REQ_RELAY:
+		if (req.kind == REQ_EXEC && ok && m->n_execs < MONITOR_MAX_EXECS)
+			m->execs[m->n_execs++] =
+				(struct exec_relay){.stream = req.stream, .client = req.client, .client_id = req.client_id};
+		monitor_control_send(m, req.client, f->type, req.client_id, f->body, f->length);
+		break;
+	case REQ_IGNORE:
+		break;
+	}
+}
+
+static void handle_hello(struct monitor *m, const struct frame *f)
+{
+	_cleanup_json_ struct json_object *body = frame_body_json(f);
+	int64_t min, max;
+	if (m->vm != VM_BOOTING || !body || json_int_field(body, "min", 1, 65535, &min) < 0 ||
+	    json_int_field(body, "max", 1, 65535, &max) < 0 || min > max) {
+		monitor_agent_close(m, "agent sent an invalid HELLO");
+		return;
+	}
+	if (max < CAPSID_PROTO_VERSION_MIN || min > CAPSID_PROTO_VERSION_MAX) {
+		monitor_agent_close(m, "agent speaks no protocol version this host supports");
+		return;
+	}
+	int64_t version = max < CAPSID_PROTO_VERSION_MAX ? max : CAPSID_PROTO_VERSION_MAX;
+	struct json_object *neg = json_object_new_object();
+	json_object_object_add(neg, "version", json_object_new_int64(version));
+	struct pending_req req = {.kind = REQ_NEGOTIATE};
+	m->vm = VM_NEGOTIATE;
+	if (monitor_agent_request(m, CAPSID_MSG_NEGOTIATE, neg, &req) < 0)
+		monitor_agent_close(m, "cannot send NEGOTIATE");
+}
+
+struct broadcast_ctx {
+	struct monitor *m;
+	size_t container;
+};
+
+static void log_record_forward(const struct log_record *rec, void *ud)
+{
+	struct broadcast_ctx *b = ud;
+	monitor_control_broadcast_log(b->m, b->container, rec->stream, rec->time, rec->partial, rec->content,
+				      rec->len);
+}
+
+static void handle_exit(struct monitor *m, const struct frame *f)
+{
+	_cleanup_json_ struct json_object *body = frame_body_json(f);
+	int64_t code;
+	if (!body || json_int_field(body, "exitCode", -1, 511, &code) < 0) {
+		monitor_agent_close(m, "agent sent an invalid EXIT");
+		return;
+	}
+	struct exec_relay *x = exec_by_stream(m, f->id);
+	if (x) {
+		monitor_control_send(m, x->client, CAPSID_MSG_EXIT, x->client_id, f->body, f->length);
+		*x = m->execs[--m->n_execs];
+		return;
+	}
+	struct mcontainer *c = container_by_stream(m, f->id);
+	if (!c)
+		return;
+	struct broadcast_ctx b = {m, c->index};
+	log_writer_flush(c->log, log_record_forward, &b);
+	int64_t sig = 0;
+	json_int_field(body, "signal", 0, 64, &sig);
+	char detail[64];
+	if (sig)
+		snprintf(detail, sizeof(detail), "Killed by signal %d", (int)sig);
+	else
+		snprintf(detail, sizeof(detail), "%s", code == 0 ? "Completed" : "Error");
+	container_terminated(m, c, (int)code, detail);
+}
+
+static void handle_data(struct monitor *m, const struct frame *f)
+{
+	struct exec_relay *x = exec_by_stream(m, f->id);
+	if (x) {
+		monitor_control_send(m, x->client, f->type, x->client_id, f->body, f->length);
+		return;
+	}
+	struct mcontainer *c = container_by_stream(m, f->id);
+	if (!c)
+		return; /* late bytes of a finished run */
+	struct broadcast_ctx b = {m, c->index};
+	int rc = log_writer_append(c->log, f->type == CAPSID_MSG_STDOUT ? LOG_STDOUT : LOG_STDERR, f->body, f->length,
+				   log_record_forward, &b);
+	if (rc < 0)
+		monitor_log(m, "write log of %s: %s", c->view->name, strerror(-rc));
+}
+
+static void handle_frame(struct monitor *m, const struct frame *f)
+{
+	if (f->type == CAPSID_MSG_HELLO) {
+		handle_hello(m, f);
+		return;
+	}
+	if (m->vm == VM_BOOTING) {
+		monitor_agent_close(m, "agent sent a frame before HELLO");
+		return;
+	}
+	switch (f->type) {
+	case CAPSID_MSG_RESPONSE:
+	case CAPSID_MSG_ERROR:
+		handle_answer(m, f);
+		break;
+	case CAPSID_MSG_STDOUT:
+	case CAPSID_MSG_STDERR:
+		handle_data(m, f);
+		break;
+	case CAPSID_MSG_EXIT:
+		handle_exit(m, f);
+		break;
+	case CAPSID_MSG_LOG: {
+		_cleanup_json_ struct json_object *body = frame_body_json(f);
+		char buf[512];
+		struct json_object *msg;
+		if (body && json_object_object_get_ex(body, "message", &msg) && json_object_is_type(msg, json_type_string)) {
+			snprintf(buf, sizeof(buf), "%s", json_object_get_string(msg));
+			for (char *p = buf; *p; p++)
+				if ((unsigned char)*p < 0x20)
+					*p = ' ';
+			monitor_log(m, "agent: %s", buf);
+		}
+		break;
+	}
+	default: {
+		char why[96];
+		snprintf(why, sizeof(why), "agent sent a host-only frame type %s", frame_type_name(f->type));
+		monitor_agent_close(m, why);
+		break;
+	}
+	}
+}
+
+void monitor_agent_readable(struct monitor *m)
+{
+	/* Bound the work per wake-up so a chatty guest cannot starve clients. */
+	for (int round = 0; round < 16 && m->agent_fd >= 0; round++) {
+		int rc = frame_reader_fill(m->agent_in, m->agent_fd);
+		if (rc == -EPIPE) {
+			monitor_agent_close(m, m->vm == VM_STOPPING ? NULL : "the agent closed its channel");
+			return;
+		}
+		if (rc < 0 && rc != -ENOBUFS) {
+			monitor_agent_close(m, "read from the agent failed");
+			return;
+		}
+		struct frame f;
+		int got;
+		while (m->agent_fd >= 0 && (got = frame_reader_next(m->agent_in, &f)) == 1)
+			handle_frame(m, &f);
+		if (m->agent_fd >= 0 && got < 0) {
+			monitor_agent_close(m, got == -EMSGSIZE ? "agent sent an oversized frame"
+								: "agent sent a malformed frame");
+			return;
+		}
+		if (rc == 0)
+			return;
+	}
+}
+
+uint64_t monitor_next_timer(struct monitor *m)
+{
+	uint64_t next = UINT64_MAX;
+	if (m->vm == VM_BOOTING || m->vm == VM_NEGOTIATE || m->vm == VM_STOPPING)
+		next = m->vm_deadline;
+	if (m->vm == VM_BOOTING && m->agent_fd < 0 && m->agent_retry_at < next)
+		next = m->agent_retry_at;
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct mcontainer *c = &m->containers[i];
+		if (c->restart_at && !c->created && c->restart_at < next)
+			next = c->restart_at;
+	}
+	return next;
+}
+
+void monitor_run_timers(struct monitor *m, uint64_t now)
+{
+	if (m->vm == VM_BOOTING && m->agent_fd < 0 && now >= m->agent_retry_at) {
+		if (agent_try_connect(m) < 0)
+			m->agent_retry_at = now + 10;
+	}
+	if ((m->vm == VM_BOOTING || m->vm == VM_NEGOTIATE) && now >= m->vm_deadline) {
+		char why[160];
+		snprintf(why, sizeof(why), "the guest agent did not answer within %u ms (see console.log)",
+			 m->opts->boot_timeout_ms);
+		if (m->qemu_pid > 0) {
+			vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
+			m->qemu_pid = 0;
+		}
+		monitor_vm_gone(m, why);
+		return;
+	}
+	if (m->vm == VM_STOPPING && now >= m->vm_deadline) {
+		monitor_log(m, "shutdown timed out: forcing QEMU down");
+		vmm_terminate(m->qemu_pid, m->paths->qmp, 2000);
+		m->qemu_pid = 0;
+		monitor_vm_gone(m, NULL);
+		return;
+	}
+	if (m->vm != VM_READY)
+		return;
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct mcontainer *c = &m->containers[i];
+		if (c->restart_at && !c->created && now >= c->restart_at) {
+			c->view->restart_count++;
+			monitor_start_container(m, i);
+		}
+	}
+}

@@ -1,0 +1,562 @@
+/* The monitor's control socket: thin clients (the CLI, later the REST
+ * server and the containerd shim) ask for status, stop/start, attach to the
+ * logs, and run exec sessions relayed to the agent. Client input is bounded
+ * like guest input: frames are capped, and a client that stops reading is
+ * dropped rather than allowed to grow the monitor's memory. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "frame.h"
+#include "image.h"
+#include "logfile.h"
+#include "monitor.h"
+#include "spec.h"
+#include "util.h"
+
+#define CLIENT_MAX_BODY (256u * 1024u)
+#define CLIENT_OUT_QUEUE_MAX (64u << 20)
+#define MAX_CLIENTS 64
+
+struct ctl_client {
+	int fd;
+	struct frame_reader *in;
+	struct frame_writer *out;
+	bool attached;     /* receives live log lines */
+	bool *containers;  /* which containers it follows */
+	bool close_after_flush;
+	bool dead;
+	struct ctl_client *next;
+};
+
+int monitor_control_listen(struct monitor *m, struct capsid_error *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", m->paths->control);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return capsid_error_errno(err, errno, "control socket");
+	unlink(m->paths->control);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(m->paths->control, 0600) < 0 ||
+	    listen(fd, 16) < 0) {
+		int e = errno;
+		close(fd);
+		return capsid_error_errno(err, e, "listen on %s", m->paths->control);
+	}
+	m->listen_fd = fd;
+	return 0;
+}
+
+static void client_free(struct ctl_client *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	frame_reader_free(c->in);
+	frame_writer_free(c->out);
+	free(c->containers);
+	free(c);
+}
+
+void monitor_control_accept(struct monitor *m)
+{
+	size_t count = 0;
+	for (struct ctl_client *c = m->clients; c; c = c->next)
+		count++;
+	int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (count >= MAX_CLIENTS) {
+		close(fd);
+		return;
+	}
+	struct ctl_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->in = frame_reader_new(CLIENT_MAX_BODY);
+	c->out = frame_writer_new(CLIENT_OUT_QUEUE_MAX);
+	c->containers = calloc(m->n_containers ? m->n_containers : 1, sizeof(bool));
+	if (!c->in || !c->out || !c->containers) {
+		client_free(c);
+		return;
+	}
+	c->next = m->clients;
+	m->clients = c;
+}
+
+int monitor_control_send(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id, const void *body,
+			 size_t len)
+{
+	(void)m;
+	if (!c || c->dead)
+		return -ENOTCONN;
+	int rc = frame_writer_queue(c->out, type, id, body, len);
+	if (rc == 0)
+		rc = frame_writer_flush(c->out, c->fd);
+	if (rc < 0) {
+		c->dead = true; /* a client that does not read is dropped */
+		return rc;
+	}
+	return 0;
+}
+
+int monitor_control_send_json(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id,
+			      struct json_object *obj)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+	int rc = monitor_control_send(m, c, type, id, s, len);
+	json_object_put(obj);
+	return rc;
+}
+
+static void send_error(struct monitor *m, struct ctl_client *c, uint32_t id, const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	monitor_control_send_json(m, c, CAPSID_MSG_ERROR, id, o);
+}
+
+static struct json_object *log_line_json(const char *container, int stream, const char *time, bool partial,
+					 const char *content, size_t len)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "container", json_object_new_string(container));
+	json_object_object_add(o, "stream", json_object_new_string(stream == LOG_STDERR ? "stderr" : "stdout"));
+	json_object_object_add(o, "time", json_object_new_string(time));
+	json_object_object_add(o, "partial", json_object_new_boolean(partial));
+	json_object_object_add(o, "line", json_object_new_string_len(content, (int)len));
+	return o;
+}
+
+void monitor_control_broadcast_log(struct monitor *m, size_t container, int stream, const char *time, bool partial,
+				   const char *content, size_t len)
+{
+	for (struct ctl_client *c = m->clients; c; c = c->next) {
+		if (!c->attached || c->dead || !c->containers[container])
+			continue;
+		monitor_control_send_json(m, c, CAPSID_CTL_LOGLINE, 0,
+					  log_line_json(m->containers[container].view->name, stream, time, partial,
+							content, len));
+	}
+}
+
+static int group_exit_code(struct monitor *m)
+{
+	/* First non-zero exit code in container order, else 0. */
+	for (size_t i = 0; i < m->n_containers; i++) {
+		const struct view_container_state *s = &m->containers[i].view->current;
+		if (s->phase == CONTAINER_TERMINATED && s->exit_code != 0)
+			return s->exit_code;
+	}
+	return 0;
+}
+
+static void send_group_end(struct monitor *m, struct ctl_client *c)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(view_group_phase_name(m->view.phase)));
+	json_object_object_add(o, "exitCode", json_object_new_int(group_exit_code(m)));
+	if (m->view.detail[0])
+		json_object_object_add(o, "detail", json_object_new_string(m->view.detail));
+	monitor_control_send_json(m, c, CAPSID_CTL_GROUP_END, 0, o);
+	c->attached = false;
+	c->close_after_flush = true;
+}
+
+void monitor_control_broadcast_end(struct monitor *m)
+{
+	for (struct ctl_client *c = m->clients; c; c = c->next)
+		if (c->attached && !c->dead)
+			send_group_end(m, c);
+}
+
+void monitor_control_stop_done(struct monitor *m)
+{
+	for (size_t i = 0; i < m->n_stop_waiters; i++) {
+		struct ctl_client *c = m->stop_waiters[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "state", json_object_new_string(view_group_phase_name(m->view.phase)));
+		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, m->stop_waiter_ids[i], o);
+	}
+	m->n_stop_waiters = 0;
+}
+
+/* ---- attach: replay the logs merged by time, then follow ---- */
+
+struct replay_record {
+	char *time;
+	size_t container;
+	int stream;
+	bool partial;
+	char *content;
+	size_t len;
+};
+
+struct replay {
+	struct replay_record *items;
+	size_t n, cap;
+	size_t container;
+	int failed;
+};
+
+static void replay_collect(const struct log_record *rec, void *ud)
+{
+	struct replay *r = ud;
+	if (r->n == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 256;
+		struct replay_record *ni = realloc(r->items, ncap * sizeof(*ni));
+		if (!ni) {
+			r->failed = 1;
+			return;
+		}
+		r->items = ni;
+		r->cap = ncap;
+	}
+	struct replay_record *x = &r->items[r->n];
+	x->time = strdup(rec->time);
+	x->content = malloc(rec->len + 1);
+	if (!x->time || !x->content) {
+		free(x->time);
+		free(x->content);
+		r->failed = 1;
+		return;
+	}
+	memcpy(x->content, rec->content, rec->len);
+	x->len = rec->len;
+	x->container = r->container;
+	x->stream = rec->stream;
+	x->partial = rec->partial;
+	r->n++;
+}
+
+static int replay_cmp(const void *a, const void *b)
+{
+	const struct replay_record *x = a, *y = b;
+	int c = strcmp(x->time, y->time);
+	if (c)
+		return c;
+	return x->container < y->container ? -1 : x->container > y->container;
+}
+
+static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, struct json_object *body)
+{
+	struct json_object *v;
+	long tail = -1;
+	bool follow = false;
+	if (json_object_object_get_ex(body, "tail", &v) && json_object_is_type(v, json_type_int))
+		tail = (long)json_object_get_int64(v);
+	if (json_object_object_get_ex(body, "follow", &v))
+		follow = json_object_get_boolean(v);
+	bool any = false;
+	if (json_object_object_get_ex(body, "containers", &v) && json_object_is_type(v, json_type_array) &&
+	    json_object_array_length(v) > 0) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(v, i));
+			bool found = false;
+			for (size_t k = 0; name && k < m->n_containers; k++)
+				if (strcmp(m->containers[k].view->name, name) == 0)
+					c->containers[k] = found = true;
+			if (!found) {
+				char msg[160];
+				snprintf(msg, sizeof(msg), "no container \"%.64s\" in group %s", name ? name : "",
+					 m->paths->name);
+				send_error(m, c, id, msg);
+				return;
+			}
+			any = true;
+		}
+	}
+	if (!any)
+		for (size_t k = 0; k < m->n_containers; k++)
+			c->containers[k] = true;
+
+	struct replay r = {0};
+	for (size_t k = 0; k < m->n_containers; k++) {
+		char path[PATH_MAX];
+		if (!c->containers[k] || group_log_path(m->paths, m->containers[k].view->name, path, sizeof(path)) < 0)
+			continue;
+		r.container = k;
+		log_read_file(path, tail, replay_collect, &r);
+	}
+	if (r.n)
+		qsort(r.items, r.n, sizeof(*r.items), replay_cmp);
+	size_t first = tail >= 0 && r.n > (size_t)tail ? r.n - (size_t)tail : 0;
+	for (size_t i = 0; i < r.n; i++) {
+		struct replay_record *x = &r.items[i];
+		if (i >= first)
+			monitor_control_send_json(m, c, CAPSID_CTL_LOGLINE, 0,
+						  log_line_json(m->containers[x->container].view->name, x->stream,
+								x->time, x->partial, x->content, x->len));
+		free(x->time);
+		free(x->content);
+	}
+	free(r.items);
+	if (!follow) {
+		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, id, json_object_new_object());
+		c->close_after_flush = true;
+		return;
+	}
+	c->attached = true;
+	if (!view_group_phase_active(m->view.phase))
+		send_group_end(m, c);
+}
+
+/* ---- exec relay ---- */
+
+static struct exec_relay *client_exec(struct monitor *m, struct ctl_client *c, uint32_t id)
+{
+	for (size_t i = 0; i < m->n_execs; i++)
+		if (m->execs[i].client == c && m->execs[i].client_id == id)
+			return &m->execs[i];
+	return NULL;
+}
+
+static void handle_exec(struct monitor *m, struct ctl_client *c, uint32_t id, struct json_object *body)
+{
+	struct json_object *v;
+	const char *name = NULL;
+	if (json_object_object_get_ex(body, "container", &v) && json_object_is_type(v, json_type_string))
+		name = json_object_get_string(v);
+	size_t k = 0;
+	if (name) {
+		for (k = 0; k < m->n_containers; k++)
+			if (strcmp(m->containers[k].view->name, name) == 0)
+				break;
+	}
+	if (k == m->n_containers) {
+		send_error(m, c, id, "no such container in this group");
+		return;
+	}
+	if (m->vm != VM_READY || !m->containers[k].running) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "container %s is not running", m->containers[k].view->name);
+		send_error(m, c, id, msg);
+		return;
+	}
+	struct json_object *args;
+	if (!json_object_object_get_ex(body, "args", &args) || !json_object_is_type(args, json_type_array) ||
+	    json_object_array_length(args) == 0) {
+		send_error(m, c, id, "exec: args must be a non-empty array");
+		return;
+	}
+	uint32_t stream = m->next_stream++;
+	struct json_object *req = NULL;
+	json_object_deep_copy(body, &req, NULL);
+	if (!req) {
+		send_error(m, c, id, "out of memory");
+		return;
+	}
+	json_object_object_add(req, "container", json_object_new_string(m->containers[k].view->name));
+	json_object_object_add(req, "stream", json_object_new_int64(stream));
+	/* The container's own environment is the base of an exec's. */
+	if (!json_object_object_get_ex(req, "env", NULL)) {
+		const struct spec_container *sc = &m->spec->containers[k];
+		struct json_object *env = json_object_new_array();
+		for (size_t i = 0; i < m->images[k]->n_env; i++)
+			json_object_array_add(env, json_object_new_string(m->images[k]->env[i]));
+		for (size_t i = 0; i < sc->n_env; i++) {
+			_cleanup_free_ char *kv = NULL;
+			if (asprintf(&kv, "%s=%s", sc->env[i].name, sc->env[i].value ? sc->env[i].value : "") >= 0)
+				json_object_array_add(env, json_object_new_string(kv));
+		}
+		json_object_object_add(req, "env", env);
+	}
+	struct pending_req p = {.kind = REQ_EXEC, .client = c, .client_id = id, .stream = stream};
+	if (monitor_agent_request(m, CAPSID_MSG_EXEC, req, &p) < 0)
+		send_error(m, c, id, "cannot reach the agent");
+}
+
+static void forward_to_exec(struct monitor *m, struct ctl_client *c, const struct frame *f)
+{
+	struct exec_relay *x = client_exec(m, c, f->id);
+	if (!x)
+		return;
+	if (f->type == CAPSID_MSG_STDIN || f->type == CAPSID_MSG_STDIN_CLOSE) {
+		if (m->agent_fd >= 0) {
+			frame_writer_queue(m->agent_out, f->type, x->stream, f->body, f->length);
+			frame_writer_flush(m->agent_out, m->agent_fd);
+		}
+		return;
+	}
+	_cleanup_json_ struct json_object *body = frame_body_json(f);
+	if (!body)
+		return;
+	struct json_object *req = json_object_new_object();
+	json_object_object_add(req, "stream", json_object_new_int64(x->stream));
+	struct json_object *v;
+	const char *keys[] = {"rows", "cols", "signal"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (json_object_object_get_ex(body, keys[i], &v) && json_object_is_type(v, json_type_int))
+			json_object_object_add(req, keys[i], json_object_new_int(json_object_get_int(v)));
+	struct pending_req p = {.kind = REQ_IGNORE};
+	monitor_agent_request(m, f->type, req, &p);
+}
+
+static void handle_request(struct monitor *m, struct ctl_client *c, const struct frame *f)
+{
+	if (f->type == CAPSID_MSG_STDIN || f->type == CAPSID_MSG_STDIN_CLOSE || f->type == CAPSID_MSG_RESIZE ||
+	    f->type == CAPSID_MSG_SIGNAL) {
+		forward_to_exec(m, c, f);
+		return;
+	}
+	_cleanup_json_ struct json_object *body = frame_body_json(f);
+	if (!body) {
+		send_error(m, c, f->id, "request body is not a JSON object");
+		return;
+	}
+	switch (f->type) {
+	case CAPSID_CTL_STATUS:
+		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, f->id, monitor_instance_view(m));
+		break;
+	case CAPSID_CTL_STOP:
+	case CAPSID_CTL_EXIT:
+		if (m->n_stop_waiters == ARRAY_SIZE(m->stop_waiters)) {
+			send_error(m, c, f->id, "too many clients waiting for a stop");
+			break;
+		}
+		m->stop_waiters[m->n_stop_waiters] = c;
+		m->stop_waiter_ids[m->n_stop_waiters++] = f->id;
+		if (f->type == CAPSID_CTL_EXIT)
+			m->exit_after_stop = true;
+		monitor_stop_vm(m, true);
+		break;
+	case CAPSID_CTL_START:
+	case CAPSID_CTL_RESTART: {
+		if (m->vm == VM_DOWN) {
+			struct capsid_error err = {0};
+			if (monitor_boot_vm(m, &err) < 0) {
+				send_error(m, c, f->id, err.msg);
+				break;
+			}
+		} else if (f->type == CAPSID_CTL_RESTART) {
+			m->start_after_stop = true;
+			monitor_stop_vm(m, true);
+		} else {
+			send_error(m, c, f->id, "the group is already running");
+			break;
+		}
+		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, f->id, json_object_new_object());
+		break;
+	}
+	case CAPSID_CTL_ATTACH:
+		handle_attach(m, c, f->id, body);
+		break;
+	case CAPSID_CTL_EXEC:
+		handle_exec(m, c, f->id, body);
+		break;
+	default:
+		send_error(m, c, f->id, "request type not accepted on the control socket");
+		break;
+	}
+}
+
+void monitor_control_client_io(struct monitor *m, struct ctl_client *c, short revents)
+{
+	if (c->dead)
+		return;
+	if (revents & POLLOUT) {
+		if (frame_writer_flush(c->out, c->fd) < 0)
+			c->dead = true;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		int rc = frame_reader_fill(c->in, c->fd);
+		if (rc < 0 && rc != -ENOBUFS) {
+			c->dead = true;
+			return;
+		}
+		struct frame f;
+		int got;
+		while (!c->dead && (got = frame_reader_next(c->in, &f)) == 1)
+			handle_request(m, c, &f);
+		if (got < 0)
+			c->dead = true;
+	}
+}
+
+size_t monitor_control_pollfds(struct monitor *m, struct pollfd *fds, struct ctl_client **owners, size_t max)
+{
+	size_t n = 0;
+	for (struct ctl_client *c = m->clients; c && n < max; c = c->next) {
+		if (c->dead)
+			continue;
+		short ev = c->close_after_flush ? 0 : POLLIN;
+		if (frame_writer_pending(c->out))
+			ev |= POLLOUT;
+		fds[n] = (struct pollfd){.fd = c->fd, .events = ev};
+		owners[n++] = c;
+	}
+	return n;
+}
+
+static void client_detach_everything(struct monitor *m, struct ctl_client *c)
+{
+	for (size_t i = 0; i < m->n_pending; i++)
+		if (m->pending[i].client == c)
+			m->pending[i].kind = REQ_IGNORE, m->pending[i].client = NULL;
+	for (size_t i = 0; i < m->n_stop_waiters;)
+		if (m->stop_waiters[i] == c) {
+			m->stop_waiters[i] = m->stop_waiters[--m->n_stop_waiters];
+			m->stop_waiter_ids[i] = m->stop_waiter_ids[m->n_stop_waiters];
+		} else {
+			i++;
+		}
+	for (size_t i = 0; i < m->n_execs;) {
+		if (m->execs[i].client != c) {
+			i++;
+			continue;
+		}
+		/* The terminal went away: end the session like a hang-up does. */
+		if (m->agent_fd >= 0) {
+			frame_writer_queue(m->agent_out, CAPSID_MSG_STDIN_CLOSE, m->execs[i].stream, NULL, 0);
+			struct json_object *sig = json_object_new_object();
+			json_object_object_add(sig, "stream", json_object_new_int64(m->execs[i].stream));
+			json_object_object_add(sig, "signal", json_object_new_int(SIGHUP));
+			struct pending_req p = {.kind = REQ_IGNORE};
+			monitor_agent_request(m, CAPSID_MSG_SIGNAL, sig, &p);
+		}
+		m->execs[i] = m->execs[--m->n_execs];
+	}
+}
+
+void monitor_control_reap(struct monitor *m)
+{
+	struct ctl_client **pp = &m->clients;
+	while (*pp) {
+		struct ctl_client *c = *pp;
+		bool drained = c->close_after_flush && frame_writer_pending(c->out) == 0 && !client_exec(m, c, 0);
+		if (c->dead || drained) {
+			*pp = c->next;
+			client_detach_everything(m, c);
+			client_free(c);
+			continue;
+		}
+		pp = &c->next;
+	}
+}
+
+void monitor_control_free_all(struct monitor *m)
+{
+	/* Last words to waiting clients before the monitor exits. */
+	for (struct ctl_client *c = m->clients; c; c = c->next)
+		if (!c->dead && frame_writer_pending(c->out))
+			util_set_nonblock(c->fd, 0), frame_writer_flush(c->out, c->fd);
+	while (m->clients) {
+		struct ctl_client *c = m->clients;
+		m->clients = c->next;
+		client_free(c);
+	}
+}

@@ -1,0 +1,119 @@
+/* Container-group spec: the ACI container-group model (ARM JSON shape), read
+ * from YAML or JSON, validated into plain C structs, and serialised back.
+ *
+ * Both formats become one json-c tree first (YAML through libyaml), so a
+ * single validator serves both. Every validation error starts with the JSON
+ * path of the offending field, e.g.
+ *   properties.containers[1].properties.resources.requests.cpu: must be greater than 0
+ * Unknown fields are warnings, not errors. secureValue strings never appear
+ * in errors or warnings, and are wiped from memory when freed. */
+#ifndef CAPSID_SPEC_H
+#define CAPSID_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+struct json_object;
+
+#define SPEC_MAX_INPUT	    (1u << 20) /* bytes of YAML/JSON accepted */
+#define SPEC_MAX_DEPTH	    64	       /* nested objects/arrays accepted */
+#define SPEC_MAX_CONTAINERS 60	       /* ACI limit per group */
+#define SPEC_MAX_CPU	    64.0       /* per container and per group */
+#define SPEC_MAX_MEMORY_GB  256.0      /* per container and per group */
+#define SPEC_MAX_WARNINGS   64	       /* further warnings are summarised in one line */
+
+enum spec_restart_policy { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER };
+
+struct spec_env {
+	char *name;
+	char *value; /* NULL only for a secure entry read with SPEC_PARSE_REDACTED */
+	bool secure;
+};
+
+struct spec_resources {
+	double cpu;
+	double memory_gb;
+}; /* 0 = not given */
+
+struct spec_container {
+	char *name;
+	char *image;
+	char **command; /* NULL/0 when not given */
+	size_t n_command;
+	struct spec_env *env;
+	size_t n_env;
+	struct spec_resources requests, limits; /* requests are required (ACI) */
+};
+
+struct spec_tag {
+	char *key;
+	char *value;
+};
+
+struct spec_group {
+	char *api_version; /* NULL when not given */
+	char *name;
+	char *location; /* NULL when not given */
+	char *os_type;	/* always "Linux" */
+	struct spec_tag *tags;
+	size_t n_tags;
+	enum spec_restart_policy restart_policy;
+	struct spec_container *containers;
+	size_t n_containers;
+};
+
+/* Each item reads like "properties.foo: unknown field, ignored". */
+struct spec_warnings {
+	char **items;
+	size_t n;
+};
+
+/* Flags for spec_parse_ex / spec_from_json_ex. */
+enum spec_parse_flags {
+	/* Accept what spec_to_json(SPEC_REDACT) writes: an environment variable
+	 * with a name only is a secure one whose value was dropped (value NULL,
+	 * secure true). Without this flag such an entry is an error. Use it to
+	 * read back a stored spec, never for a user's input. */
+	SPEC_PARSE_REDACTED = 1u << 0,
+};
+
+/* All parse functions: on success *out owns a new group (free with
+ * spec_free) and warnings, if warn is not NULL, are appended to *warn
+ * (free with spec_warnings_free). On failure they return -errno (-EINVAL for
+ * invalid input, -EFBIG for input over SPEC_MAX_INPUT, -ENOMEM), set err
+ * (the first error found), leave *out NULL and *warn unchanged. warn may be
+ * NULL to ignore warnings.
+ * Format: JSON when the first non-space character is '{', else YAML. */
+int spec_parse(const char *data, size_t len, struct spec_group **out, struct spec_warnings *warn,
+	       struct capsid_error *err);
+int spec_parse_ex(const char *data, size_t len, unsigned flags, struct spec_group **out,
+		  struct spec_warnings *warn, struct capsid_error *err);
+/* Reads at most SPEC_MAX_INPUT bytes; the file name is not part of err. */
+int spec_parse_file(const char *path, struct spec_group **out, struct spec_warnings *warn,
+		    struct capsid_error *err);
+/* Validate an already parsed tree (the caller keeps ownership of doc). */
+int spec_from_json(struct json_object *doc, struct spec_group **out, struct spec_warnings *warn,
+		   struct capsid_error *err);
+int spec_from_json_ex(struct json_object *doc, unsigned flags, struct spec_group **out,
+		      struct spec_warnings *warn, struct capsid_error *err);
+
+/* Serialise back to the ACI JSON shape (defaults written out). SPEC_REDACT:
+ * secureValue entries keep their name but carry no value (like ACI's GET,
+ * which omits secureValue). SPEC_WITH_SECRETS: full round-trip (used only
+ * over a pipe to the monitor). Returns a new reference, NULL on ENOMEM. */
+enum spec_json_mode { SPEC_REDACT, SPEC_WITH_SECRETS };
+struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode);
+
+void spec_free(struct spec_group *g); /* NULL-safe; wipes secure values (explicit_bzero) before free */
+void spec_warnings_free(struct spec_warnings *w);		  /* frees the items, leaves *w empty */
+const char *spec_restart_policy_name(enum spec_restart_policy p); /* "Always", "OnFailure", "Never" */
+
+/* Resource rule (ACI): vCPUs = ceil(sum of container cpu requests); memory
+ * MiB = ceil(sum of memoryInGB*1024). The ceil() allows for floating-point
+ * noise (10 x 0.1 CPU is 1 vCPU, not 2). Both are at least 1. */
+unsigned spec_group_vcpus(const struct spec_group *g);
+unsigned spec_group_memory_mib(const struct spec_group *g);
+
+#endif

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""The checks of integration.agent against one booted guest:
+agent_checks.py SOCKET RUNTIME KERNEL BOOT_START_EPOCH
+
+Each check raises on failure; the guest is shut down at the end (SHUTDOWN),
+and the caller verifies that QEMU exits."""
+import re
+import sys
+import time
+
+from agent_client import (AgentClient, AgentError, CREATE, DELETE, ERROR, EXEC, EXIT, NEGOTIATE,
+                          RESIZE, RESPONSE, SHUTDOWN, SIGNAL, START, STATS, STDIN, STDIN_CLOSE,
+                          encode)
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def expect_error(fn, needle):
+    try:
+        fn()
+    except AgentError as e:
+        check(needle in str(e), "error %r should mention %r" % (str(e), needle))
+        return str(e)
+    raise AssertionError("expected an ERROR mentioning %r" % needle)
+
+
+class Checks:
+    def __init__(self, client, runtime, kernel):
+        self.c = client
+        self.runtime = runtime
+        self.kernel = kernel
+        self.next_stream = 100
+        self.timings = {}
+
+    def stream_id(self):
+        self.next_stream += 1
+        return self.next_stream
+
+    def run(self, name, args, **kw):
+        return self.c.run(name, self.stream_id(), args, runtime=self.runtime, **kw)
+
+    def exit_of(self, st, code, sig=0):
+        check(st.exit is not None, "no EXIT")
+        check(st.exit["exitCode"] == code and st.exit["signal"] == sig,
+              "exit %r, expected code %d signal %d" % (st.exit, code, sig))
+        check(RFC3339.match(st.exit["finishedAt"]), "finishedAt %r" % st.exit.get("finishedAt"))
+        check(st.order.count(EXIT) == 1 and st.order[-1] == EXIT, "EXIT must be the last frame, once")
+
+    def hello_world(self):
+        sid = self.stream_id()
+        t0 = time.monotonic()
+        self.c.create("hello", sid, ["/bin/sh", "-c", "echo hello world; exit 3"], runtime=self.runtime)
+        t1 = time.monotonic()
+        answer = self.c.request(START, {"container": "hello"})
+        t2 = time.monotonic()
+        check(answer.get("pid", 0) > 1, "START answer %r has no pid" % answer)
+        st = self.c.wait_exit(sid)
+        self.c.request(DELETE, {"container": "hello"})
+        check(st.stdout == b"hello world\n", "stdout %r" % st.stdout)
+        check(st.stderr == b"", "stderr %r" % st.stderr)
+        self.exit_of(st, 3)
+        self.timings["create_ms"] = round((t1 - t0) * 1000)
+        self.timings["start_ms"] = round((t2 - t1) * 1000)
+
+    def stdout_stderr(self):
+        st = self.run("split", ["/bin/sh", "-c", "echo out; echo err >&2; echo out2; echo err2 >&2"])
+        check(st.stdout == b"out\nout2\n", "stdout %r" % st.stdout)
+        check(st.stderr == b"err\nerr2\n", "stderr %r" % st.stderr)
+        self.exit_of(st, 0)
+
+    def big_output(self):
+        size = 1 << 20
+        st = self.run("big", ["/bin/sh", "-c", "dd if=/dev/zero bs=4096 count=256 2>/dev/null | tr '\\000' x; "
+                              "echo tail >&2"])
+        check(len(st.stdout) == size, "1 MiB output arrived as %d bytes" % len(st.stdout))
+        check(st.stdout.count(b"x") == size, "1 MiB output corrupted")
+        check(st.stderr == b"tail\n", "stderr %r" % st.stderr)
+        self.exit_of(st, 0)
+
+    def kernel_and_hostname(self):
+        st = self.run("uname", ["/bin/sh", "-c", "uname -r; hostname"], hostname="group-x")
+        check(st.stdout == ("%s\ngroup-x\n" % self.kernel).encode(), "uname/hostname %r" % st.stdout)
+
+    def user_resolution(self):
+        st = self.run("user", ["id"], user="app")
+        check(b"uid=1000(app) gid=1000(app)" in st.stdout and b"2000(extra)" in st.stdout, "id %r" % st.stdout)
+        st = self.run("user2", ["id"], user="1234:2000")
+        check(st.stdout.startswith(b"uid=1234 gid=2000(extra)"), "id %r" % st.stdout)
+        expect_error(lambda: self.c.create("user3", self.stream_id(), ["id"], runtime=self.runtime,
+                                           user="nosuch"), "nosuch")
+
+    def recreate_same_name(self):
+        for i in range(2):
+            st = self.run("again", ["/bin/sh", "-c", "echo run %d" % i])
+            check(st.stdout == ("run %d\n" % i).encode(), "run %d: %r" % (i, st.stdout))
+
+    def bad_requests(self):
+        c = self.c
+        expect_error(lambda: c.create("Bad_Name", self.stream_id(), ["true"]), "container")
+        expect_error(lambda: c.create("x" * 64, self.stream_id(), ["true"]), "container")
+        expect_error(lambda: c.create("ok", self.stream_id(), "true"), "args")
+        expect_error(lambda: c.create("ok", self.stream_id(), []), "args")
+        expect_error(lambda: c.create("ok", self.stream_id(), ["true"], serial="nosuchdisk"), "nosuchdisk")
+        expect_error(lambda: c.create("ok", self.stream_id(), ["true"], runtime="kata"), "runtime")
+        expect_error(lambda: c.create("ok", self.stream_id(), ["true"], env=["NOEQUALS"]), "env[0]")
+        expect_error(lambda: c.create("ok", self.stream_id(), ["true"], resources={"memoryBytes": "1G"}),
+                     "memoryBytes")
+        expect_error(lambda: c.create("ok", 0, ["true"]), "stream")
+        expect_error(lambda: c.request(START, {"container": "nosuch"}), "no such container")
+        expect_error(lambda: c.request(DELETE, {"container": "nosuch"}), "no such container")
+        expect_error(lambda: c.request(SIGNAL, {"stream": 424242, "signal": 9}), "stream")
+        expect_error(lambda: c.request(SIGNAL, {"stream": 1, "signal": 999}), "signal")
+        expect_error(lambda: c.request(EXEC, {"container": "nosuch", "stream": 5, "args": ["true"]}),
+                     "no such container")
+        # A command that does not exist: the runtime's own error comes back
+        # (at create or start), or a non-zero exit.
+        sid = self.stream_id()
+        try:
+            c.create("noexec", sid, ["/no/such/binary"], runtime=self.runtime)
+            c.request(START, {"container": "noexec"})
+            st = c.wait_exit(sid)
+            check(st.exit["exitCode"] != 0, "a missing binary exited 0")
+            c.request(DELETE, {"container": "noexec"})
+        except AgentError as e:
+            check("no/such/binary" in str(e) or "no such file" in str(e).lower(), "error %r" % str(e))
+
+    def malformed_frames(self):
+        c = self.c
+        # Not JSON: an ERROR for that request id, the channel stays usable.
+        rid = c.next_id
+        c.next_id += 1
+        c.send(STATS, rid, b"{not json")
+        kind, body = c.wait_answer(rid)
+        check(kind == ERROR and "JSON" in body["error"], "bad JSON answered %r %r" % (kind, body))
+        # An agent->host type sent to the agent.
+        rid = c.next_id
+        c.next_id += 1
+        c.send(RESPONSE, rid, b"{}")
+        kind, body = c.wait_answer(rid)
+        check(kind == ERROR, "unexpected type answered %r" % kind)
+        # Garbage header: ERROR with id 0, input discarded, then back to normal.
+        c.send_raw(b"\xde\xad\xbe\xef" * 8)
+        kind, body = c.wait_answer(0)
+        check(kind == ERROR, "garbage answered %r" % kind)
+        # An oversized length in an otherwise valid header.
+        c.send_raw(encode(STATS, 77, b"")[:12] + (1 << 30).to_bytes(4, "little"))
+        kind, body = c.wait_answer(0)
+        check(kind == ERROR and "large" in body["error"], "oversized frame answered %r %r" % (kind, body))
+        time.sleep(0.2)
+        check("containers" in c.request(STATS, {}), "STATS after garbage")
+
+    def exec_and_signals(self):
+        c = self.c
+        main = self.stream_id()
+        c.create("sleeper", main, ["/bin/sh", "-c", "trap 'echo got TERM; exit 42' TERM; "
+                                   "echo ready; while true; do sleep 0.2; done"],
+                 runtime=self.runtime, resources={"memoryBytes": 64 << 20, "cpuShares": 512})
+        c.request(START, {"container": "sleeper"})
+        c.wait_output(main, b"ready\n")
+
+        # exec with an exit code
+        sid = self.stream_id()
+        t0 = time.monotonic()
+        answer = c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["/bin/sh", "-c", "echo in exec; "
+                                                                                "echo e >&2; exit 7"]})
+        self.timings["exec_ms"] = round((time.monotonic() - t0) * 1000)
+        check(answer.get("pid", 0) > 1, "EXEC answer %r" % answer)
+        st = c.wait_exit(sid)
+        check(st.stdout == b"in exec\n" and st.stderr == b"e\n", "exec output %r %r" % (st.stdout, st.stderr))
+        self.exit_of(st, 7)
+
+        # exec with stdin
+        sid = self.stream_id()
+        c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["cat"]})
+        c.send(STDIN, sid, b"through stdin\n")
+        c.send(STDIN_CLOSE, sid)
+        st = c.wait_exit(sid)
+        check(st.stdout == b"through stdin\n", "cat echoed %r" % st.stdout)
+        self.exit_of(st, 0)
+
+        # exec with a tty: output through the pty, size set, resize accepted
+        sid = self.stream_id()
+        c.request(EXEC, {"container": "sleeper", "stream": sid, "tty": True, "rows": 24, "cols": 80,
+                         "args": ["/bin/sh", "-c", "stty size; tty; read line; stty size; exit 5"]})
+        c.wait_output(sid, b"24 80")
+        c.request(RESIZE, {"stream": sid, "rows": 50, "cols": 132})
+        c.send(STDIN, sid, b"go\n")
+        st = c.wait_exit(sid)
+        out = st.stdout.decode(errors="replace")
+        check("/dev/pts/" in out and "50 132" in out, "tty output %r" % out)
+        check(st.stderr == b"", "a tty has no separate stderr: %r" % st.stderr)
+        self.exit_of(st, 5)
+        expect_error(lambda: c.request(RESIZE, {"stream": main, "rows": 1, "cols": 1}), "tty")
+
+        # exec as another user
+        sid = self.stream_id()
+        c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["id", "-u"], "user": "app"})
+        st = c.wait_exit(sid)
+        check(st.stdout == b"1000\n", "exec user %r" % st.stdout)
+
+        # SIGNAL to an exec
+        sid = self.stream_id()
+        c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["sleep", "1000"]})
+        c.request(SIGNAL, {"stream": sid, "signal": 9})
+        self.exit_of(c.wait_exit(sid), 137, 9)
+
+        stats = c.request(STATS, {})["containers"]
+        s = stats.get("sleeper")
+        check(s and s["memoryBytes"] > 0 and s["pids"] >= 1 and s["cpuUsageUsec"] >= 0, "stats %r" % stats)
+
+        # SIGNAL to the main process: runtime kill, the trap answers
+        c.request(SIGNAL, {"stream": main, "signal": 15})
+        st = c.wait_exit(main)
+        check(b"got TERM" in st.stdout, "trap output %r" % st.stdout)
+        self.exit_of(st, 42)
+        expect_error(lambda: c.request(EXEC, {"container": "sleeper", "stream": self.stream_id(),
+                                              "args": ["true"]}), "not running")
+        c.request(DELETE, {"container": "sleeper"})
+
+    def localhost_between_containers(self):
+        c = self.c
+        web = self.stream_id()
+        c.create("web", web, ["httpd", "-f", "-p", "8080", "-h", "/var/www"], runtime=self.runtime)
+        c.request(START, {"container": "web"})
+        st = self.run("client", ["/bin/sh", "-c", "for i in $(seq 1 100); do "
+                                 "wget -q -O - http://127.0.0.1:8080/index.html && exit 0; sleep 0.1; done; "
+                                 "exit 1"])
+        check(st.stdout == b"hello from web\n", "client got %r (stderr %r)" % (st.stdout, st.stderr))
+        self.exit_of(st, 0)
+        c.request(SIGNAL, {"stream": web, "signal": 9})
+        self.exit_of(c.wait_exit(web), 137, 9)
+        c.request(DELETE, {"container": "web"})
+
+    def delete_running(self):
+        c = self.c
+        sid = self.stream_id()
+        c.create("doomed", sid, ["sleep", "1000"], runtime=self.runtime)
+        c.request(START, {"container": "doomed"})
+        c.request(DELETE, {"container": "doomed"})
+        st = c.wait_exit(sid)
+        check(st.exit["exitCode"] == 137, "deleted container exit %r" % st.exit)
+        # created but never started: delete frees the name, no EXIT
+        c.create("never", self.stream_id(), ["true"], runtime=self.runtime)
+        c.request(DELETE, {"container": "never"})
+        self.run("never", ["true"])
+
+    def shutdown(self):
+        c = self.c
+        sid = self.stream_id()
+        # PID 1 of a pid namespace ignores SIGTERM without a handler: the
+        # agent must SIGKILL it when the timeout passes.
+        c.create("stubborn", sid, ["sleep", "1000"], runtime=self.runtime)
+        c.request(START, {"container": "stubborn"})
+        t0 = time.monotonic()
+        c.request(SHUTDOWN, {"timeoutMs": 1000}, timeout=60)
+        check(time.monotonic() - t0 >= 0.9, "SHUTDOWN answered before its timeout")
+        st = c.stream(sid)
+        self.exit_of(st, 137, 9)  # EXIT arrived before the answer
+
+
+def main(argv):
+    sock, runtime, kernel, boot_start = argv[1], argv[2], argv[3], float(argv[4])
+    c = AgentClient.connect(sock)
+    hello = c.hello(negotiate=False)
+    hello_s = time.time() - boot_start
+    check(hello["min"] == 1 and hello["max"] >= 1, "HELLO %r" % hello)
+    check(hello["kernel"] == kernel, "HELLO kernel %r, image has %r" % (hello["kernel"], kernel))
+    check(set(hello["runtimes"]) == {"crun", "runc"}, "HELLO runtimes %r" % hello["runtimes"])
+    expect_error(lambda: c.request(STATS, {}), "NEGOTIATE")
+    expect_error(lambda: c.request(NEGOTIATE, {"version": 99}), "version")
+    check(c.request(NEGOTIATE, {"version": 1}) == {"version": 1}, "NEGOTIATE")
+
+    t = Checks(c, runtime, kernel)
+    for name in ["hello_world", "stdout_stderr", "big_output", "kernel_and_hostname", "user_resolution",
+                 "recreate_same_name", "bad_requests", "malformed_frames", "exec_and_signals",
+                 "localhost_between_containers", "delete_running", "shutdown"]:
+        t0 = time.monotonic()
+        getattr(t, name)()
+        print("  ok %-30s %6.0f ms" % (name, (time.monotonic() - t0) * 1000), flush=True)
+    print("  %s: HELLO %.2f s after QEMU start; create %d ms, start %d ms, exec %d ms" %
+          (runtime, hello_s, t.timings["create_ms"], t.timings["start_ms"], t.timings["exec_ms"]), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

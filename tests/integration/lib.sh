@@ -1,0 +1,95 @@
+# Shared helpers for integration tests: each test gets its own short-lived
+# state root, the demo image imported into it, and a trap that deletes every
+# group it made and fails the test if any QEMU of that root is left behind.
+set -euo pipefail
+
+BUILD_DIR=${CAPSID_BUILD_DIR:?CAPSID_BUILD_DIR must point at the build tree}
+CAPSID_BIN="$BUILD_DIR/bin/capsid"
+DEMO_TAR="$BUILD_DIR/share/capsid/demo-image.tar"
+export CAPSID_QUIET_ACCEL=1
+
+# Socket paths must fit in 108 bytes: keep the root short.
+ROOT=$(mktemp -d /tmp/cs.XXXXXX)
+export CAPSID_ROOT=$ROOT
+WORK=$ROOT/work
+mkdir -p "$WORK"
+
+capsid() { "$CAPSID_BIN" "$@"; }
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+qemu_of_root() { pgrep -f "qemu-system.*$ROOT/" || true; }
+
+cleanup() {
+	local rc=$?
+	for g in $("$CAPSID_BIN" list -q 2>/dev/null || true); do
+		"$CAPSID_BIN" delete "$g" >/dev/null 2>&1 || true
+	done
+	local left
+	left=$(qemu_of_root)
+	if [ -n "$left" ]; then
+		echo "FAIL: QEMU processes left behind: $left" >&2
+		kill -9 $left 2>/dev/null || true
+		rc=1
+	fi
+	if [ $rc -ne 0 ] && [ -d "$ROOT/groups" ]; then
+		for f in "$ROOT"/groups/*/monitor.log "$ROOT"/groups/*/console.log; do
+			[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; } >&2
+		done
+	fi
+	rm -rf "$ROOT"
+	exit $rc
+}
+trap cleanup EXIT
+
+capsid image import "$DEMO_TAR" >/dev/null
+
+# json_get FILE-or-- EXPR: evaluate a Python expression on the parsed JSON `d`.
+json_get() {
+	python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+group_state() { capsid show "$1" | json_get 'd["properties"]["instanceView"]["state"]'; }
+
+# wait_for DESCRIPTION COMMAND...: poll until COMMAND succeeds. The bound is
+# generous (slow CI machines under TCG); it exists only so a broken build
+# fails instead of hanging.
+wait_for() {
+	local what=$1
+	shift
+	local i
+	for i in $(seq 1 600); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	fail "timed out waiting for: $what"
+}
+
+state_is() { [ "$(group_state "$1")" = "$2" ]; }
+
+# write_spec FILE NAME POLICY then container lines "name|cpu|mem|command"
+write_spec() {
+	local file=$1 name=$2 policy=$3
+	shift 3
+	{
+		echo "apiVersion: 2021-10-01"
+		echo "name: $name"
+		echo "properties:"
+		echo "  osType: Linux"
+		echo "  restartPolicy: $policy"
+		echo "  containers:"
+		local c
+		for c in "$@"; do
+			IFS='|' read -r cname cpu mem cmd <<<"$c"
+			echo "  - name: $cname"
+			echo "    properties:"
+			echo "      image: capsid/demo:latest"
+			echo "      command: [\"/bin/sh\", \"-c\", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$cmd")]"
+			echo "      resources:"
+			echo "        requests: {cpu: $cpu, memoryInGB: $mem}"
+		done
+	} >"$file"
+}

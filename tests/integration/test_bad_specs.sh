@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Bad specs are rejected with the field path, and leave nothing behind.
+. "$(dirname "$0")/lib.sh"
+
+expect_reject() {
+	local file=$1 pattern=$2
+	set +e
+	capsid create -f "$file" >/dev/null 2>"$WORK/err"
+	local rc=$?
+	set -e
+	[ $rc = 1 ] || fail "$file: exit $rc, want 1"
+	grep -qF -- "$pattern" "$WORK/err" || fail "$file: want '$pattern' in: $(cat "$WORK/err")"
+}
+
+write_spec "$WORK/cpu.yaml" badcpu Never 'a|1|0.25|true' 'b|0|0.25|true'
+expect_reject "$WORK/cpu.yaml" 'properties.containers[1].properties.resources.requests.cpu'
+
+cat >"$WORK/win.yaml" <<'Y'
+name: win
+properties:
+  osType: Windows
+  containers:
+  - name: a
+    properties: {image: capsid/demo:latest, resources: {requests: {cpu: 1, memoryInGB: 1}}}
+Y
+expect_reject "$WORK/win.yaml" 'properties.osType'
+
+write_spec "$WORK/dup.yaml" dup Never 'web|1|0.25|true' 'web|1|0.25|true'
+expect_reject "$WORK/dup.yaml" 'properties.containers[1].name'
+
+write_spec "$WORK/upper.yaml" upper Never 'Web_1|1|0.25|true'
+expect_reject "$WORK/upper.yaml" 'properties.containers[0].name'
+
+cat >"$WORK/noimg.yaml" <<'Y'
+name: noimg
+properties:
+  containers:
+  - name: a
+    properties: {image: no/such:image, resources: {requests: {cpu: 1, memoryInGB: 1}}}
+Y
+expect_reject "$WORK/noimg.yaml" 'properties.containers[0].properties.image'
+
+echo '{"name": "json", "properties": {"containers": [{"name": "a", "properties": {"image": "capsid/demo:latest"}}]}}' >"$WORK/nores.json"
+expect_reject "$WORK/nores.json" 'properties.containers[0].properties.resources'
+
+printf 'name: [unterminated\n' >"$WORK/garbage.yaml"
+expect_reject "$WORK/garbage.yaml" 'garbage.yaml'
+
+[ -z "$(ls -A "$ROOT/groups" 2>/dev/null)" ] || fail "rejected specs left groups: $(ls "$ROOT/groups")"
+
+# unknown fields are a warning, not an error
+cat >"$WORK/warn.yaml" <<'Y'
+name: warn
+properties:
+  restartPolicy: Never
+  frobnicate: true
+  containers:
+  - name: a
+    properties: {image: capsid/demo:latest, command: ["true"], resources: {requests: {cpu: 1, memoryInGB: 0.25}}}
+Y
+capsid run -f "$WORK/warn.yaml" 2>"$WORK/err" >/dev/null || fail "unknown field made create fail: $(cat "$WORK/err")"
+grep -q 'properties.frobnicate' "$WORK/err" || fail "no warning for unknown field: $(cat "$WORK/err")"
+echo PASS

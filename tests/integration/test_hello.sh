@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Hello world end to end: spec -> VM -> agent -> runtime -> output; the guest
+# kernel (not the host's) answers uname; exit codes propagate; logs outlive
+# the group; show reports the ACI instance view.
+. "$(dirname "$0")/lib.sh"
+
+write_spec "$WORK/hello.yaml" hello Never 'hello|1|0.5|echo "hello from $(uname -r)"; echo to-stderr >&2'
+out=$(capsid run -f "$WORK/hello.yaml" 2>"$WORK/err")
+echo "$out"
+grep -q '^hello | hello from ' <<<"$out" || fail "no hello line in: $out"
+guest_kernel=$(sed -n 's/^hello | hello from //p' <<<"$out")
+[ "$guest_kernel" != "$(uname -r)" ] || fail "uname -r shows the host kernel ($guest_kernel)"
+grep -q 'cloud-amd64' <<<"$guest_kernel" || fail "unexpected guest kernel $guest_kernel"
+grep -q '^hello | to-stderr$' "$WORK/err" || fail "stderr line not on stderr: $(cat "$WORK/err")"
+grep -q 'to-stderr' <<<"$out" && fail "stderr leaked into stdout"
+
+state_is hello Succeeded || fail "state is $(group_state hello), want Succeeded"
+code=$(capsid show hello | json_get 'd["properties"]["containers"][0]["properties"]["instanceView"]["currentState"]["exitCode"]')
+[ "$code" = 0 ] || fail "exitCode $code"
+
+# logs after the group ended (the VM is gone, the monitor idles)
+logs=$(capsid logs hello 2>/dev/null)
+grep -q "^hello from $guest_kernel\$" <<<"$logs" || fail "logs: $logs"
+capsid logs hello 2>&1 >/dev/null | grep -q '^to-stderr$' || fail "logs: stderr line missing"
+! qemu_of_root | grep -q . || fail "the VM of an ended group is still running"
+
+# exit code of run is the container's
+write_spec "$WORK/three.yaml" three Never 'three|1|0.25|echo about to fail; exit 3'
+set +e
+capsid run -f "$WORK/three.yaml" >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc = 3 ] || fail "run exit code $rc, want 3"
+state_is three Failed || fail "state $(group_state three), want Failed"
+capsid show three -o yaml | grep -q 'exitCode: 3' || fail "yaml view lacks exitCode 3"
+echo PASS

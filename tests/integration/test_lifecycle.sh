@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# create / list / show / stop / start / restart / delete, duplicate names,
+# and a delete of a running group that leaves nothing behind.
+. "$(dirname "$0")/lib.sh"
+
+write_spec "$WORK/svc.yaml" svc Always 'web|1|0.25|echo started; exec sleep 3600'
+capsid create -f "$WORK/svc.yaml" | grep -qx svc || fail "create did not print the name"
+wait_for "svc running" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
+capsid list | grep -Eq '^svc +Running' || fail "list: $(capsid list)"
+
+set +e
+capsid create -f "$WORK/svc.yaml" 2>"$WORK/e"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q 'already exists' "$WORK/e" || fail "duplicate name not rejected: $(cat "$WORK/e")"
+
+capsid stop svc
+state_is svc Stopped || fail "after stop: $(group_state svc)"
+! qemu_of_root | grep -q . || fail "stop left QEMU running"
+capsid show svc | grep -q '"Killing"' || fail "no Killing event"
+
+capsid start svc
+wait_for "svc running again" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
+capsid restart svc
+wait_for "svc running after restart" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
+[ "$(capsid logs svc | grep -c '^started$')" -ge 3 ] || fail "logs across stop/start lost: $(capsid logs svc)"
+
+monitor_pid=$(cat "$ROOT/groups/svc/monitor.pid")
+capsid delete svc
+[ ! -e "$ROOT/groups/svc" ] || fail "delete left $ROOT/groups/svc"
+! kill -0 "$monitor_pid" 2>/dev/null || fail "delete left the monitor running"
+! qemu_of_root | grep -q . || fail "delete left QEMU running"
+capsid list | grep -q '^svc ' && fail "deleted group still listed"
+set +e
+capsid show svc 2>"$WORK/e"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q 'not found' "$WORK/e" || fail "show of a deleted group: $(cat "$WORK/e")"
+echo PASS

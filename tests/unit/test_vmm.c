@@ -1,0 +1,144 @@
+/* vmm: accelerator detection, the QEMU command line, and the QMP client
+ * against a real QEMU (machine "none", which starts in milliseconds). */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmp.h"
+#include "testlib.h"
+#include "util.h"
+#include "vmm.h"
+
+static char tmpdir[] = "/tmp/capsid-test-vmm.XXXXXX";
+
+static void write_file(const char *path, const char *s)
+{
+	CHECK(util_write_file_atomic(path, s, strlen(s), 0644) == 0);
+}
+
+static void test_accel(void)
+{
+	char cpu_virt[256], cpu_plain[256], why[256];
+	snprintf(cpu_virt, sizeof(cpu_virt), "%s/cpuinfo-vmx", tmpdir);
+	snprintf(cpu_plain, sizeof(cpu_plain), "%s/cpuinfo-plain", tmpdir);
+	write_file(cpu_virt, "processor\t: 0\nflags\t\t: fpu vme de pse vmx sse\n");
+	write_file(cpu_plain, "processor\t: 0\nflags\t\t: fpu vme de pse sse hypervisor vmxe\n");
+
+	CHECK(vmm_accel_detect(VMM_ACCEL_AUTO, cpu_virt, "/dev/null", why, sizeof(why)) == VMM_ACCEL_KVM);
+	CHECK(why[0] == '\0');
+	/* "vmxe" is not "vmx": whole words only */
+	CHECK(vmm_accel_detect(VMM_ACCEL_AUTO, cpu_plain, "/dev/null", why, sizeof(why)) == VMM_ACCEL_TCG);
+	CHECK_STR_CONTAINS(why, "vmx/svm");
+	CHECK(vmm_accel_detect(VMM_ACCEL_AUTO, cpu_virt, "/nonexistent/kvm", why, sizeof(why)) == VMM_ACCEL_TCG);
+	CHECK_STR_CONTAINS(why, "/nonexistent/kvm");
+	CHECK(vmm_accel_detect(VMM_ACCEL_KVM, cpu_plain, "/nonexistent", why, sizeof(why)) == VMM_ACCEL_KVM);
+	CHECK(vmm_accel_detect(VMM_ACCEL_TCG, cpu_virt, "/dev/null", why, sizeof(why)) == VMM_ACCEL_TCG);
+
+	enum vmm_accel a;
+	CHECK(vmm_accel_parse("tcg", &a) == 0 && a == VMM_ACCEL_TCG);
+	CHECK(vmm_accel_parse("kvm", &a) == 0 && a == VMM_ACCEL_KVM);
+	CHECK(vmm_accel_parse(NULL, &a) == 0 && a == VMM_ACCEL_AUTO);
+	CHECK(vmm_accel_parse("xen", &a) == -EINVAL);
+}
+
+static int argv_has(char **argv, const char *s)
+{
+	for (char **p = argv; *p; p++)
+		if (strcmp(*p, s) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_argv(void)
+{
+	struct vmm_config cfg = {
+		.kernel = "/k/vmlinuz",
+		.initrd = "/k/initrd,odd.img",
+		.cmdline = "console=ttyS0 quiet",
+		.vcpus = 2,
+		.memory_mib = 640,
+		.accel = VMM_ACCEL_TCG,
+		.tb_size_mib = 32,
+		.agent_socket = "/r/agent.sock",
+		.qmp_socket = "/r/qmp.sock",
+		.disks = {{.path = "/img/a.erofs", .serial = "img0", .format = "raw", .readonly = true}},
+		.n_disks = 1,
+	};
+	char **argv = NULL;
+	struct capsid_error err = {0};
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
+	if (!argv)
+		return;
+	CHECK(argv_has(argv, "tcg,thread=multi,tb-size=32"));
+	CHECK(argv_has(argv, "640M"));
+	CHECK(argv_has(argv, "2"));
+	CHECK(argv_has(argv, "/k/initrd,,odd.img")); /* commas escaped */
+	CHECK(argv_has(argv, "socket,id=agent,path=/r/agent.sock,server=on,wait=off"));
+	CHECK(argv_has(argv, "virtio-blk-device,drive=disk0,serial=img0"));
+	CHECK(argv_has(argv, "-no-reboot"));
+	CHECK(argv_has(argv, "microvm,rtc=on,isa-serial=off"));
+	vmm_argv_free(argv);
+
+	cfg.disks[0].serial = "bad,serial";
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == -EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "serial");
+	cfg.disks[0].serial = "img0";
+	cfg.vcpus = 0;
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == -EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "vcpus");
+	cfg.vcpus = 1;
+	cfg.accel = VMM_ACCEL_AUTO;
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == -EINVAL);
+}
+
+static void test_qmp_quit_real_qemu(void)
+{
+	char sock[256];
+	snprintf(sock, sizeof(sock), "%s/qmp.sock", tmpdir);
+	char qmparg[300];
+	snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", sock);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1);
+		execlp("qemu-system-x86_64", "qemu-system-x86_64", "-M", "none", "-display", "none", "-nodefaults",
+		       "-qmp", qmparg, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(pid > 0);
+	struct stat st;
+	for (int i = 0; i < 500 && stat(sock, &st) < 0; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	int fd = qmp_connect(sock, 5000);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		struct json_object *reply = NULL;
+		CHECK(qmp_execute(fd, "query-status", NULL, &reply, 5000) == 0);
+		CHECK(reply && json_object_object_get_ex(reply, "status", NULL));
+		json_object_put(reply);
+		CHECK(qmp_execute(fd, "no-such-command", NULL, NULL, 5000) == -EREMOTEIO);
+		close(fd);
+	}
+	CHECK(vmm_terminate(pid, sock, 5000) == 0);
+	CHECK(kill(pid, 0) < 0); /* reaped and gone */
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir))
+		return 2;
+	RUN_TEST(test_accel);
+	RUN_TEST(test_argv);
+	RUN_TEST(test_qmp_quit_real_qemu);
+	util_rm_rf(tmpdir);
+	TEST_EXIT();
+}

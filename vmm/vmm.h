@@ -1,0 +1,73 @@
+/* The hypervisor layer: accelerator detection, the QEMU microvm command
+ * line, process launch and teardown. Knows nothing of containers. */
+#ifndef CAPSID_VMM_H
+#define CAPSID_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+enum vmm_accel {
+	VMM_ACCEL_AUTO = 0,
+	VMM_ACCEL_KVM,
+	VMM_ACCEL_TCG,
+};
+
+/* Parse "kvm", "tcg" or "auto" (NULL = auto). Returns -EINVAL otherwise. */
+int vmm_accel_parse(const char *s, enum vmm_accel *out);
+const char *vmm_accel_name(enum vmm_accel a);
+
+/* KVM only when hardware virtualisation is really usable: vmx/svm in
+ * cpuinfo_path's flags and /dev/kvm opens. `why` receives the reason for a
+ * TCG fallback (empty when KVM was chosen or forced). */
+enum vmm_accel vmm_accel_detect(enum vmm_accel requested, const char *cpuinfo_path, const char *kvm_path,
+				char *why, size_t why_len);
+
+#define VMM_MAX_DISKS 16
+#define VMM_MAX_NICS 4
+
+struct vmm_disk {
+	const char *path;
+	const char *serial; /* how the guest finds it: /sys/block/vdX/serial */
+	const char *format; /* "raw" or "qcow2" */
+	bool readonly;
+};
+
+struct vmm_nic {
+	const char *tap;  /* host tap interface name */
+	const char *mac;  /* "52:54:00:..." */
+};
+
+struct vmm_config {
+	const char *qemu;    /* binary, default "qemu-system-x86_64" from PATH */
+	const char *kernel;  /* vmlinuz */
+	const char *initrd;  /* initrd.img */
+	const char *cmdline; /* kernel command line */
+	unsigned vcpus;
+	unsigned memory_mib;
+	enum vmm_accel accel; /* resolved: KVM or TCG */
+	unsigned tb_size_mib; /* TCG translation cache, 0 = QEMU default */
+	const char *agent_socket; /* chardev socket path for the agent port */
+	const char *qmp_socket;
+	const char *console_log; /* guest serial console file, or NULL */
+	struct vmm_disk disks[VMM_MAX_DISKS];
+	size_t n_disks;
+	struct vmm_nic nics[VMM_MAX_NICS];
+	size_t n_nics;
+};
+
+/* Build the QEMU argv (NULL-terminated, caller frees with vmm_argv_free). */
+int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_error *err);
+void vmm_argv_free(char **argv);
+
+/* Start QEMU. The child gets PR_SET_PDEATHSIG(SIGKILL) so it can never
+ * outlive the process that launched it; stdout/stderr go to log_fd. */
+int vmm_spawn(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, struct capsid_error *err);
+
+/* Ask QEMU to quit over QMP (best effort), then SIGKILL after grace_ms.
+ * Reaps the child. Returns 0 once the process is gone. */
+int vmm_terminate(pid_t pid, const char *qmp_socket, unsigned grace_ms);
+
+#endif
