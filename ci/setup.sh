@@ -8,7 +8,7 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config
 	libjson-c-dev libyaml-dev libarchive-dev libcurl4-openssl-dev libmicrohttpd-dev
-	libnl-3-dev libnl-route-3-dev libnftables-dev libseccomp-dev
+	libnl-3-dev libnl-route-3-dev libnftables-dev libseccomp-dev libssl-dev
 	# run: hypervisor, container runtimes for the guest image, image tools
 	qemu-system-x86 qemu-utils runc crun busybox-static erofs-utils e2fsprogs
 	cpio kmod zstd lz4 xz-utils iproute2 nftables

@@ -24,6 +24,7 @@
 #define AGENT_SERIAL_MAX 20  /* virtio-blk serials (QEMU limit) */
 #define AGENT_MAX_CONTAINERS 64
 #define AGENT_MAX_STREAMS 256
+#define AGENT_MAX_JOBS 32 /* runtime commands in flight */
 /* Bytes of host stdin buffered per stream before more is refused. */
 #define AGENT_STDIN_MAX (1u << 20)
 /* Stop reading container output while this much waits for the host: the
@@ -127,7 +128,6 @@ struct image_mount {
 struct reaped_child {
 	pid_t pid;
 	int wstatus;
-	uint64_t at_ms;
 };
 
 struct shutdown_state {

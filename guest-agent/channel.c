@@ -151,8 +151,9 @@ int channel_refresh(struct channel *ch)
 	do
 		n = poll(&p, 1, 0);
 	while (n < 0 && errno == EINTR);
-	/* Pending input counts as connected: it must be read either way. */
-	bool now = n >= 0 && (!(p.revents & (POLLHUP | POLLERR | POLLNVAL)) || (p.revents & POLLIN));
+	/* virtio_console reports POLLHUP while no host is connected (and
+	 * POLLIN too, since a read would not block: it returns end of file). */
+	bool now = n >= 0 && !(p.revents & (POLLHUP | POLLERR | POLLNVAL));
 	bool new_session = now && !ch->connected;
 	ch->connected = now;
 	if (new_session) {

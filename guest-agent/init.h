@@ -13,7 +13,7 @@ struct agent;
  * when the agent cannot work at all (no /proc, no /dev...). */
 int init_boot(struct agent *a, struct capsid_error *err);
 
-/* Unmount everything below /run/capsid and sync, before power-off. */
+/* Last step before power-off: flush file systems. */
 void init_teardown(struct agent *a);
 
 #endif

@@ -125,7 +125,7 @@ static void reap_children(struct agent *a)
 			}
 		if (!claimed) {
 			/* Maybe a detached exec whose pid file is not read yet. */
-			a->orphans[a->orphan_next] = (struct reaped_child){pid, st, util_now_ms()};
+			a->orphans[a->orphan_next] = (struct reaped_child){pid, st};
 			a->orphan_next = (a->orphan_next + 1) % AGENT_ORPHANS;
 		}
 	}

@@ -189,8 +189,11 @@ struct json_object *oci_config_new(const struct oci_config_params *p)
 
 	struct json_object *linux_ = json_object_new_object();
 	struct json_object *ns = json_object_new_array();
-	/* No "network": the group's containers share the guest's stack. */
-	static const char *const namespaces[] = {"pid", "ipc", "uts", "mount"};
+	/* No "network": the group's containers share the guest's stack. A
+	 * cgroup namespace makes /sys/fs/cgroup the container's own cgroup, so
+	 * runtimes that size themselves from memory.max / cpu.max (JVM, Go,
+	 * .NET) see their limits rather than the guest's root. */
+	static const char *const namespaces[] = {"pid", "ipc", "uts", "mount", "cgroup"};
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++) {
 		struct json_object *n = json_object_new_object();
 		add_str(n, "type", namespaces[i]);

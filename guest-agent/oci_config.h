@@ -2,8 +2,9 @@
  * config.json and an exec's process.json. Defaults follow `runc spec`
  * (capabilities, masked and read-only paths, default mounts, NOFILE 1024),
  * except: no network namespace (a group's containers share the guest's
- * network stack and reach each other on localhost), a writable root (an
- * overlay), and noNewPrivileges false (setuid binaries in images work). */
+ * network stack and reach each other on localhost), a cgroup namespace
+ * (limits visible at /sys/fs/cgroup), a writable root (an overlay), and
+ * noNewPrivileges false (setuid binaries in images work). */
 #ifndef AGENT_OCI_CONFIG_H
 #define AGENT_OCI_CONFIG_H
 

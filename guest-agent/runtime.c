@@ -83,6 +83,11 @@ int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, 
 	const char *bin = runtime_binary(runtime);
 	if (!bin)
 		return capsid_error_set(err, EINVAL, "unknown runtime %s", runtime);
+	size_t jobs = 0;
+	for (struct job *j = a->jobs; j; j = j->next)
+		jobs++;
+	if (jobs >= AGENT_MAX_JOBS)
+		return capsid_error_set(err, EAGAIN, "%zu runtime commands already running: retry later", jobs);
 	_cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
 		return capsid_error_errno(err, errno, "open /dev/null");

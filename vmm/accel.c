@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,6 +49,32 @@ static int cpu_has_hw_virt(const char *cpuinfo_path)
 		return 0;
 	}
 	return 0;
+}
+
+unsigned long vmm_host_tsc_khz(const char *cpuinfo_path)
+{
+	_cleanup_fclose_ FILE *f = fopen(cpuinfo_path ? cpuinfo_path : "/proc/cpuinfo", "re");
+	if (!f)
+		return 0;
+	char line[8192];
+	double mhz = 0;
+	int constant = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (mhz == 0 && strncmp(line, "cpu MHz", 7) == 0) {
+			char *colon = strchr(line, ':');
+			if (colon)
+				mhz = strtod(colon + 1, NULL);
+		} else if (!constant && strncmp(line, "flags", 5) == 0) {
+			for (char *tok = strtok(line, " \t\n"); tok; tok = strtok(NULL, " \t\n"))
+				if (strcmp(tok, "constant_tsc") == 0)
+					constant = 1;
+		}
+		if (mhz > 0 && constant)
+			break;
+	}
+	if (!constant || mhz < 100 || mhz > 100000)
+		return 0;
+	return (unsigned long)(mhz * 1000.0 + 0.5);
 }
 
 enum vmm_accel vmm_accel_detect(enum vmm_accel requested, const char *cpuinfo_path, const char *kvm_path,

@@ -138,7 +138,10 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "-initrd");
 	argv_add(&b, "%s", initrd);
 	argv_add(&b, "-append");
-	argv_add(&b, "%s", cfg->cmdline ? cfg->cmdline : "");
+	if (cfg->accel == VMM_ACCEL_TCG && cfg->tsc_khz)
+		argv_add(&b, "%s tsc_early_khz=%lu", cfg->cmdline ? cfg->cmdline : "", cfg->tsc_khz);
+	else
+		argv_add(&b, "%s", cfg->cmdline ? cfg->cmdline : "");
 	if (cfg->console_log) {
 		argv_add(&b, "-serial");
 		argv_add(&b, "file:%s", console);

@@ -162,6 +162,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		.agent_socket = m->paths->agent,
 		.qmp_socket = m->paths->qmp,
 		.console_log = m->paths->console,
+		.tsc_khz = vmm_host_tsc_khz(NULL),
 	};
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 quiet panic=-1 capsid.hostname=%s", m->paths->name);
 	cfg.cmdline = cmdline;

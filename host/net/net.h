@@ -39,15 +39,16 @@
 
 struct json_object;
 
-#define NET_NAME_MAX	    63
-#define NET_MAX_PORTS	    64	 /* published ports per group */
-#define NET_MAX_SERVICES    8	 /* host services per group (SMB...) */
-#define NET_MAX_NETWORKS    256
-#define NET_MAX_GROUPS	    4096
-#define NET_DEFAULT_NETWORK "default"
-#define NET_DEFAULT_ZONE    "capsid.local"
-#define NET_DEFAULT_SUBNET  "10.88.0.0/16"
+#define NET_NAME_MAX	     63
+#define NET_MAX_PORTS	     64 /* published ports per group */
+#define NET_MAX_SERVICES     8	/* host services per group (SMB...) */
+#define NET_MAX_NETWORKS     256
+#define NET_MAX_GROUPS	     4096
+#define NET_DEFAULT_NETWORK  "default"
+#define NET_DEFAULT_ZONE     "capsid.local"
+#define NET_DEFAULT_SUBNET   "10.88.0.0/16"
 #define NET_DEFAULT_DNS_PORT 53
+#define NET_ZONE_MAX	     (253 - NET_NAME_MAX - 1)
 
 struct net_config {
 	char root[PATH_MAX];
@@ -55,7 +56,9 @@ struct net_config {
 	 * Empty: the source address of the default route, looked up when a
 	 * Public group attaches. */
 	char publish_address[16];
-	char zone[254];		/* DNS zone of the labels, lowercase, no trailing dot */
+	/* DNS zone of the labels: lowercase, no trailing dot, at most
+	 * NET_ZONE_MAX characters so that any LABEL.ZONE is a valid name. */
+	char zone[NET_ZONE_MAX + 1];
 	char default_subnet[19]; /* CIDR of the default network */
 	/* Port of the host-side DNS listeners (127.0.0.1 and the publish
 	 * address); 0 disables them. Guests always use port 53 on their
@@ -119,8 +122,8 @@ struct net_attachment {
 	char group[NET_NAME_MAX + 1];
 	char network[NET_NAME_MAX + 1];
 	char bridge[16];
-	char tap[16];	    /* give it to QEMU: -netdev tap,ifname=TAP,script=no,downscript=no */
-	char mac[18];	    /* the guest's MAC: -device virtio-net-device,mac=MAC */
+	char tap[16]; /* give it to QEMU: -netdev tap,ifname=TAP,script=no,downscript=no */
+	char mac[18]; /* the guest's MAC: -device virtio-net-device,mac=MAC */
 	char ip[16];
 	unsigned prefix;
 	char gateway[16];

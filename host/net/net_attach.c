@@ -45,8 +45,8 @@ uint32_t net_effective_publish(const struct net_config *cfg, const struct net_st
 	return a;
 }
 
-static void fill_attachment(const struct net_config *cfg, const struct net_state *st, const struct net_group *g,
-			    uint32_t publish, struct net_attachment *out)
+static void fill_attachment(const struct net_config *cfg, const struct net_state *st,
+			    const struct net_group *g, uint32_t publish, struct net_attachment *out)
 {
 	const struct net_network *n = net_state_network(st, g->network);
 	*out = (struct net_attachment){0};
@@ -62,7 +62,7 @@ static void fill_attachment(const struct net_config *cfg, const struct net_state
 		net_format_ipv4(net_gateway(n), out->dns_server);
 	}
 	if (g->dns_label[0])
-		snprintf(out->fqdn, sizeof(out->fqdn), "%s.%s", g->dns_label, cfg->zone);
+		snprintf(out->fqdn, sizeof(out->fqdn), "%.63s.%.189s", g->dns_label, cfg->zone);
 	if (g->public_ip && publish)
 		net_format_ipv4(publish, out->public_ip);
 }
@@ -87,8 +87,8 @@ static int check_request(const struct net_attach_request *req, struct capsid_err
 	if (req->n_host_services > NET_MAX_SERVICES)
 		return capsid_error_set(err, EINVAL, "at most %d host services per group", NET_MAX_SERVICES);
 	for (size_t i = 0; i < req->n_host_services; i++)
-		if (!req->host_services[i].port ||
-		    (req->host_services[i].protocol != IPPROTO_TCP && req->host_services[i].protocol != IPPROTO_UDP))
+		if (!req->host_services[i].port || (req->host_services[i].protocol != IPPROTO_TCP &&
+						    req->host_services[i].protocol != IPPROTO_UDP))
 			return capsid_error_set(err, EINVAL, "host service %zu: invalid port or protocol", i);
 	if (!req->public_ip && req->n_ports > NET_MAX_PORTS)
 		return capsid_error_set(err, EINVAL, "at most %d ports per group", NET_MAX_PORTS);
@@ -97,8 +97,7 @@ static int check_request(const struct net_attach_request *req, struct capsid_err
 
 /* The lease for req in st (a new one, or the group's current one updated). */
 static int build_group(const struct net_config *cfg, const struct net_state *st, const struct net_network *n,
-		       const struct net_attach_request *req, uint32_t publish, struct net_group *g,
-		       struct capsid_error *err)
+		       const struct net_attach_request *req, struct net_group *g, struct capsid_error *err)
 {
 	const struct net_group *cur = net_state_group(st, req->group);
 	int rc;
@@ -150,14 +149,17 @@ static int state_put_group(struct net_state *st, const struct net_group *g)
 
 /* The kernel half of an attach; undone by the caller on failure. */
 static int attach_kernel(struct net_link *link, const struct net_state *st, const struct net_network *n,
-			 const struct net_group *g, uint32_t publish, bool *bridge_created, struct capsid_error *err)
+			 const struct net_group *g, uint32_t publish, bool *bridge_created,
+			 struct capsid_error *err)
 {
 	char bridge[16], tap[16];
 	net_bridge_name(n, bridge);
 	net_tap_name(g, tap);
 	int rc;
-	if ((rc = ip_forward_on(err)) < 0 || (rc = net_link_bridge_ensure(link, n, bridge_created, err)) < 0 ||
-	    (rc = net_link_tap_create(link, tap, bridge, err)) < 0 || (rc = net_nft_apply_state(st, publish, err)) < 0)
+	if ((rc = ip_forward_on(err)) < 0 ||
+	    (rc = net_link_bridge_ensure(link, n, bridge_created, err)) < 0 ||
+	    (rc = net_link_tap_create(link, tap, bridge, err)) < 0 ||
+	    (rc = net_nft_apply_state(st, publish, err)) < 0)
 		return rc;
 	return 0;
 }
@@ -172,19 +174,19 @@ static int attach_locked(const struct net_config *cfg, const struct net_attach_r
 		return rc;
 	const struct net_network *n = net_state_network(&old, netname);
 	if (!n)
-		return capsid_error_set(err, ENOENT,
-					"network \"%s\" does not exist (create it with `capsid network create`)",
-					netname);
+		return capsid_error_set(
+		    err, ENOENT, "network \"%s\" does not exist (create it with `capsid network create`)",
+		    netname);
 	const struct net_group *cur = net_state_group(&old, req->group);
 	if (cur && strcmp(cur->network, netname))
-		return capsid_error_set(err, EEXIST, "group \"%s\" is already attached to network \"%s\"", req->group,
-					cur->network);
+		return capsid_error_set(err, EEXIST, "group \"%s\" is already attached to network \"%s\"",
+					req->group, cur->network);
 	*was_attached = cur != NULL;
 	uint32_t publish = 0;
 	if (req->public_ip && req->n_ports && (rc = net_publish_address(cfg, &publish, err)) < 0)
 		return rc;
 	struct net_group g;
-	if ((rc = build_group(cfg, &old, n, req, publish, &g, err)) < 0)
+	if ((rc = build_group(cfg, &old, n, req, &g, err)) < 0)
 		return rc;
 	if ((rc = net_state_copy(&old, &st)) < 0 || (rc = state_put_group(&st, &g)) < 0)
 		return capsid_error_set(err, -rc, "%s", rc == -ENOSPC ? "too many groups" : "out of memory");
@@ -267,7 +269,8 @@ static void prune_bridges(struct net_link *link, const struct net_state *st)
 int net_detach(const struct net_config *cfg, const char *group, struct capsid_error *err)
 {
 	if (!net_valid_label(group))
-		return capsid_error_set(err, EINVAL, "group name \"%.64s\" is not a DNS label", group ? group : "");
+		return capsid_error_set(err, EINVAL, "group name \"%.64s\" is not a DNS label",
+					group ? group : "");
 	_cleanup_close_ int lock = -1;
 	int rc = net_store_lock(cfg, true, &lock, err);
 	if (rc < 0)
@@ -283,7 +286,8 @@ int net_detach(const struct net_config *cfg, const char *group, struct capsid_er
 	net_state_remove_group(&st, group);
 	_cleanup_netlink_ struct net_link *link = NULL;
 	if ((rc = net_link_open(&link, err)) < 0 || (rc = net_link_delete(link, tap, err)) < 0 ||
-	    (rc = net_nft_apply_state(&st, net_effective_publish(cfg, &st), err)) < 0 || (rc = net_store_save(cfg, &st, err)) < 0)
+	    (rc = net_nft_apply_state(&st, net_effective_publish(cfg, &st), err)) < 0 ||
+	    (rc = net_store_save(cfg, &st, err)) < 0)
 		return capsid_error_prefix(err, "detach group %s", group);
 	prune_bridges(link, &st);
 	return 0;
@@ -302,7 +306,8 @@ int net_lookup(const struct net_config *cfg, const char *group, struct net_attac
 		return rc;
 	const struct net_group *g = net_state_group(&st, group);
 	if (!g)
-		return capsid_error_set(err, ENOENT, "group \"%.64s\" is not attached to a network", group ? group : "");
+		return capsid_error_set(err, ENOENT, "group \"%.64s\" is not attached to a network",
+					group ? group : "");
 	fill_attachment(cfg, &st, g, net_effective_publish(cfg, &st), out);
 	return 0;
 }

@@ -15,8 +15,8 @@
 #include "net_internal.h"
 #include "util.h"
 
-#define CONFIG_MAX (64u * 1024u)
-#define GUEST_MTU 1500
+#define CONFIG_MAX    (64u * 1024u)
+#define GUEST_MTU     1500
 #define RESOLV_MAX_NS 3 /* glibc reads at most three nameserver lines */
 
 static int set_value(struct net_config *cfg, const char *key, const char *value, const char *source,
@@ -26,31 +26,37 @@ static int set_value(struct net_config *cfg, const char *key, const char *value,
 	unsigned prefix;
 	if (!strcmp(key, "publishAddress")) {
 		if (*value && net_parse_ipv4(value, &a) < 0)
-			return capsid_error_set(err, EINVAL, "%s: publish address \"%.20s\" is not an IPv4 address", source,
-						value);
+			return capsid_error_set(err, EINVAL,
+						"%s: publish address \"%.20s\" is not an IPv4 address",
+						source, value);
 		snprintf(cfg->publish_address, sizeof(cfg->publish_address), "%s", value);
 	} else if (!strcmp(key, "dnsZone")) {
 		if (!net_valid_zone(value))
 			return capsid_error_set(err, EINVAL,
-						"%s: DNS zone \"%.64s\" is not a lowercase domain name", source, value);
+						"%s: DNS zone \"%.64s\" is not a lowercase domain name",
+						source, value);
 		snprintf(cfg->zone, sizeof(cfg->zone), "%s", value);
 	} else if (!strcmp(key, "defaultSubnet")) {
-		if (net_parse_cidr(value, &a, &prefix) < 0 || prefix < NET_MIN_PREFIX || prefix > NET_MAX_PREFIX)
-			return capsid_error_set(err, EINVAL,
-						"%s: default subnet \"%.20s\" is not an IPv4 network with a /%d-/%d "
-						"prefix and no host bits",
-						source, value, NET_MIN_PREFIX, NET_MAX_PREFIX);
+		if (net_parse_cidr(value, &a, &prefix) < 0 || prefix < NET_MIN_PREFIX ||
+		    prefix > NET_MAX_PREFIX)
+			return capsid_error_set(
+			    err, EINVAL,
+			    "%s: default subnet \"%.20s\" is not an IPv4 network with a /%d-/%d "
+			    "prefix and no host bits",
+			    source, value, NET_MIN_PREFIX, NET_MAX_PREFIX);
 		snprintf(cfg->default_subnet, sizeof(cfg->default_subnet), "%s", value);
 	} else if (!strcmp(key, "dnsPort")) {
 		char *end;
 		errno = 0;
 		unsigned long port = strtoul(value, &end, 10);
 		if (!*value || *end || errno || port > 65535)
-			return capsid_error_set(err, EINVAL, "%s: DNS port \"%.20s\" is not 0-65535", source, value);
+			return capsid_error_set(err, EINVAL, "%s: DNS port \"%.20s\" is not 0-65535", source,
+						value);
 		cfg->dns_port = (uint16_t)port;
 	} else if (!strcmp(key, "dnsExe")) {
 		if (value[0] != '/' || strlen(value) >= sizeof(cfg->dns_exe))
-			return capsid_error_set(err, EINVAL, "%s: DNS program must be an absolute path", source);
+			return capsid_error_set(err, EINVAL, "%s: DNS program must be an absolute path",
+						source);
 		snprintf(cfg->dns_exe, sizeof(cfg->dns_exe), "%s", value);
 	}
 	return 0;
@@ -83,7 +89,8 @@ static int load_file(struct net_config *cfg, struct capsid_error *err)
 			snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(v));
 			s = num;
 		} else {
-			return capsid_error_set(err, EINVAL, "%s: %s: must be a string or a number", path, keys[i]);
+			return capsid_error_set(err, EINVAL, "%s: %s: must be a string or a number", path,
+						keys[i]);
 		}
 		rc = set_value(cfg, keys[i], s, path, err);
 		if (rc < 0)
@@ -106,8 +113,10 @@ int net_config_load(const char *root, struct net_config *cfg, struct capsid_erro
 	static const struct {
 		const char *env, *key;
 	} envs[] = {
-	    {"CAPSID_PUBLISH_ADDRESS", "publishAddress"}, {"CAPSID_DNS_ZONE", "dnsZone"},
-	    {"CAPSID_DEFAULT_SUBNET", "defaultSubnet"},	  {"CAPSID_DNS_PORT", "dnsPort"},
+	    {"CAPSID_PUBLISH_ADDRESS", "publishAddress"},
+	    {"CAPSID_DNS_ZONE", "dnsZone"},
+	    {"CAPSID_DEFAULT_SUBNET", "defaultSubnet"},
+	    {"CAPSID_DNS_PORT", "dnsPort"},
 	    {"CAPSID_DNS_EXE", "dnsExe"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(envs); i++) {
@@ -131,11 +140,11 @@ int net_publish_address(const struct net_config *cfg, uint32_t *out, struct caps
 	if (s < 0)
 		return capsid_error_errno(err, errno, "socket");
 	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(9)};
-	inet_pton(AF_INET, "192.0.2.1", &dst.sin_addr); /* TEST-NET-1: any off-link address will do */
+	inet_pton(AF_INET, "203.0.113.1", &dst.sin_addr); /* TEST-NET-3: any off-link address will do */
 	struct sockaddr_in src;
 	socklen_t len = sizeof(src);
-	if (connect(s, (struct sockaddr *)&dst, sizeof(dst)) < 0 || getsockname(s, (struct sockaddr *)&src, &len) < 0 ||
-	    src.sin_addr.s_addr == 0)
+	if (connect(s, (struct sockaddr *)&dst, sizeof(dst)) < 0 ||
+	    getsockname(s, (struct sockaddr *)&src, &len) < 0 || src.sin_addr.s_addr == 0)
 		return capsid_error_set(err, EADDRNOTAVAIL,
 					"no publish address: this host has no default route; set "
 					"CAPSID_PUBLISH_ADDRESS or publishAddress in networks/config.json");
@@ -157,8 +166,8 @@ static size_t host_nameservers(const char *path, char out[][16], size_t max)
 	for (char *line = strtok_r(text, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
 		char ip[64];
 		uint32_t a;
-		if (sscanf(line, " nameserver %63s", ip) != 1 || net_parse_ipv4(ip, &a) < 0 || (a >> 24) == 127 ||
-		    a == 0)
+		if (sscanf(line, " nameserver %63s", ip) != 1 || net_parse_ipv4(ip, &a) < 0 ||
+		    (a >> 24) == 127 || a == 0)
 			continue;
 		net_format_ipv4(a, out[n++]);
 	}

@@ -58,7 +58,8 @@ int net_dns_parse_query(const uint8_t *pkt, size_t len, struct net_dns_query *q)
 			break;
 		if (n > 63) /* 0xc0: a compression pointer, meaningless in a query's only name */
 			return -EBADMSG;
-		if (n > len - off || out + n + 1 > 254)
+		/* 253 dotted characters is the 255-byte wire limit. */
+		if (n > len - off || (out ? out + 1 : 0) + n > 253)
 			return -EBADMSG;
 		if (out)
 			q->name[out++] = '.';
@@ -174,7 +175,8 @@ size_t net_dns_answer(const struct net_dns_zone *z, const uint8_t *pkt, size_t l
 	}
 	size_t zlen = strlen(z->zone), nlen = strlen(q.name);
 	bool apex = !strcmp(q.name, z->zone);
-	bool in_zone = apex || (nlen > zlen + 1 && q.name[nlen - zlen - 1] == '.' && !strcmp(q.name + nlen - zlen, z->zone));
+	bool in_zone = apex || (nlen > zlen + 1 && q.name[nlen - zlen - 1] == '.' &&
+				!strcmp(q.name + nlen - zlen, z->zone));
 	bool class_ok = q.qclass == CLASS_IN || q.qclass == CLASS_ANY;
 	const struct net_dns_record *rec = NULL;
 	if (in_zone && !apex) {
@@ -185,7 +187,9 @@ size_t net_dns_answer(const struct net_dns_zone *z, const uint8_t *pkt, size_t l
 	}
 	bool want_a = q.qtype == TYPE_A || q.qtype == TYPE_ANY;
 	bool want_soa = q.qtype == TYPE_SOA || q.qtype == TYPE_ANY;
-	uint16_t rcode = !in_zone || !class_ok ? RCODE_REFUSED : (!apex && !rec) ? RCODE_NXDOMAIN : RCODE_NOERROR;
+	uint16_t rcode = !in_zone || !class_ok ? RCODE_REFUSED
+			 : (!apex && !rec)     ? RCODE_NXDOMAIN
+					       : RCODE_NOERROR;
 	uint16_t answers = rcode == RCODE_NOERROR && ((rec && want_a) || (apex && want_soa));
 	uint16_t authority = in_zone && class_ok && !answers;
 	put16(&w, (uint16_t)(flags | (rcode != RCODE_REFUSED ? DNS_AA : 0) | rcode));

@@ -32,11 +32,11 @@
 #include "net_internal.h"
 #include "util.h"
 
-#define READY_ENV	   "CAPSID_DNS_READY_FD"
-#define READY_TIMEOUT_MS   10000
-#define CHECK_INTERVAL_MS  2000
-#define MAX_LISTENERS	   (NET_MAX_NETWORKS + 2)
-#define RECV_BUDGET	   64 /* packets per socket per poll round */
+#define READY_ENV	  "CAPSID_DNS_READY_FD"
+#define READY_TIMEOUT_MS  10000
+#define CHECK_INTERVAL_MS 2000
+#define MAX_LISTENERS	  (NET_MAX_NETWORKS + 2)
+#define RECV_BUDGET	  64 /* packets per socket per poll round */
 
 extern char **environ;
 
@@ -95,7 +95,8 @@ static int open_listener(uint32_t addr, uint16_t port)
 	/* FREEBIND: a gateway address may appear a moment after the lease. */
 	int one = 1;
 	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr)};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr)};
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	return TAKE_FD(fd);
@@ -155,9 +156,21 @@ static void state_path(const struct dns_server *s, char *out, size_t len)
 static int reload(struct dns_server *s)
 {
 	struct capsid_error err = {0};
-	_cleanup_close_ int lock = -1;
-	if (net_store_lock(&s->cfg, false, &lock, &err) < 0) {
-		dns_log("%s", err.msg);
+	/* The store lock, shared, without creating anything: when the root
+	 * went away (a test's, an uninstall) there is nothing to serve, and
+	 * net_store_lock() would create it again. */
+	char lock_path[PATH_MAX];
+	if (net_store_dir(&s->cfg, NET_LOCK_FILE, lock_path, sizeof(lock_path)) < 0)
+		return 1;
+	_cleanup_close_ int lock = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (lock < 0 && errno == ENOENT) {
+		close_listeners(s);
+		return 1;
+	}
+	while (lock >= 0 && flock(lock, LOCK_SH) < 0 && errno == EINTR)
+		;
+	if (lock < 0) {
+		dns_log("open %s: %s", lock_path, strerror(errno));
 		return 0;
 	}
 	char path[PATH_MAX];
@@ -194,7 +207,8 @@ static int reload(struct dns_server *s)
 			add_want(want, &n_want, net_gateway(&st.networks[i]), 53);
 	if (s->cfg.dns_port) {
 		add_want(want, &n_want, INADDR_LOOPBACK, s->cfg.dns_port);
-		if (publish)
+		/* The public side only when an operator named the address. */
+		if (publish && s->cfg.publish_address[0])
 			add_want(want, &n_want, publish, s->cfg.dns_port);
 	}
 	set_listeners(s, want, n_want);
@@ -269,10 +283,7 @@ static int run(struct dns_server *s)
 			if ((!ready || state_changed(s) || retry_failed_binds(s)) && reload(s))
 				return 0;
 			if (!ready) {
-				char zone_note[300];
-				snprintf(zone_note, sizeof(zone_note), "serving %s on %zu addresses", s->cfg.zone,
-					 s->n_listeners);
-				dns_log("%s", zone_note);
+				dns_log("serving %s on %zu addresses", s->cfg.zone, s->n_listeners);
 				signal_ready();
 				ready = true;
 			}
@@ -307,7 +318,8 @@ static int run(struct dns_server *s)
 static int open_lock(const struct net_config *cfg, const char *leaf)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
-	if (net_store_dir(cfg, leaf, path, sizeof(path)) < 0 || net_store_dir(cfg, NULL, dir, sizeof(dir)) < 0)
+	if (net_store_dir(cfg, leaf, path, sizeof(path)) < 0 ||
+	    net_store_dir(cfg, NULL, dir, sizeof(dir)) < 0)
 		return -ENAMETOOLONG;
 	int rc = util_mkdir_p(dir, 0700);
 	if (rc < 0)
@@ -338,6 +350,9 @@ int net_dns_main(const char *root)
 		signal_ready(); /* another instance serves this root */
 		return errno == EWOULDBLOCK ? 0 : -errno;
 	}
+	/* The pid in the lock file, for operators (and tests) to find us. */
+	if (ftruncate(s->lock_fd, 0) == 0)
+		dprintf(s->lock_fd, "%d\n", (int)getpid());
 	if (chdir("/") < 0)
 		dns_log("chdir /: %s", strerror(errno));
 	sigset_t mask;
@@ -357,6 +372,7 @@ int net_dns_main(const char *root)
 	} else {
 		rc = run(s);
 	}
+	signal_ready(); /* if we stopped before serving: the starter must not wait */
 	close_listeners(s);
 	free(s->records);
 	if (s->signal_fd >= 0)
@@ -428,7 +444,8 @@ static int spawn(const struct net_config *cfg, const char *exe, int ready_w, str
 	char log_path[PATH_MAX];
 	if (net_store_dir(cfg, NET_DNS_LOG, log_path, sizeof(log_path)) < 0)
 		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
-	_cleanup_close_ int log0 = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_close_ int log0 =
+	    open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	_cleanup_close_ int null0 = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (log0 < 0 || null0 < 0)
 		return capsid_error_errno(err, errno, "open %s", log0 < 0 ? log_path : "/dev/null");
@@ -521,5 +538,6 @@ int net_dns_ensure_running(const struct net_config *cfg, struct capsid_error *er
 	}
 	char log_path[PATH_MAX];
 	net_store_dir(cfg, NET_DNS_LOG, log_path, sizeof(log_path));
-	return capsid_error_set(err, EIO, "the DNS responder (%s __dns) did not start; see %s", exe, log_path);
+	return capsid_error_set(err, EIO, "the DNS responder (%s __dns) did not start; see %s", exe,
+				log_path);
 }

@@ -10,17 +10,17 @@
 #include "error.h"
 #include "net.h"
 
-#define NET_STATE_FILE	 "state.json"
-#define NET_LOCK_FILE	 "lock"
-#define NET_CONFIG_FILE	 "config.json"
-#define NET_DNS_LOCK	 "dns.lock"
-#define NET_DNS_SPAWN	 "dns.spawn.lock"
-#define NET_DNS_LOG	 "dns.log"
-#define NET_STATE_MAX	 (8u << 20) /* bytes of state.json accepted */
+#define NET_STATE_FILE	  "state.json"
+#define NET_LOCK_FILE	  "lock"
+#define NET_CONFIG_FILE	  "config.json"
+#define NET_DNS_LOCK	  "dns.lock"
+#define NET_DNS_SPAWN	  "dns.spawn.lock"
+#define NET_DNS_LOG	  "dns.log"
+#define NET_STATE_MAX	  (8u << 20) /* bytes of state.json accepted */
 #define NET_BRIDGE_PREFIX "capsid-br"
-#define NET_TAP_PREFIX	 "capsid-t"
-#define NET_MIN_PREFIX	 8
-#define NET_MAX_PREFIX	 30
+#define NET_TAP_PREFIX	  "capsid-t"
+#define NET_MIN_PREFIX	  8
+#define NET_MAX_PREFIX	  30
 
 struct net_network {
 	char name[NET_NAME_MAX + 1];
@@ -82,8 +82,8 @@ unsigned net_state_count_groups(const struct net_state *st, const char *network)
 /* Add the default network from cfg if missing; follow a changed default
  * subnet while no group uses it. */
 int net_state_ensure_default(const struct net_config *cfg, struct net_state *st, struct capsid_error *err);
-int net_state_add_network(struct net_state *st, const char *name, uint32_t subnet, unsigned prefix, bool egress,
-			  struct capsid_error *err);
+int net_state_add_network(struct net_state *st, const char *name, uint32_t subnet, unsigned prefix,
+			  bool egress, struct capsid_error *err);
 void net_state_remove_network(struct net_state *st, const char *name);
 void net_state_remove_group(struct net_state *st, const char *name);
 
@@ -92,7 +92,8 @@ int net_ipam_alloc(const struct net_state *st, const struct net_network *n, cons
 		   const char *requested, uint32_t *ip, struct capsid_error *err);
 int net_check_ports(const struct net_state *st, const struct net_config *cfg, const char *group,
 		    const struct net_port *ports, size_t n, struct capsid_error *err);
-int net_check_label(const struct net_state *st, const char *group, const char *label, struct capsid_error *err);
+int net_check_label(const struct net_state *st, const char *group, const char *label,
+		    struct capsid_error *err);
 int net_check_subnet(const struct net_state *st, const char *name, uint32_t subnet, unsigned prefix,
 		     struct capsid_error *err);
 unsigned net_free_group_id(const struct net_state *st);
@@ -149,7 +150,7 @@ int net_nft_apply_state(const struct net_state *st, uint32_t publish, struct cap
 
 /* ---- DNS protocol (net_dns.c) ------------------------------------------- */
 
-#define NET_DNS_TTL	     5 /* records change with every create/delete */
+#define NET_DNS_TTL	   5 /* records change with every create/delete */
 #define NET_DNS_MAX_PACKET 512
 
 struct net_dns_record {

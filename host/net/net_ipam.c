@@ -77,8 +77,8 @@ int net_parse_mac(const char *s, uint8_t mac[6])
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
 		const char *p = s + i * 3;
-		if ((i < 5 && p[2] != ':') || !strchr("0123456789abcdef", p[0]) || !strchr("0123456789abcdef", p[1]) ||
-		    !p[0] || !p[1])
+		if ((i < 5 && p[2] != ':') || !strchr("0123456789abcdef", p[0]) ||
+		    !strchr("0123456789abcdef", p[1]) || !p[0] || !p[1])
 			return -EINVAL;
 		mac[i] = (uint8_t)strtoul((char[3]){p[0], p[1], 0}, NULL, 16);
 	}
@@ -103,9 +103,9 @@ bool net_valid_network_name(const char *s)
 bool net_valid_zone(const char *s)
 {
 	size_t len = s ? strlen(s) : 0;
-	if (len == 0 || len > 253)
+	if (len == 0 || len > NET_ZONE_MAX)
 		return false;
-	char buf[254];
+	char buf[NET_ZONE_MAX + 1];
 	memcpy(buf, s, len + 1);
 	char *save = NULL;
 	size_t labels = 0, seen = 0;
@@ -164,8 +164,8 @@ int net_check_subnet(const struct net_state *st, const char *name, uint32_t subn
 	char cidr[19];
 	net_format_cidr(subnet, prefix, cidr);
 	if (prefix < NET_MIN_PREFIX || prefix > NET_MAX_PREFIX)
-		return capsid_error_set(err, EINVAL, "subnet %s: the prefix must be /%d to /%d", cidr, NET_MIN_PREFIX,
-					NET_MAX_PREFIX);
+		return capsid_error_set(err, EINVAL, "subnet %s: the prefix must be /%d to /%d", cidr,
+					NET_MIN_PREFIX, NET_MAX_PREFIX);
 	/* 127/8 and 0/8 cannot be routed; 169.254/16 is the metadata range that
 	 * guests are kept away from; multicast and class E are not unicast. */
 	uint32_t first = subnet >> 24;
@@ -179,8 +179,8 @@ int net_check_subnet(const struct net_state *st, const char *name, uint32_t subn
 		if ((subnet & mask) == (o->subnet & mask)) {
 			char other[19];
 			net_format_cidr(o->subnet, o->prefix, other);
-			return capsid_error_set(err, EADDRINUSE, "subnet %s overlaps network \"%s\" (%s)", cidr, o->name,
-						other);
+			return capsid_error_set(err, EADDRINUSE, "subnet %s overlaps network \"%s\" (%s)",
+						cidr, o->name, other);
 		}
 	}
 	return 0;
@@ -196,23 +196,26 @@ int net_ipam_alloc(const struct net_state *st, const struct net_network *n, cons
 		   const char *requested, uint32_t *ip, struct capsid_error *err)
 {
 	uint32_t mask = net_prefix_mask(n->prefix);
-	uint32_t first = n->subnet + 2, last = (n->subnet | ~mask) - 1; /* after the gateway, before broadcast */
+	uint32_t first = n->subnet + 2,
+		 last = (n->subnet | ~mask) - 1; /* after the gateway, before broadcast */
 	if (requested) {
 		uint32_t a;
 		if (net_parse_ipv4(requested, &a) < 0)
-			return capsid_error_set(err, EINVAL, "requested address \"%.20s\" is not an IPv4 address",
-						requested);
+			return capsid_error_set(
+			    err, EINVAL, "requested address \"%.20s\" is not an IPv4 address", requested);
 		char cidr[19];
 		net_format_cidr(n->subnet, n->prefix, cidr);
 		if ((a & mask) != n->subnet || a < first || a > last)
-			return capsid_error_set(err, EINVAL,
-						"requested address %s is not a free host address of network \"%s\" "
-						"(%s, gateway and broadcast excluded)",
-						requested, n->name, cidr);
+			return capsid_error_set(
+			    err, EINVAL,
+			    "requested address %s is not a free host address of network \"%s\" "
+			    "(%s, gateway and broadcast excluded)",
+			    requested, n->name, cidr);
 		for (size_t i = 0; i < st->n_groups; i++)
 			if (st->groups[i].ip == a && strcmp(st->groups[i].name, group) &&
 			    !strcmp(st->groups[i].network, n->name))
-				return capsid_error_set(err, EADDRINUSE, "address %s is already used by group \"%s\"",
+				return capsid_error_set(err, EADDRINUSE,
+							"address %s is already used by group \"%s\"",
 							requested, st->groups[i].name);
 		*ip = a;
 		return 0;
@@ -237,7 +240,8 @@ int net_ipam_alloc(const struct net_state *st, const struct net_network *n, cons
 	if (cand > last || cand < first) {
 		char cidr[19];
 		net_format_cidr(n->subnet, n->prefix, cidr);
-		return capsid_error_set(err, ENOSPC, "network \"%s\" (%s) has no free address left", n->name, cidr);
+		return capsid_error_set(err, ENOSPC, "network \"%s\" (%s) has no free address left", n->name,
+					cidr);
 	}
 	*ip = cand;
 	return 0;
@@ -247,36 +251,40 @@ int net_check_ports(const struct net_state *st, const struct net_config *cfg, co
 		    const struct net_port *ports, size_t n, struct capsid_error *err)
 {
 	if (n > NET_MAX_PORTS)
-		return capsid_error_set(err, EINVAL, "at most %d published ports per group, not %zu", NET_MAX_PORTS, n);
+		return capsid_error_set(err, EINVAL, "at most %d published ports per group, not %zu",
+					NET_MAX_PORTS, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct net_port *p = &ports[i];
 		if (p->port == 0 || (p->protocol != IPPROTO_TCP && p->protocol != IPPROTO_UDP))
-			return capsid_error_set(err, EINVAL, "published port %zu: invalid port or protocol", i);
+			return capsid_error_set(err, EINVAL, "published port %zu: invalid port or protocol",
+						i);
 		for (size_t j = 0; j < i; j++)
 			if (ports[j].port == p->port && ports[j].protocol == p->protocol)
 				return capsid_error_set(err, EINVAL, "port %u/%s is published twice", p->port,
 							net_protocol_name(p->protocol));
 		/* Our own responder owns that one on the publish address. */
 		if (cfg->dns_port && p->port == cfg->dns_port && p->protocol == IPPROTO_UDP)
-			return capsid_error_set(err, EADDRINUSE,
-						"port %u/UDP on the publish address is capsid's DNS responder",
-						p->port);
+			return capsid_error_set(
+			    err, EADDRINUSE, "port %u/UDP on the publish address is capsid's DNS responder",
+			    p->port);
 		for (size_t g = 0; g < st->n_groups; g++) {
 			const struct net_group *o = &st->groups[g];
 			if (!o->public_ip || !strcmp(o->name, group))
 				continue;
 			for (size_t k = 0; k < o->n_ports; k++)
 				if (o->ports[k].port == p->port && o->ports[k].protocol == p->protocol)
-					return capsid_error_set(
-					    err, EADDRINUSE,
-					    "port %u/%s on the publish address is already used by group \"%s\"",
-					    p->port, net_protocol_name(p->protocol), o->name);
+					return capsid_error_set(err, EADDRINUSE,
+								"port %u/%s on the publish address is "
+								"already used by group \"%s\"",
+								p->port, net_protocol_name(p->protocol),
+								o->name);
 		}
 	}
 	return 0;
 }
 
-int net_check_label(const struct net_state *st, const char *group, const char *label, struct capsid_error *err)
+int net_check_label(const struct net_state *st, const char *group, const char *label,
+		    struct capsid_error *err)
 {
 	if (!label || !*label)
 		return 0;
@@ -284,7 +292,8 @@ int net_check_label(const struct net_state *st, const char *group, const char *l
 		return capsid_error_set(err, EINVAL, "DNS name label \"%.64s\" is not a DNS label", label);
 	for (size_t i = 0; i < st->n_groups; i++)
 		if (!strcmp(st->groups[i].dns_label, label) && strcmp(st->groups[i].name, group))
-			return capsid_error_set(err, EADDRINUSE, "DNS name label \"%s\" is already used by group \"%s\"",
+			return capsid_error_set(err, EADDRINUSE,
+						"DNS name label \"%s\" is already used by group \"%s\"",
 						label, st->groups[i].name);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Links through libnl-route: bridges with their gateway address, and
  * persistent taps (made with TUNSETIFF + TUNSETPERSIST, since rtnetlink
  * cannot create tun devices) enslaved to them. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "cleanup.h"
 #include "net_internal.h"
@@ -145,7 +145,8 @@ static int link_up(struct net_link *l, const char *name, int master_ifindex, str
 	return 0;
 }
 
-int net_link_bridge_ensure(struct net_link *l, const struct net_network *n, bool *created, struct capsid_error *err)
+int net_link_bridge_ensure(struct net_link *l, const struct net_network *n, bool *created,
+			   struct capsid_error *err)
 {
 	char name[16];
 	net_bridge_name(n, name);

@@ -24,16 +24,17 @@ int net_network_create(const struct net_config *cfg, const char *name, const cha
 		       struct capsid_error *err)
 {
 	if (!net_valid_network_name(name))
-		return capsid_error_set(err, EINVAL,
-					"network name \"%.64s\": use 1-63 letters, digits, '.', '_' or '-', starting "
-					"with a letter or digit",
-					name ? name : "");
+		return capsid_error_set(
+		    err, EINVAL,
+		    "network name \"%.64s\": use 1-63 letters, digits, '.', '_' or '-', starting "
+		    "with a letter or digit",
+		    name ? name : "");
 	uint32_t subnet;
 	unsigned prefix;
 	if (net_parse_cidr(cidr, &subnet, &prefix) < 0)
-		return capsid_error_set(err, EINVAL,
-					"subnet \"%.32s\" is not an IPv4 network (A.B.C.D/N with no host bits set)",
-					cidr ? cidr : "");
+		return capsid_error_set(
+		    err, EINVAL, "subnet \"%.32s\" is not an IPv4 network (A.B.C.D/N with no host bits set)",
+		    cidr ? cidr : "");
 	_cleanup_close_ int lock = -1;
 	int rc = net_store_lock(cfg, true, &lock, err);
 	if (rc < 0)
@@ -74,8 +75,8 @@ int net_network_remove(const struct net_config *cfg, const char *name, struct ca
 				snprintf(users + strlen(users), sizeof(users) - strlen(users), "%s\"%s\"",
 					 shown > 1 ? ", " : "", st.groups[i].name);
 		}
-		return capsid_error_set(err, EBUSY, "network \"%s\" is used by %zu group%s: %s%s", name, shown,
-					shown == 1 ? "" : "s", users, shown > 5 ? ", ..." : "");
+		return capsid_error_set(err, EBUSY, "network \"%s\" is used by %zu group%s: %s%s", name,
+					shown, shown == 1 ? "" : "s", users, shown > 5 ? ", ..." : "");
 	}
 	char bridge[16];
 	net_bridge_name(n, bridge);

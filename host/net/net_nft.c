@@ -61,6 +61,7 @@ static void render_bridge(FILE *f, const struct net_state *st)
 			"\t\tarp saddr ether != %s drop\n"
 			"\t\tarp saddr ip != { 0.0.0.0, %s } drop\n"
 			"\t\tip saddr != %s drop\n"
+			"\t\taccept\n" /* not the catch-all drop below the vmap */
 			"\t}\n",
 			g->id, g->name, ip, mac, mac, mac, ip, ip);
 	}
@@ -85,8 +86,8 @@ static void render_sets(FILE *f, const struct net_state *st, uint32_t publish)
 		char ip[16];
 		net_format_ipv4(g->ip, ip);
 		for (size_t k = 0; g->public_ip && k < g->n_ports; k++) {
-			fprintf(f, "%s %s . %s . %u", first ? "\t\telements = {" : ",", ip, proto_word(g->ports[k].protocol),
-				g->ports[k].port);
+			fprintf(f, "%s %s . %s . %u", first ? "\t\telements = {" : ",", ip,
+				proto_word(g->ports[k].protocol), g->ports[k].port);
 			first = false;
 		}
 	}
@@ -108,10 +109,11 @@ static void render_nat(FILE *f, const struct net_state *st, uint32_t publish)
 		char ip[16];
 		net_format_ipv4(g->ip, ip);
 		for (size_t k = 0; g->public_ip && k < g->n_ports; k++)
-			fprintf(f, "\t\tip daddr %s %s dport %u dnat ip to %s\n", pub, proto_word(g->ports[k].protocol),
-				g->ports[k].port, ip);
+			fprintf(f, "\t\tip daddr %s %s dport %u dnat ip to %s\n", pub,
+				proto_word(g->ports[k].protocol), g->ports[k].port, ip);
 	}
-	fputs("\t}\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n", f);
+	fputs("\t}\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
+	      f);
 	for (size_t i = 0; i < st->n_networks; i++) {
 		const struct net_network *n = &st->networks[i];
 		char cidr[19];
@@ -149,8 +151,8 @@ static void render_filter(FILE *f, const struct net_state *st)
 		net_format_ipv4(net_gateway(n), gw);
 		net_format_ipv4(g->ip, ip);
 		for (size_t k = 0; k < g->n_services; k++)
-			fprintf(f, "\t\tiifname \"%s\" ip saddr %s ip daddr %s %s dport %u accept\n", br, ip, gw,
-				proto_word(g->services[k].protocol), g->services[k].port);
+			fprintf(f, "\t\tiifname \"%s\" ip saddr %s ip daddr %s %s dport %u accept\n", br, ip,
+				gw, proto_word(g->services[k].protocol), g->services[k].port);
 	}
 	fputs("\t\tdrop\n\t}\n", f);
 
@@ -170,6 +172,10 @@ static void render_filter(FILE *f, const struct net_state *st)
 	      "\t\tct status dnat ip daddr . meta l4proto . th dport @published accept\n"
 	      "\t\tdrop\n\t}\n"
 	      "\tchain from_guest {\n"
+	      /* Invalid packets (bad checksum, out of window) have no
+	       * conntrack entry, so NAT would skip them: they would leave
+	       * with the guest's internal address. */
+	      "\t\tct state invalid drop\n"
 	      "\t\tct state established,related accept\n"
 	      "\t\tip daddr 169.254.0.0/16 drop\n",
 	      f);

@@ -149,7 +149,8 @@ static int read_group(struct json_object *o, struct net_group *g, struct capsid_
 	    net_parse_mac(mac, g->mac) < 0 || !get_bool(o, "public", &g->public_ip))
 		return bad(err, name, "invalid id, ip, mac or public");
 	g->id = (unsigned)id;
-	if (label && *label && !net_valid_label(label))
+	if ((!label && json_object_object_get_ex(o, "dnsLabel", NULL)) ||
+	    (label && *label && !net_valid_label(label)))
 		return bad(err, name, "invalid dnsLabel");
 	snprintf(g->dns_label, sizeof(g->dns_label), "%s", label ? label : "");
 	if (read_ports(o, "ports", NET_MAX_PORTS, g->ports, &g->n_ports) < 0 ||
@@ -166,10 +167,14 @@ int net_state_from_json(struct json_object *doc, struct net_state *st, struct ca
 	if (!json_object_is_type(doc, json_type_object) || !get_int(doc, "version", 1, 1000, &version))
 		return bad(err, "version", "missing");
 	if (version != STATE_VERSION)
-		return capsid_error_set(err, ENOTSUP, "state.json: version %lld is not supported", (long long)version);
-	if (!json_object_object_get_ex(doc, "networks", &nets) || !json_object_is_type(nets, json_type_array) ||
-	    json_object_array_length(nets) > NET_MAX_NETWORKS || !json_object_object_get_ex(doc, "groups", &groups) ||
-	    !json_object_is_type(groups, json_type_array) || json_object_array_length(groups) > NET_MAX_GROUPS)
+		return capsid_error_set(err, ENOTSUP, "state.json: version %lld is not supported",
+					(long long)version);
+	if (!json_object_object_get_ex(doc, "networks", &nets) ||
+	    !json_object_is_type(nets, json_type_array) ||
+	    json_object_array_length(nets) > NET_MAX_NETWORKS ||
+	    !json_object_object_get_ex(doc, "groups", &groups) ||
+	    !json_object_is_type(groups, json_type_array) ||
+	    json_object_array_length(groups) > NET_MAX_GROUPS)
 		return bad(err, "networks/groups", "missing or too many");
 	struct net_state s = {0};
 	s.networks = calloc(json_object_array_length(nets) + 1, sizeof(*s.networks));
@@ -247,7 +252,8 @@ struct json_object *net_state_to_json(const struct net_state *st)
 		struct json_object *o = json_object_new_object();
 		if (!add(nets, NULL, o) || !add(o, "name", json_object_new_string(n->name)) ||
 		    !add(o, "subnet", json_object_new_string(cidr)) ||
-		    !add(o, "egress", json_object_new_boolean(n->egress)) || !add(o, "id", json_object_new_int((int)n->id)))
+		    !add(o, "egress", json_object_new_boolean(n->egress)) ||
+		    !add(o, "id", json_object_new_int((int)n->id)))
 			return NULL;
 	}
 	for (size_t i = 0; i < st->n_groups; i++) {
@@ -258,7 +264,8 @@ struct json_object *net_state_to_json(const struct net_state *st)
 		struct json_object *o = json_object_new_object();
 		if (!add(groups, NULL, o) || !add(o, "name", json_object_new_string(g->name)) ||
 		    !add(o, "network", json_object_new_string(g->network)) ||
-		    !add(o, "id", json_object_new_int((int)g->id)) || !add(o, "ip", json_object_new_string(ip)) ||
+		    !add(o, "id", json_object_new_int((int)g->id)) ||
+		    !add(o, "ip", json_object_new_string(ip)) ||
 		    !add(o, "mac", json_object_new_string(mac)) ||
 		    !add(o, "public", json_object_new_boolean(g->public_ip)) ||
 		    !add(o, "ports", ports_json(g->ports, g->n_ports)) ||
@@ -271,8 +278,8 @@ struct json_object *net_state_to_json(const struct net_state *st)
 
 /* ---- changes ------------------------------------------------------------ */
 
-int net_state_add_network(struct net_state *st, const char *name, uint32_t subnet, unsigned prefix, bool egress,
-			  struct capsid_error *err)
+int net_state_add_network(struct net_state *st, const char *name, uint32_t subnet, unsigned prefix,
+			  bool egress, struct capsid_error *err)
 {
 	if (st->n_networks >= NET_MAX_NETWORKS)
 		return capsid_error_set(err, ENOSPC, "at most %d networks", NET_MAX_NETWORKS);
@@ -318,7 +325,8 @@ int net_state_ensure_default(const struct net_config *cfg, struct net_state *st,
 	uint32_t subnet;
 	unsigned prefix;
 	if (net_parse_cidr(cfg->default_subnet, &subnet, &prefix) < 0)
-		return capsid_error_set(err, EINVAL, "default subnet \"%s\" is not a CIDR network", cfg->default_subnet);
+		return capsid_error_set(err, EINVAL, "default subnet \"%s\" is not a CIDR network",
+					cfg->default_subnet);
 	struct net_network *n = net_state_network(st, NET_DEFAULT_NETWORK);
 	if (n && n->subnet == subnet && n->prefix == prefix)
 		return 0;
@@ -348,7 +356,8 @@ int net_store_lock(const struct net_config *cfg, bool exclusive, int *fd, struct
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	*fd = -1;
-	if (net_store_dir(cfg, NULL, dir, sizeof(dir)) < 0 || net_store_dir(cfg, NET_LOCK_FILE, path, sizeof(path)) < 0)
+	if (net_store_dir(cfg, NULL, dir, sizeof(dir)) < 0 ||
+	    net_store_dir(cfg, NET_LOCK_FILE, path, sizeof(path)) < 0)
 		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
 	int rc = util_mkdir_p(dir, 0700);
 	if (rc < 0)
@@ -389,9 +398,13 @@ int net_store_load(const struct net_config *cfg, struct net_state *st, struct ca
 
 int net_store_save(const struct net_config *cfg, const struct net_state *st, struct capsid_error *err)
 {
-	char path[PATH_MAX];
-	if (net_store_dir(cfg, NET_STATE_FILE, path, sizeof(path)) < 0)
+	char path[PATH_MAX], dir[PATH_MAX];
+	if (net_store_dir(cfg, NET_STATE_FILE, path, sizeof(path)) < 0 ||
+	    net_store_dir(cfg, NULL, dir, sizeof(dir)) < 0)
 		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
+	int rc = util_mkdir_p(dir, 0700);
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "create %s", dir);
 	_cleanup_json_ struct json_object *doc = net_state_to_json(st);
 	if (!doc)
 		return capsid_error_set(err, ENOMEM, "out of memory");
@@ -399,7 +412,7 @@ int net_store_save(const struct net_config *cfg, const struct net_state *st, str
 	const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PRETTY, &len);
 	if (!text)
 		return capsid_error_set(err, ENOMEM, "out of memory");
-	int rc = util_write_file_atomic(path, text, len, 0600);
+	rc = util_write_file_atomic(path, text, len, 0600);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "write %s", path);
 	return 0;

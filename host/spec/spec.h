@@ -17,12 +17,14 @@
 
 struct json_object;
 
-#define SPEC_MAX_INPUT	    (1u << 20) /* bytes of YAML/JSON accepted */
-#define SPEC_MAX_DEPTH	    64	       /* nested objects/arrays accepted */
-#define SPEC_MAX_CONTAINERS 60	       /* ACI limit per group */
-#define SPEC_MAX_CPU	    64.0       /* per container and per group */
-#define SPEC_MAX_MEMORY_GB  256.0      /* per container and per group */
-#define SPEC_MAX_WARNINGS   64	       /* further warnings are summarised in one line */
+#define SPEC_MAX_INPUT	     (1u << 20) /* bytes of YAML/JSON accepted */
+#define SPEC_MAX_DEPTH	     64		/* nested objects/arrays accepted */
+#define SPEC_MAX_CONTAINERS  60		/* ACI limit per group */
+#define SPEC_MAX_CPU	     64.0	/* per container and per group */
+#define SPEC_MAX_MEMORY_GB   256.0	/* per container and per group */
+#define SPEC_MAX_WARNINGS    64		/* further warnings are summarised in one line */
+#define SPEC_MAX_PORTS	     64		/* per container and for ipAddress */
+#define SPEC_MAX_NAMESERVERS 3		/* resolv.conf reads three */
 
 enum spec_restart_policy { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER };
 
@@ -37,6 +39,15 @@ struct spec_resources {
 	double memory_gb;
 }; /* 0 = not given */
 
+enum spec_protocol { SPEC_PROTO_TCP, SPEC_PROTO_UDP };
+
+/* A port (1-65535). ACI has no port mapping: a group port is published
+ * as the same port of the container that declares it. */
+struct spec_port {
+	unsigned port;
+	enum spec_protocol protocol; /* default TCP */
+};
+
 struct spec_container {
 	char *name;
 	char *image;
@@ -45,6 +56,36 @@ struct spec_container {
 	struct spec_env *env;
 	size_t n_env;
 	struct spec_resources requests, limits; /* requests are required (ACI) */
+	struct spec_port *ports;		/* unique (port, protocol) within the group */
+	size_t n_ports;
+};
+
+enum spec_ip_type { SPEC_IP_PUBLIC, SPEC_IP_PRIVATE };
+
+/* properties.ipAddress: every port must be declared by a container. */
+struct spec_ip_address {
+	enum spec_ip_type type;
+	struct spec_port *ports; /* at least one */
+	size_t n_ports;
+	char *dns_name_label; /* NULL when not given */
+	char *ip;	      /* requested IPv4 address, NULL when not given */
+};
+
+/* properties.dnsConfig; searchDomains and options are space-separated
+ * strings, as in ACI. */
+struct spec_dns_config {
+	char **name_servers; /* 1..SPEC_MAX_NAMESERVERS IPv4 addresses */
+	size_t n_name_servers;
+	char *search_domains; /* NULL when not given */
+	char *options;	      /* NULL when not given */
+};
+
+/* properties.subnetIds[]: the last path segment of id names a capsid
+ * virtual network ("/subscriptions/.../subnets/backend" or "backend"). */
+struct spec_subnet {
+	char *id;
+	char *name;    /* NULL when not given */
+	char *network; /* the last segment of id */
 };
 
 struct spec_tag {
@@ -62,6 +103,10 @@ struct spec_group {
 	enum spec_restart_policy restart_policy;
 	struct spec_container *containers;
 	size_t n_containers;
+	struct spec_ip_address *ip_address; /* NULL when not given */
+	struct spec_dns_config *dns_config; /* NULL when not given */
+	struct spec_subnet *subnets;	    /* at most one (ACI) */
+	size_t n_subnets;
 };
 
 /* Each item reads like "properties.foo: unknown field, ignored". */
@@ -109,6 +154,10 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 void spec_free(struct spec_group *g); /* NULL-safe; wipes secure values (explicit_bzero) before free */
 void spec_warnings_free(struct spec_warnings *w);		  /* frees the items, leaves *w empty */
 const char *spec_restart_policy_name(enum spec_restart_policy p); /* "Always", "OnFailure", "Never" */
+const char *spec_protocol_name(enum spec_protocol p);		  /* "TCP", "UDP" */
+const char *spec_ip_type_name(enum spec_ip_type t);		  /* "Public", "Private" */
+/* The capsid network the group joins: subnetIds[0]'s, NULL for the default. */
+const char *spec_group_network(const struct spec_group *g);
 
 /* Resource rule (ACI): vCPUs = ceil(sum of container cpu requests); memory
  * MiB = ceil(sum of memoryInGB*1024). The ceil() allows for floating-point

@@ -2,10 +2,12 @@
 #ifndef CAPSID_SPEC_INTERNAL_H
 #define CAPSID_SPEC_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
+#include "spec.h"
 
 struct json_object;
 
@@ -27,5 +29,56 @@ unsigned spec_ceil_sum(double x);
 /* Copy untrusted text into a message: at most 64 bytes, control bytes and
  * quotes/backslashes escaped, "..." appended when cut. */
 void spec_sanitize(char *out, size_t size, const char *s);
+
+/* ---- the validator's building blocks (spec_validate.c) -------------------
+ * Shared so that each group of fields can live in its own file
+ * (spec_network.c). Every message starts with the JSON path. */
+
+#define SPEC_PATH_SZ 512
+
+struct spec_warnings;
+struct spec_group;
+
+struct spec_vctx {
+	unsigned flags;
+	struct spec_warnings warn; /* handed to the caller only on success */
+	size_t dropped;		   /* warnings beyond SPEC_MAX_WARNINGS */
+	struct capsid_error *err;
+};
+
+typedef int (*spec_field_fn)(struct spec_vctx *c, struct json_object *val, const char *path, void *target);
+
+/* One known key of an object kind: its handler, and whether it must be there. */
+struct spec_field {
+	const char *key;
+	spec_field_fn parse; /* NULL: accepted and ignored */
+	bool required;
+};
+
+void spec_path_key(char out[SPEC_PATH_SZ], const char *parent, const char *key);
+void spec_path_index(char out[SPEC_PATH_SZ], const char *parent, size_t i);
+int spec_nomem(struct spec_vctx *c);
+int spec_type_error(struct spec_vctx *c, const char *path, const char *want, struct json_object *v);
+int spec_get_string(struct spec_vctx *c, struct json_object *v, const char *path, const char **out);
+int spec_dup_string(struct spec_vctx *c, struct json_object *v, const char *path, char **dst);
+/* Warn about unknown keys, report missing required ones, run the handlers
+ * in table order. A JSON null counts as absent. */
+int spec_parse_object(struct spec_vctx *c, struct json_object *obj, const char *path,
+		      const struct spec_field *fields, size_t n_fields, void *target);
+int spec_parse_dns_label(struct spec_vctx *c, struct json_object *v, const char *path, char **dst);
+
+/* ---- networking fields (spec_network.c) ---------------------------------- */
+
+/* containers[].properties.ports (target: struct spec_container). */
+int spec_parse_container_ports(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+/* properties.ipAddress, .dnsConfig, .subnetIds (target: struct spec_group). */
+int spec_parse_ip_address(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_dns_config(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_subnet_ids(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+/* Container i's ports against those of containers 0..i-1 (path: the
+ * container's). */
+int spec_check_container_ports(struct spec_vctx *c, const struct spec_group *g, size_t i, const char *path);
+/* Rules across fields, once properties are parsed (path: "properties"). */
+int spec_check_network(struct spec_vctx *c, const struct spec_group *g, const char *path);
 
 #endif

@@ -24,6 +24,21 @@ const char *spec_restart_policy_name(enum spec_restart_policy p)
 	return "Always";
 }
 
+const char *spec_protocol_name(enum spec_protocol p)
+{
+	return p == SPEC_PROTO_UDP ? "UDP" : "TCP";
+}
+
+const char *spec_ip_type_name(enum spec_ip_type t)
+{
+	return t == SPEC_IP_PRIVATE ? "Private" : "Public";
+}
+
+const char *spec_group_network(const struct spec_group *g)
+{
+	return g && g->n_subnets ? g->subnets[0].network : NULL;
+}
+
 /* ceil() of a sum of decimal fractions: 10 x 0.1 adds up to 0.9999999999999999
  * in binary floating point and 0.1+0.2 to 0.30000000000000004, so allow a
  * millionth below the integer (a byte of memory, a micro-CPU) for the noise. */
@@ -130,6 +145,50 @@ static void put_resources(struct json_object *parent, const char *key, const str
 		put(o, "memoryInGB", json_object_new_double(r->memory_gb), ok);
 }
 
+static void put_ports(struct json_object *parent, const struct spec_port *ports, size_t n, bool *ok)
+{
+	struct json_object *arr = put(parent, "ports", json_object_new_array(), ok);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = put(arr, NULL, json_object_new_object(), ok);
+		put(o, "port", json_object_new_int((int)ports[i].port), ok);
+		put(o, "protocol", json_object_new_string(spec_protocol_name(ports[i].protocol)), ok);
+	}
+}
+
+static void put_network(struct json_object *props, const struct spec_group *g, bool *ok)
+{
+	const struct spec_ip_address *ip = g->ip_address;
+	if (ip) {
+		struct json_object *o = put(props, "ipAddress", json_object_new_object(), ok);
+		put(o, "type", json_object_new_string(spec_ip_type_name(ip->type)), ok);
+		put_ports(o, ip->ports, ip->n_ports, ok);
+		if (ip->dns_name_label)
+			put(o, "dnsNameLabel", json_object_new_string(ip->dns_name_label), ok);
+		if (ip->ip)
+			put(o, "ip", json_object_new_string(ip->ip), ok);
+	}
+	const struct spec_dns_config *d = g->dns_config;
+	if (d) {
+		struct json_object *o = put(props, "dnsConfig", json_object_new_object(), ok);
+		struct json_object *ns = put(o, "nameServers", json_object_new_array(), ok);
+		for (size_t i = 0; i < d->n_name_servers; i++)
+			put(ns, NULL, json_object_new_string(d->name_servers[i]), ok);
+		if (d->search_domains)
+			put(o, "searchDomains", json_object_new_string(d->search_domains), ok);
+		if (d->options)
+			put(o, "options", json_object_new_string(d->options), ok);
+	}
+	if (g->n_subnets) {
+		struct json_object *arr = put(props, "subnetIds", json_object_new_array(), ok);
+		for (size_t i = 0; i < g->n_subnets; i++) {
+			struct json_object *o = put(arr, NULL, json_object_new_object(), ok);
+			put(o, "id", json_object_new_string(g->subnets[i].id), ok);
+			if (g->subnets[i].name)
+				put(o, "name", json_object_new_string(g->subnets[i].name), ok);
+		}
+	}
+}
+
 static void put_env(struct json_object *arr, const struct spec_env *e, enum spec_json_mode mode, bool *ok)
 {
 	struct json_object *o = put(arr, NULL, json_object_new_object(), ok);
@@ -163,6 +222,8 @@ static void put_container(struct json_object *arr, const struct spec_container *
 	put_resources(res, "requests", &ct->requests, ok);
 	if (ct->limits.cpu > 0 || ct->limits.memory_gb > 0)
 		put_resources(res, "limits", &ct->limits, ok);
+	if (ct->n_ports)
+		put_ports(props, ct->ports, ct->n_ports, ok);
 }
 
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode)
@@ -187,6 +248,7 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 	struct json_object *cts = put(props, "containers", json_object_new_array(), &ok);
 	for (size_t i = 0; i < g->n_containers; i++)
 		put_container(cts, &g->containers[i], mode, &ok);
+	put_network(props, g, &ok);
 	if (!ok) {
 		if (mode == SPEC_WITH_SECRETS)
 			spec_wipe_secure_values(doc);
@@ -212,6 +274,31 @@ static void container_free(struct spec_container *ct)
 		free(e->value);
 	}
 	free(ct->env);
+	free(ct->ports);
+}
+
+static void network_free(struct spec_group *g)
+{
+	if (g->ip_address) {
+		free(g->ip_address->ports);
+		free(g->ip_address->dns_name_label);
+		free(g->ip_address->ip);
+		free(g->ip_address);
+	}
+	if (g->dns_config) {
+		for (size_t i = 0; i < g->dns_config->n_name_servers; i++)
+			free(g->dns_config->name_servers[i]);
+		free(g->dns_config->name_servers);
+		free(g->dns_config->search_domains);
+		free(g->dns_config->options);
+		free(g->dns_config);
+	}
+	for (size_t i = 0; i < g->n_subnets; i++) {
+		free(g->subnets[i].id);
+		free(g->subnets[i].name);
+		free(g->subnets[i].network);
+	}
+	free(g->subnets);
 }
 
 void spec_free(struct spec_group *g)
@@ -221,6 +308,7 @@ void spec_free(struct spec_group *g)
 	for (size_t i = 0; i < g->n_containers; i++)
 		container_free(&g->containers[i]);
 	free(g->containers);
+	network_free(g);
 	for (size_t i = 0; i < g->n_tags; i++) {
 		free(g->tags[i].key);
 		free(g->tags[i].value);

@@ -2,7 +2,7 @@
  * struct spec_group.
  *
  * Each object kind is a table of its known keys with a handler per key
- * (struct spec_field); parse_object() reports missing required keys, warns
+ * (struct spec_field); spec_parse_object() reports missing required keys, warns
  * about unknown ones and calls the handlers in table order. Supporting a new
  * field (ipAddress, volumes, ports, ...) is one table line plus its handler.
  *
@@ -21,45 +21,29 @@
 #include "spec.h"
 #include "spec_internal.h"
 
-#define PATH_SZ	      512
 #define DNS_LABEL_MAX 63
 #define TAGS_MAX      50 /* ARM limits on resource tags */
 #define TAG_KEY_MAX   512
 #define TAG_VALUE_MAX 256
 
-struct vctx {
-	unsigned flags;
-	struct spec_warnings warn; /* handed to the caller only on success */
-	size_t dropped;		   /* warnings beyond SPEC_MAX_WARNINGS */
-	struct capsid_error *err;
-};
-
-typedef int (*spec_field_fn)(struct vctx *c, struct json_object *val, const char *path, void *target);
-
-struct spec_field {
-	const char *key;
-	spec_field_fn parse; /* NULL: accepted and ignored */
-	bool required;
-};
-
-static void path_key(char out[PATH_SZ], const char *parent, const char *key)
+void spec_path_key(char out[SPEC_PATH_SZ], const char *parent, const char *key)
 {
-	if (snprintf(out, PATH_SZ, "%s%s%s", parent, *parent ? "." : "", key) >= PATH_SZ)
-		out[PATH_SZ - 1] = '\0';
+	if (snprintf(out, SPEC_PATH_SZ, "%s%s%s", parent, *parent ? "." : "", key) >= SPEC_PATH_SZ)
+		out[SPEC_PATH_SZ - 1] = '\0';
 }
 
-static void path_index(char out[PATH_SZ], const char *parent, size_t i)
+void spec_path_index(char out[SPEC_PATH_SZ], const char *parent, size_t i)
 {
-	if (snprintf(out, PATH_SZ, "%s[%zu]", parent, i) >= PATH_SZ)
-		out[PATH_SZ - 1] = '\0';
+	if (snprintf(out, SPEC_PATH_SZ, "%s[%zu]", parent, i) >= SPEC_PATH_SZ)
+		out[SPEC_PATH_SZ - 1] = '\0';
 }
 
-static int nomem(struct vctx *c)
+int spec_nomem(struct spec_vctx *c)
 {
 	return capsid_error_set(c->err, ENOMEM, "out of memory");
 }
 
-__attribute__((format(printf, 2, 3))) static int warn_add(struct vctx *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int warn_add(struct spec_vctx *c, const char *fmt, ...)
 {
 	if (c->warn.n >= SPEC_MAX_WARNINGS) {
 		c->dropped++;
@@ -67,14 +51,14 @@ __attribute__((format(printf, 2, 3))) static int warn_add(struct vctx *c, const 
 	}
 	char **items = realloc(c->warn.items, (c->warn.n + 1) * sizeof(*items));
 	if (!items)
-		return nomem(c);
+		return spec_nomem(c);
 	c->warn.items = items;
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vasprintf(&items[c->warn.n], fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return nomem(c);
+		return spec_nomem(c);
 	c->warn.n++;
 	return 0;
 }
@@ -99,7 +83,7 @@ static const char *type_name(struct json_object *v)
 	return "unknown";
 }
 
-static int type_error(struct vctx *c, const char *path, const char *want, struct json_object *v)
+int spec_type_error(struct spec_vctx *c, const char *path, const char *want, struct json_object *v)
 {
 	json_type t = json_object_get_type(v);
 	bool yaml_hint = !strcmp(want, "a string") &&
@@ -108,10 +92,10 @@ static int type_error(struct vctx *c, const char *path, const char *want, struct
 				yaml_hint ? " (quote it in YAML)" : "");
 }
 
-static int get_string(struct vctx *c, struct json_object *v, const char *path, const char **out)
+int spec_get_string(struct spec_vctx *c, struct json_object *v, const char *path, const char **out)
 {
 	if (!json_object_is_type(v, json_type_string))
-		return type_error(c, path, "a string", v);
+		return spec_type_error(c, path, "a string", v);
 	const char *s = json_object_get_string(v);
 	if (strlen(s) != (size_t)json_object_get_string_len(v))
 		return capsid_error_set(c->err, EINVAL, "%s: must not contain NUL characters", path);
@@ -119,31 +103,31 @@ static int get_string(struct vctx *c, struct json_object *v, const char *path, c
 	return 0;
 }
 
-static int dup_string(struct vctx *c, struct json_object *v, const char *path, char **dst)
+int spec_dup_string(struct spec_vctx *c, struct json_object *v, const char *path, char **dst)
 {
 	const char *s;
-	int rc = get_string(c, v, path, &s);
+	int rc = spec_get_string(c, v, path, &s);
 	if (rc < 0)
 		return rc;
 	*dst = strdup(s);
-	return *dst ? 0 : nomem(c);
+	return *dst ? 0 : spec_nomem(c);
 }
 
-static int get_number(struct vctx *c, struct json_object *v, const char *path, double *out)
+static int get_number(struct spec_vctx *c, struct json_object *v, const char *path, double *out)
 {
 	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
-		return type_error(c, path, "a number", v);
+		return spec_type_error(c, path, "a number", v);
 	*out = json_object_get_double(v);
 	return 0;
 }
 
 /* Warn about keys not in the table, then run the handlers in table order.
  * A JSON null counts as absent (YAML "key:" with nothing after it). */
-static int parse_object(struct vctx *c, struct json_object *obj, const char *path,
-			const struct spec_field *fields, size_t n_fields, void *target)
+int spec_parse_object(struct spec_vctx *c, struct json_object *obj, const char *path,
+		      const struct spec_field *fields, size_t n_fields, void *target)
 {
 	if (!json_object_is_type(obj, json_type_object))
-		return type_error(c, path, "an object", obj);
+		return spec_type_error(c, path, "an object", obj);
 	struct json_object_iterator it = json_object_iter_begin(obj), end = json_object_iter_end(obj);
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
 		const char *key = json_object_iter_peek_name(&it);
@@ -152,16 +136,16 @@ static int parse_object(struct vctx *c, struct json_object *obj, const char *pat
 			known = !strcmp(fields[i].key, key);
 		if (known)
 			continue;
-		char k[80], p[PATH_SZ];
+		char k[80], p[SPEC_PATH_SZ];
 		spec_sanitize(k, sizeof(k), key);
-		path_key(p, path, k);
+		spec_path_key(p, path, k);
 		int rc = warn_add(c, "%s: unknown field, ignored", p);
 		if (rc < 0)
 			return rc;
 	}
 	for (size_t i = 0; i < n_fields; i++) {
-		char p[PATH_SZ];
-		path_key(p, path, fields[i].key);
+		char p[SPEC_PATH_SZ];
+		spec_path_key(p, path, fields[i].key);
 		struct json_object *v = NULL;
 		if (!json_object_object_get_ex(obj, fields[i].key, &v) || !v) {
 			if (fields[i].required)
@@ -178,10 +162,10 @@ static int parse_object(struct vctx *c, struct json_object *obj, const char *pat
 }
 
 /* ACI names: a DNS label, lowercase only. */
-static int parse_dns_label(struct vctx *c, struct json_object *v, const char *path, char **dst)
+int spec_parse_dns_label(struct spec_vctx *c, struct json_object *v, const char *path, char **dst)
 {
 	const char *s;
-	int rc = get_string(c, v, path, &s);
+	int rc = spec_get_string(c, v, path, &s);
 	if (rc < 0)
 		return rc;
 	size_t len = strlen(s);
@@ -199,12 +183,13 @@ static int parse_dns_label(struct vctx *c, struct json_object *v, const char *pa
 		    path, q);
 	}
 	*dst = strdup(s);
-	return *dst ? 0 : nomem(c);
+	return *dst ? 0 : spec_nomem(c);
 }
 
 /* ---- resources ---------------------------------------------------------- */
 
-static int parse_bounded(struct vctx *c, struct json_object *v, const char *path, double max, double *dst)
+static int parse_bounded(struct spec_vctx *c, struct json_object *v, const char *path, double max,
+			 double *dst)
 {
 	double d = 0;
 	int rc = get_number(c, v, path, &d);
@@ -219,12 +204,12 @@ static int parse_bounded(struct vctx *c, struct json_object *v, const char *path
 	return 0;
 }
 
-static int parse_cpu(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_cpu(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	return parse_bounded(c, v, path, SPEC_MAX_CPU, &((struct spec_resources *)target)->cpu);
 }
 
-static int parse_memory(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_memory(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	return parse_bounded(c, v, path, SPEC_MAX_MEMORY_GB, &((struct spec_resources *)target)->memory_gb);
 }
@@ -239,16 +224,16 @@ static const struct spec_field limit_fields[] = {
     {"memoryInGB", parse_memory, false},
 };
 
-static int parse_requests(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_requests(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
-	return parse_object(c, v, path, request_fields, ARRAY_SIZE(request_fields), &ct->requests);
+	return spec_parse_object(c, v, path, request_fields, ARRAY_SIZE(request_fields), &ct->requests);
 }
 
-static int parse_limits(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_limits(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
-	return parse_object(c, v, path, limit_fields, ARRAY_SIZE(limit_fields), &ct->limits);
+	return spec_parse_object(c, v, path, limit_fields, ARRAY_SIZE(limit_fields), &ct->limits);
 }
 
 static const struct spec_field resources_fields[] = {
@@ -256,10 +241,10 @@ static const struct spec_field resources_fields[] = {
     {"limits", parse_limits, false},
 };
 
-static int parse_resources(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_resources(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
-	int rc = parse_object(c, v, path, resources_fields, ARRAY_SIZE(resources_fields), ct);
+	int rc = spec_parse_object(c, v, path, resources_fields, ARRAY_SIZE(resources_fields), ct);
 	if (rc < 0)
 		return rc;
 	if (ct->limits.cpu > 0 && ct->limits.cpu < ct->requests.cpu)
@@ -274,10 +259,10 @@ static int parse_resources(struct vctx *c, struct json_object *v, const char *pa
 
 /* ---- environment variables ---------------------------------------------- */
 
-static int parse_env_name(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_env_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_env *e = target;
-	int rc = dup_string(c, v, path, &e->name);
+	int rc = spec_dup_string(c, v, path, &e->name);
 	if (rc < 0)
 		return rc;
 	if (!*e->name)
@@ -287,16 +272,16 @@ static int parse_env_name(struct vctx *c, struct json_object *v, const char *pat
 	return 0;
 }
 
-static int parse_env_value(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_env_value(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
-	return dup_string(c, v, path, &((struct spec_env *)target)->value);
+	return spec_dup_string(c, v, path, &((struct spec_env *)target)->value);
 }
 
-static int parse_env_secure_value(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_env_secure_value(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_env *e = target;
 	e->secure = true; /* before the copy, so spec_free wipes it whatever happens */
-	return dup_string(c, v, path, &e->value);
+	return spec_dup_string(c, v, path, &e->value);
 }
 
 static const struct spec_field env_fields[] = {
@@ -311,36 +296,36 @@ static bool has_value(struct json_object *obj, const char *key)
 	return json_object_object_get_ex(obj, key, &v) && v;
 }
 
-static int parse_env_list(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_env_list(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
 	if (!json_object_is_type(v, json_type_array))
-		return type_error(c, path, "an array", v);
+		return spec_type_error(c, path, "an array", v);
 	size_t n = json_object_array_length(v);
 	if (n == 0)
 		return 0;
 	ct->env = calloc(n, sizeof(*ct->env));
 	if (!ct->env)
-		return nomem(c);
+		return spec_nomem(c);
 	ct->n_env = n;
 	/* A json-c object as a hash set keeps duplicate detection linear. */
 	_cleanup_json_ struct json_object *seen = json_object_new_object();
 	if (!seen)
-		return nomem(c);
+		return spec_nomem(c);
 	for (size_t i = 0; i < n; i++) {
-		char p[PATH_SZ];
-		path_index(p, path, i);
+		char p[SPEC_PATH_SZ];
+		spec_path_index(p, path, i);
 		struct json_object *item = json_object_array_get_idx(v, i);
 		struct spec_env *e = &ct->env[i];
 		if (!json_object_is_type(item, json_type_object))
-			return type_error(c, p, "an object", item);
+			return spec_type_error(c, p, "an object", item);
 		bool plain = has_value(item, "value"), secure = has_value(item, "secureValue");
 		if (plain == secure && (plain || !(c->flags & SPEC_PARSE_REDACTED)))
 			return capsid_error_set(c->err, EINVAL,
 						"%s: exactly one of value or secureValue must be set", p);
 		if (!plain && !secure)
 			e->secure = true; /* redacted: the value was dropped on purpose */
-		int rc = parse_object(c, item, p, env_fields, ARRAY_SIZE(env_fields), e);
+		int rc = spec_parse_object(c, item, p, env_fields, ARRAY_SIZE(env_fields), e);
 		if (rc < 0)
 			return rc;
 		if (json_object_object_get_ex(seen, e->name, NULL)) {
@@ -350,17 +335,17 @@ static int parse_env_list(struct vctx *c, struct json_object *v, const char *pat
 						q);
 		}
 		if (json_object_object_add(seen, e->name, NULL) < 0)
-			return nomem(c);
+			return spec_nomem(c);
 	}
 	return 0;
 }
 
 /* ---- containers --------------------------------------------------------- */
 
-static int parse_image(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_image(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
-	int rc = dup_string(c, v, path, &ct->image);
+	int rc = spec_dup_string(c, v, path, &ct->image);
 	if (rc < 0)
 		return rc;
 	if (!*ct->image)
@@ -372,22 +357,22 @@ static int parse_image(struct vctx *c, struct json_object *v, const char *path, 
 	return 0;
 }
 
-static int parse_command(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_command(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
 	if (!json_object_is_type(v, json_type_array))
-		return type_error(c, path, "an array of strings", v);
+		return spec_type_error(c, path, "an array of strings", v);
 	size_t n = json_object_array_length(v);
 	if (n == 0)
 		return capsid_error_set(c->err, EINVAL, "%s: must not be empty when given", path);
 	ct->command = calloc(n, sizeof(*ct->command));
 	if (!ct->command)
-		return nomem(c);
+		return spec_nomem(c);
 	ct->n_command = n;
 	for (size_t i = 0; i < n; i++) {
-		char p[PATH_SZ];
-		path_index(p, path, i);
-		int rc = dup_string(c, json_object_array_get_idx(v, i), p, &ct->command[i]);
+		char p[SPEC_PATH_SZ];
+		spec_path_index(p, path, i);
+		int rc = spec_dup_string(c, json_object_array_get_idx(v, i), p, &ct->command[i]);
 		if (rc < 0)
 			return rc;
 	}
@@ -402,17 +387,19 @@ static const struct spec_field container_properties_fields[] = {
     {"command", parse_command, false},
     {"environmentVariables", parse_env_list, false},
     {"resources", parse_resources, true},
+    {"ports", spec_parse_container_ports, false},
 };
 
-static int parse_container_name(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_container_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
-	return parse_dns_label(c, v, path, &((struct spec_container *)target)->name);
+	return spec_parse_dns_label(c, v, path, &((struct spec_container *)target)->name);
 }
 
-static int parse_container_properties(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_container_properties(struct spec_vctx *c, struct json_object *v, const char *path,
+				      void *target)
 {
-	return parse_object(c, v, path, container_properties_fields, ARRAY_SIZE(container_properties_fields),
-			    target);
+	return spec_parse_object(c, v, path, container_properties_fields,
+				 ARRAY_SIZE(container_properties_fields), target);
 }
 
 static const struct spec_field container_fields[] = {
@@ -420,11 +407,11 @@ static const struct spec_field container_fields[] = {
     {"properties", parse_container_properties, true},
 };
 
-static int parse_containers(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_containers(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_group *g = target;
 	if (!json_object_is_type(v, json_type_array))
-		return type_error(c, path, "an array", v);
+		return spec_type_error(c, path, "an array", v);
 	size_t n = json_object_array_length(v);
 	if (n == 0)
 		return capsid_error_set(c->err, EINVAL, "%s: must contain at least one container", path);
@@ -434,21 +421,23 @@ static int parse_containers(struct vctx *c, struct json_object *v, const char *p
 					SPEC_MAX_CONTAINERS, n);
 	g->containers = calloc(n, sizeof(*g->containers));
 	if (!g->containers)
-		return nomem(c);
+		return spec_nomem(c);
 	g->n_containers = n;
 	double cpu = 0, memory = 0;
 	for (size_t i = 0; i < n; i++) {
-		char p[PATH_SZ];
-		path_index(p, path, i);
+		char p[SPEC_PATH_SZ];
+		spec_path_index(p, path, i);
 		struct spec_container *ct = &g->containers[i];
-		int rc = parse_object(c, json_object_array_get_idx(v, i), p, container_fields,
-				      ARRAY_SIZE(container_fields), ct);
+		int rc = spec_parse_object(c, json_object_array_get_idx(v, i), p, container_fields,
+					   ARRAY_SIZE(container_fields), ct);
 		if (rc < 0)
 			return rc;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(g->containers[j].name, ct->name))
 				return capsid_error_set(
 				    c->err, EINVAL, "%s.name: duplicate container name \"%s\"", p, ct->name);
+		if ((rc = spec_check_container_ports(c, g, i, p)) < 0)
+			return rc;
 		cpu += ct->requests.cpu;
 		memory += ct->requests.memory_gb;
 	}
@@ -465,11 +454,11 @@ static int parse_containers(struct vctx *c, struct json_object *v, const char *p
 
 /* ---- group -------------------------------------------------------------- */
 
-static int parse_os_type(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_os_type(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_group *g = target;
 	const char *s;
-	int rc = get_string(c, v, path, &s);
+	int rc = spec_get_string(c, v, path, &s);
 	if (rc < 0)
 		return rc;
 	if (!strcasecmp(s, "Windows"))
@@ -483,16 +472,16 @@ static int parse_os_type(struct vctx *c, struct json_object *v, const char *path
 					q);
 	}
 	g->os_type = strdup("Linux");
-	return g->os_type ? 0 : nomem(c);
+	return g->os_type ? 0 : spec_nomem(c);
 }
 
-static int parse_restart_policy(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_restart_policy(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	static const enum spec_restart_policy all[] = {SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE,
 						       SPEC_RESTART_NEVER};
 	struct spec_group *g = target;
 	const char *s;
-	int rc = get_string(c, v, path, &s);
+	int rc = spec_get_string(c, v, path, &s);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
@@ -510,33 +499,39 @@ static const struct spec_field group_properties_fields[] = {
     {"osType", parse_os_type, false},
     {"restartPolicy", parse_restart_policy, false},
     {"containers", parse_containers, true},
+    /* after containers: the group's ports must be theirs */
+    {"ipAddress", spec_parse_ip_address, false},
+    {"dnsConfig", spec_parse_dns_config, false},
+    {"subnetIds", spec_parse_subnet_ids, false},
 };
 
-static int parse_group_properties(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_group_properties(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
-	return parse_object(c, v, path, group_properties_fields, ARRAY_SIZE(group_properties_fields), target);
+	int rc = spec_parse_object(c, v, path, group_properties_fields, ARRAY_SIZE(group_properties_fields),
+				   target);
+	return rc < 0 ? rc : spec_check_network(c, target, path);
 }
 
-static int parse_group_name(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_group_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
-	return parse_dns_label(c, v, path, &((struct spec_group *)target)->name);
+	return spec_parse_dns_label(c, v, path, &((struct spec_group *)target)->name);
 }
 
-static int parse_api_version(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_api_version(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
-	return dup_string(c, v, path, &((struct spec_group *)target)->api_version);
+	return spec_dup_string(c, v, path, &((struct spec_group *)target)->api_version);
 }
 
-static int parse_location(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_location(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
-	return dup_string(c, v, path, &((struct spec_group *)target)->location);
+	return spec_dup_string(c, v, path, &((struct spec_group *)target)->location);
 }
 
-static int parse_tags(struct vctx *c, struct json_object *v, const char *path, void *target)
+static int parse_tags(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_group *g = target;
 	if (!json_object_is_type(v, json_type_object))
-		return type_error(c, path, "an object", v);
+		return spec_type_error(c, path, "an object", v);
 	size_t n = (size_t)json_object_object_length(v);
 	if (n > TAGS_MAX)
 		return capsid_error_set(c->err, EINVAL, "%s: at most %d tags are allowed, not %zu", path,
@@ -545,21 +540,21 @@ static int parse_tags(struct vctx *c, struct json_object *v, const char *path, v
 		return 0;
 	g->tags = calloc(n, sizeof(*g->tags));
 	if (!g->tags)
-		return nomem(c);
+		return spec_nomem(c);
 	struct json_object_iterator it = json_object_iter_begin(v), end = json_object_iter_end(v);
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
 		const char *key = json_object_iter_peek_name(&it);
-		char k[80], p[PATH_SZ];
+		char k[80], p[SPEC_PATH_SZ];
 		spec_sanitize(k, sizeof(k), key);
-		path_key(p, path, k);
+		spec_path_key(p, path, k);
 		struct spec_tag *t = &g->tags[g->n_tags++];
 		if (!*key || strlen(key) > TAG_KEY_MAX)
 			return capsid_error_set(c->err, EINVAL, "%s: tag names must be 1-%d characters", p,
 						TAG_KEY_MAX);
 		t->key = strdup(key);
 		if (!t->key)
-			return nomem(c);
-		int rc = dup_string(c, json_object_iter_peek_value(&it), p, &t->value);
+			return spec_nomem(c);
+		int rc = spec_dup_string(c, json_object_iter_peek_value(&it), p, &t->value);
 		if (rc < 0)
 			return rc;
 		if (strlen(t->value) > TAG_VALUE_MAX)
@@ -604,13 +599,13 @@ int spec_from_json_ex(struct json_object *doc, unsigned flags, struct spec_group
 	if (!json_object_is_type(doc, json_type_object))
 		return capsid_error_set(err, EINVAL, "the document must be an object, not %s",
 					type_name(doc));
-	struct vctx c = {.flags = flags, .err = err};
+	struct spec_vctx c = {.flags = flags, .err = err};
 	struct spec_group *g = calloc(1, sizeof(*g));
 	if (!g)
-		return nomem(&c);
-	int rc = parse_object(&c, doc, "", group_fields, ARRAY_SIZE(group_fields), g);
+		return spec_nomem(&c);
+	int rc = spec_parse_object(&c, doc, "", group_fields, ARRAY_SIZE(group_fields), g);
 	if (rc >= 0 && !g->os_type && !(g->os_type = strdup("Linux")))
-		rc = nomem(&c);
+		rc = spec_nomem(&c);
 	if (rc >= 0 && c.dropped) {
 		/* Past the cap, one summary line rather than an unbounded list. */
 		c.warn.n--;

@@ -9,13 +9,15 @@
 set -euo pipefail
 
 out=${1:?usage: build-demo.sh OUT.tar}
+out=$(realpath -m -- "$out")
+mkdir -p -- "$(dirname -- "$out")"
 busybox=${BUSYBOX:-/bin/busybox}
 if [ ! -x "$busybox" ]; then
 	echo "build-demo.sh: $busybox not found (install busybox-static)" >&2
 	exit 1
 fi
 # The image has no libc: a dynamically linked busybox would not run in it.
-if ! file -L "$busybox" | grep -q 'statically linked'; then
+if ldd "$busybox" >/dev/null 2>&1; then
 	echo "build-demo.sh: $busybox is not statically linked (install busybox-static)" >&2
 	exit 1
 fi

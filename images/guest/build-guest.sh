@@ -18,6 +18,7 @@
 #   CAPSID_GUEST_BUSYBOX=1  add /bin/busybox (debugging only)
 set -euo pipefail
 export LC_ALL=C
+umask 022 # file modes end up in the archive
 
 if [ $# -ne 2 ]; then
 	echo "usage: $0 AGENT_BINARY OUTDIR" >&2

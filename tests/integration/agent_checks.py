@@ -222,6 +222,66 @@ class Checks:
                                               "args": ["true"]}), "not running")
         c.request(DELETE, {"container": "sleeper"})
 
+    def stdio_edges(self):
+        c = self.c
+        main = self.stream_id()
+        c.create("edges", main, ["sleep", "1000"], runtime=self.runtime,
+                 resources={"memoryBytes": 64 << 20, "cpuShares": 512})
+        c.request(START, {"container": "edges"})
+
+        def exec_(args, stdin=None, **kw):
+            sid = self.stream_id()
+            body = {"container": "edges", "stream": sid, "args": args}
+            body.update(kw)
+            c.request(EXEC, body)
+            if stdin is not None:
+                for i in range(0, len(stdin), 60000):
+                    c.send(STDIN, sid, stdin[i:i + 60000])
+                c.send(STDIN_CLOSE, sid)
+            return sid
+
+        # resources and rlimits reach the container
+        st = c.wait_exit(exec_(["/bin/sh", "-c", "cat /sys/fs/cgroup/memory.max; ulimit -n"]))
+        check(st.stdout == b"67108864\n1024\n", "memory.max / NOFILE %r" % st.stdout)
+        # 256 KiB of stdin, written in chunks the pipe cannot take at once
+        data = bytes(range(256)) * 1024
+        st = c.wait_exit(exec_(["wc", "-c"], stdin=data))
+        check(st.stdout.strip() == str(len(data)).encode(), "wc -c says %r" % st.stdout)
+        # 4 MiB through an exec: more than the agent's high-water mark
+        st = c.wait_exit(exec_(["/bin/sh", "-c", "dd if=/dev/zero bs=65536 count=64 2>/dev/null"]), timeout=120)
+        check(len(st.stdout) == 4 << 20, "4 MiB arrived as %d bytes" % len(st.stdout))
+        # a daemonized grandchild keeps stdout open: EXIT comes anyway, ~2 s later
+        t0 = time.monotonic()
+        st = c.wait_exit(exec_(["/bin/sh", "-c", "sleep 30 & echo bg"]), timeout=30)
+        waited = time.monotonic() - t0
+        check(st.stdout == b"bg\n", "bg output %r" % st.stdout)
+        check(1.5 <= waited < 15, "EXIT with a held pipe after %.1f s" % waited)
+        self.exit_of(st, 0)
+        c.request(DELETE, {"container": "edges"})
+        self.exit_of(c.wait_exit(main), 137, 9)
+
+        # a container's init with a stdin pipe (CREATE "stdin": true)
+        sid = self.stream_id()
+        c.create("catter", sid, ["cat"], runtime=self.runtime, stdin=True)
+        c.request(START, {"container": "catter"})
+        c.send(STDIN, sid, b"to the init\n")
+        c.send(STDIN_CLOSE, sid)
+        st = c.wait_exit(sid)
+        check(st.stdout == b"to the init\n", "init stdin %r" % st.stdout)
+        self.exit_of(st, 0)
+        c.request(DELETE, {"container": "catter"})
+
+        # a container whose init has a tty: output through the pty
+        sid = self.stream_id()
+        c.create("ttymain", sid, ["/bin/sh", "-c", "tty; stty size; exit 4"], runtime=self.runtime, tty=True,
+                 rows=30, cols=100)
+        c.request(START, {"container": "ttymain"})
+        st = c.wait_exit(sid)
+        out = st.stdout.decode(errors="replace")
+        check("/dev/pts/" in out and "30 100" in out, "tty main output %r" % out)
+        self.exit_of(st, 4)
+        c.request(DELETE, {"container": "ttymain"})
+
     def localhost_between_containers(self):
         c = self.c
         web = self.stream_id()
@@ -248,6 +308,23 @@ class Checks:
         c.create("never", self.stream_id(), ["true"], runtime=self.runtime)
         c.request(DELETE, {"container": "never"})
         self.run("never", ["true"])
+
+    def reconnect(self):
+        """The host goes away and comes back: a new session starts with
+        HELLO, containers keep running, and their output flows again."""
+        sid = self.stream_id()
+        self.c.create("survivor", sid, ["/bin/sh", "-c", "read x; echo after $x"], runtime=self.runtime,
+                      stdin=True)
+        self.c.request(START, {"container": "survivor"})
+        sock = self.c.sock.getpeername()
+        self.c.close()
+        time.sleep(0.5)
+        self.c = AgentClient.connect(sock)
+        self.c.hello(timeout=30)
+        self.c.send(STDIN, sid, b"reconnect\n")
+        st = self.c.wait_exit(sid)
+        check(st.stdout == b"after reconnect\n", "output after reconnect %r" % st.stdout)
+        self.c.request(DELETE, {"container": "survivor"})
 
     def shutdown(self):
         c = self.c
@@ -277,8 +354,8 @@ def main(argv):
 
     t = Checks(c, runtime, kernel)
     for name in ["hello_world", "stdout_stderr", "big_output", "kernel_and_hostname", "user_resolution",
-                 "recreate_same_name", "bad_requests", "malformed_frames", "exec_and_signals",
-                 "localhost_between_containers", "delete_running", "shutdown"]:
+                 "recreate_same_name", "bad_requests", "malformed_frames", "exec_and_signals", "stdio_edges",
+                 "localhost_between_containers", "delete_running", "reconnect", "shutdown"]:
         t0 = time.monotonic()
         getattr(t, name)()
         print("  ok %-30s %6.0f ms" % (name, (time.monotonic() - t0) * 1000), flush=True)

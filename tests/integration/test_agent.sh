@@ -53,13 +53,31 @@ printf 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n' >"$R/etc/group"
 echo "hello from web" >"$R/var/www/index.html"
 mkfs.erofs --quiet --all-root "$WORK/rootfs.erofs" "$R"
 
+# Under TCG the guest's TSC is the host's. The guest calibrates it against
+# the PIT, which fails now and then under TCG (the vCPU runs too slowly in
+# those 10 ms); microvm has no HPET or PM timer to fall back on, and the
+# kernel then hangs for ever in calibrate_delay() waiting for a tick. Telling
+# it the frequency avoids the calibration (and tsc=reliable keeps the TSC as
+# clocksource instead of 4 ms jiffies). The host side must do the same.
+host_tsc_khz() {
+	local mhz
+	mhz=$(dmesg 2>/dev/null | sed -n -E 's/.*tsc: Refined TSC clocksource calibration: ([0-9]+)\.([0-9]{3}).*/\1\2/p; s/.*tsc: Detected ([0-9]+)\.([0-9]{3}) MHz processor.*/\1\2/p' | tail -n 1)
+	if [ -z "$mhz" ] && grep -qw constant_tsc /proc/cpuinfo; then
+		mhz=$(awk -F: '/^cpu MHz/{gsub(/ /,"",$2); split($2,p,"."); printf "%d%03d", p[1], substr(p[2]"000",1,3); exit}' /proc/cpuinfo)
+	fi
+	echo "$mhz"
+}
+TSC_KHZ=$(host_tsc_khz)
+TSC_ARGS=
+[ -n "$TSC_KHZ" ] && TSC_ARGS="tsc_early_khz=$TSC_KHZ tsc=reliable"
+
 boot() {
 	rm -f "$WORK/agent.sock" "$WORK/console.log"
 	BOOT_START=$(date +%s.%N)
 	qemu-system-x86_64 -M microvm,rtc=on -accel tcg,thread=multi -cpu max -smp 2 -m 512 \
 		-nodefaults -no-user-config -nographic -no-reboot \
 		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
-		-append "console=ttyS0 quiet panic=-1 capsid.hostname=test" \
+		-append "console=ttyS0 quiet panic=-1 $TSC_ARGS capsid.hostname=test" \
 		-serial "file:$WORK/console.log" \
 		-device virtio-serial-device \
 		-chardev "socket,id=agent,path=$WORK/agent.sock,server=on,wait=off" \

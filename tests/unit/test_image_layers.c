@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "test_image_lib.h"
@@ -132,6 +133,7 @@ static void test_attributes(void)
 	    {'h', "bin/su2", "bin/su", 0, 0, 0, 0},
 	    {'f', "big", "b", 0640, 70000, 70001, 7},
 	    {'d', "tmp", NULL, 01777, 0, 0, 9},
+	    {'C', "bin/ping", "ping", 0755, 0, 0, 9},
 	};
 	const struct layer_spec specs[] = {LAYER(l1)};
 	struct capsid_error err = {0};
@@ -168,6 +170,15 @@ static void test_attributes(void)
 	char *c = content(&e, "etc/passwd");
 	CHECK(c && strcmp(c, "root:x:0:0\n") == 0);
 	free(c);
+	/* File capabilities are kept; other xattrs (overlay's) are not. */
+	char *ping = tl_path(e.root, "bin/ping");
+	unsigned char caps[32];
+	ssize_t ncaps = getxattr(ping, "security.capability", caps, sizeof(caps));
+	if (ncaps != 20)
+		perror("  getxattr security.capability");
+	CHECK(ncaps == 20 && caps[5] == 0x20);
+	CHECK(getxattr(ping, "trusted.overlay.opaque", caps, sizeof(caps)) < 0 && errno == ENODATA);
+	free(ping);
 	env_check_outside(&e);
 	env_free(&e);
 }

@@ -92,6 +92,16 @@ static void write_entries(struct membuf *m, const struct tl_entry *ents, size_t 
 			archive_entry_set_perm(e, 0777);
 			archive_entry_set_symlink(e, t->data);
 			break;
+		case 'C': {
+			/* struct vfs_cap_data v2: cap_net_raw, effective. */
+			static const unsigned char caps[20] = {0x01, 0, 0, 0x02, 0, 0x20, 0, 0};
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_perm(e, t->mode ? t->mode : 0755);
+			archive_entry_xattr_add_entry(e, "security.capability", caps, sizeof(caps));
+			archive_entry_xattr_add_entry(e, "trusted.overlay.opaque", "y", 1);
+			size = t->data ? strlen(t->data) : 0;
+			break;
+		}
 		case 'h':
 			archive_entry_set_filetype(e, AE_IFREG);
 			archive_entry_set_perm(e, t->mode ? t->mode : 0644);

@@ -12,7 +12,8 @@
 #include "image_internal.h"
 
 /* One tar entry. type: 'f' file, 'd' dir, 'l' symlink (data = target),
- * 'h' hard link (data = target), 'c' char device, 'p' FIFO. */
+ * 'h' hard link (data = target), 'c' char device, 'p' FIFO, 'C' file with
+ * xattrs security.capability (cap_net_raw) and trusted.overlay.opaque. */
 struct tl_entry {
 	char type;
 	const char *name;

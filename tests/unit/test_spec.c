@@ -468,7 +468,7 @@ static void test_unknown_field_warnings(void)
 	struct json_object *d = example_doc();
 	jset(d, "", "foo", json_object_new_int(1));
 	jset(d, "", "type", json_object_new_string("Microsoft.ContainerInstance/containerGroups"));
-	jset(d, "properties", "ipAddress", jparse("{\"type\": \"Public\"}"));
+	jset(d, "properties", "diagnostics", jparse("{\"logAnalytics\": {}}"));
 	jset(d, C0, "extra", json_object_new_boolean(1));
 	jset(d, CP0, "volumeMounts", json_object_new_array());
 	jset(d, EV0 "[1]", "note", json_object_new_string("x"));
@@ -478,7 +478,7 @@ static void test_unknown_field_warnings(void)
 	struct capsid_error err = {0};
 	CHECK(spec_from_json(d, &g, &w, &err) == 0 && g);
 	static const char *const want[] = {
-	    "foo: unknown field, ignored",	    "properties.ipAddress: unknown field, ignored",
+	    "foo: unknown field, ignored",	    "properties.diagnostics: unknown field, ignored",
 	    C0 ".extra: unknown field, ignored",    CP0 ".volumeMounts: unknown field, ignored",
 	    EV0 "[1].note: unknown field, ignored", RQ0 ".gpu: unknown field, ignored",
 	};

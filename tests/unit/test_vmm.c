@@ -41,6 +41,12 @@ static void test_accel(void)
 	CHECK(vmm_accel_detect(VMM_ACCEL_KVM, cpu_plain, "/nonexistent", why, sizeof(why)) == VMM_ACCEL_KVM);
 	CHECK(vmm_accel_detect(VMM_ACCEL_TCG, cpu_virt, "/dev/null", why, sizeof(why)) == VMM_ACCEL_TCG);
 
+	char cpu_tsc[256];
+	snprintf(cpu_tsc, sizeof(cpu_tsc), "%s/cpuinfo-tsc", tmpdir);
+	write_file(cpu_tsc, "processor\t: 0\ncpu MHz\t\t: 2596.120\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n");
+	CHECK(vmm_host_tsc_khz(cpu_tsc) == 2596120);
+	CHECK(vmm_host_tsc_khz(cpu_plain) == 0); /* no MHz line, no constant_tsc */
+
 	enum vmm_accel a;
 	CHECK(vmm_accel_parse("tcg", &a) == 0 && a == VMM_ACCEL_TCG);
 	CHECK(vmm_accel_parse("kvm", &a) == 0 && a == VMM_ACCEL_KVM);
@@ -84,6 +90,11 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "virtio-blk-device,drive=disk0,serial=img0"));
 	CHECK(argv_has(argv, "-no-reboot"));
 	CHECK(argv_has(argv, "microvm,rtc=on,isa-serial=off"));
+	CHECK(argv_has(argv, "console=ttyS0 quiet"));
+	vmm_argv_free(argv);
+	cfg.tsc_khz = 2596120;
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
+	CHECK(argv_has(argv, "console=ttyS0 quiet tsc_early_khz=2596120"));
 	vmm_argv_free(argv);
 
 	cfg.disks[0].serial = "bad,serial";
