@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "log.h"
+#include "net.h"
 
 /* Where the agent keeps its state in the guest. */
 #define AGENT_RUN_DIR "/run/capsid"
@@ -154,6 +155,7 @@ struct agent {
 	struct reaped_child orphans[AGENT_ORPHANS];
 	size_t orphan_next;
 	struct shutdown_state shutdown;
+	struct agent_net_config net; /* from the host's NETWORK request; empty without one */
 };
 
 /* Lookups (NULL when absent). */

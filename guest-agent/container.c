@@ -154,12 +154,12 @@ static int write_json(const char *path, struct json_object *o, struct capsid_err
 	return 0;
 }
 
-static int write_network_files(const char *bundle, const struct request_create *req, const char *hostname,
-			       struct capsid_error *err)
+static int write_network_files(struct agent *a, const char *bundle, const struct request_create *req,
+			       const char *hostname, struct capsid_error *err)
 {
-	char hosts[512];
-	snprintf(hosts, sizeof(hosts),
-		 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", hostname);
+	char hosts[4096];
+	if (agent_net_hosts(&a->net, hostname, hosts, sizeof(hosts)) < 0)
+		return capsid_error_set(err, ENOSPC, "/etc/hosts of %s does not fit", req->container);
 	int rc = write_file(bundle, "hosts", hosts, err);
 	if (rc < 0)
 		return rc;
@@ -209,7 +209,7 @@ static int make_rootfs(const struct request_create *req, struct capsid_error *er
 }
 
 /* Everything after the image mount; the caller undoes it on failure. */
-static int make_bundle(const struct request_create *req, struct capsid_error *err)
+static int make_bundle(struct agent *a, const struct request_create *req, struct capsid_error *err)
 {
 	char bundle[PATH_MAX], rootfs[PATH_MAX], config[PATH_MAX];
 	char hosts[PATH_MAX], resolv[PATH_MAX], hostname_file[PATH_MAX], cgroup[128];
@@ -233,7 +233,7 @@ static int make_bundle(const struct request_create *req, struct capsid_error *er
 		return rc;
 
 	const char *hostname = req->hostname ? req->hostname : req->container;
-	rc = write_network_files(bundle, req, hostname, err);
+	rc = write_network_files(a, bundle, req, hostname, err);
 	if (rc < 0)
 		return rc;
 
@@ -259,7 +259,7 @@ int container_prepare(struct agent *a, const struct request_create *req, struct 
 	int rc = image_acquire(a, req->serial, req->fstype, err);
 	if (rc < 0)
 		return rc;
-	rc = make_bundle(req, err);
+	rc = make_bundle(a, req, err);
 	if (rc < 0)
 		container_teardown(a, req->container, req->serial);
 	return rc;

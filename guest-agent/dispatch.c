@@ -120,7 +120,7 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 			stdin_data(a, f);
 		return;
 	}
-	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_STATS;
+	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_NETWORK;
 	if (!request) {
 		agent_respond_error(a, f->id, "unexpected frame type %s from the host", frame_type_name(f->type));
 		return;
@@ -168,6 +168,14 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 	case CAPSID_MSG_STATS:
 		stats(a, f->id);
 		break;
+	case CAPSID_MSG_NETWORK: {
+		struct capsid_error err = {0};
+		if (agent_net_configure(body, &a->net, &err) < 0)
+			agent_respond_error(a, f->id, "network: %s", err.msg);
+		else
+			agent_respond(a, f->id, NULL);
+		break;
+	}
 	default:
 		agent_respond_error(a, f->id, "unexpected frame type %s from the host", frame_type_name(f->type));
 		break;

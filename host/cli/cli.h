@@ -23,6 +23,8 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv); /* stop|start|restart|delete */
 int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv);   /* hidden: __monitor */
+int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_dns(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __dns, the DNS responder */
 
 /* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

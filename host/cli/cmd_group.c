@@ -18,6 +18,7 @@
 #include "group.h"
 #include "image.h"
 #include "launch.h"
+#include "net.h"
 #include "spec.h"
 #include "util.h"
 #include "view_cli.h"
@@ -78,9 +79,20 @@ static int parse_create_args(int argc, char **argv, bool is_run, struct create_a
 	return 0;
 }
 
-static int remove_group_dir(const struct group_paths *p)
+/* Remove what a group made on the host: its network attachment (tap,
+ * address, published ports, DNS name, rules) and its directory. */
+static int remove_group(const struct group_paths *p, struct capsid_error *err)
 {
-	return util_rm_rf(p->dir);
+	struct net_config cfg;
+	int rc = net_config_load(p->root, &cfg, err);
+	if (rc >= 0)
+		rc = net_detach(&cfg, p->name, err);
+	if (rc < 0)
+		return rc;
+	rc = util_rm_rf(p->dir);
+	if (rc < 0)
+		return capsid_error_errno(err, rc, "remove %s", p->dir);
+	return 0;
 }
 
 /* Validate, check images, make the group directory and start its monitor.
@@ -136,7 +148,7 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct
 	json_object_put(redacted);
 	if (rc < 0) {
 		json_object_put(full);
-		remove_group_dir(paths);
+		remove_group(paths, &err);
 		return cli_fail("write %s: %s", paths->spec, strerror(-rc));
 	}
 	s = json_object_to_json_string_length(full, JSON_C_TO_STRING_PLAIN, &len);
@@ -146,7 +158,9 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct
 	json_object_put(full);
 	if (rc < 0) {
 		launch_wait_monitor_gone(paths, 10000);
-		remove_group_dir(paths);
+		struct capsid_error cleanup_err = {0};
+		if (remove_group(paths, &cleanup_err) < 0)
+			cli_warn("clean up after the failed create: %s", cleanup_err.msg);
 		return cli_fail("create group %s: %s", paths->name, err.msg);
 	}
 	return 0;
@@ -225,9 +239,8 @@ static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths)
 	_cleanup_close_ int lock = group_lock(paths);
 	if (lock < 0 && lock != -ENOENT)
 		return cli_fail("group %s: cannot take its lock: %s", paths->name, strerror(-lock));
-	int rc = util_rm_rf(paths->dir);
-	if (rc < 0)
-		return cli_fail("remove %s: %s", paths->dir, strerror(-rc));
+	if (remove_group(paths, &err) < 0)
+		return cli_fail("delete %s: %s", paths->name, err.msg);
 	return 0;
 }
 

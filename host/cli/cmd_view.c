@@ -268,7 +268,7 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 	if (strcmp(format, "yaml") == 0)
 		yaml_print(doc, 0, false);
 	else
-		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	return 0;
 }

@@ -27,6 +27,8 @@ static const char usage[] =
 	"Images:\n"
 	"  image import PATH  import an OCI layout, OCI archive or docker-save tar\n"
 	"  image list | image rm REF\n"
+	"Networks:\n"
+	"  network create NAME --subnet CIDR | network list | network rm NAME\n"
 	"\n"
 	"Global options:\n"
 	"  --root DIR         state root (default $CAPSID_ROOT or /var/lib/capsid)\n"
@@ -103,7 +105,8 @@ static const struct command commands[] = {
 	{"ls", cli_cmd_list},         {"show", cli_cmd_show},         {"logs", cli_cmd_logs},
 	{"exec", cli_cmd_exec},       {"stop", cli_cmd_lifecycle},    {"start", cli_cmd_lifecycle},
 	{"restart", cli_cmd_lifecycle}, {"delete", cli_cmd_lifecycle}, {"rm", cli_cmd_lifecycle},
-	{"image", cli_cmd_image},     {"__monitor", cli_cmd_monitor},
+	{"image", cli_cmd_image},     {"network", cli_cmd_network}, {"__monitor", cli_cmd_monitor},
+	{"__dns", cli_cmd_dns},
 };
 
 int main(int argc, char **argv)

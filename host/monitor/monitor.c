@@ -79,6 +79,8 @@ struct json_object *monitor_instance_view(struct monitor *m)
 	json_object_object_add(ext, "qemuPid", json_object_new_int((int)m->qemu_pid));
 	if (m->vm_started_at[0])
 		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm_started_at));
+	if (props)
+		monitor_net_describe(m, props, ext);
 	json_object_object_add(copy, "capsid", ext);
 	return copy;
 }
@@ -174,12 +176,15 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		cfg.disks[cfg.n_disks++] = (struct vmm_disk){
 			.path = m->images[c]->disk_path, .serial = m->serials[i], .format = "raw", .readonly = true};
 	}
+	int rc = monitor_net_attach(m, &cfg, err);
+	if (rc < 0)
+		return rc;
 	unlink(m->paths->agent);
 	unlink(m->paths->qmp);
 	int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (log >= 0)
 		close(log); /* QEMU appends the serial console; start each boot afresh */
-	int rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
+	rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
 	if (rc < 0)
 		return rc;
 	util_now_rfc3339(m->vm_started_at);

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "group.h"
+#include "net.h"
 #include "view.h"
 #include "vmm.h"
 
@@ -71,6 +72,7 @@ struct mcontainer {
 
 enum req_kind {
 	REQ_NEGOTIATE,
+	REQ_NETWORK,
 	REQ_CREATE,
 	REQ_START,
 	REQ_DELETE,
@@ -109,6 +111,9 @@ struct monitor {
 	struct mcontainer *containers;
 	size_t n_containers;
 	struct group_view view;
+	struct net_config netcfg;
+	struct net_attachment net;  /* valid when attached */
+	bool attached;
 
 	enum vm_phase vm;
 	pid_t qemu_pid;
@@ -156,6 +161,11 @@ void monitor_agent_close(struct monitor *m, const char *why);
 void monitor_start_container(struct monitor *m, size_t i);
 void monitor_run_timers(struct monitor *m, uint64_t now);
 uint64_t monitor_next_timer(struct monitor *m);
+
+/* monitor_net.c */
+int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
+int monitor_net_configure_guest(struct monitor *m);
+void monitor_net_describe(struct monitor *m, struct json_object *props, struct json_object *ext);
 
 /* monitor_control.c */
 int monitor_control_listen(struct monitor *m, struct capsid_error *err);

@@ -327,6 +327,17 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 			monitor_agent_close(m, "agent refused protocol negotiation");
 			return;
 		}
+		if (monitor_net_configure_guest(m) < 0)
+			monitor_agent_close(m, "cannot send the network configuration");
+		break;
+	case REQ_NETWORK:
+		if (!ok) {
+			char why[600];
+			snprintf(why, sizeof(why), "guest network configuration failed: %s",
+				 json_error_text(body, errbuf, sizeof(errbuf)));
+			monitor_agent_close(m, why);
+			return;
+		}
 		m->vm = VM_READY;
 		monitor_log(m, "agent ready");
 		monitor_report_ready(m, NULL);

@@ -3,6 +3,14 @@
 # group it made and fails the test if any QEMU of that root is left behind.
 set -euo pipefail
 
+# Every test runs in a network namespace of its own: bridges, taps, nftables
+# rules and the DNS responder that groups get live and die there, and no
+# traffic can leave it.
+if [ -z "${CAPSID_TEST_NETNS:-}" ]; then
+	exec unshare --net -- env CAPSID_TEST_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+
 BUILD_DIR=${CAPSID_BUILD_DIR:?CAPSID_BUILD_DIR must point at the build tree}
 CAPSID_BIN="$BUILD_DIR/bin/capsid"
 DEMO_TAR="$BUILD_DIR/share/capsid/demo-image.tar"
@@ -23,8 +31,12 @@ fail() {
 
 qemu_of_root() { pgrep -f "qemu-system.*$ROOT/" || true; }
 
+# Extra processes a test starts (servers): killed on exit.
+CLEANUP_PIDS=()
+
 cleanup() {
 	local rc=$?
+	[ ${#CLEANUP_PIDS[@]} -gt 0 ] && kill "${CLEANUP_PIDS[@]}" 2>/dev/null
 	for g in $("$CAPSID_BIN" list -q 2>/dev/null || true); do
 		"$CAPSID_BIN" delete "$g" >/dev/null 2>&1 || true
 	done

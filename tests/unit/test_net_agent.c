@@ -16,8 +16,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "net.h"
-#include "net_host.h"
+/* Both sides name their header net.h: spell out which is which. */
+#include "../../guest-agent/net.h"
+#include "../../host/net/net.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -211,15 +212,20 @@ static void test_host_request_contract(void)
 	struct capsid_error err = {0};
 	CHECK(net_config_load(root, &cfg, &err) == 0);
 	CHECK(net_network_create(&cfg, "closed", "10.90.0.0/24", false, &err) == 0);
-	struct net_attachment att = {.network = "closed", .mac = "52:54:00:aa:bb:cc", .ip = "10.90.0.2",
-				     .prefix = 24, .gateway = "10.90.0.1", .dns_server = "10.90.0.1",
+	struct net_attachment att = {.network = "closed",
+				     .mac = "52:54:00:aa:bb:cc",
+				     .ip = "10.90.0.2",
+				     .prefix = 24,
+				     .gateway = "10.90.0.1",
+				     .dns_server = "10.90.0.1",
 				     .fqdn = "web.capsid.local"};
 	struct json_object *body = NULL;
 	CHECK(net_guest_request(&cfg, &att, NULL, &body, &err) == 0 && body);
 	struct agent_net_config ac;
 	CHECK(agent_net_parse(body, &ac, &err) == 0);
 	CHECK(ac.n_ifaces == 1 && ac.ifaces[0].address == 0x0a5a0002 && ac.ifaces[0].gateway == 0x0a5a0001);
-	CHECK(!strcmp(ac.resolv_conf, "# written by capsid-agent\nnameserver 10.90.0.1\nsearch capsid.local\n"));
+	CHECK(!strcmp(ac.resolv_conf,
+		      "# written by capsid-agent\nnameserver 10.90.0.1\nsearch capsid.local\n"));
 	CHECK(!strcmp(ac.hosts_extra, "10.90.0.2\tweb.capsid.local\n"));
 	json_object_put(body);
 
@@ -233,8 +239,9 @@ static void test_host_request_contract(void)
 	const char *ns[] = {"192.0.2.53"}, *search[] = {"corp.example"}, *opts[] = {"ndots:2"};
 	struct net_dns_settings dns = {ns, 1, search, 1, opts, 1};
 	CHECK(net_guest_request(&cfg, &att, &dns, &body, &err) == 0 && agent_net_parse(body, &ac, &err) == 0);
-	CHECK(!strcmp(ac.resolv_conf, "# written by capsid-agent\nnameserver 192.0.2.53\nsearch corp.example\n"
-				      "options ndots:2\n"));
+	CHECK(!strcmp(ac.resolv_conf,
+		      "# written by capsid-agent\nnameserver 192.0.2.53\nsearch corp.example\n"
+		      "options ndots:2\n"));
 	json_object_put(body);
 	util_rm_rf(root);
 }

@@ -1,0 +1,119 @@
+/* The monitor's use of host networking: the group's attachment (tap, MAC,
+ * address, published ports, DNS name) is made before the first boot and
+ * kept for the life of the group, so its address is stable across stop and
+ * start; `capsid delete` detaches it. The guest side is configured by the
+ * agent from a NETWORK request sent right after negotiation. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "monitor.h"
+#include "proto.h"
+#include "spec.h"
+
+/* Split a space-separated ACI string ("a b c") into a NULL-terminated
+ * vector of pointers into buf. */
+static size_t split_words(char *buf, const char **out, size_t max)
+{
+	size_t n = 0;
+	for (char *tok = strtok(buf, " \t"); tok && n < max; tok = strtok(NULL, " \t"))
+		out[n++] = tok;
+	return n;
+}
+
+int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err)
+{
+	if (!m->attached) {
+		int rc = net_config_load(m->paths->root, &m->netcfg, err);
+		if (rc < 0)
+			return rc;
+		if (net_lookup(&m->netcfg, m->paths->name, &m->net, NULL) == 0) {
+			m->attached = true;
+		} else {
+			const struct spec_group *g = m->spec;
+			const struct spec_ip_address *ip = g->ip_address;
+			struct net_port ports[NET_MAX_PORTS];
+			size_t n_ports = 0;
+			for (size_t i = 0; ip && i < ip->n_ports && n_ports < NET_MAX_PORTS; i++)
+				ports[n_ports++] = (struct net_port){
+					.port = (uint16_t)ip->ports[i].port,
+					.protocol = ip->ports[i].protocol == SPEC_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP,
+				};
+			struct net_attach_request req = {
+				.group = m->paths->name,
+				.network = spec_group_network(g),
+				.public_ip = ip && ip->type == SPEC_IP_PUBLIC,
+				.ports = ports,
+				.n_ports = n_ports,
+				.dns_label = ip ? ip->dns_name_label : NULL,
+				.requested_ip = ip ? ip->ip : NULL,
+			};
+			rc = net_attach(&m->netcfg, &req, &m->net, err);
+			if (rc < 0)
+				return capsid_error_prefix(err, "network");
+			m->attached = true;
+			monitor_log(m, "network %s: %s/%u on %s (tap %s, mac %s)%s%s", m->net.network, m->net.ip,
+				    m->net.prefix, m->net.bridge, m->net.tap, m->net.mac, m->net.fqdn[0] ? ", " : "",
+				    m->net.fqdn);
+		}
+	}
+	if (net_dns_ensure_running(&m->netcfg, err) < 0)
+		return capsid_error_prefix(err, "DNS responder");
+	cfg->nics[0] = (struct vmm_nic){.tap = m->net.tap, .mac = m->net.mac};
+	cfg->n_nics = 1;
+	return 0;
+}
+
+int monitor_net_configure_guest(struct monitor *m)
+{
+	const struct spec_dns_config *dc = m->spec->dns_config;
+	const char *ns[8], *search[8], *options[8];
+	_cleanup_free_ char *search_buf = dc && dc->search_domains ? strdup(dc->search_domains) : NULL;
+	_cleanup_free_ char *options_buf = dc && dc->options ? strdup(dc->options) : NULL;
+	struct net_dns_settings dns = {0};
+	if (dc) {
+		for (size_t i = 0; i < dc->n_name_servers && i < ARRAY_SIZE(ns); i++)
+			ns[dns.n_nameservers++] = dc->name_servers[i];
+		dns.nameservers = ns;
+		dns.search = search;
+		dns.n_search = search_buf ? split_words(search_buf, search, ARRAY_SIZE(search)) : 0;
+		dns.options = options;
+		dns.n_options = options_buf ? split_words(options_buf, options, ARRAY_SIZE(options)) : 0;
+	}
+	struct json_object *body = NULL;
+	struct capsid_error err = {0};
+	if (net_guest_request(&m->netcfg, &m->net, dc ? &dns : NULL, &body, &err) < 0) {
+		monitor_log(m, "network request: %s", err.msg);
+		return -EINVAL;
+	}
+	struct pending_req req = {.kind = REQ_NETWORK};
+	return monitor_agent_request(m, CAPSID_MSG_NETWORK, body, &req);
+}
+
+void monitor_net_describe(struct monitor *m, struct json_object *props, struct json_object *ext)
+{
+	if (!m->attached)
+		return;
+	struct json_object *ip = NULL;
+	if (!json_object_object_get_ex(props, "ipAddress", &ip)) {
+		ip = json_object_new_object();
+		json_object_object_add(ip, "type", json_object_new_string("Private"));
+		json_object_object_add(props, "ipAddress", ip);
+	}
+	/* ACI reports the address clients use: the public one when published. */
+	json_object_object_add(ip, "ip", json_object_new_string(m->net.public_ip[0] ? m->net.public_ip : m->net.ip));
+	if (m->net.fqdn[0])
+		json_object_object_add(ip, "fqdn", json_object_new_string(m->net.fqdn));
+	struct json_object *net = json_object_new_object();
+	json_object_object_add(net, "network", json_object_new_string(m->net.network));
+	json_object_object_add(net, "privateIp", json_object_new_string(m->net.ip));
+	json_object_object_add(net, "prefix", json_object_new_int((int)m->net.prefix));
+	json_object_object_add(net, "gateway", json_object_new_string(m->net.gateway));
+	json_object_object_add(net, "mac", json_object_new_string(m->net.mac));
+	json_object_object_add(net, "tap", json_object_new_string(m->net.tap));
+	json_object_object_add(ext, "network", net);
+}
