@@ -256,6 +256,18 @@ static unsigned backoff_delay(struct monitor *m, struct mcontainer *c)
 
 /* The run ended (exit, or failure to create/start): record it, remove the
  * container from the guest, and apply the restart policy. */
+/* `create` returns once every container has been started (or has failed
+ * to start), so an `exec` right after it finds its container running. */
+static void report_ready_when_started(struct monitor *m)
+{
+	if (m->ready_fd < 0 || m->vm != VM_READY)
+		return;
+	for (size_t i = 0; i < m->n_containers; i++)
+		if (m->containers[i].view->current.phase == CONTAINER_WAITING && !m->containers[i].exited)
+			return;
+	monitor_report_ready(m, NULL);
+}
+
 static void container_terminated(struct monitor *m, struct mcontainer *c, int exit_code, const char *detail)
 {
 	c->running = false;
@@ -283,6 +295,7 @@ static void container_terminated(struct monitor *m, struct mcontainer *c, int ex
 	}
 	monitor_save_state(m);
 	monitor_update_phase(m);
+	report_ready_when_started(m);
 }
 
 static int json_int_field(struct json_object *o, const char *key, int64_t lo, int64_t hi, int64_t *out)
@@ -340,7 +353,6 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		}
 		m->vm = VM_READY;
 		monitor_log(m, "agent ready");
-		monitor_report_ready(m, NULL);
 		for (size_t i = 0; i < m->n_containers; i++)
 			monitor_start_container(m, i);
 		monitor_update_phase(m);
@@ -378,6 +390,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		view_event_add(&c->view->events, "Started", "Normal", "started container %s", c->view->name);
 		monitor_save_state(m);
 		monitor_update_phase(m);
+		report_ready_when_started(m);
 		break;
 	}
 	case REQ_DELETE: {

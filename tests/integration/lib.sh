@@ -29,7 +29,7 @@ fail() {
 	exit 1
 }
 
-qemu_of_root() { pgrep -f "qemu-system.*$ROOT/" || true; }
+qemu_of_root() { pgrep -f "[q]emu-system.*$ROOT/" || true; }
 
 # Extra processes a test starts (servers): killed on exit.
 CLEANUP_PIDS=()
@@ -37,6 +37,11 @@ CLEANUP_PIDS=()
 cleanup() {
 	local rc=$?
 	[ ${#CLEANUP_PIDS[@]} -gt 0 ] && kill "${CLEANUP_PIDS[@]}" 2>/dev/null
+	if [ $rc -ne 0 ] && [ -d "$ROOT/groups" ]; then
+		for f in "$ROOT"/groups/*/monitor.log "$ROOT"/groups/*/console.log; do
+			[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; } >&2
+		done
+	fi
 	for g in $("$CAPSID_BIN" list -q 2>/dev/null || true); do
 		"$CAPSID_BIN" delete "$g" >/dev/null 2>&1 || true
 	done
@@ -46,11 +51,6 @@ cleanup() {
 		echo "FAIL: QEMU processes left behind: $left" >&2
 		kill -9 $left 2>/dev/null || true
 		rc=1
-	fi
-	if [ $rc -ne 0 ] && [ -d "$ROOT/groups" ]; then
-		for f in "$ROOT"/groups/*/monitor.log "$ROOT"/groups/*/console.log; do
-			[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; } >&2
-		done
 	fi
 	rm -rf "$ROOT"
 	exit $rc

@@ -9,7 +9,7 @@ wait_for "victim running" sh -c "$CAPSID_BIN show victim | grep -q '\"state\": \
 wait_for "first log line" sh -c "$CAPSID_BIN logs victim | grep -q before-kill"
 monitor_pid=$(cat "$ROOT/groups/victim/monitor.pid")
 kill -9 "$monitor_pid"
-wait_for "QEMU to die with its monitor" sh -c "! pgrep -f 'qemu-system.*$ROOT/' >/dev/null"
+wait_for "QEMU to die with its monitor" sh -c "! pgrep -f '[q]emu-system.*$ROOT/' >/dev/null"
 
 timeout 20 "$CAPSID_BIN" list | grep -Eq '^victim +Failed' || fail "list after kill: $(capsid list)"
 view=$(timeout 20 "$CAPSID_BIN" show victim)

@@ -5,8 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 write_spec "$WORK/pair.yaml" pair Never \
-	'server|0.5|0.25|echo pong-from-server | nc -l -p 9000; echo server done' \
-	'client|0.75|0.25|for i in $(seq 1 200); do nc 127.0.0.1 9000 </dev/null && break; sleep 0.1; done; echo "client sees $(ps -o pid= | wc -l) procs"; echo "nproc=$(nproc) mem=$(sed -n "s/MemTotal: *//p" /proc/meminfo)"'
+	'server|0.5|0.25|echo "ns $(readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/net | tr "\n" " ")"; echo "cg $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/cpu.weight)"; echo pong-from-server | nc -l -p 9000; echo server done' \
+	'client|0.75|0.25|echo "ns $(readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/net | tr "\n" " ")"; echo "cg $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/cpu.weight)"; for i in $(seq 1 200); do nc 127.0.0.1 9000 </dev/null && break; sleep 0.1; done; echo "procs $(ps -o comm= | tr "\n" " ")"; echo "nproc=$(nproc) mem=$(sed -n "s/MemTotal: *//p" /proc/meminfo)"'
 out=$(capsid run -f "$WORK/pair.yaml")
 echo "$out"
 grep -q '^client | pong-from-server$' <<<"$out" || fail "client did not reach server over localhost"
@@ -17,4 +17,19 @@ memkb=$(sed -n 's/^client | nproc=2 mem=\([0-9]*\) kB$/\1/p' <<<"$out")
 # 0.5 GiB of requests + 128 MiB overhead = 640 MiB of guest RAM; the kernel
 # reserves some, so MemTotal lands a little below.
 [ "$memkb" -gt $((560 * 1024)) ] && [ "$memkb" -le $((640 * 1024)) ] || fail "MemTotal $memkb kB not near 640 MiB"
+# Own pid, mount, uts and ipc namespaces; the network namespace is shared.
+read -r spid smnt suts sipc snet <<<"$(sed -n 's/^server | ns //p' <<<"$out")"
+read -r cpid cmnt cuts cipc cnet <<<"$(sed -n 's/^client | ns //p' <<<"$out")"
+[ -n "$spid" ] && [ "$spid" != "$cpid" ] && [ "$smnt" != "$cmnt" ] && [ "$suts" != "$cuts" ] && [ "$sipc" != "$cipc" ] ||
+	fail "containers share a pid/mnt/uts/ipc namespace: $spid $cpid $smnt $cmnt $suts $cuts $sipc $cipc"
+[ "$snet" = "$cnet" ] || fail "containers do not share the network namespace"
+grep -q '^client | procs .*nc' <<<"$out" || fail "client cannot see its own processes"
+grep '^client | procs' <<<"$out" | grep -q 'sleep\|server' && fail "client sees the server's processes"
+# cgroups: memory limit = the request (no limit given), CPU weight
+# proportional to the request (0.5 vs 0.75 CPU).
+smem=$(sed -n 's/^server | cg \([0-9]*\) .*/\1/p' <<<"$out"); cmem=$(sed -n 's/^client | cg \([0-9]*\) .*/\1/p' <<<"$out")
+[ "$smem" = $((256 * 1024 * 1024)) ] && [ "$cmem" = $((256 * 1024 * 1024)) ] || fail "memory.max: $smem $cmem"
+sw=$(sed -n 's/^server | cg [0-9]* \([0-9]*\)/\1/p' <<<"$out"); cw=$(sed -n 's/^client | cg [0-9]* \([0-9]*\)/\1/p' <<<"$out")
+python3 -c "import sys; s,c=int(sys.argv[1]),int(sys.argv[2]); sys.exit(0 if abs(c/s-1.5)<0.1 else 1)" "$sw" "$cw" ||
+	fail "cpu.weight not proportional to requests: server $sw client $cw"
 echo PASS
