@@ -125,7 +125,7 @@ int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv)
 	bool interactive = false, tty = false;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+c:ith", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ith", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			container = optarg;

@@ -220,21 +220,41 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+/* True while pid exists and is not a zombie. */
+static bool pid_running(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
 static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths)
 {
 	(void)ctx;
 	struct capsid_error err = {0};
+	_cleanup_free_ char *pidtext = NULL;
+	pid_t monitor_pid = util_read_file_at(AT_FDCWD, paths->pid, 64, &pidtext, NULL) == 0 ? atoi(pidtext) : 0;
 	if (group_monitor_alive(paths) > 0) {
 		if (launch_request(paths, CAPSID_CTL_EXIT, "{}", NULL, &err) < 0)
 			cli_warn("%s", err.msg);
 		if (launch_wait_monitor_gone(paths, 30000) < 0) {
 			/* A monitor that will not go: end it. QEMU follows it (PDEATHSIG). */
-			_cleanup_free_ char *pid = NULL;
-			if (util_read_file_at(AT_FDCWD, paths->pid, 64, &pid, NULL) == 0 && atoi(pid) > 1)
-				kill(atoi(pid), SIGKILL);
+			if (monitor_pid > 1)
+				kill(monitor_pid, SIGKILL);
 			if (launch_wait_monitor_gone(paths, 10000) < 0)
 				return cli_fail("group %s: its monitor does not exit", paths->name);
 		}
+		/* The lock goes a moment before the process: wait for that too. */
+		for (int i = 0; monitor_pid > 1 && pid_running(monitor_pid) && i < 250; i++)
+			usleep(20000);
 	}
 	_cleanup_close_ int lock = group_lock(paths);
 	if (lock < 0 && lock != -ENOENT)

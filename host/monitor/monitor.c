@@ -278,6 +278,7 @@ void monitor_vm_gone(struct monitor *m, const char *why)
 			monitor_report_ready(m, reason);
 			return;
 		}
+		monitor_control_start_done(m, reason);
 		m->view.phase = GROUP_FAILED;
 		snprintf(m->view.detail, sizeof(m->view.detail), "%s", reason);
 		view_event_add(&m->view.events, "Failed", "Warning", "%s", reason);

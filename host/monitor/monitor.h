@@ -136,6 +136,9 @@ struct monitor {
 	struct ctl_client *stop_waiters[16];
 	uint32_t stop_waiter_ids[16];
 	size_t n_stop_waiters;
+	struct ctl_client *start_waiters[16]; /* answered once every container started */
+	uint32_t start_waiter_ids[16];
+	size_t n_start_waiters;
 
 	uint32_t next_req_id;
 	uint32_t next_stream;
@@ -176,6 +179,7 @@ void monitor_control_broadcast_log(struct monitor *m, size_t container, int stre
 				   const char *content, size_t len);
 void monitor_control_broadcast_end(struct monitor *m);
 void monitor_control_stop_done(struct monitor *m);
+void monitor_control_start_done(struct monitor *m, const char *error);
 int monitor_control_send(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id,
 			 const void *body, size_t len);
 int monitor_control_send_json(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id,

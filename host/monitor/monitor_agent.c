@@ -260,12 +260,16 @@ static unsigned backoff_delay(struct monitor *m, struct mcontainer *c)
  * to start), so an `exec` right after it finds its container running. */
 static void report_ready_when_started(struct monitor *m)
 {
-	if (m->ready_fd < 0 || m->vm != VM_READY)
+	if ((m->ready_fd < 0 && m->n_start_waiters == 0) || m->vm != VM_READY)
 		return;
-	for (size_t i = 0; i < m->n_containers; i++)
-		if (m->containers[i].view->current.phase == CONTAINER_WAITING && !m->containers[i].exited)
+	for (size_t i = 0; i < m->n_containers; i++) {
+		const struct mcontainer *c = &m->containers[i];
+		/* Waiting, or restored from an older run and not started yet in this one. */
+		if (!c->exited && !c->running && !c->restart_at)
 			return;
+	}
 	monitor_report_ready(m, NULL);
+	monitor_control_start_done(m, NULL);
 }
 
 static void container_terminated(struct monitor *m, struct mcontainer *c, int exit_code, const char *detail)

@@ -195,6 +195,18 @@ void monitor_control_stop_done(struct monitor *m)
 	m->n_stop_waiters = 0;
 }
 
+void monitor_control_start_done(struct monitor *m, const char *error)
+{
+	for (size_t i = 0; i < m->n_start_waiters; i++) {
+		if (error)
+			send_error(m, m->start_waiters[i], m->start_waiter_ids[i], error);
+		else
+			monitor_control_send_json(m, m->start_waiters[i], CAPSID_MSG_RESPONSE, m->start_waiter_ids[i],
+						  json_object_new_object());
+	}
+	m->n_start_waiters = 0;
+}
+
 /* ---- attach: replay the logs merged by time, then follow ---- */
 
 struct replay_record {
@@ -436,6 +448,10 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 		break;
 	case CAPSID_CTL_START:
 	case CAPSID_CTL_RESTART: {
+		if (m->n_start_waiters == ARRAY_SIZE(m->start_waiters)) {
+			send_error(m, c, f->id, "too many clients waiting for a start");
+			break;
+		}
 		if (m->vm == VM_DOWN) {
 			struct capsid_error err = {0};
 			if (monitor_boot_vm(m, &err) < 0) {
@@ -449,7 +465,9 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 			send_error(m, c, f->id, "the group is already running");
 			break;
 		}
-		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, f->id, json_object_new_object());
+		/* Answered once every container has started (or failed to). */
+		m->start_waiters[m->n_start_waiters] = c;
+		m->start_waiter_ids[m->n_start_waiters++] = f->id;
 		break;
 	}
 	case CAPSID_CTL_ATTACH:
@@ -511,6 +529,13 @@ static void client_detach_everything(struct monitor *m, struct ctl_client *c)
 		if (m->stop_waiters[i] == c) {
 			m->stop_waiters[i] = m->stop_waiters[--m->n_stop_waiters];
 			m->stop_waiter_ids[i] = m->stop_waiter_ids[m->n_stop_waiters];
+		} else {
+			i++;
+		}
+	for (size_t i = 0; i < m->n_start_waiters;)
+		if (m->start_waiters[i] == c) {
+			m->start_waiters[i] = m->start_waiters[--m->n_start_waiters];
+			m->start_waiter_ids[i] = m->start_waiter_ids[m->n_start_waiters];
 		} else {
 			i++;
 		}

@@ -15,6 +15,9 @@ BUILD_DIR=${CAPSID_BUILD_DIR:?CAPSID_BUILD_DIR must point at the build tree}
 CAPSID_BIN="$BUILD_DIR/bin/capsid"
 DEMO_TAR="$BUILD_DIR/share/capsid/demo-image.tar"
 export CAPSID_QUIET_ACCEL=1
+# Containers that ignore SIGTERM (a shell's `sleep` as PID 1) are killed
+# after this grace; the default (10 s, like docker stop) only slows tests.
+export CAPSID_STOP_TIMEOUT_MS=${CAPSID_STOP_TIMEOUT_MS:-3000}
 
 # Socket paths must fit in 108 bytes: keep the root short.
 ROOT=$(mktemp -d /tmp/cs.XXXXXX)

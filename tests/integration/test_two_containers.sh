@@ -5,8 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 write_spec "$WORK/pair.yaml" pair Never \
-	'server|0.5|0.25|echo "ns $(readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/net | tr "\n" " ")"; echo "cg $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/cpu.weight)"; echo pong-from-server | nc -l -p 9000; echo server done' \
-	'client|0.75|0.25|echo "ns $(readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/net | tr "\n" " ")"; echo "cg $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/cpu.weight)"; for i in $(seq 1 200); do nc 127.0.0.1 9000 </dev/null && break; sleep 0.1; done; echo "procs $(ps -o comm= | tr "\n" " ")"; echo "nproc=$(nproc) mem=$(sed -n "s/MemTotal: *//p" /proc/meminfo)"'
+	'server|0.5|0.25|echo "ns $(for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done | tr "\n" " ")"; echo "cg $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/cpu.weight)"; echo pong-from-server | nc -l -p 9000; echo server done; sleep 3' \
+	'client|0.75|0.25|echo "ns $(for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done | tr "\n" " ")"; echo "cg $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/cpu.weight)"; for i in $(seq 1 200); do nc 127.0.0.1 9000 </dev/null && break; sleep 0.1; done; echo "procs $(ps -o comm= | tr "\n" " ")"; echo "nproc=$(nproc) mem=$(sed -n "s/MemTotal: *//p" /proc/meminfo)"'
 out=$(capsid run -f "$WORK/pair.yaml")
 echo "$out"
 grep -q '^client | pong-from-server$' <<<"$out" || fail "client did not reach server over localhost"
@@ -23,8 +23,8 @@ read -r cpid cmnt cuts cipc cnet <<<"$(sed -n 's/^client | ns //p' <<<"$out")"
 [ -n "$spid" ] && [ "$spid" != "$cpid" ] && [ "$smnt" != "$cmnt" ] && [ "$suts" != "$cuts" ] && [ "$sipc" != "$cipc" ] ||
 	fail "containers share a pid/mnt/uts/ipc namespace: $spid $cpid $smnt $cmnt $suts $cuts $sipc $cipc"
 [ "$snet" = "$cnet" ] || fail "containers do not share the network namespace"
-grep -q '^client | procs .*nc' <<<"$out" || fail "client cannot see its own processes"
-grep '^client | procs' <<<"$out" | grep -q 'sleep\|server' && fail "client sees the server's processes"
+grep -q '^client | procs .*ps' <<<"$out" || fail "client cannot see its own processes"
+grep '^client | procs' <<<"$out" | grep -q 'sleep' && fail "client sees the server's processes"
 # cgroups: memory limit = the request (no limit given), CPU weight
 # proportional to the request (0.5 vs 0.75 CPU).
 smem=$(sed -n 's/^server | cg \([0-9]*\) .*/\1/p' <<<"$out"); cmem=$(sed -n 's/^client | cg \([0-9]*\) .*/\1/p' <<<"$out")
