@@ -5,8 +5,9 @@
  * single validator serves both. Every validation error starts with the JSON
  * path of the offending field, e.g.
  *   properties.containers[1].properties.resources.requests.cpu: must be greater than 0
- * Unknown fields are warnings, not errors. secureValue strings never appear
- * in errors or warnings, and are wiped from memory when freed. */
+ * Unknown fields are warnings, not errors. Secrets (secureValue,
+ * storageAccountKey, secret volume contents) never appear in errors or
+ * warnings, and are wiped from memory when freed. */
 #ifndef CAPSID_SPEC_H
 #define CAPSID_SPEC_H
 
@@ -25,6 +26,10 @@ struct json_object;
 #define SPEC_MAX_WARNINGS    64		/* further warnings are summarised in one line */
 #define SPEC_MAX_PORTS	     64		/* per container and for ipAddress */
 #define SPEC_MAX_NAMESERVERS 3		/* resolv.conf reads three */
+#define SPEC_MAX_VOLUMES     20		/* per group */
+#define SPEC_MAX_MOUNTS	     20		/* volumeMounts per container */
+#define SPEC_MAX_SECRET_FILES 64	/* files per secret volume */
+#define SPEC_MAX_SECRET_BYTES (256u << 10) /* decoded bytes per secret volume */
 
 enum spec_restart_policy { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER };
 
@@ -48,6 +53,15 @@ struct spec_port {
 	enum spec_protocol protocol; /* default TCP */
 };
 
+/* containers[].properties.volumeMounts[]: mount_path is absolute, without
+ * ':', '.' or '..' components, and stored normalised (no repeated or
+ * trailing '/'); unique within its container. */
+struct spec_volume_mount {
+	char *name; /* names a properties.volumes[] entry */
+	char *mount_path;
+	bool read_only;
+};
+
 struct spec_container {
 	char *name;
 	char *image;
@@ -58,6 +72,51 @@ struct spec_container {
 	struct spec_resources requests, limits; /* requests are required (ACI) */
 	struct spec_port *ports;		/* unique (port, protocol) within the group */
 	size_t n_ports;
+	struct spec_volume_mount *mounts;
+	size_t n_mounts;
+};
+
+/* properties.volumes[]: exactly one kind each. */
+enum spec_volume_kind {
+	SPEC_VOLUME_AZURE_FILE,	  /* SMB share, mounted in the guest with cifs */
+	SPEC_VOLUME_EMPTY_DIR,	  /* per group, gone with the group */
+	SPEC_VOLUME_SECRET,	  /* files on tmpfs in the guest */
+	SPEC_VOLUME_GIT_REPO,	  /* cloned on the host into a read-only image */
+	SPEC_VOLUME_CAPSID_DISK,  /* capsid's extension: a persistent qcow2 disk */
+};
+
+/* A secret file: data is the base64 text with whitespace removed (checked
+ * to decode), NULL when read back redacted. Wiped when freed. */
+struct spec_secret_file {
+	char *name; /* a plain file name: no '/', not "." or ".." */
+	char *data;
+	size_t size; /* decoded bytes */
+};
+
+struct spec_volume {
+	char *name; /* DNS label, unique in the group */
+	enum spec_volume_kind kind;
+	union {
+		struct {
+			char *share_name;   /* 3-63 of [a-z0-9-], Azure's share name rule */
+			char *account_name; /* 3-24 of [a-z0-9] */
+			char *account_key;  /* secret; NULL when read back redacted */
+			bool read_only;
+		} azure_file;
+		struct {
+			struct spec_secret_file *files;
+			size_t n_files;
+		} secret;
+		struct {
+			char *repository; /* absolute path or http(s)/git/ssh/file URL */
+			char *directory;  /* NULL when not given; relative, no '..' */
+			char *revision;	  /* NULL when not given (the default branch) */
+		} git_repo;
+		struct {
+			char *volume_name; /* a `capsid volume create` name */
+			bool read_only;
+		} disk;
+	};
 };
 
 enum spec_ip_type { SPEC_IP_PUBLIC, SPEC_IP_PRIVATE };
@@ -107,6 +166,8 @@ struct spec_group {
 	struct spec_dns_config *dns_config; /* NULL when not given */
 	struct spec_subnet *subnets;	    /* at most one (ACI) */
 	size_t n_subnets;
+	struct spec_volume *volumes;
+	size_t n_volumes;
 };
 
 /* Each item reads like "properties.foo: unknown field, ignored". */
@@ -119,8 +180,10 @@ struct spec_warnings {
 enum spec_parse_flags {
 	/* Accept what spec_to_json(SPEC_REDACT) writes: an environment variable
 	 * with a name only is a secure one whose value was dropped (value NULL,
-	 * secure true). Without this flag such an entry is an error. Use it to
-	 * read back a stored spec, never for a user's input. */
+	 * secure true). Likewise an azureFile without storageAccountKey
+	 * (account_key NULL) and a secret file whose content is null (data
+	 * NULL). Without this flag such entries are errors. Use it to read back
+	 * a stored spec, never for a user's input. */
 	SPEC_PARSE_REDACTED = 1u << 0,
 };
 
@@ -146,7 +209,8 @@ int spec_from_json_ex(struct json_object *doc, unsigned flags, struct spec_group
 
 /* Serialise back to the ACI JSON shape (defaults written out). SPEC_REDACT:
  * secureValue entries keep their name but carry no value (like ACI's GET,
- * which omits secureValue). SPEC_WITH_SECRETS: full round-trip (used only
+ * which omits secureValue); storageAccountKey is left out and secret files
+ * keep their names with null content. SPEC_WITH_SECRETS: full round-trip (used only
  * over a pipe to the monitor). Returns a new reference, NULL on ENOMEM. */
 enum spec_json_mode { SPEC_REDACT, SPEC_WITH_SECRETS };
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode);
@@ -156,6 +220,10 @@ void spec_warnings_free(struct spec_warnings *w);		  /* frees the items, leaves 
 const char *spec_restart_policy_name(enum spec_restart_policy p); /* "Always", "OnFailure", "Never" */
 const char *spec_protocol_name(enum spec_protocol p);		  /* "TCP", "UDP" */
 const char *spec_ip_type_name(enum spec_ip_type t);		  /* "Public", "Private" */
+/* "azureFile", "emptyDir", "secret", "gitRepo", "capsidDisk" (the spec keys). */
+const char *spec_volume_kind_name(enum spec_volume_kind k);
+/* The group's volume of that name, NULL when there is none. */
+const struct spec_volume *spec_group_volume(const struct spec_group *g, const char *name);
 /* The capsid network the group joins: subnetIds[0]'s, NULL for the default. */
 const char *spec_group_network(const struct spec_group *g);
 

@@ -18,7 +18,9 @@ struct json_object;
  * are errors. */
 int spec_yaml_to_json(const char *data, size_t len, struct json_object **out, struct capsid_error *err);
 
-/* Overwrite every "secureValue" string in a tree we own before it is freed. */
+/* Overwrite every secret string in a tree we own before it is freed:
+ * "secureValue" and "storageAccountKey" values, and every string inside a
+ * "secret" object (secret volume contents). */
 void spec_wipe_secure_values(struct json_object *obj);
 
 /* ceil(x) for a sum of requests, tolerant of floating-point noise: values
@@ -80,5 +82,26 @@ int spec_parse_subnet_ids(struct spec_vctx *c, struct json_object *v, const char
 int spec_check_container_ports(struct spec_vctx *c, const struct spec_group *g, size_t i, const char *path);
 /* Rules across fields, once properties are parsed (path: "properties"). */
 int spec_check_network(struct spec_vctx *c, const struct spec_group *g, const char *path);
+
+/* ---- volumes (spec_volume.c) --------------------------------------------- */
+
+/* containers[].properties.volumeMounts (target: struct spec_container). */
+int spec_parse_volume_mounts(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+/* properties.volumes (target: struct spec_group). */
+int spec_parse_volumes(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+/* Every mount names a volume (path: "properties"). */
+int spec_check_volumes(struct spec_vctx *c, const struct spec_group *g, const char *path);
+/* Serialisation and freeing of the volume fields (spec_model.c calls them). */
+void spec_put_volumes(struct json_object *props, const struct spec_group *g, enum spec_json_mode mode,
+		      bool *ok);
+void spec_put_volume_mounts(struct json_object *props, const struct spec_container *ct, bool *ok);
+void spec_volumes_free(struct spec_group *g);
+void spec_volume_mounts_free(struct spec_container *ct);
+
+/* Attach child to an object (key) or array (key NULL); a NULL child means an
+ * allocation failed, remembered in *ok so the caller checks once. Returns
+ * child, or NULL (child freed) on failure. */
+struct json_object *spec_json_put(struct json_object *parent, const char *key, struct json_object *child,
+				  bool *ok);
 
 #endif

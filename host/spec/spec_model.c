@@ -90,6 +90,24 @@ void spec_sanitize(char *out, size_t size, const char *s)
 	out[o < size ? o : size - 1] = '\0';
 }
 
+static void wipe_string(struct json_object *v)
+{
+	/* json-c owns this buffer and frees it next; the cast only lets us
+	 * clear it first. */
+	explicit_bzero((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
+}
+
+/* Every string value below obj (the contents of a secret volume). */
+static void wipe_strings(struct json_object *obj)
+{
+	struct json_object_iterator it = json_object_iter_begin(obj), end = json_object_iter_end(obj);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		struct json_object *v = json_object_iter_peek_value(&it);
+		if (json_object_is_type(v, json_type_string))
+			wipe_string(v);
+	}
+}
+
 void spec_wipe_secure_values(struct json_object *obj)
 {
 	if (json_object_is_type(obj, json_type_array)) {
@@ -103,12 +121,12 @@ void spec_wipe_secure_values(struct json_object *obj)
 	struct json_object_iterator it = json_object_iter_begin(obj), end = json_object_iter_end(obj);
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
 		struct json_object *v = json_object_iter_peek_value(&it);
-		if (json_object_is_type(v, json_type_string) &&
-		    !strcmp(json_object_iter_peek_name(&it), "secureValue"))
-			/* json-c owns this buffer and frees it next; the cast only
-			 * lets us clear it first. */
-			explicit_bzero((char *)json_object_get_string(v),
-				       (size_t)json_object_get_string_len(v));
+		const char *key = json_object_iter_peek_name(&it);
+		if (!strcmp(key, "secret") && json_object_is_type(v, json_type_object))
+			wipe_strings(v);
+		else if (json_object_is_type(v, json_type_string) &&
+			 (!strcmp(key, "secureValue") || !strcmp(key, "storageAccountKey")))
+			wipe_string(v);
 		else
 			spec_wipe_secure_values(v);
 	}
@@ -116,10 +134,10 @@ void spec_wipe_secure_values(struct json_object *obj)
 
 /* ---- serialisation ------------------------------------------------------ */
 
-/* Attach child to an object (key) or array (key NULL); a NULL child means an
- * allocation failed, remembered in *ok so the caller checks once. */
-static struct json_object *put(struct json_object *parent, const char *key, struct json_object *child,
-			       bool *ok)
+#define put spec_json_put
+
+struct json_object *spec_json_put(struct json_object *parent, const char *key, struct json_object *child,
+				  bool *ok)
 {
 	if (!child || !parent) {
 		*ok = false;
@@ -224,6 +242,7 @@ static void put_container(struct json_object *arr, const struct spec_container *
 		put_resources(res, "limits", &ct->limits, ok);
 	if (ct->n_ports)
 		put_ports(props, ct->ports, ct->n_ports, ok);
+	spec_put_volume_mounts(props, ct, ok);
 }
 
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode)
@@ -249,6 +268,7 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 	for (size_t i = 0; i < g->n_containers; i++)
 		put_container(cts, &g->containers[i], mode, &ok);
 	put_network(props, g, &ok);
+	spec_put_volumes(props, g, mode, &ok);
 	if (!ok) {
 		if (mode == SPEC_WITH_SECRETS)
 			spec_wipe_secure_values(doc);
@@ -275,6 +295,7 @@ static void container_free(struct spec_container *ct)
 	}
 	free(ct->env);
 	free(ct->ports);
+	spec_volume_mounts_free(ct);
 }
 
 static void network_free(struct spec_group *g)
@@ -309,6 +330,7 @@ void spec_free(struct spec_group *g)
 		container_free(&g->containers[i]);
 	free(g->containers);
 	network_free(g);
+	spec_volumes_free(g);
 	for (size_t i = 0; i < g->n_tags; i++) {
 		free(g->tags[i].key);
 		free(g->tags[i].value);

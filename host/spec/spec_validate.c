@@ -388,6 +388,7 @@ static const struct spec_field container_properties_fields[] = {
     {"environmentVariables", parse_env_list, false},
     {"resources", parse_resources, true},
     {"ports", spec_parse_container_ports, false},
+    {"volumeMounts", spec_parse_volume_mounts, false},
 };
 
 static int parse_container_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
@@ -503,13 +504,16 @@ static const struct spec_field group_properties_fields[] = {
     {"ipAddress", spec_parse_ip_address, false},
     {"dnsConfig", spec_parse_dns_config, false},
     {"subnetIds", spec_parse_subnet_ids, false},
+    {"volumes", spec_parse_volumes, false},
 };
 
 static int parse_group_properties(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	int rc = spec_parse_object(c, v, path, group_properties_fields, ARRAY_SIZE(group_properties_fields),
 				   target);
-	return rc < 0 ? rc : spec_check_network(c, target, path);
+	if (rc >= 0)
+		rc = spec_check_network(c, target, path);
+	return rc < 0 ? rc : spec_check_volumes(c, target, path);
 }
 
 static int parse_group_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)

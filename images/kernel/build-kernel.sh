@@ -91,8 +91,12 @@ kmake olddefconfig >/dev/null
 
 # Every symbol the fragment asks for must have landed: Kconfig silently drops
 # a symbol whose dependencies are unmet.
+# Likewise a symbol it turns off must not come back through a `select`.
 missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAGMENT" | while IFS= read -r line; do
 	grep -qxF "$line" "$OBJ/.config" || echo "$line"
+done)
+missing+=$(sed -nE 's/^# (CONFIG_[A-Z0-9_]+) is not set$/\1/p' "$FRAGMENT" | while IFS= read -r sym; do
+	if grep -qE "^$sym=" "$OBJ/.config"; then echo " $sym (wanted off)"; fi
 done)
 [ -z "$missing" ] || die "these fragment lines did not survive olddefconfig: $(echo $missing)"
 
