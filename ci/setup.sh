@@ -14,6 +14,8 @@ PACKAGES=(
 	cpio kmod zstd lz4 xz-utils iproute2 nftables
 	# tests
 	python3 socat bsdutils procps util-linux
+	# the embedded SMB service (volumes) and its tests
+	samba smbclient cifs-utils git
 )
 
 missing=()

@@ -293,13 +293,25 @@ class Harness:
     def phase_memory(self):
         self.mark_load("memory")
         # runsc's idle sandbox: every process of the sandbox (runsc-sandbox, gofer).
+        # A bundle per sandbox, so its gofer (whose argv names only the
+        # bundle) can be told apart; the ptrace platform's stub processes
+        # are the sandbox's children.
         ids = [f"mem-runsc-{i}" for i in range(self.a.runs)]
+        bundles = {}
         for cid in ids:
-            self.start_detached("runsc", cid, self.bundle_idle)
+            bundles[cid] = os.path.join(self.work, "b-" + cid)
+            os.makedirs(bundles[cid])
+            shutil.copy(os.path.join(self.bundle_idle, "config.json"), bundles[cid])
+            self.start_detached("runsc", cid, bundles[cid])
         self.settle()
         runsc_pss = []
         for cid in ids:
-            pids = L.pids_matching(lambda argv, cid=cid: "runsc" in argv[0] and cid in argv)
+            def mine(argv, cid=cid):
+                return ("runsc-sandbox" in argv[0] and argv[-1] == cid) or (
+                    "runsc-gofer" in argv[0] and bundles[cid] in argv)
+            pids = L.with_descendants(L.pids_matching(mine))
+            if len(pids) < 2:
+                raise RuntimeError(f"runsc sandbox {cid}: found only pids {pids}")
             runsc_pss.append(sum((L.smaps_rollup(p) or {}).get("Pss", 0) for p in pids) / 1024)
         self.record("idle_pss", "runsc", runsc_pss, "MiB", groups=len(ids))
         for cid in ids:

@@ -6,7 +6,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -193,19 +192,24 @@ def other_cpu_share(seconds=2.0):
     return round(1.0 - (b_idle - a_idle) / dt, 3) if dt else None
 
 
-def kill_tree_matching(pred, sig=signal.SIGKILL):
-    """Kill every process whose argv satisfies pred: used only with
-    predicates naming the harness's own temporary paths."""
-    killed = []
-    for pid in pids_matching(pred):
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, sig)
-            killed.append(pid)
-        except ProcessLookupError:
-            pass
-    return killed
+def with_descendants(pids):
+    """pids plus every process below them."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = set(), list(pids)
+    while todo:
+        p = todo.pop()
+        if p not in out:
+            out.add(p)
+            todo += children.get(p, [])
+    return sorted(out)
 
 
 def which(name):

@@ -46,6 +46,20 @@ expect_reject "$WORK/nores.json" 'properties.containers[0].properties.resources'
 printf 'name: [unterminated\n' >"$WORK/garbage.yaml"
 expect_reject "$WORK/garbage.yaml" 'garbage.yaml'
 
+# volumes parse, but this build does not mount them: refused, not ignored
+cat >"$WORK/vol.yaml" <<'Y'
+name: vol
+properties:
+  volumes: [{name: scratch, emptyDir: {}}]
+  containers:
+  - name: a
+    properties:
+      image: capsid/demo:latest
+      volumeMounts: [{name: scratch, mountPath: /data}]
+      resources: {requests: {cpu: 1, memoryInGB: 0.25}}
+Y
+expect_reject "$WORK/vol.yaml" 'properties.volumes'
+
 [ -z "$(ls -A "$ROOT/groups" 2>/dev/null)" ] || fail "rejected specs left groups: $(ls "$ROOT/groups")"
 
 # unknown fields are a warning, not an error
