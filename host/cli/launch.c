@@ -210,6 +210,7 @@ int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
 		.backoff_max_ms = env_uint("CAPSID_BACKOFF_MAX_MS", 300000),
 		.memory_overhead_mib = env_uint("CAPSID_MEMORY_OVERHEAD_MIB", 128),
 		.tb_size_mib = env_uint("CAPSID_TB_SIZE_MIB", 64),
+		.qemu = getenv("CAPSID_QEMU") && *getenv("CAPSID_QEMU") ? getenv("CAPSID_QEMU") : NULL,
 	};
 	enum vmm_accel a;
 	if (vmm_accel_parse(accel, &a) < 0 || a == VMM_ACCEL_AUTO)

@@ -155,6 +155,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 {
 	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
 	struct vmm_config cfg = {
+		.qemu = m->opts->qemu,
 		.kernel = guest_file(m, "vmlinuz", kernel, sizeof(kernel)),
 		.initrd = guest_file(m, "initrd.img", initrd, sizeof(initrd)),
 		.vcpus = spec_group_vcpus(m->spec),

@@ -31,6 +31,7 @@ struct monitor_options {
 	enum vmm_accel accel;     /* resolved */
 	const char *runtime;      /* "crun" or "runc" */
 	const char *guest_dir;    /* vmlinuz, initrd.img */
+	const char *qemu;         /* QEMU binary ($CAPSID_QEMU), NULL: qemu-system-x86_64 from PATH */
 	unsigned boot_timeout_ms; /* HELLO must arrive by then */
 	unsigned stop_timeout_ms; /* grace for containers on stop */
 	unsigned backoff_base_ms; /* restart back-off: base * 2^n, capped */
