@@ -134,13 +134,12 @@ void monitor_update_phase(struct monitor *m)
 		m->view.detail[0] = '\0';
 	monitor_log(m, "group %s -> %s", view_group_phase_name(old), view_group_phase_name(p));
 	monitor_save_state(m);
-	if (p == GROUP_STOPPED)
-		monitor_control_broadcast_end(m);
+	/* Attached clients hear of the end once the VM is down (monitor_vm_gone),
+	 * so `capsid run` returns with nothing of the group left running. */
 	if (p == GROUP_SUCCEEDED || p == GROUP_FAILED) {
 		/* Every container has ended for good: release the VM (ACI deallocates too). */
 		view_event_add(&m->view.events, p == GROUP_SUCCEEDED ? "Succeeded" : "Failed",
 			       p == GROUP_SUCCEEDED ? "Normal" : "Warning", "all containers terminated");
-		monitor_control_broadcast_end(m);
 		monitor_stop_vm(m, false);
 	}
 }
@@ -293,6 +292,8 @@ void monitor_vm_gone(struct monitor *m, const char *why)
 	monitor_log(m, "vm stopped");
 	monitor_update_phase(m);
 	monitor_save_state(m);
+	if (!view_group_phase_active(m->view.phase))
+		monitor_control_broadcast_end(m);
 	monitor_stop_vm(m, m->user_stop); /* VM_DOWN: completes waiters, restarts or exits */
 }
 
