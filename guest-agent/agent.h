@@ -15,17 +15,17 @@
 #include "net.h"
 
 /* Where the agent keeps its state in the guest. */
-#define AGENT_RUN_DIR "/run/capsid"
-#define AGENT_IMAGES_DIR AGENT_RUN_DIR "/images"
+#define AGENT_RUN_DIR	     "/run/capsid"
+#define AGENT_IMAGES_DIR     AGENT_RUN_DIR "/images"
 #define AGENT_CONTAINERS_DIR AGENT_RUN_DIR "/containers"
-#define AGENT_SOCK_DIR AGENT_RUN_DIR "/sock"
-#define AGENT_CGROUP_PARENT "/capsid"
+#define AGENT_SOCK_DIR	     AGENT_RUN_DIR "/sock"
+#define AGENT_CGROUP_PARENT  "/capsid"
 
-#define AGENT_NAME_MAX 63    /* container names are DNS labels */
-#define AGENT_SERIAL_MAX 20  /* virtio-blk serials (QEMU limit) */
+#define AGENT_NAME_MAX	     63 /* container names are DNS labels */
+#define AGENT_SERIAL_MAX     20 /* virtio-blk serials (QEMU limit) */
 #define AGENT_MAX_CONTAINERS 64
-#define AGENT_MAX_STREAMS 256
-#define AGENT_MAX_JOBS 32 /* runtime commands in flight */
+#define AGENT_MAX_STREAMS    256
+#define AGENT_MAX_JOBS	     32 /* runtime commands in flight */
 /* Bytes of host stdin buffered per stream before more is refused. */
 #define AGENT_STDIN_MAX (1u << 20)
 /* Stop reading container output while this much waits for the host: the
@@ -54,13 +54,13 @@ enum container_state {
 struct container {
 	struct container *next;
 	char name[AGENT_NAME_MAX + 1];
-	char runtime[8];                    /* "crun" or "runc" */
+	char runtime[8];		   /* "crun" or "runc" */
 	char serial[AGENT_SERIAL_MAX + 1]; /* image disk it uses */
 	enum container_state state;
-	pid_t pid;       /* its init process (host pid namespace), 0 before create finished */
+	pid_t pid;	 /* its init process (host pid namespace), 0 before create finished */
 	uint32_t stream; /* stream id of the init process */
-	bool busy;       /* a runtime job for it is running */
-	bool failed;     /* create failed: cleaned up, then forgotten */
+	bool busy;	 /* a runtime job for it is running */
+	bool failed;	 /* create failed: cleaned up, then forgotten */
 };
 
 struct bytebuf {
@@ -75,13 +75,13 @@ struct stream {
 	struct stream *next;
 	uint32_t id;
 	char container[AGENT_NAME_MAX + 1];
-	bool main;       /* the container's init process */
-	bool tty;        /* out_fd is a pty master (stdout and stderr merged) */
-	bool forwarding; /* the request was answered: output may flow */
-	pid_t pid;       /* 0 until known */
-	int out_fd;      /* stdout pipe read end, or the pty master */
-	int err_fd;      /* stderr pipe read end, -1 with a tty */
-	int in_fd;       /* stdin pipe write end or a dup of the pty master, -1 when none */
+	bool main;	     /* the container's init process */
+	bool tty;	     /* out_fd is a pty master (stdout and stderr merged) */
+	bool forwarding;     /* the request was answered: output may flow */
+	pid_t pid;	     /* 0 until known */
+	int out_fd;	     /* stdout pipe read end, or the pty master */
+	int err_fd;	     /* stderr pipe read end, -1 with a tty */
+	int in_fd;	     /* stdin pipe write end or a dup of the pty master, -1 when none */
 	unsigned rows, cols; /* initial tty size */
 	struct bytebuf in_buf;
 	bool in_close_requested; /* STDIN_CLOSE: close in_fd once in_buf is written */
@@ -110,8 +110,8 @@ struct job {
 	uint32_t req_id; /* request to answer when done; 0 for internal jobs */
 	char container[AGENT_NAME_MAX + 1];
 	uint32_t stream;
-	int err_fd;      /* the command's stderr, -1 when it writes into a stream's pipe */
-	int console_fd;  /* listening --console-socket, -1 without a tty */
+	int err_fd;	/* the command's stderr, -1 when it writes into a stream's pipe */
+	int console_fd; /* listening --console-socket, -1 without a tty */
 	char console_path[108];
 	char err[AGENT_ERRTEXT_MAX];
 	size_t err_len;
@@ -142,9 +142,9 @@ struct shutdown_state {
 struct agent {
 	struct channel *ch;
 	int sig_fd;
-	int kmsg_fd;    /* -1 when unavailable */
+	int kmsg_fd;	/* -1 when unavailable */
 	int console_fd; /* -1 when there is no console */
-	bool pid1;      /* false when run on a host for debugging */
+	bool pid1;	/* false when run on a host for debugging */
 	bool negotiated;
 	unsigned version;
 	char kernel[65];
@@ -167,7 +167,8 @@ bool agent_take_orphan(struct agent *a, pid_t pid, int *wstatus);
 
 /* Answer request `id`: RESPONSE with body (NULL: {}) or ERROR. Consumes body. */
 void agent_respond(struct agent *a, uint32_t id, struct json_object *body);
-void agent_respond_error(struct agent *a, uint32_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void agent_respond_error(struct agent *a, uint32_t id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Power the guest off (never returns when PID 1). */
 void agent_poweroff(struct agent *a, const char *why) __attribute__((noreturn));

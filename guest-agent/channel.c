@@ -103,7 +103,8 @@ int channel_open(struct channel **out, unsigned timeout_ms, struct capsid_error 
 				return capsid_error_errno(err, -rc, "open %s", dev);
 		}
 		if (util_now_ms() >= deadline)
-			return capsid_error_set(err, ENODEV, "virtio-serial port %s did not appear within %u ms",
+			return capsid_error_set(err, ENODEV,
+						"virtio-serial port %s did not appear within %u ms",
 						CAPSID_AGENT_PORT_NAME, timeout_ms);
 		struct timespec ts = {0, 2 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -239,14 +239,14 @@ static int make_bundle(struct agent *a, const struct request_create *req, struct
 
 	snprintf(cgroup, sizeof(cgroup), AGENT_CGROUP_PARENT "/%s", req->container);
 	struct oci_config_params p = {
-		.process = {.proc = &req->proc, .user = &ids},
-		.rootfs = rootfs,
-		.hostname = hostname,
-		.cgroups_path = cgroup,
-		.res = &req->res,
-		.hosts_file = hosts,
-		.resolv_file = resolv,
-		.hostname_file = hostname_file,
+	    .process = {.proc = &req->proc, .user = &ids},
+	    .rootfs = rootfs,
+	    .hostname = hostname,
+	    .cgroups_path = cgroup,
+	    .res = &req->res,
+	    .hosts_file = hosts,
+	    .resolv_file = resolv,
+	    .hostname_file = hostname_file,
 	};
 	_cleanup_json_ struct json_object *cfg = oci_config_new(&p);
 	if (!cfg)
@@ -337,12 +337,14 @@ struct json_object *container_stats(struct agent *a)
 		if (c->state == CT_CREATING || c->failed)
 			continue;
 		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "memoryBytes",
-				       json_object_new_int64(read_cgroup_value(c->name, "memory.current", NULL)));
-		json_object_object_add(o, "cpuUsageUsec",
-				       json_object_new_int64(read_cgroup_value(c->name, "cpu.stat", "usage_usec")));
-		json_object_object_add(o, "pids",
-				       json_object_new_int64(read_cgroup_value(c->name, "pids.current", NULL)));
+		json_object_object_add(
+		    o, "memoryBytes",
+		    json_object_new_int64(read_cgroup_value(c->name, "memory.current", NULL)));
+		json_object_object_add(
+		    o, "cpuUsageUsec",
+		    json_object_new_int64(read_cgroup_value(c->name, "cpu.stat", "usage_usec")));
+		json_object_object_add(
+		    o, "pids", json_object_new_int64(read_cgroup_value(c->name, "pids.current", NULL)));
 		json_object_object_add(all, c->name, o);
 	}
 	return all;

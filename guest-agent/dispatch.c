@@ -122,7 +122,8 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 	}
 	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_NETWORK;
 	if (!request) {
-		agent_respond_error(a, f->id, "unexpected frame type %s from the host", frame_type_name(f->type));
+		agent_respond_error(a, f->id, "unexpected frame type %s from the host",
+				    frame_type_name(f->type));
 		return;
 	}
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
@@ -135,7 +136,8 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 		return;
 	}
 	if (!a->negotiated) {
-		agent_respond_error(a, f->id, "%s: protocol version not negotiated yet (send NEGOTIATE first)",
+		agent_respond_error(a, f->id,
+				    "%s: protocol version not negotiated yet (send NEGOTIATE first)",
 				    frame_type_name(f->type));
 		return;
 	}
@@ -177,7 +179,8 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 		break;
 	}
 	default:
-		agent_respond_error(a, f->id, "unexpected frame type %s from the host", frame_type_name(f->type));
+		agent_respond_error(a, f->id, "unexpected frame type %s from the host",
+				    frame_type_name(f->type));
 		break;
 	}
 }

@@ -20,8 +20,8 @@
 
 #define NEW_ROOT "/newroot"
 
-static int mount_at(const char *src, const char *target, const char *type, unsigned long flags, const char *data,
-		    struct capsid_error *err)
+static int mount_at(const char *src, const char *target, const char *type, unsigned long flags,
+		    const char *data, struct capsid_error *err)
 {
 	if (mkdir(target, 0755) < 0 && errno != EEXIST)
 		return capsid_error_errno(err, errno, "mkdir %s", target);
@@ -99,10 +99,10 @@ static void setup_stdio(struct agent *a)
 static void dev_links(void)
 {
 	static const char *const links[][2] = {
-		{"/proc/self/fd", "/dev/fd"},
-		{"/proc/self/fd/0", "/dev/stdin"},
-		{"/proc/self/fd/1", "/dev/stdout"},
-		{"/proc/self/fd/2", "/dev/stderr"},
+	    {"/proc/self/fd", "/dev/fd"},
+	    {"/proc/self/fd/0", "/dev/stdin"},
+	    {"/proc/self/fd/1", "/dev/stdout"},
+	    {"/proc/self/fd/2", "/dev/stderr"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST) {
@@ -177,8 +177,8 @@ int init_boot(struct agent *a, struct capsid_error *err)
 	    (rc = mount_at("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", err)) < 0)
 		return rc;
 	setup_stdio(a);
-	if ((rc = mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666",
-			   err)) < 0 ||
+	if ((rc = mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+			   "gid=5,mode=0620,ptmxmode=0666", err)) < 0 ||
 	    (rc = mount_at("shm", "/dev/shm", "tmpfs", fs_flags, "mode=1777", err)) < 0 ||
 	    (rc = mount_at("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", err)) < 0 ||
 	    (rc = mount_at("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err)) < 0 ||
@@ -201,7 +201,8 @@ int init_boot(struct agent *a, struct capsid_error *err)
 	enable_controllers(a);
 	set_hostname(a);
 	loopback_up(a);
-	static const char *const dirs[] = {AGENT_RUN_DIR, AGENT_IMAGES_DIR, AGENT_CONTAINERS_DIR, AGENT_SOCK_DIR};
+	static const char *const dirs[] = {AGENT_RUN_DIR, AGENT_IMAGES_DIR, AGENT_CONTAINERS_DIR,
+					   AGENT_SOCK_DIR};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
 			return capsid_error_errno(err, errno, "mkdir %s", dirs[i]);

@@ -10,7 +10,7 @@
 
 struct agent;
 
-#define KMOD_DIR "/lib/modules"
+#define KMOD_DIR       "/lib/modules"
 #define KMOD_LIST_BOOT "load-order"
 #define KMOD_LIST_CIFS "load-order-cifs"
 

@@ -73,7 +73,8 @@ static int console_socket(char path[108], const char *kind, const char *key, str
  * (tty) the job's own and a console socket the pty master comes back on. */
 static int start_stream_job(struct agent *a, enum job_kind kind, const char *runtime, const char **args,
 			    size_t n, const char *name, struct stream *s, struct runtime_stdio *child,
-			    const char *sock_kind, const char *sock_key, struct job **out, struct capsid_error *err)
+			    const char *sock_kind, const char *sock_key, struct job **out,
+			    struct capsid_error *err)
 {
 	char sock[108] = "", sock_arg[140];
 	_cleanup_close_ int sock_fd = -1;
@@ -117,7 +118,8 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 		return;
 	}
 	if (container_count(a) >= AGENT_MAX_CONTAINERS) {
-		agent_respond_error(a, id, "create %s: too many containers (%d)", req.container, AGENT_MAX_CONTAINERS);
+		agent_respond_error(a, id, "create %s: too many containers (%d)", req.container,
+				    AGENT_MAX_CONTAINERS);
 		return;
 	}
 	if (agent_stream(a, req.stream)) {
@@ -145,7 +147,8 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 
 	struct runtime_stdio child;
 	struct stream *s;
-	if (stream_create(a, req.stream, c->name, true, req.proc.tty, req.proc.open_stdin, &child, &s, &err) < 0)
+	if (stream_create(a, req.stream, c->name, true, req.proc.tty, req.proc.open_stdin, &child, &s, &err) <
+	    0)
 		goto fail;
 	s->rows = req.proc.rows;
 	s->cols = req.proc.cols;
@@ -154,7 +157,8 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 	container_path(pidfile, sizeof(pidfile), c->name, "pid");
 	const char *args[10] = {"create", "--bundle", bundle, "--pid-file", pidfile};
 	struct job *j;
-	if (start_stream_job(a, JOB_CREATE, c->runtime, args, 5, c->name, s, &child, "c", c->name, &j, &err) < 0) {
+	if (start_stream_job(a, JOB_CREATE, c->runtime, args, 5, c->name, s, &child, "c", c->name, &j, &err) <
+	    0) {
 		stream_destroy(a, s);
 		goto fail;
 	}
@@ -196,7 +200,8 @@ static void create_done(struct agent *a, struct job *j, struct container *c, str
 		agent_respond(a, j->req_id, NULL);
 		return;
 	}
-	agent_respond_error(a, j->req_id, "create %s: %s: %s", c->name, c->runtime, why[0] ? why : "stream lost");
+	agent_respond_error(a, j->req_id, "create %s: %s: %s", c->name, c->runtime,
+			    why[0] ? why : "stream lost");
 	/* Whatever the runtime left behind goes; the name is free afterwards. */
 	if (s)
 		stream_destroy(a, s);
@@ -265,7 +270,8 @@ void lifecycle_exec(struct agent *a, uint32_t id, struct json_object *body)
 	struct container *c = agent_container(a, req.container);
 	struct stream *main_stream = c ? agent_stream(a, c->stream) : NULL;
 	if (!c || c->state != CT_RUNNING || !main_stream || main_stream->exited) {
-		agent_respond_error(a, id, "exec in %s: %s", req.container, c ? "the container is not running" : "no such container");
+		agent_respond_error(a, id, "exec in %s: %s", req.container,
+				    c ? "the container is not running" : "no such container");
 		return;
 	}
 	if (agent_stream(a, req.stream)) {
@@ -332,7 +338,8 @@ static void exec_done(struct agent *a, struct job *j, struct container *c, struc
 	}
 	unlink(path);
 	if (why[0]) {
-		agent_respond_error(a, j->req_id, "exec in %s: %s: %s", j->container, c ? c->runtime : "runtime", why);
+		agent_respond_error(a, j->req_id, "exec in %s: %s: %s", j->container,
+				    c ? c->runtime : "runtime", why);
 		if (s) {
 			if (pid > 0)
 				kill(pid, SIGKILL);
@@ -398,7 +405,9 @@ void lifecycle_delete(struct agent *a, uint32_t id, struct json_object *body)
 	}
 	if (c->busy) {
 		agent_respond_error(a, id, "delete %s: busy (%s in progress)", name,
-				    c->state == CT_DELETING ? "delete" : c->state == CT_CREATING ? "create" : "start");
+				    c->state == CT_DELETING   ? "delete"
+				    : c->state == CT_CREATING ? "create"
+							      : "start");
 		return;
 	}
 	if (start_delete_job(a, c, id, &err) < 0)

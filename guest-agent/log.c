@@ -27,7 +27,8 @@ void agent_log(struct agent *a, enum agent_log_level level, const char *fmt, ...
 	char line[1100];
 	if (a && a->kmsg_fd >= 0) {
 		int n = snprintf(line, sizeof(line), "<%d>capsid-agent: %s\n", kmsg_levels[level], msg);
-		if (n > 0 && write(a->kmsg_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		if (n > 0 &&
+		    write(a->kmsg_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 			/* nothing else to tell */
 		}
 	}
@@ -35,7 +36,8 @@ void agent_log(struct agent *a, enum agent_log_level level, const char *fmt, ...
 	int console = a ? a->console_fd : STDERR_FILENO;
 	if (console >= 0 && level <= AGENT_LOG_INFO) {
 		int n = snprintf(line, sizeof(line), "capsid-agent: %s: %s\n", level_names[level], msg);
-		if (n > 0 && write(console, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		if (n > 0 &&
+		    write(console, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 			/* nothing else to tell */
 		}
 	}

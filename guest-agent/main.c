@@ -167,7 +167,8 @@ static void handle_channel(struct agent *a)
 		int got;
 		while ((got = channel_next_frame(a->ch, &f)) == 1) {
 			if (f.id == 0 && f.type != CAPSID_MSG_STDIN && f.type != CAPSID_MSG_STDIN_CLOSE) {
-				agent_respond_error(a, 0, "%s: request id 0 is reserved", frame_type_name(f.type));
+				agent_respond_error(a, 0, "%s: request id 0 is reserved",
+						    frame_type_name(f.type));
 				continue;
 			}
 			dispatch_frame(a, &f);
@@ -176,9 +177,10 @@ static void handle_channel(struct agent *a)
 			log_warn(a, "malformed frame from the host (%s): input discarded", strerror(-got));
 			struct json_object *o = json_object_new_object();
 			if (o) {
-				json_object_object_add(o, "error",
-						       json_object_new_string(got == -EMSGSIZE ? "frame too large"
-											     : "malformed frame header"));
+				json_object_object_add(
+				    o, "error",
+				    json_object_new_string(got == -EMSGSIZE ? "frame too large"
+									    : "malformed frame header"));
 				channel_send_json(a->ch, CAPSID_MSG_ERROR, 0, o);
 				json_object_put(o);
 			}
@@ -356,7 +358,8 @@ int main(int argc, char **argv)
 		if (argc == 3 && strcmp(argv[1], "--channel") == 0) {
 			channel_path = argv[2];
 		} else {
-			fprintf(stderr, "capsid-agent runs as PID 1 of a guest (debugging: --channel PATH)\n");
+			fprintf(stderr,
+				"capsid-agent runs as PID 1 of a guest (debugging: --channel PATH)\n");
 			return 2;
 		}
 		a->console_fd = STDERR_FILENO;
@@ -372,7 +375,8 @@ int main(int argc, char **argv)
 		log_error(a, "signals: %s", strerror(-rc));
 		agent_poweroff(a, "boot failed");
 	}
-	rc = channel_path ? channel_open_path(&a->ch, channel_path, &err) : channel_open(&a->ch, PORT_WAIT_MS, &err);
+	rc = channel_path ? channel_open_path(&a->ch, channel_path, &err)
+			  : channel_open(&a->ch, PORT_WAIT_MS, &err);
 	if (rc < 0) {
 		log_error(a, "host channel: %s", err.msg);
 		agent_poweroff(a, "no host channel");

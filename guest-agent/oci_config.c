@@ -12,12 +12,12 @@
 static const char *const default_caps[] = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
 
 static const char *const masked_paths[] = {
-	"/proc/acpi",	     "/proc/asound",	"/proc/kcore",	    "/proc/keys",    "/proc/latency_stats",
-	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+    "/proc/acpi",	"/proc/asound",	     "/proc/kcore",	  "/proc/keys",	   "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
 };
 
 static const char *const readonly_paths[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
 static void add_str(struct json_object *o, const char *key, const char *v)
@@ -115,7 +115,8 @@ static void add_mount(struct json_object *mounts, const char *dest, const char *
 static struct json_object *default_mounts(const struct oci_config_params *p)
 {
 	static const char *const dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
-	static const char *const pts[] = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"};
+	static const char *const pts[] = {"nosuid",	   "noexec",	"newinstance",
+					  "ptmxmode=0666", "mode=0620", "gid=5"};
 	static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
 	static const char *const mq[] = {"nosuid", "noexec", "nodev"};
 	static const char *const sys[] = {"nosuid", "noexec", "nodev", "ro"};
@@ -203,7 +204,8 @@ struct json_object *oci_config_new(const struct oci_config_params *p)
 	add_str(linux_, "cgroupsPath", p->cgroups_path);
 	json_object_object_add(linux_, "resources", resources(p->res));
 	json_object_object_add(linux_, "maskedPaths", str_array(masked_paths, ARRAY_SIZE(masked_paths)));
-	json_object_object_add(linux_, "readonlyPaths", str_array(readonly_paths, ARRAY_SIZE(readonly_paths)));
+	json_object_object_add(linux_, "readonlyPaths",
+			       str_array(readonly_paths, ARRAY_SIZE(readonly_paths)));
 	json_object_object_add(cfg, "linux", linux_);
 	return TAKE_PTR(cfg);
 }

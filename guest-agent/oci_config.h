@@ -22,12 +22,12 @@ struct oci_process_params {
 
 struct oci_config_params {
 	struct oci_process_params process;
-	const char *rootfs;       /* absolute path of the root filesystem */
+	const char *rootfs; /* absolute path of the root filesystem */
 	const char *hostname;
 	const char *cgroups_path; /* e.g. /capsid/web */
 	const struct request_resources *res;
-	const char *hosts_file;   /* bind-mounted on /etc/hosts, may be NULL */
-	const char *resolv_file;  /* bind-mounted on /etc/resolv.conf, may be NULL */
+	const char *hosts_file;	   /* bind-mounted on /etc/hosts, may be NULL */
+	const char *resolv_file;   /* bind-mounted on /etc/resolv.conf, may be NULL */
 	const char *hostname_file; /* bind-mounted on /etc/hostname, may be NULL */
 };
 

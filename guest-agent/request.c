@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent.h"
@@ -49,8 +49,8 @@ static int get_string(struct json_object *body, const char *key, bool required, 
 	return 0;
 }
 
-static int get_int(struct json_object *body, const char *key, bool required, int64_t lo, int64_t hi, int64_t *out,
-		   struct capsid_error *err)
+static int get_int(struct json_object *body, const char *key, bool required, int64_t lo, int64_t hi,
+		   int64_t *out, struct capsid_error *err)
 {
 	struct json_object *v;
 	int rc = field(body, key, required, &v, err);
@@ -62,7 +62,8 @@ static int get_int(struct json_object *body, const char *key, bool required, int
 	int64_t x = json_object_get_int64(v);
 	/* json-c clamps out-of-range numbers to INT64_MIN/MAX and sets errno. */
 	if (errno == ERANGE || x < lo || x > hi)
-		return capsid_error_set(err, ERANGE, "%s: out of range %lld..%lld", key, (long long)lo, (long long)hi);
+		return capsid_error_set(err, ERANGE, "%s: out of range %lld..%lld", key, (long long)lo,
+					(long long)hi);
 	*out = x;
 	return 0;
 }
@@ -136,8 +137,8 @@ bool request_valid_hostname(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '.'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
 			return false;
 		if (c == '.' && s[i + 1] == '.')
 			return false;
@@ -152,8 +153,8 @@ static bool valid_serial(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '_' || c == '.'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
 			return false;
 	}
 	return strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
@@ -165,7 +166,8 @@ static int get_container(struct json_object *body, const char **out, struct caps
 	if (rc < 0)
 		return rc;
 	if (!request_valid_name(*out))
-		return capsid_error_set(err, EINVAL, "container: \"%.64s\" is not a DNS label of at most %d characters",
+		return capsid_error_set(err, EINVAL,
+					"container: \"%.64s\" is not a DNS label of at most %d characters",
 					*out, AGENT_NAME_MAX);
 	return 0;
 }
@@ -224,11 +226,11 @@ static int parse_resources(struct json_object *body, struct request_resources *r
 		int64_t lo, hi;
 		size_t off;
 	} fields[] = {
-		/* 0 means "no limit"; a real limit below 4 MiB cannot even start runc. */
-		{"memoryBytes", 0, (int64_t)1 << 42, offsetof(struct request_resources, memory_bytes)},
-		{"cpuShares", 0, 262144, offsetof(struct request_resources, cpu_shares)},
-		{"cpuQuotaUs", 0, 1000000000, offsetof(struct request_resources, cpu_quota_us)},
-		{"cpuPeriodUs", 0, 1000000, offsetof(struct request_resources, cpu_period_us)},
+	    /* 0 means "no limit"; a real limit below 4 MiB cannot even start runc. */
+	    {"memoryBytes", 0, (int64_t)1 << 42, offsetof(struct request_resources, memory_bytes)},
+	    {"cpuShares", 0, 262144, offsetof(struct request_resources, cpu_shares)},
+	    {"cpuQuotaUs", 0, 1000000000, offsetof(struct request_resources, cpu_quota_us)},
+	    {"cpuPeriodUs", 0, 1000000, offsetof(struct request_resources, cpu_period_us)},
 	};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		int64_t x;
@@ -279,7 +281,8 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (strcmp(out->runtime, "runc") != 0 && strcmp(out->runtime, "crun") != 0)
-		return capsid_error_set(err, EINVAL, "runtime: \"%.16s\" is neither crun nor runc", out->runtime);
+		return capsid_error_set(err, EINVAL, "runtime: \"%.16s\" is neither crun nor runc",
+					out->runtime);
 
 	struct json_object *image;
 	rc = field(body, "image", true, &image, err);
@@ -291,14 +294,16 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 	if (rc < 0)
 		return capsid_error_prefix(err, "image");
 	if (!valid_serial(out->serial))
-		return capsid_error_set(err, EINVAL, "image.serial: not a disk serial of at most %d characters",
+		return capsid_error_set(err, EINVAL,
+					"image.serial: not a disk serial of at most %d characters",
 					AGENT_SERIAL_MAX);
 	out->fstype = "erofs";
 	rc = get_string(image, "fstype", false, 16, &out->fstype, err);
 	if (rc < 0 && rc != -ENOENT)
 		return capsid_error_prefix(err, "image");
 	if (strcmp(out->fstype, "erofs") != 0 && strcmp(out->fstype, "ext4") != 0)
-		return capsid_error_set(err, EINVAL, "image.fstype: \"%.16s\" is neither erofs nor ext4", out->fstype);
+		return capsid_error_set(err, EINVAL, "image.fstype: \"%.16s\" is neither erofs nor ext4",
+					out->fstype);
 
 	rc = parse_process(body, &out->proc, err);
 	if (rc < 0)

@@ -12,10 +12,10 @@
 
 struct json_object;
 
-#define REQUEST_MAX_ARGS 4096
-#define REQUEST_MAX_ENV 4096
+#define REQUEST_MAX_ARGS   4096
+#define REQUEST_MAX_ENV	   4096
 #define REQUEST_MAX_STRING (128u * 1024u)
-#define REQUEST_MAX_PATH 4096
+#define REQUEST_MAX_PATH   4096
 
 /* -1 means "not given". */
 struct request_resources {
@@ -29,10 +29,10 @@ struct request_resources {
 struct request_process {
 	struct json_object *args; /* array of strings, 1..REQUEST_MAX_ARGS */
 	struct json_object *env;  /* array of "KEY=value", may be NULL */
-	const char *cwd;          /* absolute */
-	const char *user;         /* NULL: root */
+	const char *cwd;	  /* absolute */
+	const char *user;	  /* NULL: root */
 	bool tty;
-	bool open_stdin; /* a stdin pipe instead of /dev/null (exec: always) */
+	bool open_stdin;     /* a stdin pipe instead of /dev/null (exec: always) */
 	unsigned rows, cols; /* 0: not given */
 };
 
@@ -41,8 +41,8 @@ struct request_create {
 	uint32_t stream;
 	const char *runtime; /* "crun" or "runc" */
 	const char *serial;
-	const char *fstype; /* "erofs" or "ext4" */
-	const char *hostname; /* NULL: the container name */
+	const char *fstype;	 /* "erofs" or "ext4" */
+	const char *hostname;	 /* NULL: the container name */
 	struct json_object *dns; /* array of nameserver IPs, may be NULL */
 	struct request_process proc;
 	struct request_resources res;

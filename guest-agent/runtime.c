@@ -28,7 +28,8 @@ const char *runtime_binary(const char *runtime)
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void __attribute__((noreturn)) exec_child(const char *bin, char *const argv[], int in, int out, int err)
+static void __attribute__((noreturn))
+exec_child(const char *bin, char *const argv[], int in, int out, int err)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -87,7 +88,8 @@ int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, 
 	for (struct job *j = a->jobs; j; j = j->next)
 		jobs++;
 	if (jobs >= AGENT_MAX_JOBS)
-		return capsid_error_set(err, EAGAIN, "%zu runtime commands already running: retry later", jobs);
+		return capsid_error_set(err, EAGAIN, "%zu runtime commands already running: retry later",
+					jobs);
 	_cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
 		return capsid_error_errno(err, errno, "open /dev/null");
@@ -266,7 +268,8 @@ int runtime_console_take(int listen_fd)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} ctl;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
 	ssize_t n;
 	do
 		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
@@ -274,7 +277,8 @@ int runtime_console_take(int listen_fd)
 	if (n < 0)
 		return -errno;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
 		return -EBADMSG;
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof(fd));

@@ -45,9 +45,9 @@ void shutdown_begin(struct agent *a, uint32_t id, struct json_object *body)
 	}
 	log_info(a, "shutdown requested (timeout %u ms)", timeout);
 	a->shutdown = (struct shutdown_state){
-		.active = true,
-		.req_id = id,
-		.term_deadline_ms = util_now_ms() + timeout,
+	    .active = true,
+	    .req_id = id,
+	    .term_deadline_ms = util_now_ms() + timeout,
 	};
 	signal_all(a, SIGTERM);
 }
@@ -69,10 +69,17 @@ static bool processes_alive(const struct agent *a)
 
 static void finish(struct agent *a)
 {
-	/* Synchronous from here on: nothing else is left to serve. */
-	for (struct job *j = a->jobs; j; j = j->next)
+	/* Synchronous from here on: nothing else is left to serve. A runtime
+	 * command still running after the grace period is stuck; its request
+	 * is answered here so that none goes unanswered. */
+	while (a->jobs) {
+		struct job *j = a->jobs;
 		if (!j->reaped)
 			kill(j->pid, SIGKILL);
+		if (j->req_id)
+			agent_respond_error(a, j->req_id, "%s: interrupted by the shutdown", j->container);
+		runtime_job_destroy(a, j);
+	}
 	while (a->containers) {
 		struct container *c = a->containers;
 		const char *args[] = {"delete", "--force", c->name, NULL};
@@ -114,5 +121,9 @@ void shutdown_step(struct agent *a)
 	for (struct stream *s = a->streams; s; s = s->next)
 		if (s->forwarding && !s->exit_sent && now < sd->kill_deadline_ms)
 			return;
+	/* Requests in flight (a DELETE sent just before SHUTDOWN) finish and
+	 * are answered normally. */
+	if (a->jobs && now < sd->kill_deadline_ms)
+		return;
 	finish(a);
 }

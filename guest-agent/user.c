@@ -19,8 +19,8 @@
 static int open_in_root(int rootfd, const char *path)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	    .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 	long fd;
 	do
@@ -199,7 +199,8 @@ int user_resolve(int rootfd, const char *spec, struct user_ids *out, struct caps
 		if (!passwd_lookup(passwd, NULL, id, &out->uid, &out->gid, name, sizeof(name)))
 			out->gid = 0;
 	} else if (!passwd_lookup(passwd, user, 0, &out->uid, &out->gid, name, sizeof(name))) {
-		return capsid_error_set(err, ENOENT, "user \"%s\": no such user in the image's /etc/passwd", user);
+		return capsid_error_set(err, ENOENT, "user \"%s\": no such user in the image's /etc/passwd",
+					user);
 	}
 
 	_cleanup_free_ char *groups = NULL;
@@ -216,8 +217,9 @@ int user_resolve(int rootfd, const char *spec, struct user_ids *out, struct caps
 			if (!copy)
 				return -ENOMEM;
 			if (!group_lookup(copy, group, &out->gid))
-				return capsid_error_set(err, ENOENT, "user \"%s\": no such group in the image's /etc/group",
-							spec);
+				return capsid_error_set(
+				    err, ENOENT, "user \"%s\": no such group in the image's /etc/group",
+				    spec);
 		}
 	}
 	if (*name)

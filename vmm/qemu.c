@@ -139,7 +139,7 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "%s", initrd);
 	argv_add(&b, "-append");
 	if (cfg->accel == VMM_ACCEL_TCG && cfg->tsc_khz)
-		argv_add(&b, "%s tsc_early_khz=%lu", cfg->cmdline ? cfg->cmdline : "", cfg->tsc_khz);
+		argv_add(&b, "%s tsc=reliable tsc_early_khz=%lu", cfg->cmdline ? cfg->cmdline : "", cfg->tsc_khz);
 	else
 		argv_add(&b, "%s", cfg->cmdline ? cfg->cmdline : "");
 	if (cfg->console_log) {

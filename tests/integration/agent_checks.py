@@ -333,9 +333,17 @@ class Checks:
         # agent must SIGKILL it when the timeout passes.
         c.create("stubborn", sid, ["sleep", "1000"], runtime=self.runtime)
         c.request(START, {"container": "stubborn"})
+        # a DELETE still running when SHUTDOWN arrives is answered too
+        last = self.stream_id()
+        c.create("last", last, ["true"], runtime=self.runtime)
+        c.request(START, {"container": "last"})
+        c.wait_exit(last)
         t0 = time.monotonic()
+        delete_id = c.send_request(DELETE, {"container": "last"})
         c.request(SHUTDOWN, {"timeoutMs": 1000}, timeout=60)
         check(time.monotonic() - t0 >= 0.9, "SHUTDOWN answered before its timeout")
+        kind, body = c.wait_answer(delete_id, timeout=1)
+        check(kind == RESPONSE, "DELETE during SHUTDOWN answered %r %r" % (kind, body))
         st = c.stream(sid)
         self.exit_of(st, 137, 9)  # EXIT arrived before the answer
 

@@ -38,16 +38,16 @@ static void test_config(void)
 	struct json_object *env = json_tokener_parse("[\"A=b\"]");
 	struct request_process proc = {.args = args, .env = env, .cwd = "/srv"};
 	struct user_ids user = {.uid = 1000, .gid = 1000, .groups = {2000}, .n_groups = 1};
-	struct request_resources res = {.memory_bytes = 64 << 20, .cpu_shares = 512, .cpu_quota_us = 50000,
-					.cpu_period_us = 100000};
+	struct request_resources res = {
+	    .memory_bytes = 64 << 20, .cpu_shares = 512, .cpu_quota_us = 50000, .cpu_period_us = 100000};
 	struct oci_config_params p = {
-		.process = {.proc = &proc, .user = &user},
-		.rootfs = "/run/capsid/containers/web/rootfs",
-		.hostname = "grp",
-		.cgroups_path = "/capsid/web",
-		.res = &res,
-		.hosts_file = "/b/hosts",
-		.resolv_file = "/b/resolv.conf",
+	    .process = {.proc = &proc, .user = &user},
+	    .rootfs = "/run/capsid/containers/web/rootfs",
+	    .hostname = "grp",
+	    .cgroups_path = "/capsid/web",
+	    .res = &res,
+	    .hosts_file = "/b/hosts",
+	    .resolv_file = "/b/resolv.conf",
 	};
 	struct json_object *cfg = oci_config_new(&p);
 	CHECK(cfg != NULL);
@@ -88,11 +88,13 @@ static void test_config(void)
 	struct json_object *pr = get(cfg, "process");
 	CHECK(!json_object_get_boolean(get(pr, "terminal")));
 	CHECK(get(pr, "consoleSize") == NULL);
-	CHECK(json_object_get_int64(get(pr, "user.uid")) == 1000 && json_object_get_int64(get(pr, "user.gid")) == 1000);
+	CHECK(json_object_get_int64(get(pr, "user.uid")) == 1000 &&
+	      json_object_get_int64(get(pr, "user.gid")) == 1000);
 	CHECK(json_object_array_length(get(pr, "user.additionalGids")) == 1);
 	CHECK(json_object_array_length(get(pr, "args")) == 3);
 	CHECK(array_has_string(get(pr, "env"), "A=b"));
-	CHECK(array_has_string(get(pr, "env"), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+	CHECK(array_has_string(get(pr, "env"),
+			       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 	CHECK(!array_has_string(get(pr, "env"), "TERM=xterm"));
 	CHECK(strcmp(str(pr, "cwd"), "/srv") == 0);
 	CHECK(!json_object_get_boolean(get(pr, "noNewPrivileges")));
@@ -116,7 +118,8 @@ static void test_process_tty(void)
 {
 	struct json_object *args = json_tokener_parse("[\"sh\"]");
 	struct json_object *env = json_tokener_parse("[\"PATH=/bin\",\"TERM=vt100\"]");
-	struct request_process proc = {.args = args, .env = env, .cwd = "/", .tty = true, .rows = 24, .cols = 80};
+	struct request_process proc = {
+	    .args = args, .env = env, .cwd = "/", .tty = true, .rows = 24, .cols = 80};
 	struct user_ids user = {0};
 	struct oci_process_params p = {.proc = &proc, .user = &user};
 	struct json_object *pr = oci_process_new(&p);

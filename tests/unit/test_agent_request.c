@@ -15,10 +15,12 @@ static struct json_object *parse(const char *s)
 	return o;
 }
 
-#define CREATE_OK                                                                                        \
-	"{\"container\":\"web\",\"stream\":5,\"runtime\":\"crun\",\"image\":{\"serial\":\"img0\",\"fstype\":" \
-	"\"erofs\"},\"args\":[\"/bin/sh\",\"-c\",\"echo hi\"],\"env\":[\"PATH=/bin\",\"A=b=c\"],\"cwd\":\"/\","  \
-	"\"user\":\"app:staff\",\"hostname\":\"group-name\",\"tty\":false,\"resources\":{\"memoryBytes\":"    \
+#define CREATE_OK                                                                                            \
+	"{\"container\":\"web\",\"stream\":5,\"runtime\":\"crun\",\"image\":{\"serial\":\"img0\","           \
+	"\"fstype\":"                                                                                        \
+	"\"erofs\"},\"args\":[\"/bin/sh\",\"-c\",\"echo "                                                    \
+	"hi\"],\"env\":[\"PATH=/bin\",\"A=b=c\"],\"cwd\":\"/\","                                             \
+	"\"user\":\"app:staff\",\"hostname\":\"group-name\",\"tty\":false,\"resources\":{\"memoryBytes\":"   \
 	"536870912,\"cpuShares\":1024,\"cpuQuotaUs\":100000,\"cpuPeriodUs\":100000}}"
 
 static void test_create_ok(void)
@@ -39,7 +41,8 @@ static void test_create_ok(void)
 	/* Defaults: runtime runc, erofs, cwd /, no resources. */
 	o = parse("{\"container\":\"a\",\"stream\":1,\"image\":{\"serial\":\"img0\"},\"args\":[\"true\"]}");
 	CHECK(request_parse_create(o, &r, &err) == 0);
-	CHECK(strcmp(r.runtime, "runc") == 0 && strcmp(r.fstype, "erofs") == 0 && strcmp(r.proc.cwd, "/") == 0);
+	CHECK(strcmp(r.runtime, "runc") == 0 && strcmp(r.fstype, "erofs") == 0 &&
+	      strcmp(r.proc.cwd, "/") == 0);
 	CHECK(r.proc.user == NULL && r.proc.env == NULL && r.hostname == NULL);
 	CHECK(r.res.memory_bytes == -1 && r.res.cpu_shares == -1);
 	json_object_put(o);
@@ -93,7 +96,8 @@ static void test_create_bad(void)
 	expect_create_error("tty", "1", "tty: not a boolean");
 	expect_create_error("hostname", "\"bad host\"", "hostname");
 	expect_create_error("dns", "[\"1.1.1.1; rm\"]", "dns[0]");
-	expect_create_error("resources", "{\"memoryBytes\":\"1G\"}", "resources: memoryBytes: not an integer");
+	expect_create_error("resources", "{\"memoryBytes\":\"1G\"}",
+			    "resources: memoryBytes: not an integer");
 	expect_create_error("resources", "{\"memoryBytes\":1024}", "4 MiB");
 	expect_create_error("resources", "{\"memoryBytes\":-1}", "memoryBytes: out of range");
 	expect_create_error("resources", "{\"cpuShares\":262145}", "cpuShares: out of range");

@@ -94,7 +94,7 @@ static void test_argv(void)
 	vmm_argv_free(argv);
 	cfg.tsc_khz = 2596120;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
-	CHECK(argv_has(argv, "console=ttyS0 quiet tsc_early_khz=2596120"));
+	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
 	vmm_argv_free(argv);
 
 	cfg.disks[0].serial = "bad,serial";
