@@ -7,9 +7,16 @@
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* `runc spec`'s capability set: the VM is the isolation boundary, and inside
- * it containers stay unprivileged. */
-static const char *const default_caps[] = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+/* The default set of Docker, containerd's CRI and ACI, so images that drop
+ * privileges (nginx, postgres: setuid/setgid/chown) run as they do there.
+ * Not CAP_SYS_ADMIN, CAP_NET_ADMIN or CAP_SYS_MODULE: inside the VM the
+ * containers of a group stay unprivileged towards each other and the agent. */
+static const char *const default_caps[] = {
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",	       "CAP_FOWNER",
+    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",	       "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL",	   "CAP_AUDIT_WRITE",
+};
 
 static const char *const masked_paths[] = {
     "/proc/acpi",	"/proc/asound",	     "/proc/kcore",	  "/proc/keys",	   "/proc/latency_stats",

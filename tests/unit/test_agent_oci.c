@@ -99,7 +99,8 @@ static void test_config(void)
 	CHECK(strcmp(str(pr, "cwd"), "/srv") == 0);
 	CHECK(!json_object_get_boolean(get(pr, "noNewPrivileges")));
 	struct json_object *bounding = get(pr, "capabilities.bounding");
-	CHECK(json_object_array_length(bounding) == 3 && array_has_string(bounding, "CAP_KILL") &&
+	CHECK(json_object_array_length(bounding) == 14 && array_has_string(bounding, "CAP_KILL") &&
+	      array_has_string(bounding, "CAP_SETUID") &&
 	      !array_has_string(bounding, "CAP_SYS_ADMIN"));
 	struct json_object *rl = json_object_array_get_idx(get(pr, "rlimits"), 0);
 	CHECK(strcmp(str(rl, "type"), "RLIMIT_NOFILE") == 0 && json_object_get_int(get(rl, "hard")) == 1024);
