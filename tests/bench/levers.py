@@ -35,6 +35,7 @@ def variants(guests, have_kernel):
         ("default", "current defaults: Debian cloud kernel, lz4 initrd, tb 64 MiB, +128 MiB, crun", {}, None),
         ("tb-16", "CAPSID_TB_SIZE_MIB=16", {"CAPSID_TB_SIZE_MIB": "16"}, None),
         ("tb-32", "CAPSID_TB_SIZE_MIB=32", {"CAPSID_TB_SIZE_MIB": "32"}, None),
+        ("tb-8", "CAPSID_TB_SIZE_MIB=8", {"CAPSID_TB_SIZE_MIB": "8"}, None),
         ("overhead-64", "CAPSID_MEMORY_OVERHEAD_MIB=64 (guest 192 MiB)", {"CAPSID_MEMORY_OVERHEAD_MIB": "64"}, None),
         ("overhead-384", "CAPSID_MEMORY_OVERHEAD_MIB=384 (guest 512 MiB)", {"CAPSID_MEMORY_OVERHEAD_MIB": "384"}, None),
         ("initrd-none", "uncompressed initramfs", {}, "cloud-none"),
@@ -54,12 +55,19 @@ def variants(guests, have_kernel):
              "min-pvh"),
             ("min+cmdline+none", "min + cmdline, uncompressed initramfs",
              {**mk, "CAPSID_BENCH_APPEND": f"reboot=t {TCG_CMDLINE}"}, "min-none"),
-            ("min+all-mem", "min + cmdline + tb 16 + memfd RAM + free page reporting",
+            ("min+mem", "min + cmdline + tb 16 + memfd RAM + free page reporting",
              {**mk, "CAPSID_BENCH_APPEND": f"reboot=t {TCG_CMDLINE}", "CAPSID_TB_SIZE_MIB": "16",
               "CAPSID_BENCH_RAM": "memfd", "CAPSID_BENCH_EXTRA_ARGS": BALLOON}, "min"),
-            ("min+all-mem-norunc", "min+all-mem, initramfs without runc",
+            ("min+mem+order0", "min+mem, page reporting order 0 (default: pageblock, 4 MiB)",
              {**mk, "CAPSID_BENCH_APPEND": f"reboot=t {TCG_CMDLINE}", "CAPSID_TB_SIZE_MIB": "16",
-              "CAPSID_BENCH_RAM": "memfd", "CAPSID_BENCH_EXTRA_ARGS": BALLOON}, "min-norunc"),
+              "CAPSID_BENCH_RAM": "memfd", "CAPSID_BENCH_EXTRA_ARGS": BALLOON}, "min-rep0"),
+            ("min+mem+o0-norunc", "min+mem+order0, initramfs without runc",
+             {**mk, "CAPSID_BENCH_APPEND": f"reboot=t {TCG_CMDLINE}", "CAPSID_TB_SIZE_MIB": "16",
+              "CAPSID_BENCH_RAM": "memfd", "CAPSID_BENCH_EXTRA_ARGS": BALLOON}, "min-rep0-norunc"),
+            ("min+mem+o0-norunc+tb8", "min+mem+o0-norunc, tb 8 MiB, overhead 64 MiB",
+             {**mk, "CAPSID_BENCH_APPEND": f"reboot=t {TCG_CMDLINE}", "CAPSID_TB_SIZE_MIB": "8",
+              "CAPSID_MEMORY_OVERHEAD_MIB": "64", "CAPSID_BENCH_RAM": "memfd", "CAPSID_BENCH_EXTRA_ARGS": BALLOON},
+             "min-rep0-norunc"),
         ]
     return v
 
@@ -80,7 +88,8 @@ def make_guests(build, kernel_dir, out):
             "min": ["--kernel", k, "--no-modules"],
             "min-pvh": ["--kernel", os.path.join(kernel_dir, "vmlinux"), "--no-modules"],
             "min-none": ["--kernel", k, "--no-modules", "--compress", "none"],
-            "min-norunc": ["--kernel", k, "--no-modules", "--no-runc"],
+            "min-rep0": ["--kernel", k, "--no-modules", "--reporting-order", "0"],
+            "min-rep0-norunc": ["--kernel", k, "--no-modules", "--reporting-order", "0", "--no-runc"],
         })
     guests = {}
     for name, opts in want.items():
@@ -99,7 +108,7 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--mem-runs", type=int, default=3)
-    ap.add_argument("--settle", type=float, default=5.0)
+    ap.add_argument("--settle", type=float, default=4.0)
     ap.add_argument("--only", default=None, help="comma-separated variant names")
     ap.add_argument("--mem-gb", type=float, default=0.125)
     a = ap.parse_args()
@@ -140,11 +149,11 @@ def main():
             h.overhead_mib = int(h.env.get("CAPSID_MEMORY_OVERHEAD_MIB", 128))
 
         for r in range(a.runs):
-            for name, _, env_extra, guest in vs:
+            for i, (name, _, env_extra, guest) in enumerate(vs):
                 configure(env_extra, guest)
                 t1, _, rc, _ = L.time_to_line(h.floor_cmd(), want="capsid-floor", env=h.env)
                 floor[name].append(t1)
-                g = f"lv{r}-{len(cold[name])}-{vs.index((name, _, env_extra, guest))}"
+                g = f"lv{r}-{i}"
                 t1, _, rc, _ = L.time_to_line([h.capsid_bin, "run", "-f", h.spec_for(h.spec_echo, g)],
                                               want=bench.READY_WORD, env=h.env)
                 cold[name].append(t1)
@@ -159,9 +168,9 @@ def main():
         pss = {v[0]: [] for v in vs}
         detail = {}
         for r in range(a.mem_runs):
-            for name, _, env_extra, guest in vs:
+            for i, (name, _, env_extra, guest) in enumerate(vs):
                 configure(env_extra, guest)
-                g = f"lm{r}-{vs.index((name, _, env_extra, guest))}"
+                g = f"lm{r}-{i}"
                 h.create_groups([g], h.spec_idle)
                 time.sleep(a.settle)
                 per, det = h.measure_groups([g])

@@ -15,7 +15,8 @@ properties:
   - name: c
     properties:
       image: capsid/demo:latest
-      command: ["sleep", "3600"]
+      # ends at once on SIGTERM, so each delete is not a stop grace period
+      command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"]
       ports: [{port: 7000}]
       resources: {requests: {cpu: 1, memoryInGB: 0.25}}
 Y
