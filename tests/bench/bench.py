@@ -202,13 +202,51 @@ class Harness:
 
     def remove_container(self, kind, cid):
         cmd = self.runc("delete", "-f", cid) if kind == "runc" else self.runsc("delete", "-force", cid)
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        if r.returncode != 0 and b"does not exist" not in r.stderr and b"not found" not in r.stderr:
+            self.log(f"{kind} delete {cid}: {r.stderr.decode(errors='replace').strip()[-200:]}")
         (self.runc_ids if kind == "runc" else self.runsc_ids).discard(cid)
+
+    def capture_floor(self):
+        """The VM floor from the real thing: boot one idle group, read its
+        QEMU command line from /proc and keep machine, accelerator, CPU,
+        memory, kernel and kernel command line; the floor initramfs replaces
+        the guest's, the serial console goes to stdout, and every device is
+        dropped. So the floor follows whatever the build under test does
+        (and what qemu-wrap.sh added). Also a warm-up boot for all systems."""
+        name = "floorprobe"
+        self.create_groups([name], self.spec_idle)
+        argv = L.proc_cmdline(self.group_pids(name)[1])
+        self.delete_groups([name])
+        out, i = [], 0
+        drop = {"-device", "-chardev", "-qmp", "-drive", "-netdev", "-monitor"}
+        while i < len(argv):
+            a = argv[i]
+            if a in drop:
+                i += 2
+                continue
+            if a == "-initrd":
+                out += [a, self.a.floor_initrd]
+                i += 2
+                continue
+            if a == "-serial":
+                out += [a, "stdio"]
+                i += 2
+                continue
+            out.append(a)
+            i += 1
+        if "-kernel" not in out or "-append" not in out:
+            raise RuntimeError(f"unexpected QEMU command line: {argv}")
+        # The hostname is the group's; the floor has none of its own.
+        self.floor_argv = out
+        self.notes.append("VM floor command: " + " ".join(out))
 
     def floor_cmd(self):
         """The VM floor: the QEMU command line capsid's monitor builds
-        (vmm/qemu.c: machine, accelerator, CPU, memory, kernel, command
-        line), with an initramfs whose /init prints a line and powers off."""
+        (captured by capture_floor; else rebuilt as vmm/qemu.c does), with
+        an initramfs whose /init prints a line and powers off."""
+        if getattr(self, "floor_argv", None):
+            return list(self.floor_argv)
         mem = int(self.mem_gb * 1024 + 0.999) + self.overhead_mib
         append = "console=ttyS0 quiet panic=-1 capsid.hostname=floor"
         khz = L.host_tsc_khz()
@@ -223,6 +261,7 @@ class Harness:
     # --- phases -------------------------------------------------------------------
     def phase_cold(self):
         self.mark_load("cold")
+        self.capture_floor()
         systems = ["floor", "capsid", "runc", "runsc"]
         first = {s: [] for s in systems}
         total = {s: [] for s in systems}
@@ -237,10 +276,10 @@ class Harness:
                         [self.capsid_bin, "run", "--rm", "-f", self.spec_for(self.spec_echo, name)],
                         want=READY_WORD, env=self.env)
                 elif s == "runc":
-                    cid = f"cold-runc-{i}"
+                    cid = f"cold-runc-{i:03d}"
                     t1, t2, rc, _ = L.time_to_line(self.runc("run", "--bundle", self.bundle_echo, cid), want=READY_WORD)
                 else:
-                    cid = f"cold-runsc-{i}"
+                    cid = f"cold-runsc-{i:03d}"
                     self.runsc_ids.add(cid)
                     t1, t2, rc, _ = L.time_to_line(self.runsc("run", "-bundle", self.bundle_echo, cid), want=READY_WORD)
                     self.remove_container("runsc", cid)
@@ -296,7 +335,7 @@ class Harness:
         # A bundle per sandbox, so its gofer (whose argv names only the
         # bundle) can be told apart; the ptrace platform's stub processes
         # are the sandbox's children.
-        ids = [f"mem-runsc-{i}" for i in range(self.a.runs)]
+        ids = [f"mem-runsc-{i:03d}" for i in range(self.a.runs)]
         bundles = {}
         for cid in ids:
             bundles[cid] = os.path.join(self.work, "b-" + cid)
@@ -355,7 +394,7 @@ class Harness:
             rates["capsid"].append(b / max(when.values()))
             self.delete_groups(names)
             for kind in ("runc", "runsc"):
-                ids = [f"rate-{kind}-{r}-{j}" for j in range(b)]
+                ids = [f"rate-{kind}-{r}-{j:03d}" for j in range(b)]  # runsc takes ids as prefixes: pad
                 t0 = time.monotonic()
                 with cf.ThreadPoolExecutor(max_workers=b) as ex:
                     list(ex.map(lambda c, kind=kind: self.start_detached(kind, c, self.bundle_idle), ids))
@@ -396,13 +435,17 @@ class Harness:
         mine = f"CAPSID_ROOT={self.root}"
         left = [p for p in L.pids_matching(lambda argv: any(self.root + "/" in a for a in argv))]
         left += [int(d) for d in os.listdir("/proc") if d.isdigit() and L.proc_environ_has(int(d), mine)]
-        for pid in set(left) - {os.getpid()}:
+        killed = []
+        for pid in sorted(set(left) - {os.getpid()}):
+            argv = L.proc_cmdline(pid)
             try:
                 os.kill(pid, signal.SIGKILL)
+                killed.append(f"{pid}:{os.path.basename(argv[0]) if argv else '?'}")
             except ProcessLookupError:
                 pass
-        if left:
-            self.log(f"cleanup: killed leftover processes {left}")
+        if killed:
+            self.log(f"cleanup: killed leftover processes {killed}")
+            self.notes.append(f"cleanup killed leftovers: {killed}")
         shutil.rmtree(self.root, ignore_errors=True)
 
 

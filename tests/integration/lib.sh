@@ -41,7 +41,7 @@ CLEANUP_PIDS=()
 
 cleanup() {
 	local rc=$?
-	[ ${#CLEANUP_PIDS[@]} -gt 0 ] && kill "${CLEANUP_PIDS[@]}" 2>/dev/null
+	if [ ${#CLEANUP_PIDS[@]} -gt 0 ]; then kill "${CLEANUP_PIDS[@]}" 2>/dev/null || true; fi
 	if [ $rc -ne 0 ] && [ -d "$ROOT/groups" ]; then
 		for f in "$ROOT"/groups/*/monitor.log "$ROOT"/groups/*/console.log; do
 			[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; } >&2
