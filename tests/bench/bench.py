@@ -410,7 +410,7 @@ class Harness:
         its own harness prints one JSON line per sample."""
         self.mark_load("warm")
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm.sh")
-        r = subprocess.run(["bash", script, "--runs", str(self.a.runs), "--json"], env=self.env,
+        r = subprocess.run(["bash", script, "--build", self.build, "--runs", str(self.a.runs), "--json"], env=self.env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
         if r.returncode != 0:
             self.notes.append("warm start: warm.sh failed: " + r.stderr.decode()[-400:])
@@ -418,6 +418,9 @@ class Harness:
         doc = json.loads(r.stdout.decode().strip().splitlines()[-1])
         for system, samples in doc["samples"].items():
             self.record("warm_start", system, samples, "s")
+        for kind, m in doc.get("memory", {}).items():
+            self.record("idle_pss_warm", kind, m["pssMiB"]["samples"], "MiB", groups=m["n"])
+        self.notes.append("warm start: clone inherits " + json.dumps(doc.get("cloneInherits")))
 
     # --- cleanup -------------------------------------------------------------------
     def cleanup(self):
@@ -461,7 +464,6 @@ def build_ratios(h):
         "cold_start": ["runc", "runsc", "floor"],
         "exec_true": ["runc", "runsc"],
         "create_rate": ["runc", "runsc"],
-        "warm_start": ["runc", "runsc"],
     }
     for metric, bases in pairs.items():
         c = h.find(metric, "capsid")
@@ -469,6 +471,10 @@ def build_ratios(h):
             base = h.find(metric, b)
             if c and base:
                 out.append({"metric": metric, "of": "capsid", "to": b, "ratio": ratio(c["median"], base["median"])})
+    clone, cold = h.find("warm_start", "capsid-clone"), h.find("warm_start", "cold-same-client")
+    if clone and cold:
+        out.append({"metric": "warm_start", "of": "capsid-clone", "to": "cold-same-client",
+                    "ratio": ratio(clone["median"], cold["median"])})
     runsc = h.find("idle_pss", "runsc")
     for r in h.results:
         if r["metric"] == "idle_pss" and r["system"] == "capsid" and runsc:
@@ -488,7 +494,7 @@ def fmt(x, unit):
 def print_table(h, ratios, out=sys.stdout):
     names = {"cold_start": "cold start to first output", "exec_true": "exec -- true",
              "idle_pss": "idle PSS per group", "create_rate": "create rate (concurrent)",
-             "warm_start": "warm start to first output"}
+             "warm_start": "warm start to first output", "idle_pss_warm": "idle PSS, 5 side by side"}
     print(f"{'metric':28} {'system':12} {'unit':8} {'median':>8} {'min':>8} {'max':>8} {'n':>3}  vs baselines (median ratio)",
           file=out)
     for r in h.results:

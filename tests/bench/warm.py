@@ -183,7 +183,7 @@ class Warm:
                 "stateBytes": os.path.getsize(self.state), "ramFileMiB": self.mem_mib}
 
     # --- a group: clone or cold ---------------------------------------------------------------
-    def run_group(self, name, disk, clone, args):
+    def run_group(self, name, disk, clone, args, wait_exit=True):
         """Command to first output line of a container; returns (seconds,
         the container's full stdout, the client, the process)."""
         d = os.path.join(self.work, name)
@@ -216,7 +216,7 @@ class Warm:
         c.request(AC.START, {"container": "c"})
         c.wait_output(1, READY.encode(), timeout=120)
         t = time.monotonic() - t0
-        st = c.wait_exit(1, timeout=60)
+        st = c.wait_exit(1, timeout=60) if wait_exit else c.stream(1)
         if q:
             q.close()
         return t, st.stdout.decode(errors="replace"), c, p
@@ -250,7 +250,28 @@ class Warm:
             "clockBehindSeconds": [f["hostEpoch"] - f["guestEpoch"] for f in findings],
         }
         doc["findings"] = findings
+        doc["memory"] = self.memory(disk)
         return doc
+
+    def memory(self, disk, n=5, settle=4.0):
+        """PSS of n idle clones side by side against n idle cold guests: the
+        clones map the template's RAM file copy-on-write, so the pages they
+        have not written are shared (Pss_File), which is the cross-tenant
+        sharing to weigh (see BENCHMARKS.md)."""
+        idle = ["/bin/sh", "-c", f"echo {READY}; trap 'exit 0' TERM; sleep 1000000 & wait"]
+        out = {}
+        for kind in ("clone", "cold"):
+            live = [self.run_group(f"m{kind[:2]}{i}", disk, kind == "clone", idle, wait_exit=False)
+                    for i in range(n)]
+            time.sleep(settle)
+            pss = [L.smaps_rollup(p.pid) for _, _, _, p in live]
+            out[kind] = {"n": n, "pssMiB": L.stats([x["Pss"] / 1024 for x in pss]),
+                         "pssFileMiB": L.stats([x.get("Pss_File", 0) / 1024 for x in pss]),
+                         "pssAnonMiB": L.stats([x.get("Pss_Anon", 0) / 1024 for x in pss])}
+            for _, _, c, p in live:
+                c.close()
+                self.stop(p)
+        return out
 
     def cleanup(self):
         for p in self.procs:
