@@ -124,6 +124,20 @@ static void enable_controllers(struct agent *a)
 			log_warn(a, "enable cgroup controller %s: %s", ctl[i] + 1, strerror(errno));
 }
 
+/* With free page reporting (virtio-balloon), Linux 6.1 reports only free
+ * blocks of pageblock order (4 MiB on the minimal kernel) and overrides the
+ * boot parameter when the driver registers, so it is set here. Order 3
+ * (32 KiB) returned as much of an idle guest's memory as order 0 and 7 MiB
+ * more than the default (measured, tests/bench/levers.sh). Absent on a
+ * kernel without it: nothing to do. */
+static void report_free_pages_finely(struct agent *a)
+{
+	_cleanup_close_ int fd =
+		open("/sys/module/page_reporting/parameters/page_reporting_order", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && write(fd, "3", 1) < 0)
+		log_warn(a, "page_reporting_order: %s", strerror(errno));
+}
+
 static void set_hostname(struct agent *a)
 {
 	_cleanup_free_ char *cmdline = NULL;
@@ -199,6 +213,7 @@ int init_boot(struct agent *a, struct capsid_error *err)
 	uint64_t t_mod_end = util_now_ms();
 
 	enable_controllers(a);
+	report_free_pages_finely(a);
 	set_hostname(a);
 	loopback_up(a);
 	static const char *const dirs[] = {AGENT_RUN_DIR, AGENT_IMAGES_DIR, AGENT_CONTAINERS_DIR,

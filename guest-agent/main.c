@@ -96,9 +96,14 @@ void agent_poweroff(struct agent *a, const char *why)
 	sync();
 	if (!a->pid1)
 		exit(0);
+	/* Without ACPI (the minimal kernel, microvm acpi=off) the kernel turns
+	 * power-off into a halt that never returns, and QEMU would stay up
+	 * until the host's stop timeout. QEMU runs with -no-reboot, so a
+	 * reboot ends it instead (reboot=t on that kernel's command line makes
+	 * it immediate). */
+	if (access("/sys/firmware/acpi", F_OK) != 0)
+		reboot(RB_AUTOBOOT);
 	reboot(RB_POWER_OFF);
-	/* Without ACPI power-off only halts: QEMU runs with -no-reboot, so a
-	 * reboot ends it instead. */
 	reboot(RB_AUTOBOOT);
 	for (;;)
 		pause();

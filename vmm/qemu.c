@@ -114,7 +114,7 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	/* microvm: no PCI, no firmware; virtio-mmio devices are described to
 	 * the guest by ACPI, which also lets the agent's power-off end QEMU. */
 	argv_add(&b, "-M");
-	argv_add(&b, "microvm,rtc=on,isa-serial=%s", cfg->console_log ? "on" : "off");
+	argv_add(&b, "microvm,rtc=on,isa-serial=%s%s", cfg->console_log ? "on" : "off", cfg->no_acpi ? ",acpi=off" : "");
 	argv_add(&b, "-accel");
 	if (cfg->accel == VMM_ACCEL_KVM)
 		argv_add(&b, "kvm");
@@ -128,6 +128,12 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "%u", cfg->vcpus);
 	argv_add(&b, "-m");
 	argv_add(&b, "%uM", cfg->memory_mib);
+	if (cfg->memfd_ram) {
+		argv_add(&b, "-object");
+		argv_add(&b, "memory-backend-memfd,id=ram0,size=%uM", cfg->memory_mib);
+		argv_add(&b, "-machine");
+		argv_add(&b, "memory-backend=ram0");
+	}
 	argv_add(&b, "-nodefaults");
 	argv_add(&b, "-no-user-config");
 	argv_add(&b, "-display");
@@ -137,11 +143,21 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "%s", kernel);
 	argv_add(&b, "-initrd");
 	argv_add(&b, "%s", initrd);
+	/* Under TCG the guest's boot-time timer checks run in emulated time:
+	 * calibrating the local APIC timer and verifying the IO-APIC timer
+	 * cost about 0.3 s of each boot (measured, tests/bench/levers.sh);
+	 * noapictimer and no_timer_check skip them. Only with one vCPU: a
+	 * 2-vCPU guest hung with noapictimer (measured). A KVM guest skips
+	 * them by itself (TSC-deadline timer). */
+	char tcg_args[128] = "";
+	if (cfg->accel == VMM_ACCEL_TCG) {
+		if (cfg->tsc_khz)
+			snprintf(tcg_args, sizeof(tcg_args), " tsc=reliable tsc_early_khz=%lu", cfg->tsc_khz);
+		if (cfg->vcpus == 1)
+			strncat(tcg_args, " noapictimer no_timer_check", sizeof(tcg_args) - strlen(tcg_args) - 1);
+	}
 	argv_add(&b, "-append");
-	if (cfg->accel == VMM_ACCEL_TCG && cfg->tsc_khz)
-		argv_add(&b, "%s tsc=reliable tsc_early_khz=%lu", cfg->cmdline ? cfg->cmdline : "", cfg->tsc_khz);
-	else
-		argv_add(&b, "%s", cfg->cmdline ? cfg->cmdline : "");
+	argv_add(&b, "%s%s%s", cfg->cmdline ? cfg->cmdline : "", tcg_args, cfg->no_acpi ? " reboot=t" : "");
 	if (cfg->console_log) {
 		argv_add(&b, "-serial");
 		argv_add(&b, "file:%s", console);
@@ -152,6 +168,10 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "socket,id=agent,path=%s,server=on,wait=off", agent);
 	argv_add(&b, "-device");
 	argv_add(&b, "virtserialport,chardev=agent,name=%s", CAPSID_AGENT_PORT_NAME_STR);
+	if (cfg->free_page_reporting) {
+		argv_add(&b, "-device");
+		argv_add(&b, "virtio-balloon-device,free-page-reporting=on");
+	}
 	argv_add(&b, "-qmp");
 	argv_add(&b, "unix:%s,server=on,wait=off", qmp);
 	for (size_t i = 0; i < cfg->n_disks; i++) {

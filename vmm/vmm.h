@@ -57,6 +57,18 @@ struct vmm_config {
 	unsigned memory_mib;
 	enum vmm_accel accel; /* resolved: KVM or TCG */
 	unsigned tb_size_mib; /* TCG translation cache, 0 = QEMU default */
+	/* microvm without ACPI (a guest kernel built without it, e.g.
+	 * images/kernel): QEMU lists the virtio-mmio devices on the kernel
+	 * command line itself, and the guest ends QEMU by rebooting. */
+	bool no_acpi;
+	/* Guest RAM from a memfd (shmem, 4 KiB pages) instead of anonymous
+	 * memory that QEMU madvises for transparent huge pages: an idle guest
+	 * then costs the pages it touched, not every 2 MiB region it touched. */
+	bool memfd_ram;
+	/* virtio-balloon with free-page-reporting: the guest hands memory it
+	 * freed (the initramfs image after unpacking, boot-time buffers) back
+	 * to the host. Needs CONFIG_VIRTIO_BALLOON in the guest kernel. */
+	bool free_page_reporting;
 	const char *agent_socket; /* chardev socket path for the agent port */
 	const char *qmp_socket;
 	const char *console_log; /* guest serial console file, or NULL */

@@ -150,6 +150,27 @@ static const char *guest_file(struct monitor *m, const char *leaf, char *buf, si
 	return buf;
 }
 
+/* What the guest image says about itself (manifest.json, written by
+ * images/guest/build-guest.sh): a kernel without ACPI needs microvm's
+ * acpi=off; one with virtio-balloon can report free pages. Absent fields
+ * keep the defaults (ACPI on, no balloon), so older guest dirs boot as
+ * before. */
+static void guest_manifest_flags(struct monitor *m, struct vmm_config *cfg)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	if (util_read_file_at(AT_FDCWD, guest_file(m, "manifest.json", path, sizeof(path)), 64 * 1024, &text, NULL) <
+	    0)
+		return;
+	_cleanup_json_ struct json_object *doc = json_tokener_parse(text);
+	struct json_object *v;
+	if (doc && json_object_object_get_ex(doc, "acpi", &v) && json_object_is_type(v, json_type_boolean))
+		cfg->no_acpi = !json_object_get_boolean(v);
+	if (doc && json_object_object_get_ex(doc, "freePageReporting", &v) &&
+	    json_object_is_type(v, json_type_boolean))
+		cfg->free_page_reporting = json_object_get_boolean(v);
+}
+
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 {
 	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
@@ -165,7 +186,9 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		.qmp_socket = m->paths->qmp,
 		.console_log = m->paths->console,
 		.tsc_khz = vmm_host_tsc_khz(NULL),
+		.memfd_ram = m->opts->memfd_ram,
 	};
+	guest_manifest_flags(m, &cfg);
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 quiet panic=-1 capsid.hostname=%s", m->paths->name);
 	cfg.cmdline = cmdline;
 	for (size_t i = 0; i < m->n_disks; i++) {

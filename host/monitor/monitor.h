@@ -38,6 +38,7 @@ struct monitor_options {
 	unsigned backoff_max_ms;
 	unsigned memory_overhead_mib;
 	unsigned tb_size_mib;
+	bool memfd_ram; /* guest RAM from a memfd (CAPSID_MEMFD_RAM, default on) */
 };
 
 /* Entry point of `capsid __monitor`: spec_fd carries the full spec JSON

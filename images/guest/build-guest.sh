@@ -16,6 +16,11 @@
 #   CAPSID_DEB_CACHE        where fetch-kernel.sh put the kernel .deb
 #   CAPSID_GUEST_COMPRESS   initramfs compression: lz4 (default), gzip, none
 #   CAPSID_GUEST_BUSYBOX=1  add /bin/busybox (debugging only)
+#   CAPSID_GUEST_KERNEL     a directory made by images/kernel/build-kernel.sh:
+#                           boot that minimal kernel (everything built in, no
+#                           ACPI) instead of Debian's cloud kernel; the
+#                           initramfs then carries no modules and the manifest
+#                           says "acpi": false, "freePageReporting": true
 set -euo pipefail
 export LC_ALL=C
 umask 022 # file modes end up in the archive
@@ -31,6 +36,7 @@ SELF="$SCRIPT_DIR/$(basename "$0")"
 DEB_CACHE=${CAPSID_DEB_CACHE:-/var/cache/capsid/debs}
 COMPRESS=${CAPSID_GUEST_COMPRESS:-lz4}
 BUSYBOX=${CAPSID_GUEST_BUSYBOX:-0}
+MINKERNEL=${CAPSID_GUEST_KERNEL:-}
 RUNC=/usr/sbin/runc
 CRUN=/usr/bin/crun
 
@@ -47,15 +53,23 @@ for tool in dpkg-deb depmod cpio sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool is required"
 done
 
-# The newest cloud kernel package in the cache.
-shopt -s nullglob
-debs=("$DEB_CACHE"/linux-image-*-cloud-amd64_*.deb)
-shopt -u nullglob
-[ ${#debs[@]} -gt 0 ] ||
-	die "no linux-image-*-cloud-amd64 .deb in $DEB_CACHE: run images/guest/fetch-kernel.sh (set CAPSID_DEB_CACHE to use another cache)"
-KDEB=$(printf '%s\n' "${debs[@]}" | sort -V | tail -n 1)
-# linux-image-6.1.0-56-cloud-amd64_6.1.192-2_amd64.deb -> 6.1.0-56-cloud-amd64
-KVER=$(basename "$KDEB" | sed -E 's/^linux-image-([^_]+)_.*/\1/')
+if [ -n "$MINKERNEL" ]; then
+	# The minimal kernel: its build's manifest names the version.
+	[ -f "$MINKERNEL/vmlinuz" ] && [ -f "$MINKERNEL/kernel.json" ] ||
+		die "CAPSID_GUEST_KERNEL=$MINKERNEL holds no vmlinuz/kernel.json (run images/kernel/build-kernel.sh)"
+	KDEB="$MINKERNEL/vmlinuz"
+	KVER=$(sed -n -E 's/.*"version": *"([^"]+)".*/\1/p' "$MINKERNEL/kernel.json")
+else
+	# The newest cloud kernel package in the cache.
+	shopt -s nullglob
+	debs=("$DEB_CACHE"/linux-image-*-cloud-amd64_*.deb)
+	shopt -u nullglob
+	[ ${#debs[@]} -gt 0 ] ||
+		die "no linux-image-*-cloud-amd64 .deb in $DEB_CACHE: run images/guest/fetch-kernel.sh (set CAPSID_DEB_CACHE to use another cache)"
+	KDEB=$(printf '%s\n' "${debs[@]}" | sort -V | tail -n 1)
+	# linux-image-6.1.0-56-cloud-amd64_6.1.192-2_amd64.deb -> 6.1.0-56-cloud-amd64
+	KVER=$(basename "$KDEB" | sed -E 's/^linux-image-([^_]+)_.*/\1/')
+fi
 
 # Shared libraries of the runtimes (and the loader), resolved as the guest
 # will see them: the path ldd names is the path the loader searches.
@@ -66,7 +80,7 @@ LIBS=$(runtime_libs)
 
 inputs_hash() {
 	{
-		echo "compress=$COMPRESS busybox=$BUSYBOX kver=$KVER"
+		echo "compress=$COMPRESS busybox=$BUSYBOX kver=$KVER minkernel=${MINKERNEL:+yes}"
 		sha256sum "$SELF" "$AGENT" "$KDEB" "$RUNC" "$CRUN"
 		for l in $LIBS; do sha256sum "$(realpath "$l")"; done
 		if [ "$BUSYBOX" = 1 ]; then sha256sum /bin/busybox; fi
@@ -86,7 +100,9 @@ OUTDIR=$(realpath "$OUTDIR")
 # Unpack the kernel package once per .deb into a cache next to the output,
 # and generate modules.dep there (the .deb ships none: depmod runs at install).
 KCACHE="$OUTDIR/.cache/$(basename "$KDEB" .deb)"
-if [ ! -f "$KCACHE/.complete" ]; then
+if [ -n "$MINKERNEL" ]; then
+	: # everything built in: nothing to unpack
+elif [ ! -f "$KCACHE/.complete" ]; then
 	rm -rf "$KCACHE"
 	mkdir -p "$KCACHE"
 	dpkg-deb -x "$KDEB" "$KCACHE"
@@ -94,7 +110,7 @@ if [ ! -f "$KCACHE/.complete" ]; then
 	touch "$KCACHE/.complete"
 fi
 MODDIR="$KCACHE/lib/modules/$KVER"
-[ -f "$KCACHE/boot/vmlinuz-$KVER" ] || die "$KDEB holds no boot/vmlinuz-$KVER"
+[ -n "$MINKERNEL" ] || [ -f "$KCACHE/boot/vmlinuz-$KVER" ] || die "$KDEB holds no boot/vmlinuz-$KVER"
 
 STAGE=$(mktemp -d "$OUTDIR/.stage.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
@@ -172,8 +188,14 @@ install_modules() {
 		echo "$name" >>"$ROOT/lib/modules/$list"
 	done
 }
-install_modules load-order "${BOOT_MODULES[@]}"
-install_modules load-order-cifs "${CIFS_MODULES[@]}"
+if [ -n "$MINKERNEL" ]; then
+	# Built in: the agent finds empty lists and loads nothing.
+	: >"$ROOT/lib/modules/load-order"
+	: >"$ROOT/lib/modules/load-order-cifs"
+else
+	install_modules load-order "${BOOT_MODULES[@]}"
+	install_modules load-order-cifs "${CIFS_MODULES[@]}"
+fi
 
 # --- agent, runtimes, libraries -----------------------------------------------
 install -m 0755 "$AGENT" "$ROOT/init"
@@ -200,7 +222,11 @@ lz4) lz4 -q -l -9 -c "$STAGE/initrd.cpio" >"$STAGE/initrd.img" ;;
 gzip) gzip -n -9 -c "$STAGE/initrd.cpio" >"$STAGE/initrd.img" ;;
 none) mv "$STAGE/initrd.cpio" "$STAGE/initrd.img" ;;
 esac
-install -m 0644 "$KCACHE/boot/vmlinuz-$KVER" "$STAGE/vmlinuz"
+if [ -n "$MINKERNEL" ]; then
+	install -m 0644 "$MINKERNEL/vmlinuz" "$STAGE/vmlinuz"
+else
+	install -m 0644 "$KCACHE/boot/vmlinuz-$KVER" "$STAGE/vmlinuz"
+fi
 
 runc_version=$("$RUNC" --version | awk 'NR==1{print $3}')
 crun_version=$("$CRUN" --version | awk 'NR==1{print $3}')
@@ -217,7 +243,9 @@ cat >"$STAGE/manifest.json" <<JSON
   "compression": "$COMPRESS",
   "initrdBytes": $(stat -c %s "$STAGE/initrd.img"),
   "modules": [$modules_json],
-  "modulesOnDemand": {"cifs": [$cifs_modules_json]}
+  "modulesOnDemand": {"cifs": [$cifs_modules_json]},
+  "acpi": $([ -n "$MINKERNEL" ] && echo false || echo true),
+  "freePageReporting": $([ -n "$MINKERNEL" ] && echo true || echo false)
 }
 JSON
 

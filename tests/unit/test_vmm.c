@@ -96,6 +96,25 @@ static void test_argv(void)
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
 	vmm_argv_free(argv);
+	/* One vCPU under TCG skips the boot-time timer checks; several do not
+	 * (noapictimer hung a 2-vCPU guest, measured). */
+	cfg.vcpus = 1;
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
+	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120 noapictimer no_timer_check"));
+	vmm_argv_free(argv);
+	cfg.vcpus = 2;
+	/* The minimal kernel: no ACPI, reboot ends QEMU; memfd RAM; balloon. */
+	cfg.no_acpi = true;
+	cfg.memfd_ram = true;
+	cfg.free_page_reporting = true;
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
+	CHECK(argv_has(argv, "microvm,rtc=on,isa-serial=off,acpi=off"));
+	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120 reboot=t"));
+	CHECK(argv_has(argv, "memory-backend-memfd,id=ram0,size=640M"));
+	CHECK(argv_has(argv, "memory-backend=ram0"));
+	CHECK(argv_has(argv, "virtio-balloon-device,free-page-reporting=on"));
+	vmm_argv_free(argv);
+	cfg.no_acpi = cfg.memfd_ram = cfg.free_page_reporting = false;
 
 	cfg.disks[0].serial = "bad,serial";
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == -EINVAL);
