@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +158,47 @@ int util_set_nonblock(int fd, int on)
 		return -errno;
 	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
 	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+static int base64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+ssize_t util_base64_decode(const char *in, size_t len, uint8_t *out)
+{
+	if (len % 4 != 0)
+		return -EINVAL;
+	size_t n = 0;
+	for (size_t i = 0; i < len; i += 4) {
+		bool last = i + 4 == len;
+		int v[4];
+		int pad = 0;
+		for (int k = 0; k < 4; k++) {
+			if (in[i + k] == '=' && last && k >= 2 && (k == 3 || in[i + 3] == '=')) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad || (v[k] = base64_value(in[i + k])) < 0)
+				return -EINVAL;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		out[n++] = (uint8_t)(w >> 16);
+		if (pad < 2)
+			out[n++] = (uint8_t)(w >> 8);
+		if (pad < 1)
+			out[n++] = (uint8_t)w;
+	}
+	return (ssize_t)n;
 }

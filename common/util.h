@@ -30,4 +30,8 @@ void util_now_rfc3339(char out[40]);
 /* Set O_NONBLOCK on fd. */
 int util_set_nonblock(int fd, int on);
 
+/* Strict base64 (RFC 4648, padded, no whitespace) into out, which needs
+ * room for len / 4 * 3 bytes. Returns the decoded length, -EINVAL on bad input. */
+ssize_t util_base64_decode(const char *in, size_t len, uint8_t *out);
+
 #endif

@@ -41,6 +41,7 @@
 #define AGENT_ERRTEXT_MAX 2048
 
 struct channel;
+struct agent_volume;
 struct json_object;
 
 enum container_state {
@@ -156,6 +157,8 @@ struct agent {
 	size_t orphan_next;
 	struct shutdown_state shutdown;
 	struct agent_net_config net; /* from the host's NETWORK request; empty without one */
+	struct agent_volume *volumes; /* from the host's VOLUMES request */
+	bool cifs_ready;	      /* the SMB client modules are loaded */
 };
 
 /* Lookups (NULL when absent). */

@@ -16,6 +16,7 @@
 #include "oci_config.h"
 #include "user.h"
 #include "util.h"
+#include "volume.h"
 
 /* virtio-blk probes its disks while the module loads; allow a little slack
  * for a slow guest anyway. */
@@ -58,6 +59,20 @@ static int find_disk(const char *serial, char *dev, size_t len)
 	return -ENOENT;
 }
 
+int container_find_disk(const char *serial, char *dev, size_t len, struct capsid_error *err)
+{
+	uint64_t deadline = util_now_ms() + DISK_WAIT_MS;
+	int rc;
+	while ((rc = find_disk(serial, dev, len)) == -ENOENT && util_now_ms() < deadline) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (rc < 0)
+		return capsid_error_set(err, ENODEV, "disk with serial %s: %s", serial,
+					rc == -ENOENT ? "no such disk" : strerror(-rc));
+	return 0;
+}
+
 static int image_acquire(struct agent *a, const char *serial, const char *fstype, struct capsid_error *err)
 {
 	for (struct image_mount *m = a->images; m; m = m->next)
@@ -66,15 +81,9 @@ static int image_acquire(struct agent *a, const char *serial, const char *fstype
 			return 0;
 		}
 	char dev[PATH_MAX];
-	uint64_t deadline = util_now_ms() + DISK_WAIT_MS;
-	int rc;
-	while ((rc = find_disk(serial, dev, sizeof(dev))) == -ENOENT && util_now_ms() < deadline) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
+	int rc = container_find_disk(serial, dev, sizeof(dev), err);
 	if (rc < 0)
-		return capsid_error_set(err, ENODEV, "image disk with serial %s: %s", serial,
-					rc == -ENOENT ? "no such disk" : strerror(-rc));
+		return capsid_error_prefix(err, "image");
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), AGENT_IMAGES_DIR "/%s", serial);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
@@ -232,6 +241,18 @@ static int make_bundle(struct agent *a, const struct request_create *req, struct
 	if (rc < 0)
 		return rc;
 
+	struct oci_mount mounts[REQUEST_MAX_MOUNTS];
+	char sources[REQUEST_MAX_MOUNTS][PATH_MAX];
+	for (size_t i = 0; i < req->n_mounts; i++) {
+		bool volume_ro = false;
+		rc = volume_acquire(a, req->mounts[i].volume, sources[i], &volume_ro, err);
+		if (rc < 0)
+			return rc;
+		mounts[i] = (struct oci_mount){.source = sources[i],
+					       .destination = req->mounts[i].destination,
+					       .read_only = req->mounts[i].read_only || volume_ro};
+	}
+
 	const char *hostname = req->hostname ? req->hostname : req->container;
 	rc = write_network_files(a, bundle, req, hostname, err);
 	if (rc < 0)
@@ -247,6 +268,8 @@ static int make_bundle(struct agent *a, const struct request_create *req, struct
 	    .hosts_file = hosts,
 	    .resolv_file = resolv,
 	    .hostname_file = hostname_file,
+	    .mounts = mounts,
+	    .n_mounts = req->n_mounts,
 	};
 	_cleanup_json_ struct json_object *cfg = oci_config_new(&p);
 	if (!cfg)

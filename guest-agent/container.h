@@ -37,6 +37,10 @@ int container_write_exec(struct agent *a, const struct request_exec *req, const 
 /* {"name": {"memoryBytes","cpuUsageUsec","pids"}} for every container. */
 struct json_object *container_stats(struct agent *a);
 
+/* The /dev path of the virtio disk with this serial, waiting briefly for
+ * the kernel to probe it. */
+int container_find_disk(const char *serial, char *dev, size_t len, struct capsid_error *err);
+
 /* Unmount every image (shutdown). */
 void container_unmount_images(struct agent *a);
 

@@ -13,6 +13,7 @@
 #include "request.h"
 #include "runtime.h"
 #include "shutdown.h"
+#include "volume.h"
 
 #define AGENT_VERSION "capsid-agent 0.1"
 
@@ -113,6 +114,17 @@ static void stdin_data(struct agent *a, const struct frame *f)
 		log_warn(a, "stream %u: stdin: %s", f->id, strerror(-rc));
 }
 
+static void volumes(struct agent *a, uint32_t id, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	struct request_volume v[REQUEST_MAX_VOLUMES];
+	size_t n = 0;
+	if (request_parse_volumes(body, v, &n, &err) < 0 || volume_define(a, v, n, &err) < 0)
+		agent_respond_error(a, id, "volumes: %s", err.msg);
+	else
+		agent_respond(a, id, NULL);
+}
+
 void dispatch_frame(struct agent *a, const struct frame *f)
 {
 	if (f->type == CAPSID_MSG_STDIN || f->type == CAPSID_MSG_STDIN_CLOSE) {
@@ -120,7 +132,7 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 			stdin_data(a, f);
 		return;
 	}
-	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_NETWORK;
+	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_VOLUMES;
 	if (!request) {
 		agent_respond_error(a, f->id, "unexpected frame type %s from the host",
 				    frame_type_name(f->type));
@@ -178,6 +190,9 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 			agent_respond(a, f->id, NULL);
 		break;
 	}
+	case CAPSID_MSG_VOLUMES:
+		volumes(a, f->id, body);
+		break;
 	default:
 		agent_respond_error(a, f->id, "unexpected frame type %s from the host",
 				    frame_type_name(f->type));

@@ -143,6 +143,16 @@ static struct json_object *default_mounts(const struct oci_config_params *p)
 		add_mount(mounts, "/etc/resolv.conf", "bind", p->resolv_file, bind, ARRAY_SIZE(bind));
 	if (p->hostname_file)
 		add_mount(mounts, "/etc/hostname", "bind", p->hostname_file, bind, ARRAY_SIZE(bind));
+	/* Volumes: no device nodes or setuid binaries through a volume. */
+	static const char *const vol_rw[] = {"rbind", "rprivate", "nosuid", "nodev"};
+	static const char *const vol_ro[] = {"rbind", "rprivate", "nosuid", "nodev", "ro"};
+	for (size_t i = 0; i < p->n_mounts; i++) {
+		const struct oci_mount *v = &p->mounts[i];
+		if (v->read_only)
+			add_mount(mounts, v->destination, "bind", v->source, vol_ro, ARRAY_SIZE(vol_ro));
+		else
+			add_mount(mounts, v->destination, "bind", v->source, vol_rw, ARRAY_SIZE(vol_rw));
+	}
 	return mounts;
 }
 

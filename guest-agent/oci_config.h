@@ -20,6 +20,13 @@ struct oci_process_params {
 	const struct user_ids *user;
 };
 
+/* A volume bind-mounted into the container. */
+struct oci_mount {
+	const char *source; /* the volume's mount point in the guest */
+	const char *destination;
+	bool read_only;
+};
+
 struct oci_config_params {
 	struct oci_process_params process;
 	const char *rootfs; /* absolute path of the root filesystem */
@@ -29,6 +36,8 @@ struct oci_config_params {
 	const char *hosts_file;	   /* bind-mounted on /etc/hosts, may be NULL */
 	const char *resolv_file;   /* bind-mounted on /etc/resolv.conf, may be NULL */
 	const char *hostname_file; /* bind-mounted on /etc/hostname, may be NULL */
+	const struct oci_mount *mounts; /* volumes, after the defaults */
+	size_t n_mounts;
 };
 
 /* Both return a new object, or NULL when out of memory. */

@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -267,6 +268,152 @@ int request_parse_negotiate(struct json_object *body, unsigned *version, struct 
 	return 0;
 }
 
+/* An absolute path without "." or ".." components, not "/" itself: where a
+ * volume lands inside a container. */
+static bool valid_destination(const char *s)
+{
+	if (s[0] != '/' || s[1] == '\0' || strlen(s) > REQUEST_MAX_PATH)
+		return false;
+	for (const char *p = s; *p;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += len;
+	}
+	return true;
+}
+
+static int parse_mounts(struct json_object *body, struct request_create *out, struct capsid_error *err)
+{
+	struct json_object *arr;
+	int rc = field(body, "mounts", false, &arr, err);
+	if (rc == -ENOENT)
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return capsid_error_set(err, EINVAL, "mounts: not an array");
+	size_t n = json_object_array_length(arr);
+	if (n > REQUEST_MAX_MOUNTS)
+		return capsid_error_set(err, E2BIG, "mounts: more than %d entries", REQUEST_MAX_MOUNTS);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		struct request_mount *m = &out->mounts[i];
+		if (!json_object_is_type(o, json_type_object))
+			return capsid_error_set(err, EINVAL, "mounts[%zu]: not an object", i);
+		if ((rc = get_string(o, "volume", true, 63, &m->volume, err)) < 0 ||
+		    (rc = get_string(o, "destination", true, REQUEST_MAX_PATH, &m->destination, err)) < 0 ||
+		    (rc = get_bool(o, "readOnly", &m->read_only, err)) < 0)
+			return capsid_error_prefix(err, "mounts[%zu]", i);
+		if (!request_valid_name(m->volume))
+			return capsid_error_set(err, EINVAL, "mounts[%zu].volume: not a volume name", i);
+		if (!valid_destination(m->destination))
+			return capsid_error_set(err, EINVAL,
+						"mounts[%zu].destination: not an absolute path without . or .. below /", i);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(out->mounts[j].destination, m->destination) == 0)
+				return capsid_error_set(err, EINVAL, "mounts[%zu].destination: mounted twice", i);
+	}
+	out->n_mounts = n;
+	return 0;
+}
+
+static bool valid_ipv4(const char *s)
+{
+	struct in_addr a;
+	return inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* A file name of a secret: one path component, not "." or "..". */
+static bool valid_file_name(const char *s)
+{
+	return *s && strlen(s) <= 255 && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static int parse_volume(struct json_object *o, struct request_volume *v, struct capsid_error *err)
+{
+	const char *kind;
+	int rc;
+	if ((rc = get_string(o, "name", true, 63, &v->name, err)) < 0 ||
+	    (rc = get_string(o, "kind", true, 16, &kind, err)) < 0 || (rc = get_bool(o, "readOnly", &v->read_only, err)) < 0)
+		return rc;
+	if (!request_valid_name(v->name))
+		return capsid_error_set(err, EINVAL, "name: not a DNS label");
+	if (strcmp(kind, "emptyDir") == 0) {
+		v->kind = REQUEST_VOLUME_EMPTY_DIR;
+	} else if (strcmp(kind, "secret") == 0) {
+		v->kind = REQUEST_VOLUME_SECRET;
+		if ((rc = field(o, "files", true, &v->files, err)) < 0)
+			return rc;
+		if (!json_object_is_type(v->files, json_type_object))
+			return capsid_error_set(err, EINVAL, "files: not an object");
+		if (json_object_object_length(v->files) > REQUEST_MAX_SECRET_FILES)
+			return capsid_error_set(err, E2BIG, "files: more than %d", REQUEST_MAX_SECRET_FILES);
+		json_object_object_foreach(v->files, fname, data)
+		{
+			/* Contents are never echoed: only the file name. */
+			if (!valid_file_name(fname))
+				return capsid_error_set(err, EINVAL, "files: \"%.64s\" is not a plain file name", fname);
+			if (!json_object_is_type(data, json_type_string) ||
+			    (size_t)json_object_get_string_len(data) > REQUEST_MAX_STRING)
+				return capsid_error_set(err, EINVAL, "files.%s: not a string of at most %u bytes", fname,
+							REQUEST_MAX_STRING);
+		}
+	} else if (strcmp(kind, "cifs") == 0) {
+		v->kind = REQUEST_VOLUME_CIFS;
+		if ((rc = get_string(o, "server", true, 15, &v->server, err)) < 0 ||
+		    (rc = get_string(o, "share", true, 80, &v->share, err)) < 0 ||
+		    (rc = get_string(o, "username", true, 64, &v->username, err)) < 0 ||
+		    (rc = get_string(o, "password", true, 256, &v->password, err)) < 0)
+			return rc;
+		if (!valid_ipv4(v->server))
+			return capsid_error_set(err, EINVAL, "server: not an IPv4 address");
+		/* They become a UNC path and mount options: no separators. */
+		if (!*v->share || strpbrk(v->share, "/\\,") || !*v->username || strpbrk(v->username, ",=/\\"))
+			return capsid_error_set(err, EINVAL, "share/username: empty or with a separator character");
+	} else if (strcmp(kind, "disk") == 0) {
+		v->kind = REQUEST_VOLUME_DISK;
+		if ((rc = get_string(o, "serial", true, 64, &v->serial, err)) < 0 ||
+		    (rc = get_string(o, "fstype", true, 16, &v->fstype, err)) < 0)
+			return rc;
+		if (!valid_serial(v->serial))
+			return capsid_error_set(err, EINVAL, "serial: not a disk serial of at most %d characters",
+						AGENT_SERIAL_MAX);
+		if (strcmp(v->fstype, "erofs") != 0 && strcmp(v->fstype, "ext4") != 0)
+			return capsid_error_set(err, EINVAL, "fstype: \"%.16s\" is neither erofs nor ext4", v->fstype);
+	} else {
+		return capsid_error_set(err, EINVAL, "kind: \"%.16s\" is not emptyDir, secret, cifs or disk", kind);
+	}
+	return 0;
+}
+
+int request_parse_volumes(struct json_object *body, struct request_volume *out, size_t *n, struct capsid_error *err)
+{
+	struct json_object *arr;
+	int rc = field(body, "volumes", true, &arr, err);
+	if (rc < 0)
+		return rc;
+	if (!json_object_is_type(arr, json_type_array))
+		return capsid_error_set(err, EINVAL, "volumes: not an array");
+	size_t count = json_object_array_length(arr);
+	if (count > REQUEST_MAX_VOLUMES)
+		return capsid_error_set(err, E2BIG, "volumes: more than %d", REQUEST_MAX_VOLUMES);
+	for (size_t i = 0; i < count; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		memset(&out[i], 0, sizeof(out[i]));
+		if (!json_object_is_type(o, json_type_object))
+			return capsid_error_set(err, EINVAL, "volumes[%zu]: not an object", i);
+		rc = parse_volume(o, &out[i], err);
+		if (rc < 0)
+			return capsid_error_prefix(err, "volumes[%zu]", i);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(out[j].name, out[i].name) == 0)
+				return capsid_error_set(err, EINVAL, "volumes[%zu].name: \"%s\" twice", i, out[i].name);
+	}
+	*n = count;
+	return 0;
+}
+
 int request_parse_create(struct json_object *body, struct request_create *out, struct capsid_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -324,6 +471,9 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 		if (!*ip || strlen(ip) > 45 || strspn(ip, "0123456789abcdefABCDEF.:") != strlen(ip))
 			return capsid_error_set(err, EINVAL, "dns[%zu]: not an IP address", i);
 	}
+	rc = parse_mounts(body, out, err);
+	if (rc < 0)
+		return rc;
 	return parse_resources(body, &out->res, err);
 }
 

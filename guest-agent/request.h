@@ -36,6 +36,15 @@ struct request_process {
 	unsigned rows, cols; /* 0: not given */
 };
 
+/* A volume mounted into a container (CREATE's "mounts"): the group's
+ * volume `volume` (from VOLUMES) bind-mounted at `destination`. */
+struct request_mount {
+	const char *volume;
+	const char *destination; /* absolute, no ".." component, not "/" */
+	bool read_only;
+};
+#define REQUEST_MAX_MOUNTS 32
+
 struct request_create {
 	const char *container;
 	uint32_t stream;
@@ -46,7 +55,29 @@ struct request_create {
 	struct json_object *dns; /* array of nameserver IPs, may be NULL */
 	struct request_process proc;
 	struct request_resources res;
+	struct request_mount mounts[REQUEST_MAX_MOUNTS];
+	size_t n_mounts;
 };
+
+/* The group's volumes (the VOLUMES request): what each is, not yet
+ * mounted; see volume.h. */
+enum request_volume_kind {
+	REQUEST_VOLUME_EMPTY_DIR, /* {"kind":"emptyDir"} */
+	REQUEST_VOLUME_SECRET,	  /* {"kind":"secret","files":{NAME: base64}} */
+	REQUEST_VOLUME_CIFS,	  /* {"kind":"cifs","server":IPv4,"share","username","password"} */
+	REQUEST_VOLUME_DISK,	  /* {"kind":"disk","serial","fstype":"erofs"|"ext4"} */
+};
+
+struct request_volume {
+	const char *name; /* a DNS label */
+	enum request_volume_kind kind;
+	bool read_only;
+	const char *server, *share, *username, *password; /* cifs */
+	const char *serial, *fstype;			  /* disk */
+	struct json_object *files;			  /* secret: object of file name -> base64 */
+};
+#define REQUEST_MAX_VOLUMES	 32
+#define REQUEST_MAX_SECRET_FILES 64
 
 struct request_exec {
 	const char *container;
@@ -66,6 +97,8 @@ struct request_resize {
 
 int request_parse_negotiate(struct json_object *body, unsigned *version, struct capsid_error *err);
 int request_parse_create(struct json_object *body, struct request_create *out, struct capsid_error *err);
+/* VOLUMES: {"volumes": [...]}, at most REQUEST_MAX_VOLUMES, unique names. */
+int request_parse_volumes(struct json_object *body, struct request_volume *out, size_t *n, struct capsid_error *err);
 int request_parse_exec(struct json_object *body, struct request_exec *out, struct capsid_error *err);
 /* START and DELETE: {"container": name}. */
 int request_parse_container(struct json_object *body, const char **name, struct capsid_error *err);

@@ -13,6 +13,7 @@
 #include "request.h"
 #include "runtime.h"
 #include "util.h"
+#include "volume.h"
 
 /* After SIGKILL, how long EXIT frames and pipe drains may take. */
 #define KILL_GRACE_MS 3000
@@ -89,6 +90,7 @@ static void finish(struct agent *a)
 		container_teardown(a, c->name, c->serial);
 		lifecycle_forget(a, c);
 	}
+	volume_unmount_all(a);
 	container_unmount_images(a);
 	init_teardown(a);
 	agent_respond(a, a->shutdown.req_id, NULL);

@@ -69,6 +69,9 @@ struct vmm_config {
 	 * freed (the initramfs image after unpacking, boot-time buffers) back
 	 * to the host. Needs CONFIG_VIRTIO_BALLOON in the guest kernel. */
 	bool free_page_reporting;
+	/* Under TCG with one vCPU, boot with noapictimer no_timer_check (a
+	 * kernel that keeps time without the local APIC timer: see qemu.c). */
+	bool skip_timer_checks;
 	const char *agent_socket; /* chardev socket path for the agent port */
 	const char *qmp_socket;
 	const char *console_log; /* guest serial console file, or NULL */

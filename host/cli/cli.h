@@ -25,6 +25,9 @@ int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv); /* stop|start
 int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv);   /* hidden: __monitor */
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_dns(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __dns, the DNS responder */
+int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __smbd start ADDR...|stop */
 
 /* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -107,14 +107,6 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct
 	for (size_t i = 0; i < warn.n; i++)
 		cli_warn("%s: %s", a->file, warn.items[i]);
 	spec_warnings_free(&warn);
-	/* The spec model knows volumes (and volumeMounts must name one), the
-	 * guest does not mount them yet: refuse rather than run containers
-	 * without the data they expect. */
-	if (spec->n_volumes) {
-		spec_free(spec);
-		return cli_fail("%s: properties.volumes: volumes are not supported yet by this capsid build", a->file);
-	}
-
 	int rc = group_paths_init(ctx->root, spec->name, paths, &err);
 	if (rc >= 0) {
 		struct image_store *store = NULL;

@@ -29,6 +29,12 @@ static const char usage[] =
 	"  image list | image rm REF\n"
 	"Networks:\n"
 	"  network create NAME --subnet CIDR | network list | network rm NAME\n"
+	"Shares (SMB, for azureFile volumes):\n"
+	"  share create ACCOUNT/SHARE [--quota SIZE] | share list | share rm ACCOUNT/SHARE\n"
+	"  share key ACCOUNT [--rotate]\n"
+	"Volumes (persistent disks, for capsidDisk volumes):\n"
+	"  volume create NAME --size SIZE | volume list | volume rm NAME\n"
+	"  volume cp SRC DST  copy in or out; one side is NAME:/PATH\n"
 	"\n"
 	"Global options:\n"
 	"  --root DIR         state root (default $CAPSID_ROOT or /var/lib/capsid)\n"
@@ -107,6 +113,8 @@ static const struct command commands[] = {
 	{"restart", cli_cmd_lifecycle}, {"delete", cli_cmd_lifecycle}, {"rm", cli_cmd_lifecycle},
 	{"image", cli_cmd_image},     {"network", cli_cmd_network}, {"__monitor", cli_cmd_monitor},
 	{"__dns", cli_cmd_dns},
+	{"share", cli_cmd_share},     {"__smbd", cli_cmd_smbd},
+	{"volume", cli_cmd_volume},
 };
 
 int main(int argc, char **argv)

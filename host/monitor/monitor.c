@@ -152,7 +152,8 @@ static const char *guest_file(struct monitor *m, const char *leaf, char *buf, si
 
 /* What the guest image says about itself (manifest.json, written by
  * images/guest/build-guest.sh): a kernel without ACPI needs microvm's
- * acpi=off; one with virtio-balloon can report free pages. Absent fields
+ * acpi=off; one with virtio-balloon can report free pages; one that keeps
+ * time without the local APIC timer says "timerChecks": false. Absent fields
  * keep the defaults (ACPI on, no balloon), so older guest dirs boot as
  * before. */
 static void guest_manifest_flags(struct monitor *m, struct vmm_config *cfg)
@@ -169,6 +170,8 @@ static void guest_manifest_flags(struct monitor *m, struct vmm_config *cfg)
 	if (doc && json_object_object_get_ex(doc, "freePageReporting", &v) &&
 	    json_object_is_type(v, json_type_boolean))
 		cfg->free_page_reporting = json_object_get_boolean(v);
+	if (doc && json_object_object_get_ex(doc, "timerChecks", &v) && json_object_is_type(v, json_type_boolean))
+		cfg->skip_timer_checks = !json_object_get_boolean(v);
 }
 
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
@@ -202,14 +205,19 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	int rc = monitor_net_attach(m, &cfg, err);
 	if (rc < 0)
 		return rc;
+	rc = monitor_volumes_prepare(m, &cfg, err);
+	if (rc < 0)
+		return rc;
 	unlink(m->paths->agent);
 	unlink(m->paths->qmp);
 	int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (log >= 0)
 		close(log); /* QEMU appends the serial console; start each boot afresh */
 	rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
-	if (rc < 0)
+	if (rc < 0) {
+		monitor_volumes_release(m);
 		return rc;
+	}
 	util_now_rfc3339(m->vm_started_at);
 	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->qemu_pid, cfg.vcpus, cfg.memory_mib,
 		    vmm_accel_name(cfg.accel));
@@ -279,6 +287,7 @@ void monitor_vm_gone(struct monitor *m, const char *why)
 		m->qemu_pid = 0;
 	}
 	monitor_agent_close(m, NULL);
+	monitor_volumes_release(m); /* QEMU is gone: its disks are free */
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->log)
@@ -313,6 +322,13 @@ void monitor_vm_gone(struct monitor *m, const char *why)
 	(void)was;
 	view_event_add(&m->view.events, "Stopped", "Normal", "VM stopped");
 	monitor_log(m, "vm stopped");
+	/* The group ended before every container started (a create failed and
+	 * the policy does not restart it): the group exists, so whoever waits
+	 * for the start hears "done" now; show has the failure. */
+	if (!m->start_after_stop) {
+		monitor_report_ready(m, NULL);
+		monitor_control_start_done(m, NULL);
+	}
 	monitor_update_phase(m);
 	monitor_save_state(m);
 	if (!view_group_phase_active(m->view.phase))
@@ -477,6 +493,8 @@ static void monitor_free(struct monitor *m)
 	free(m->images);
 	free(m->serials);
 	free(m->containers);
+	monitor_volumes_release(m);
+	free(m->volumes);
 	free(m->view.containers);
 	json_object_put(m->spec_redacted);
 	spec_free(m->spec);

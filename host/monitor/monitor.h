@@ -8,6 +8,7 @@
 #ifndef CAPSID_MONITOR_H
 #define CAPSID_MONITOR_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -75,6 +76,7 @@ struct mcontainer {
 enum req_kind {
 	REQ_NEGOTIATE,
 	REQ_NETWORK,
+	REQ_VOLUMES,
 	REQ_CREATE,
 	REQ_START,
 	REQ_DELETE,
@@ -99,6 +101,16 @@ struct exec_relay {
 	uint32_t client_id;  /* client-side id */
 };
 
+/* What a volume needs on the host while the VM runs (monitor_volume.c). */
+struct monitor_volume {
+	char serial[16];	   /* disk-backed volumes: the guest finds the disk by it */
+	char disk_path[PATH_MAX];  /* "" when the volume has no disk */
+	const char *format;	   /* "raw" (gitRepo erofs) or "qcow2" (capsidDisk) */
+	bool readonly;
+	int lock_fd;		   /* capsidDisk attach lock, -1 when none */
+	char server[16];	   /* azureFile: the SMB server's address */
+};
+
 #define MONITOR_MAX_PENDING 256
 #define MONITOR_MAX_EXECS 64
 
@@ -112,6 +124,7 @@ struct monitor {
 	size_t n_disks;
 	struct mcontainer *containers;
 	size_t n_containers;
+	struct monitor_volume *volumes; /* per spec volume, NULL before the first boot */
 	struct group_view view;
 	struct net_config netcfg;
 	struct net_attachment net;  /* valid when attached */
@@ -171,6 +184,14 @@ uint64_t monitor_next_timer(struct monitor *m);
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
 int monitor_net_configure_guest(struct monitor *m);
 void monitor_net_describe(struct monitor *m, struct json_object *props, struct json_object *ext);
+
+/* monitor_volume.c */
+struct spec_container;
+bool monitor_volumes_use_smb(const struct monitor *m);
+int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
+void monitor_volumes_release(struct monitor *m);
+int monitor_volumes_configure_guest(struct monitor *m);
+struct json_object *monitor_volume_mounts(const struct monitor *m, const struct spec_container *sc);
 
 /* monitor_control.c */
 int monitor_control_listen(struct monitor *m, struct capsid_error *err);

@@ -233,6 +233,8 @@ void monitor_start_container(struct monitor *m, size_t i)
 		json_object_object_add(res, "cpuPeriodUs", json_object_new_int64(100000));
 	}
 	json_object_object_add(body, "resources", res);
+	if (sc->n_mounts)
+		json_object_object_add(body, "mounts", monitor_volume_mounts(m, sc));
 
 	struct pending_req req = {.kind = REQ_CREATE, .container = i};
 	int rc = monitor_agent_request(m, CAPSID_MSG_CREATE, body, &req);
@@ -351,6 +353,17 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		if (!ok) {
 			char why[600];
 			snprintf(why, sizeof(why), "guest network configuration failed: %s",
+				 json_error_text(body, errbuf, sizeof(errbuf)));
+			monitor_agent_close(m, why);
+			return;
+		}
+		if (monitor_volumes_configure_guest(m) < 0)
+			monitor_agent_close(m, "cannot send the volume definitions");
+		break;
+	case REQ_VOLUMES:
+		if (!ok) {
+			char why[600];
+			snprintf(why, sizeof(why), "guest volume definitions refused: %s",
 				 json_error_text(body, errbuf, sizeof(errbuf)));
 			monitor_agent_close(m, why);
 			return;

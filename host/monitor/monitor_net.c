@@ -52,6 +52,12 @@ int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_
 				.dns_label = ip ? ip->dns_name_label : NULL,
 				.requested_ip = ip ? ip->ip : NULL,
 			};
+			/* azureFile volumes may be served by the embedded SMB service on the gateway. */
+			static const struct net_port smb = {.port = 445, .protocol = IPPROTO_TCP};
+			if (monitor_volumes_use_smb(m)) {
+				req.host_services = &smb;
+				req.n_host_services = 1;
+			}
 			rc = net_attach(&m->netcfg, &req, &m->net, err);
 			if (rc < 0)
 				return capsid_error_prefix(err, "network");

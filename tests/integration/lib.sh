@@ -8,7 +8,13 @@ set -eu
 # Every test runs in a network namespace of its own: bridges, taps, nftables
 # rules and the DNS responder that groups get live and die there, and no
 # traffic can leave it.
+# A test that sets CAPSID_TEST_PRIVATE_ETC=1 before sourcing this also gets
+# a mount namespace with an overlay over /etc, so the unix users that SMB
+# accounts need (capsid-ACCOUNT) vanish with it.
 if [ -z "${CAPSID_TEST_NETNS:-}" ]; then
+	if [ "${CAPSID_TEST_PRIVATE_ETC:-0}" = 1 ]; then
+		exec unshare --net --mount --propagation private -- env CAPSID_TEST_NETNS=1 bash "$0" "$@"
+	fi
 	exec unshare --net -- env CAPSID_TEST_NETNS=1 bash "$0" "$@"
 fi
 ip link set lo up
@@ -50,6 +56,12 @@ cleanup() {
 	for g in $("$CAPSID_BIN" list -q 2>/dev/null || true); do
 		"$CAPSID_BIN" delete "$g" >/dev/null 2>&1 || true
 	done
+	# The embedded SMB service outlives groups by design; a test's own goes with it.
+	if [ -f "$ROOT/smb/smbd.lock" ]; then
+		local smbd
+		smbd=$(cat "$ROOT/smb/smbd.lock" 2>/dev/null || true)
+		if [ -n "$smbd" ]; then kill -TERM -- "-$smbd" "$smbd" 2>/dev/null || true; fi
+	fi
 	local left
 	left=$(qemu_of_root)
 	if [ -n "$left" ]; then
@@ -57,10 +69,21 @@ cleanup() {
 		kill -9 $left 2>/dev/null || true
 		rc=1
 	fi
+	# Quota filesystems of shares, then the private /etc (its own namespace
+	# would drop them too: this keeps $ROOT removable).
+	if [ "${CAPSID_TEST_PRIVATE_ETC:-0}" = 1 ]; then
+		grep -o " $ROOT/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+		umount -l /etc 2>/dev/null || true
+	fi
 	rm -rf "$ROOT"
 	exit $rc
 }
 trap cleanup EXIT
+
+if [ "${CAPSID_TEST_PRIVATE_ETC:-0}" = 1 ]; then
+	mkdir -p "$WORK/etc-up" "$WORK/etc-work"
+	mount -t overlay overlay -o "lowerdir=/etc,upperdir=$WORK/etc-up,workdir=$WORK/etc-work" /etc
+fi
 
 capsid image import "$DEMO_TAR" >/dev/null
 

@@ -46,7 +46,7 @@ expect_reject "$WORK/nores.json" 'properties.containers[0].properties.resources'
 printf 'name: [unterminated\n' >"$WORK/garbage.yaml"
 expect_reject "$WORK/garbage.yaml" 'garbage.yaml'
 
-# volumes parse, but this build does not mount them: refused, not ignored
+# volume rules, each error naming its field (the full set: unit.spec_volumes)
 cat >"$WORK/vol.yaml" <<'Y'
 name: vol
 properties:
@@ -55,10 +55,14 @@ properties:
   - name: a
     properties:
       image: capsid/demo:latest
-      volumeMounts: [{name: scratch, mountPath: /data}]
+      volumeMounts: [{name: nosuch, mountPath: /data}]
       resources: {requests: {cpu: 1, memoryInGB: 0.25}}
 Y
-expect_reject "$WORK/vol.yaml" 'properties.volumes'
+expect_reject "$WORK/vol.yaml" 'properties.containers[0].properties.volumeMounts[0].name'
+sed -i 's|{name: nosuch, mountPath: /data}|{name: scratch, mountPath: "data:x"}|' "$WORK/vol.yaml"
+expect_reject "$WORK/vol.yaml" 'properties.containers[0].properties.volumeMounts[0].mountPath'
+sed -i 's|{name: scratch, emptyDir: {}}|{name: scratch, emptyDir: {}, secret: {a: YQ==}}|' "$WORK/vol.yaml"
+expect_reject "$WORK/vol.yaml" 'properties.volumes[0]'
 
 [ -z "$(ls -A "$ROOT/groups" 2>/dev/null)" ] || fail "rejected specs left groups: $(ls "$ROOT/groups")"
 
