@@ -277,16 +277,19 @@ static int group_start_new_monitor(struct cli_ctx *ctx, const struct group_paths
 	spec_warnings_free(&warn);
 	if (rc < 0)
 		return cli_fail("group %s: stored spec: %s", paths->name, err.msg);
+	const char *what = NULL;
 	for (size_t i = 0; i < spec->n_containers; i++)
 		for (size_t j = 0; j < spec->containers[i].n_env; j++)
-			if (spec->containers[i].env[j].secure) {
-				spec_free(spec);
-				return cli_fail("group %s has secure environment variables, which capsid keeps only "
-						"in its monitor's memory; that monitor is gone, so delete the group and "
-						"create it again",
-						paths->name);
-			}
+			if (spec->containers[i].env[j].secure)
+				what = "secure environment variables";
+	for (size_t i = 0; i < spec->n_volumes; i++)
+		if (spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE || spec->volumes[i].kind == SPEC_VOLUME_SECRET)
+			what = "volume secrets (storage account keys, secret volumes)";
 	spec_free(spec);
+	if (what)
+		return cli_fail("group %s has %s, which capsid keeps only in its monitor's memory; that monitor is "
+				"gone, so delete the group and create it again",
+				paths->name, what);
 	_cleanup_json_ struct json_object *doc = json_tokener_parse(text);
 	const char *runtime = NULL;
 	_cleanup_free_ char *state = NULL;

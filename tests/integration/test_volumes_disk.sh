@@ -65,7 +65,7 @@ properties:
   restartPolicy: Never
   volumes:
   - name: store
-    capsidDisk: {volumeName: pdata$4}
+    capsidDisk: {volumeName: pdata${4:-}}
   containers:
   - name: app
     properties:
@@ -93,7 +93,7 @@ want=$(seq 1 1000 | sha256sum | cut -d' ' -f1)
 grep -q "$want" "$WORK/d3.out" || fail "disk data did not survive the group: $(cat "$WORK/d3.out")"
 
 disk_spec "$WORK/d4.yaml" d4 'cat /store/numbers | wc -l; echo x > /store/new 2>&1 || true' ', readOnly: true'
-capsid run --rm -f "$WORK/d4.yaml" >"$WORK/d4.out"
+capsid run --rm -f "$WORK/d4.yaml" >"$WORK/d4.out" 2>&1
 grep -q 'app | 1000' "$WORK/d4.out" || fail "read-only attach cannot read: $(cat "$WORK/d4.out")"
 grep -q 'Read-only file system' "$WORK/d4.out" || fail "readOnly disk is writable: $(cat "$WORK/d4.out")"
 
