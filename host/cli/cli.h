@@ -32,6 +32,11 @@ int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __smbd 
 /* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Arguments of a `... list [-o table|json]` command: returns -1 to go on
+ * (*json set), else the exit code (help printed, or a usage error naming
+ * cmd). */
+int cli_list_args(int argc, char **argv, const char *cmd, const char *help, bool *json);
+
 /* True when argv has -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 

@@ -112,31 +112,10 @@ static int print_json(const struct net_network_info *info, size_t n)
 
 static int network_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	const char *output = "table";
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'h':
-			fputs(list_help, stdout);
-			return 0;
-		default:
-			fputs(list_help, stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || (strcmp(output, "table") && strcmp(output, "json"))) {
-		fputs(list_help, stderr);
-		return cli_fail("network list: unexpected arguments");
-	}
+	bool json = false;
+	int rc = cli_list_args(argc, argv, "network list", list_help, &json);
+	if (rc >= 0)
+		return rc;
 	struct net_config cfg;
 	struct capsid_error err = {0};
 	if (load_config(ctx, &cfg))
@@ -145,7 +124,7 @@ static int network_list(struct cli_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	if (net_network_list(&cfg, &info, &n, &err) < 0)
 		return cli_fail("network list: %s", err.msg);
-	if (!strcmp(output, "json"))
+	if (json)
 		return print_json(info, n);
 	printf("%-20s %-18s %-15s %-7s %s\n", "NAME", "SUBNET", "GATEWAY", "EGRESS", "GROUPS");
 	for (size_t i = 0; i < n; i++)

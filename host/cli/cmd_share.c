@@ -139,35 +139,10 @@ static int print_json(const struct smb_share_info *info, size_t n)
 
 static int share_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	const char *output = "table";
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'h':
-			fputs(list_help, stdout);
-			return 0;
-		default:
-			fputs(list_help, stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fputs(list_help, stderr);
-		return cli_fail("share list: unexpected argument %s", argv[optind]);
-	}
-	if (strcmp(output, "table") && strcmp(output, "json")) {
-		fputs(list_help, stderr);
-		return cli_fail("share list: -o %s: expected table or json", output);
-	}
+	bool json = false;
+	int rc = cli_list_args(argc, argv, "share list", list_help, &json);
+	if (rc >= 0)
+		return rc;
 	struct smb_config cfg;
 	struct capsid_error err = {0};
 	if (load_config(ctx, &cfg))
@@ -176,7 +151,7 @@ static int share_list(struct cli_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	if (smb_share_list(&cfg, &info, &n, &err) < 0)
 		return cli_fail("share list: %s", err.msg);
-	if (!strcmp(output, "json"))
+	if (json)
 		return print_json(info, n);
 	printf("%-24s %-32s %-8s %s\n", "ACCOUNT", "SHARE", "QUOTA", "PATH");
 	for (size_t i = 0; i < n; i++) {

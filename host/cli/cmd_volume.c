@@ -121,37 +121,16 @@ static int print_json(const struct disk_info *info, size_t n)
 
 static int volume_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	const char *output = "table";
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'h':
-			fputs(list_help, stdout);
-			return 0;
-		default:
-			fputs(list_help, stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || (strcmp(output, "table") && strcmp(output, "json"))) {
-		fputs(list_help, stderr);
-		return cli_fail("volume list: unexpected arguments");
-	}
+	bool json = false;
+	int rc = cli_list_args(argc, argv, "volume list", list_help, &json);
+	if (rc >= 0)
+		return rc;
 	struct capsid_error err = {0};
 	_cleanup_free_ struct disk_info *info = NULL;
 	size_t n = 0;
 	if (disk_list(ctx->root, &info, &n, &err) < 0)
 		return cli_fail("volume list: %s", err.msg);
-	if (!strcmp(output, "json"))
+	if (json)
 		return print_json(info, n);
 	printf("%-24s %-8s %-22s %s\n", "NAME", "SIZE", "CREATED", "ATTACHED-BY");
 	for (size_t i = 0; i < n; i++) {

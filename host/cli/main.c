@@ -1,5 +1,6 @@
 /* capsid: run container groups, each in its own micro-VM. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,6 +61,41 @@ void cli_warn(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+int cli_list_args(int argc, char **argv, const char *cmd, const char *help, bool *json)
+{
+	static const struct option longopts[] = {
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *output = "table";
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return 0;
+		default:
+			fputs(help, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(help, stderr);
+		return cli_fail("%s: unexpected argument %s", cmd, argv[optind]);
+	}
+	if (strcmp(output, "table") != 0 && strcmp(output, "json") != 0) {
+		fputs(help, stderr);
+		return cli_fail("%s: -o %s: expected table or json", cmd, output);
+	}
+	*json = strcmp(output, "json") == 0;
+	return -1;
 }
 
 bool cli_wants_help(int argc, char **argv)

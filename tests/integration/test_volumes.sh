@@ -118,6 +118,20 @@ wait_for "the writer's file on the host" test -s "$SHARE_DIR/from-writer"
 share_spec "$WORK/r.yaml" reader 'cat /mnt/files/from-writer'
 capsid run --rm -f "$WORK/r.yaml" >"$WORK/r.out"
 grep -q 'written-by-writer' "$WORK/r.out" || fail "second group cannot read the first's file: $(cat "$WORK/r.out")"
+# The same through the address map: the server name ACCOUNT.file.ZONE mapped
+# to the gateway by configuration rather than found in the embedded service.
+GATEWAY=$(capsid show writer | json_get 'd["capsid"]["network"]["gateway"]')
+CAPSID_SMB_ADDRESSES="acct1.file.capsid.local=$GATEWAY" capsid run --rm -f "$WORK/r.yaml" >"$WORK/r.out"
+grep -q 'written-by-writer' "$WORK/r.out" || fail "mapped server: $(cat "$WORK/r.out")"
+# An account no configuration knows: create fails naming the volume and account.
+sed 's/storageAccountName: acct1/storageAccountName: nobody1/; s/name: reader/name: nobody/' "$WORK/r.yaml" >"$WORK/nobody.yaml"
+if capsid create -f "$WORK/nobody.yaml" >"$WORK/nobody.out" 2>&1; then fail "an unknown storage account was accepted"; fi
+grep -q 'volume files: storage account nobody1' "$WORK/nobody.out" || fail "unknown account message: $(cat "$WORK/nobody.out")"
+[ ! -e "$ROOT/groups/nobody" ] || fail "the failed create left its group"
+# SMB on the gateway is for groups with share volumes only.
+write_spec "$WORK/noshare-net.yaml" plain Never "a|1|0.25|nc -w 3 $GATEWAY 445 </dev/null && echo SMB-OPEN || echo SMB-CLOSED"
+capsid run --rm -f "$WORK/noshare-net.yaml" >"$WORK/plain.out" 2>&1 || true
+grep -q SMB-CLOSED "$WORK/plain.out" || fail "a group without share volumes reaches smbd: $(cat "$WORK/plain.out")"
 
 # The key is in no output, state file or host process argument.
 capsid show writer >"$WORK/show.json"
@@ -128,7 +142,7 @@ for f in $(find "$ROOT/groups" "$ROOT/networks" -type f 2>/dev/null); do
 	if grep -qF "$KEY" "$f"; then fail "the key is in $f"; fi
 done
 for p in /proc/[0-9]*/cmdline; do
-	if tr '\0' ' ' <"$p" 2>/dev/null | grep -qF "$KEY"; then fail "the key is in the arguments of $p"; fi
+	if { tr '\0' ' ' <"$p"; } 2>/dev/null | grep -qF "$KEY"; then fail "the key is in the arguments of $p"; fi
 done
 capsid delete writer >/dev/null
 
