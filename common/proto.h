@@ -56,6 +56,7 @@ enum capsid_frame_type {
 	CAPSID_MSG_STATS = 24,     /* {} -> {"containers":{name:{...}}} */
 	CAPSID_MSG_NETWORK = 25,   /* {"interfaces":[..],"dns":{..},"hosts":[..]}: configure the guest's network */
 	CAPSID_MSG_VOLUMES = 26,   /* {"volumes":[..]}: the group's volumes, mounted on first use (volume.h) */
+	CAPSID_MSG_IDENTITY = 27,  /* {"timeNs","entropy":base64,"hostname"}: fresh identity of a restored guest */
 
 	/* host -> agent data (no response) */
 	CAPSID_MSG_STDIN = 32,       /* raw bytes for stream `id` */

@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "cleanup.h"
 #include "container.h"
+#include "identity.h"
 #include "lifecycle.h"
 #include "process.h"
 #include "request.h"
@@ -114,6 +115,20 @@ static void stdin_data(struct agent *a, const struct frame *f)
 		log_warn(a, "stream %u: stdin: %s", f->id, strerror(-rc));
 }
 
+static void identity(struct agent *a, uint32_t id, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	struct request_identity req;
+	int rc = request_parse_identity(body, &req, &err);
+	if (rc >= 0)
+		rc = identity_apply(&req, &err);
+	explicit_bzero(req.entropy, sizeof(req.entropy));
+	if (rc < 0)
+		agent_respond_error(a, id, "identity: %s", err.msg);
+	else
+		agent_respond(a, id, NULL);
+}
+
 static void volumes(struct agent *a, uint32_t id, struct json_object *body)
 {
 	struct capsid_error err = {0};
@@ -132,7 +147,7 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 			stdin_data(a, f);
 		return;
 	}
-	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_VOLUMES;
+	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_IDENTITY;
 	if (!request) {
 		agent_respond_error(a, f->id, "unexpected frame type %s from the host",
 				    frame_type_name(f->type));
@@ -192,6 +207,9 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 	}
 	case CAPSID_MSG_VOLUMES:
 		volumes(a, f->id, body);
+		break;
+	case CAPSID_MSG_IDENTITY:
+		identity(a, f->id, body);
 		break;
 	default:
 		agent_respond_error(a, f->id, "unexpected frame type %s from the host",

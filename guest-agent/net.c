@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -319,10 +320,36 @@ static void set_sin(struct sockaddr *sa, uint32_t addr)
 	memcpy(sa, &sin, sizeof(sin));
 }
 
+/* A guest restored from a warm-start template has the template's MAC on
+ * its NIC (the device state is the template's): no interface carries the
+ * group's MAC. Then interface idx (eth<idx>) takes it, set while the link
+ * is down, since the host bridge only passes the group's MAC. A cold guest
+ * always finds its MAC and never gets here. */
+static int adopt_mac(int s, const uint8_t mac[6], size_t idx, char *name)
+{
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth%zu", idx);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	if (ifr.ifr_flags & IFF_UP) {
+		ifr.ifr_flags &= ~IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			return -errno;
+	}
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0)
+		return -errno;
+	snprintf(name, IFNAMSIZ, "%s", ifr.ifr_name);
+	return 0;
+}
+
 static int apply_iface(int s, const struct agent_net_iface *ifc, size_t idx, struct capsid_error *err)
 {
 	char name[IFNAMSIZ];
 	int rc = find_by_mac(s, ifc->mac, name);
+	if (rc == -ENODEV)
+		rc = adopt_mac(s, ifc->mac, idx, name);
 	if (rc < 0)
 		return capsid_error_set(
 		    err, ENODEV,

@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "proto.h"
+#include "util.h"
 
 /* Optional fields report -ENOENT when absent so callers can default. */
 static int field(struct json_object *body, const char *key, bool required, struct json_object **v,
@@ -265,6 +266,37 @@ int request_parse_negotiate(struct json_object *body, unsigned *version, struct 
 		return capsid_error_set(err, EPROTO, "version %lld: this agent speaks %d..%d", (long long)v,
 					CAPSID_PROTO_VERSION_MIN, CAPSID_PROTO_VERSION_MAX);
 	*version = (unsigned)v;
+	return 0;
+}
+
+int request_parse_identity(struct json_object *body, struct request_identity *out, struct capsid_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	/* Up to the year 2200 (7258118400 s): below INT64_MAX, to which json-c
+	 * clamps larger numbers. */
+	int rc = get_int(body, "timeNs", true, 1, INT64_C(7258118400) * 1000000000, &out->time_ns, err);
+	if (rc < 0)
+		return rc;
+	const char *b64;
+	size_t max_b64 = (REQUEST_IDENTITY_ENTROPY_MAX + 2) / 3 * 4;
+	if ((rc = get_string(body, "entropy", true, max_b64, &b64, err)) < 0)
+		return rc;
+	/* Decoded length is at most len/4*3 = 66 for max_b64: decode into a
+	 * buffer with that room, then bound the result. */
+	uint8_t buf[(REQUEST_IDENTITY_ENTROPY_MAX + 2) / 3 * 3];
+	ssize_t n = util_base64_decode(b64, strlen(b64), buf);
+	if (n < REQUEST_IDENTITY_ENTROPY_MIN || n > REQUEST_IDENTITY_ENTROPY_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		return capsid_error_set(err, EINVAL, "entropy: not base64 of %d..%d bytes",
+					REQUEST_IDENTITY_ENTROPY_MIN, REQUEST_IDENTITY_ENTROPY_MAX);
+	}
+	memcpy(out->entropy, buf, (size_t)n);
+	out->entropy_len = (size_t)n;
+	explicit_bzero(buf, sizeof(buf));
+	if ((rc = get_string(body, "hostname", true, 64, &out->hostname, err)) < 0)
+		return rc;
+	if (!request_valid_hostname(out->hostname))
+		return capsid_error_set(err, EINVAL, "hostname: not a valid host name");
 	return 0;
 }
 

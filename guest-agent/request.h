@@ -95,7 +95,20 @@ struct request_resize {
 	unsigned rows, cols;
 };
 
+/* IDENTITY (a guest restored from a warm-start template): the host's
+ * CLOCK_REALTIME, entropy to credit, the group's hostname. */
+#define REQUEST_IDENTITY_ENTROPY_MIN 32
+#define REQUEST_IDENTITY_ENTROPY_MAX 64
+struct request_identity {
+	int64_t time_ns;
+	uint8_t entropy[REQUEST_IDENTITY_ENTROPY_MAX];
+	size_t entropy_len;
+	const char *hostname;
+};
+
 int request_parse_negotiate(struct json_object *body, unsigned *version, struct capsid_error *err);
+/* IDENTITY: {"timeNs": >0, "entropy": base64 of 32..64 bytes, "hostname"}. */
+int request_parse_identity(struct json_object *body, struct request_identity *out, struct capsid_error *err);
 int request_parse_create(struct json_object *body, struct request_create *out, struct capsid_error *err);
 /* VOLUMES: {"volumes": [...]}, at most REQUEST_MAX_VOLUMES, unique names. */
 int request_parse_volumes(struct json_object *body, struct request_volume *out, size_t *n, struct capsid_error *err);

@@ -106,7 +106,8 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	_cleanup_free_ char *agent = qemu_escape(cfg->agent_socket);
 	_cleanup_free_ char *qmp = qemu_escape(cfg->qmp_socket);
 	_cleanup_free_ char *console = cfg->console_log ? qemu_escape(cfg->console_log) : NULL;
-	if (!kernel || !initrd || !agent || !qmp || (cfg->console_log && !console))
+	_cleanup_free_ char *ram_file = cfg->ram_file ? qemu_escape(cfg->ram_file) : NULL;
+	if (!kernel || !initrd || !agent || !qmp || (cfg->console_log && !console) || (cfg->ram_file && !ram_file))
 		return -ENOMEM;
 
 	struct argv_builder b = {0};
@@ -128,7 +129,13 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "%u", cfg->vcpus);
 	argv_add(&b, "-m");
 	argv_add(&b, "%uM", cfg->memory_mib);
-	if (cfg->memfd_ram) {
+	if (cfg->ram_file) {
+		argv_add(&b, "-object");
+		argv_add(&b, "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=%s", cfg->memory_mib, ram_file,
+			 cfg->ram_file_shared ? "on" : "off");
+		argv_add(&b, "-machine");
+		argv_add(&b, "memory-backend=ram0");
+	} else if (cfg->memfd_ram) {
 		argv_add(&b, "-object");
 		argv_add(&b, "memory-backend-memfd,id=ram0,size=%uM", cfg->memory_mib);
 		argv_add(&b, "-machine");
@@ -203,6 +210,10 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 		argv_add(&b, "tap,id=net%zu,ifname=%s,script=no,downscript=no", i, n->tap);
 		argv_add(&b, "-device");
 		argv_add(&b, "virtio-net-device,netdev=net%zu,mac=%s", i, n->mac);
+	}
+	if (cfg->incoming) {
+		argv_add(&b, "-incoming");
+		argv_add(&b, "defer");
 	}
 	if (b.failed) {
 		vmm_argv_free(b.v);

@@ -65,6 +65,15 @@ struct vmm_config {
 	 * memory that QEMU madvises for transparent huge pages: an idle guest
 	 * then costs the pages it touched, not every 2 MiB region it touched. */
 	bool memfd_ram;
+	/* Warm start (host/monitor/template.c): guest RAM in a file
+	 * (memory-backend-file; takes precedence over memfd_ram).
+	 * ram_file_shared: share=on, the template writes its RAM into the file
+	 * so a saved state can leave it out (x-ignore-shared); off: a clone
+	 * maps the template's file copy-on-write. incoming: start paused with
+	 * `-incoming defer`, waiting for vmm_restore_state(). */
+	const char *ram_file;
+	bool ram_file_shared;
+	bool incoming;
 	/* virtio-balloon with free-page-reporting: the guest hands memory it
 	 * freed (the initramfs image after unpacking, boot-time buffers) back
 	 * to the host. Needs CONFIG_VIRTIO_BALLOON in the guest kernel. */
@@ -88,6 +97,13 @@ void vmm_argv_free(char **argv);
 /* Start QEMU. The child gets PR_SET_PDEATHSIG(SIGKILL) so it can never
  * outlive the process that launched it; stdout/stderr go to log_fd. */
 int vmm_spawn(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, struct capsid_error *err);
+
+/* Warm start (vmm/migrate.c). Save the device state of a VM whose RAM is
+ * in a shared ram_file: pauses it, migrates to path with x-ignore-shared
+ * (the RAM stays in its file), waits for completion. The VM stays paused. */
+int vmm_save_state(const char *qmp_socket, const char *path, unsigned timeout_ms, struct capsid_error *err);
+/* Load path into a VM started with incoming=true, then let it run. */
+int vmm_restore_state(const char *qmp_socket, const char *path, unsigned timeout_ms, struct capsid_error *err);
 
 /* Ask QEMU to quit over QMP (best effort), then SIGKILL after grace_ms.
  * Reaps the child. Returns 0 once the process is gone. */

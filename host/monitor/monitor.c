@@ -208,6 +208,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	rc = monitor_volumes_prepare(m, &cfg, err);
 	if (rc < 0)
 		return rc;
+	int warm = monitor_template_apply(m, &cfg);
 	unlink(m->paths->agent);
 	unlink(m->paths->qmp);
 	int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -216,6 +217,18 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
 	if (rc < 0) {
 		monitor_volumes_release(m);
+		return rc;
+	}
+	if (warm > 0 && monitor_template_restore(m, err) < 0) {
+		/* A template that does not load (e.g. QEMU changed under it) must not stop the group: boot cold. */
+		monitor_log(m, "warm start: restore failed (%s): booting cold", err->msg);
+		vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
+		m->qemu_pid = 0;
+		monitor_volumes_release(m);
+		*err = (struct capsid_error){0};
+		m->warm.cold_once = true;
+		rc = monitor_boot_vm(m, err);
+		m->warm.cold_once = false;
 		return rc;
 	}
 	util_now_rfc3339(m->vm_started_at);

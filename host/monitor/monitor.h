@@ -27,6 +27,7 @@ struct frame_writer;
 struct json_object;
 struct pollfd;
 struct ctl_client;
+struct monitor;
 
 struct monitor_options {
 	enum vmm_accel accel;     /* resolved */
@@ -40,6 +41,7 @@ struct monitor_options {
 	unsigned memory_overhead_mib;
 	unsigned tb_size_mib;
 	bool memfd_ram; /* guest RAM from a memfd (CAPSID_MEMFD_RAM, default on) */
+	bool warm;      /* warm start from a VM template (CAPSID_WARM_START=1, opt-in; template.c) */
 };
 
 /* Entry point of `capsid __monitor`: spec_fd carries the full spec JSON
@@ -75,6 +77,7 @@ struct mcontainer {
 
 enum req_kind {
 	REQ_NEGOTIATE,
+	REQ_IDENTITY, /* warm start: a restored guest's fresh identity */
 	REQ_NETWORK,
 	REQ_VOLUMES,
 	REQ_CREATE,
@@ -111,6 +114,37 @@ struct monitor_volume {
 	char server[16];	   /* azureFile: the SMB server's address */
 };
 
+/* ---- warm start (template.c) ---- */
+/* Disk slots of a template: a clone with more disks boots cold. */
+#define MONITOR_WARM_SLOTS 4
+
+struct monitor_warm {
+	bool restored;	/* the running VM is a clone: send IDENTITY after NEGOTIATE */
+	bool cold_once; /* the next boot is cold (a restore just failed) */
+	uint64_t hello_by; /* reconnect to the restored agent if no HELLO by then */
+	char key[20];
+	char dir[PATH_MAX];
+	char ram[PATH_MAX + 16];
+	char state[PATH_MAX + 16];
+	char placeholder[PATH_MAX + 16];
+	char slots[MONITOR_WARM_SLOTS][8]; /* serials of the placeholder disks */
+};
+
+/* Turn cfg (the group's cold-boot configuration, devices attached) into a
+ * clone of the warm-start template, building the template on first need.
+ * Returns 1 when cfg is now a clone (restore it after the spawn), 0 when
+ * the group boots cold (warm start off, the group does not fit a template,
+ * or the template failed: logged). */
+int monitor_template_apply(struct monitor *m, struct vmm_config *cfg);
+/* Load the template's state into the clone just spawned and let it run. */
+int monitor_template_restore(struct monitor *m, struct capsid_error *err);
+/* IDENTITY to a restored guest: host clock, entropy, the group's hostname. */
+int monitor_template_send_identity(struct monitor *m);
+/* The HELLO safety net of a restored guest (monitor_run_timers). */
+uint64_t monitor_template_next_timer(const struct monitor *m);
+void monitor_template_timers(struct monitor *m, uint64_t now);
+/* ---- end warm start ---- */
+
 #define MONITOR_MAX_PENDING 256
 #define MONITOR_MAX_EXECS 64
 
@@ -143,6 +177,7 @@ struct monitor {
 	bool quit;
 	int ready_fd;             /* create's CLI waits on it until the VM is up */
 	char vm_started_at[40];
+	struct monitor_warm warm; /* template.c */
 
 	int listen_fd;
 	int signal_fd;

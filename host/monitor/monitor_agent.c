@@ -346,6 +346,22 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 			monitor_agent_close(m, "agent refused protocol negotiation");
 			return;
 		}
+		if (m->warm.restored) {
+			if (monitor_template_send_identity(m) < 0)
+				monitor_agent_close(m, "cannot send the guest's identity");
+			break;
+		}
+		if (monitor_net_configure_guest(m) < 0)
+			monitor_agent_close(m, "cannot send the network configuration");
+		break;
+	case REQ_IDENTITY:
+		if (!ok) {
+			char why[600];
+			snprintf(why, sizeof(why), "restored guest refused its identity: %s",
+				 json_error_text(body, errbuf, sizeof(errbuf)));
+			monitor_agent_close(m, why);
+			return;
+		}
 		if (monitor_net_configure_guest(m) < 0)
 			monitor_agent_close(m, "cannot send the network configuration");
 		break;
@@ -590,6 +606,8 @@ uint64_t monitor_next_timer(struct monitor *m)
 		next = m->vm_deadline;
 	if (m->vm == VM_BOOTING && m->agent_fd < 0 && m->agent_retry_at < next)
 		next = m->agent_retry_at;
+	if (monitor_template_next_timer(m) < next)
+		next = monitor_template_next_timer(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->restart_at && !c->created && c->restart_at < next)
@@ -600,6 +618,7 @@ uint64_t monitor_next_timer(struct monitor *m)
 
 void monitor_run_timers(struct monitor *m, uint64_t now)
 {
+	monitor_template_timers(m, now);
 	if (m->vm == VM_BOOTING && m->agent_fd < 0 && now >= m->agent_retry_at) {
 		if (agent_try_connect(m) < 0)
 			m->agent_retry_at = now + 10;

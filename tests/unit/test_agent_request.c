@@ -187,8 +187,108 @@ static void test_names(void)
 	CHECK(!request_valid_hostname("a b"));
 }
 
+/* expect_error PARSER(body) fails with a message containing want. */
+#define EXPECT_BAD(call, want)                                                                               \
+	do {                                                                                                     \
+		memset(&err, 0, sizeof(err));                                                                        \
+		CHECK((call) < 0);                                                                                   \
+		CHECK_STR_CONTAINS(err.msg, want);                                                                   \
+	} while (0)
+
+static void test_volumes(void)
+{
+	struct capsid_error err = {0};
+	struct request_volume v[REQUEST_MAX_VOLUMES];
+	size_t n = 0;
+	struct json_object *o = parse(
+	    "{\"volumes\":[{\"name\":\"cache\",\"kind\":\"emptyDir\"},"
+	    "{\"name\":\"creds\",\"kind\":\"secret\",\"files\":{\"token\":\"YQ==\"}},"
+	    "{\"name\":\"files\",\"kind\":\"cifs\",\"server\":\"10.88.0.1\",\"share\":\"data\","
+	    "\"username\":\"acct1\",\"password\":\"k,e=y\",\"readOnly\":true},"
+	    "{\"name\":\"src\",\"kind\":\"disk\",\"serial\":\"vol3\",\"fstype\":\"erofs\"}]}");
+	CHECK(request_parse_volumes(o, v, &n, &err) == 0 && n == 4);
+	CHECK(v[0].kind == REQUEST_VOLUME_EMPTY_DIR && v[1].kind == REQUEST_VOLUME_SECRET);
+	CHECK(v[2].kind == REQUEST_VOLUME_CIFS && v[2].read_only && strcmp(v[2].password, "k,e=y") == 0);
+	CHECK(v[3].kind == REQUEST_VOLUME_DISK && strcmp(v[3].serial, "vol3") == 0);
+	json_object_put(o);
+
+	static const struct {
+		const char *body, *want;
+	} bad[] = {
+	    {"{}", "volumes: missing"},
+	    {"{\"volumes\":[{\"name\":\"a\",\"kind\":\"nfs\"}]}", "volumes[0]: kind"},
+	    {"{\"volumes\":[{\"name\":\"A\",\"kind\":\"emptyDir\"}]}", "volumes[0]: name"},
+	    {"{\"volumes\":[{\"name\":\"a\",\"kind\":\"emptyDir\"},{\"name\":\"a\",\"kind\":\"emptyDir\"}]}",
+	     "volumes[1].name"},
+	    {"{\"volumes\":[{\"name\":\"s\",\"kind\":\"secret\",\"files\":{\"../x\":\"YQ==\"}}]}", "plain file name"},
+	    {"{\"volumes\":[{\"name\":\"f\",\"kind\":\"cifs\",\"server\":\"host.example\",\"share\":\"d\","
+	     "\"username\":\"u\",\"password\":\"p\"}]}",
+	     "server: not an IPv4 address"},
+	    {"{\"volumes\":[{\"name\":\"f\",\"kind\":\"cifs\",\"server\":\"10.0.0.1\",\"share\":\"d/e\","
+	     "\"username\":\"u\",\"password\":\"p\"}]}",
+	     "separator"},
+	    {"{\"volumes\":[{\"name\":\"d\",\"kind\":\"disk\",\"serial\":\"vol0\",\"fstype\":\"xfs\"}]}", "fstype"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = parse(bad[i].body);
+		EXPECT_BAD(request_parse_volumes(o, v, &n, &err), bad[i].want);
+		json_object_put(o);
+	}
+}
+
+static void test_mounts(void)
+{
+	struct capsid_error err = {0};
+	struct request_create r;
+	struct json_object *o = parse(CREATE_OK);
+	struct json_object *mounts = parse("[{\"volume\":\"cache\",\"destination\":\"/data\",\"readOnly\":true}]");
+	json_object_object_add(o, "mounts", mounts);
+	CHECK(request_parse_create(o, &r, &err) == 0 && r.n_mounts == 1 && r.mounts[0].read_only);
+	static const char *const bad[][2] = {
+	    {"[{\"volume\":\"cache\",\"destination\":\"data\"}]", "mounts[0].destination"},
+	    {"[{\"volume\":\"cache\",\"destination\":\"/\"}]", "mounts[0].destination"},
+	    {"[{\"volume\":\"cache\",\"destination\":\"/a/../b\"}]", "mounts[0].destination"},
+	    {"[{\"volume\":\"cache\",\"destination\":\"/a\"},{\"volume\":\"c\",\"destination\":\"/a\"}]",
+	     "mounts[1].destination: mounted twice"},
+	    {"[{\"volume\":\"Cache\",\"destination\":\"/a\"}]", "mounts[0].volume"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_object_object_add(o, "mounts", parse(bad[i][0]));
+		EXPECT_BAD(request_parse_create(o, &r, &err), bad[i][1]);
+	}
+	json_object_put(o);
+}
+
+static void test_identity(void)
+{
+	struct capsid_error err = {0};
+	struct request_identity id;
+	/* 32 bytes of entropy */
+	struct json_object *o = parse("{\"timeNs\":1795451395000000000,\"entropy\":"
+				      "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"hostname\":\"web\"}");
+	CHECK(request_parse_identity(o, &id, &err) == 0 && id.entropy_len == 32 && id.entropy[31] == 31);
+	CHECK(id.time_ns == 1795451395000000000 && strcmp(id.hostname, "web") == 0);
+	json_object_put(o);
+	static const char *const bad[] = {
+	    "{\"timeNs\":0,\"entropy\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"hostname\":\"web\"}",
+	    "{\"timeNs\":1,\"entropy\":\"AAEC\",\"hostname\":\"web\"}",
+	    "{\"timeNs\":1,\"entropy\":\"!!!!\",\"hostname\":\"web\"}",
+	    "{\"timeNs\":1,\"entropy\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"hostname\":\"a b\"}",
+	    "{\"timeNs\":1,\"hostname\":\"web\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = parse(bad[i]);
+		memset(&err, 0, sizeof(err));
+		CHECK(request_parse_identity(o, &id, &err) < 0 && err.msg[0]);
+		json_object_put(o);
+	}
+}
+
 int main(void)
 {
+	RUN_TEST(test_volumes);
+	RUN_TEST(test_mounts);
+	RUN_TEST(test_identity);
 	RUN_TEST(test_create_ok);
 	RUN_TEST(test_create_bad);
 	RUN_TEST(test_args_limit);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Warm start by VM templating (CAPSID_WARM_START=1): the first group builds
+# the template and both groups start as clones of it; a clone gets a fresh
+# identity (hostname, clock, entropy), its own MAC and network, and behaves
+# like a cold group (exec, stop, start, delete); nothing of QEMU is left.
+# Without the variable nothing is templated.
+. "$(dirname "$0")/lib.sh"
+export CAPSID_WARM_START=1
+
+glog() { cat "$ROOT/groups/$1/monitor.log"; }
+
+# A web server the clone reaches over the group network, by address.
+cat >"$WORK/web.yaml" <<'Y'
+name: web
+properties:
+  containers:
+  - name: httpd
+    properties:
+      image: capsid/demo:latest
+      command: ["/bin/sh", "-c", "mkdir -p /www && echo web-says-hi > /www/index.html && exec httpd -f -p 8080 -h /www"]
+      resources: {requests: {cpu: 1, memoryInGB: 0.25}}
+Y
+capsid create -f "$WORK/web.yaml" >/dev/null
+glog web | grep -q 'warm start: built template' || fail "the first group built no template: $(glog web)"
+glog web | grep -q 'warm start: restored from template' || fail "the first group did not restore: $(glog web)"
+tdir=$(ls -d "$ROOT"/templates/*/)
+for f in ram state placeholder meta.json; do [ -e "$tdir/$f" ] || fail "template lacks $f"; done
+web_ip=$(capsid show web | json_get 'd["capsid"]["network"]["privateIp"]')
+
+# The second group is a clone of the same template, not a new build. The
+# template's clock stopped at its save: let it fall behind first, so a clone
+# with the right time shows that IDENTITY set it.
+sleep 6
+write_spec "$WORK/probe.yaml" probe Never 'probe|1|0.25|echo "host=$(hostname)"; echo "etc=$(cat /etc/hostname)"; echo "epoch=$(date +%s)"; echo "boot=$(cat /proc/sys/kernel/random/boot_id)"; echo "rnd=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"; echo "mac=$(cat /sys/class/net/eth0/address)"; printf "GET / HTTP/1.0\r\n\r\n" | nc -w 3 '"$web_ip"' 8080 | tail -n 1; sleep 1000000'
+capsid create -f "$WORK/probe.yaml" >/dev/null
+host_epoch=$(date +%s)
+glog probe | grep -q 'warm start: restored from template' || fail "the second group was not restored: $(glog probe)"
+glog probe | grep -q 'warm start: built template' && fail "the second group built a template again"
+wait_for "probe output" sh -c "\"$CAPSID_BIN\" logs probe | grep -q web-says-hi"
+out=$(capsid logs probe)
+echo "$out"
+grep -qx 'host=probe' <<<"$out" || fail "hostname is not the group's: $out"
+grep -qx 'etc=probe' <<<"$out" || fail "/etc/hostname is not the group's: $out"
+guest_epoch=$(sed -n 's/^epoch=//p' <<<"$out")
+skew=$((host_epoch - guest_epoch))
+[ ${skew#-} -le 3 ] || fail "the clone's clock is ${skew}s off the host's"
+want_mac=$(capsid show probe | json_get 'd["capsid"]["network"]["mac"]')
+grep -qx "mac=$want_mac" <<<"$out" || fail "the clone's NIC has not the group's MAC $want_mac: $out"
+grep -qx 'web-says-hi' <<<"$out" || fail "the clone cannot reach another group: $out"
+
+# exec into the clone; kernel entropy was credited by IDENTITY
+got=$(capsid exec probe -- sh -c 'hostname; cat /proc/sys/kernel/random/boot_id')
+echo "exec: $got"
+[ "$(head -n 1 <<<"$got")" = probe ] || fail "exec hostname: $got"
+
+# A third clone: boot_id and CRNG output differ between clones.
+write_spec "$WORK/p2.yaml" p2 Never 'p2|1|0.25|echo "boot=$(cat /proc/sys/kernel/random/boot_id)"; echo "rnd=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"'
+out2=$(capsid run --rm -f "$WORK/p2.yaml")
+echo "$out2"
+b1=$(sed -n 's/^boot=//p' <<<"$out")
+b2=$(sed -n 's/^p2 | boot=//p' <<<"$out2")
+r1=$(sed -n 's/^rnd=//p' <<<"$out")
+r2=$(sed -n 's/^p2 | rnd=//p' <<<"$out2")
+[ -n "$b2" ] && [ "$b1" != "$b2" ] || fail "two clones share boot_id $b1"
+[ -n "$r2" ] && [ "$r1" != "$r2" ] || fail "two clones read the same urandom bytes"
+
+# stop / start / delete: the restart is a clone again
+capsid stop probe
+state_is probe Stopped || fail "stop: state $(group_state probe)"
+! pgrep -f "[q]emu-system.*$ROOT/groups/probe/" >/dev/null || fail "QEMU of a stopped clone still runs"
+capsid start probe
+[ "$(glog probe | grep -c 'warm start: restored from template')" = 2 ] || fail "start did not restore again"
+state_is probe Running || fail "start: state $(group_state probe)"
+[ "$(capsid exec probe -- hostname)" = probe ] || fail "hostname after start"
+capsid delete probe
+capsid delete web
+[ -z "$(qemu_of_root)" ] || fail "QEMU left after delete: $(qemu_of_root)"
+
+# A template whose state does not load (e.g. a QEMU changed under it) does
+# not stop a group: its clone is killed and the group boots cold.
+echo "not a migration stream" >"$tdir/state"
+write_spec "$WORK/fb.yaml" fb Never 'fb|1|0.25|hostname'
+out=$(capsid run -f "$WORK/fb.yaml")
+grep -qx 'fb | fb' <<<"$out" || fail "fallback run: $out"
+glog fb | grep -q 'warm start: restore failed.*booting cold' || fail "no cold fallback: $(glog fb)"
+capsid delete fb
+[ -z "$(qemu_of_root)" ] || fail "QEMU left after the fallback: $(qemu_of_root)"
+
+# Opt-in: without the variable a group boots cold and never mentions templates.
+unset CAPSID_WARM_START
+write_spec "$WORK/cold.yaml" cold Never 'cold|1|0.25|hostname'
+out=$(capsid run -f "$WORK/cold.yaml")
+grep -qx 'cold | cold' <<<"$out" || fail "cold run: $out"
+glog cold | grep -q 'warm start' && fail "a cold group used warm start: $(glog cold)"
+echo PASS
