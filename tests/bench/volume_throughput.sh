@@ -27,7 +27,6 @@ cleanup() {
 	rm -rf "$ROOT"
 }
 trap cleanup EXIT
-[ -z "${CAPSID_BENCH_KEEP:-}" ] || trap - EXIT
 # The SMB account's unix user lives in a private /etc.
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$ROOT/etc-up,workdir=$ROOT/etc-work" /etc
 mount -t tmpfs -o size=$((SIZE * 2 + 16))m tmpfs "$ROOT/tmpfs"
