@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Install everything capsid needs on a fresh Debian 12 machine, from Debian's
-# archive only, and fetch the guest kernel package. Idempotent.
+# archive only. Idempotent.
+#
+# The guest kernel is built from Debian's linux-source-6.1 by the build
+# (images/kernel). Debian's cloud kernel package is downloaded too: the
+# libguestfs appliance (persistent disks) boots it, and with
+# CAPSID_GUEST_KERNEL=cloud (the variable ci/build.sh passes to CMake) the
+# guests boot it as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +22,14 @@ PACKAGES=(
 	python3 socat bsdutils procps util-linux
 	# the embedded SMB service (volumes) and its tests
 	samba smbclient cifs-utils git
+	# the minimal guest kernel (images/kernel/build-kernel.sh): its source and
+	# what a kernel build needs beyond build-essential (objtool: libelf;
+	# certificate tools: libssl-dev, above)
+	linux-source-6.1 flex bison bc libelf-dev perl
+	# persistent disks (capsid volume): libguestfs and its appliance
+	libguestfs-dev libguestfs-tools
+	# benchmarks (tests/bench/run.sh): gVisor as a baseline
+	runsc
 )
 
 missing=()
@@ -29,6 +43,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The guest kernel: Debian's cloud kernel package, unpacked by the image
-# build (never installed into the host's /boot).
+case "${CAPSID_GUEST_KERNEL:-minimal}" in
+minimal | cloud) ;;
+*)
+	echo "setup: CAPSID_GUEST_KERNEL must be minimal or cloud" >&2
+	exit 1
+	;;
+esac
+# Debian's cloud kernel package, unpacked where it is used (the image build,
+# the libguestfs appliance), never installed into the host's /boot.
 bash images/guest/fetch-kernel.sh
+# supermin copies the host's /lib/modules into the libguestfs appliance; a
+# host running a kernel of its own may have none.
+mkdir -p /lib/modules

@@ -2,15 +2,20 @@
 # build-guest.sh AGENT_BINARY OUTDIR
 #
 # Builds the guest boot files from Debian packages, reproducibly:
-#   OUTDIR/vmlinuz       Debian's cloud kernel (from its .deb, never /boot)
+#   OUTDIR/vmlinuz       the kernel: Debian's cloud kernel (from its .deb,
+#                        never /boot), or with CAPSID_GUEST_KERNEL the
+#                        minimal kernel of images/kernel (the build default)
 #   OUTDIR/initrd.img    capsid-agent as /init, the kernel modules it loads
-#                        (/lib/modules/load-order), runc and crun with their
-#                        shared libraries and the dynamic loader
-#   OUTDIR/manifest.json {"hash","kernel","runtimes",...}
+#                        (/lib/modules/load-order; none for the minimal
+#                        kernel), runc and crun with their shared libraries
+#                        and the dynamic loader
+#   OUTDIR/manifest.json {"hash","kernel","runtimes","acpi",...}: what the
+#                        monitor and the tests learn about the guest
 #
 # Rebuilt only when an input changes: the sha256 of every input (this script,
-# the agent, the kernel .deb, runc, crun, their libraries) is the manifest's
-# "hash"; an OUTDIR whose manifest carries the same hash is left alone.
+# the agent, the kernel .deb or vmlinuz, runc, crun, their libraries) is the
+# manifest's "hash"; an OUTDIR whose manifest carries the same hash is left
+# alone.
 #
 # Environment:
 #   CAPSID_DEB_CACHE        where fetch-kernel.sh put the kernel .deb
@@ -20,7 +25,10 @@
 #                           boot that minimal kernel (everything built in, no
 #                           ACPI) instead of Debian's cloud kernel; the
 #                           initramfs then carries no modules and the manifest
-#                           says "acpi": false, "freePageReporting": true
+#                           says "acpi": false, "freePageReporting": true,
+#                           "timerChecks": false (it keeps time without the
+#                           local APIC timer: the monitor may then boot it
+#                           with noapictimer, see vmm/qemu.c)
 set -euo pipefail
 export LC_ALL=C
 umask 022 # file modes end up in the archive
@@ -49,7 +57,7 @@ die() {
 [ -x "$RUNC" ] || die "$RUNC is missing (apt-get install runc)"
 [ -x "$CRUN" ] || die "$CRUN is missing (apt-get install crun)"
 case "$COMPRESS" in lz4 | gzip | none) ;; *) die "CAPSID_GUEST_COMPRESS must be lz4, gzip or none" ;; esac
-for tool in dpkg-deb depmod cpio sha256sum; do
+for tool in cpio sha256sum $([ -n "$MINKERNEL" ] || echo dpkg-deb depmod); do
 	command -v "$tool" >/dev/null || die "$tool is required"
 done
 
@@ -59,6 +67,9 @@ if [ -n "$MINKERNEL" ]; then
 		die "CAPSID_GUEST_KERNEL=$MINKERNEL holds no vmlinuz/kernel.json (run images/kernel/build-kernel.sh)"
 	KDEB="$MINKERNEL/vmlinuz"
 	KVER=$(sed -n -E 's/.*"version": *"([^"]+)".*/\1/p' "$MINKERNEL/kernel.json")
+	[ -n "$KVER" ] || die "$MINKERNEL/kernel.json names no version"
+	# What the manifest says the kernel came from.
+	KSOURCE="images/kernel ($(sed -n -E 's/.*"source": *"([^"]+)".*/\1/p' "$MINKERNEL/kernel.json"))"
 else
 	# The newest cloud kernel package in the cache.
 	shopt -s nullglob
@@ -69,6 +80,7 @@ else
 	KDEB=$(printf '%s\n' "${debs[@]}" | sort -V | tail -n 1)
 	# linux-image-6.1.0-56-cloud-amd64_6.1.192-2_amd64.deb -> 6.1.0-56-cloud-amd64
 	KVER=$(basename "$KDEB" | sed -E 's/^linux-image-([^_]+)_.*/\1/')
+	KSOURCE=$(basename "$KDEB")
 fi
 
 # Shared libraries of the runtimes (and the loader), resolved as the guest
@@ -236,7 +248,7 @@ cat >"$STAGE/manifest.json" <<JSON
 {
   "hash": "$HASH",
   "kernel": "$KVER",
-  "kernelPackage": "$(basename "$KDEB")",
+  "kernelPackage": "$KSOURCE",
   "runtimes": ["crun", "runc"],
   "runcVersion": "$runc_version",
   "crunVersion": "$crun_version",
@@ -245,7 +257,8 @@ cat >"$STAGE/manifest.json" <<JSON
   "modules": [$modules_json],
   "modulesOnDemand": {"cifs": [$cifs_modules_json]},
   "acpi": $([ -n "$MINKERNEL" ] && echo false || echo true),
-  "freePageReporting": $([ -n "$MINKERNEL" ] && echo true || echo false)
+  "freePageReporting": $([ -n "$MINKERNEL" ] && echo true || echo false),
+  "timerChecks": $([ -n "$MINKERNEL" ] && echo false || echo true)
 }
 JSON
 

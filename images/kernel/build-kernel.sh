@@ -9,16 +9,22 @@
 #   OUTDIR/config         the resulting .config
 #   OUTDIR/kernel.json    {"hash","source","version","buildSeconds",...}
 #
-# Explicit and cached: the work is skipped when OUTDIR/kernel.json carries
-# the hash of this script, the fragment, the source tarball's package
-# version and the compiler version. The unpacked source and the object tree
-# are kept under OUTDIR/.cache, so a rebuild after a fragment change is
-# incremental.
+# Cached by content: the hash of this script, the fragment, the source
+# package version and the compiler names a kernel. OUTDIR is left alone when
+# its kernel.json carries that hash; otherwise the kernel comes from a cache
+# shared by every build tree on the machine (CAPSID_KERNEL_CACHE/out-HASH),
+# and only a hash the cache has never seen is built (minutes). The cache
+# also keeps the unpacked source and the object tree, so a fragment change
+# rebuilds incrementally. A lock on the cache makes concurrent builds (two
+# build trees, two engineers) wait for one another instead of building the
+# same kernel twice on the same cores.
 #
 # Environment:
 #   CAPSID_KERNEL_SOURCE  the source tarball (default: the one the Debian
 #                         package linux-source-6.1 installs)
 #   CAPSID_KERNEL_JOBS    make -j (default: nproc)
+#   CAPSID_KERNEL_CACHE   the shared cache (default /var/cache/capsid/kernel,
+#                         or ~/.cache/capsid/kernel when that is not writable)
 set -euo pipefail
 export LC_ALL=C
 
@@ -40,7 +46,7 @@ die() {
 
 [ -f "$SRC_TAR" ] || die "$SRC_TAR is missing (apt-get install linux-source-6.1)"
 [ -f "$FRAGMENT" ] || die "$FRAGMENT is missing"
-for tool in make gcc flex bison bc perl tar xz sha256sum; do
+for tool in make gcc flex bison bc perl tar xz sha256sum flock strip; do
 	command -v "$tool" >/dev/null || die "$tool is required (apt-get install build-essential flex bison bc)"
 done
 [ -f /usr/include/libelf.h ] || die "libelf headers are required (apt-get install libelf-dev)"
@@ -66,63 +72,113 @@ fi
 
 mkdir -p "$OUTDIR"
 OUTDIR=$(realpath "$OUTDIR")
-CACHE="$OUTDIR/.cache"
-SRC_KEY=$(echo "$SRC_ID" | sha256sum | cut -c1-16)
-SRC="$CACHE/src-$SRC_KEY"
-OBJ="$CACHE/obj-$SRC_KEY"
-start=$(date +%s)
 
-if [ ! -f "$SRC/.complete" ]; then
-	rm -rf "$SRC"
-	mkdir -p "$SRC"
-	echo "build-kernel: unpacking $SRC_TAR"
-	tar -xf "$SRC_TAR" -C "$SRC" --strip-components=1
-	touch "$SRC/.complete"
+default_cache() {
+	if mkdir -p /var/cache/capsid/kernel 2>/dev/null && [ -w /var/cache/capsid/kernel ]; then
+		echo /var/cache/capsid/kernel
+	else
+		echo "${XDG_CACHE_HOME:-$HOME/.cache}/capsid/kernel"
+	fi
+}
+CACHE=${CAPSID_KERNEL_CACHE:-$(default_cache)}
+mkdir -p "$CACHE"
+CACHE=$(realpath "$CACHE")
+RESULT="$CACHE/out-$HASH"
+
+# One build at a time per cache; whoever waited finds the result made.
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+	echo "build-kernel: waiting for another kernel build ($CACHE/.lock)"
+	flock 9
 fi
-mkdir -p "$OBJ"
+rm -rf "$CACHE"/.out.* # stages of interrupted builds
 
-# Fixed build identity: the same inputs give the same kernel version string.
-export KBUILD_BUILD_USER=capsid KBUILD_BUILD_HOST=capsid KBUILD_BUILD_TIMESTAMP="1970-01-01"
-kmake() { make -s -C "$SRC" O="$OBJ" ARCH=x86_64 "$@"; }
+# build_into_cache: tinyconfig + fragment, checked, built; the result goes
+# to $RESULT with its manifest last, so an interrupted build never counts.
+build_into_cache() {
+	local src_key src obj start version seconds missing stage
+	src_key=$(echo "$SRC_ID" | sha256sum | cut -c1-16)
+	src="$CACHE/src-$src_key"
+	obj="$CACHE/obj-$src_key"
+	start=$(date +%s)
 
-kmake tinyconfig >/dev/null
-"$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" "$FRAGMENT" >/dev/null
-kmake olddefconfig >/dev/null
+	if [ ! -f "$src/.complete" ]; then
+		rm -rf "$src"
+		mkdir -p "$src"
+		echo "build-kernel: unpacking $SRC_TAR"
+		tar -xf "$SRC_TAR" -C "$src" --strip-components=1
+		touch "$src/.complete"
+	fi
+	mkdir -p "$obj"
 
-# Every symbol the fragment asks for must have landed: Kconfig silently drops
-# a symbol whose dependencies are unmet.
-# Likewise a symbol it turns off must not come back through a `select`.
-missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAGMENT" | while IFS= read -r line; do
-	grep -qxF "$line" "$OBJ/.config" || echo "$line"
-done)
-missing+=$(sed -nE 's/^# (CONFIG_[A-Z0-9_]+) is not set$/\1/p' "$FRAGMENT" | while IFS= read -r sym; do
-	if grep -qE "^$sym=" "$OBJ/.config"; then echo " $sym (wanted off)"; fi
-done)
-[ -z "$missing" ] || die "these fragment lines did not survive olddefconfig: $(echo $missing)"
+	# Fixed build identity: the same inputs give the same kernel version string.
+	export KBUILD_BUILD_USER=capsid KBUILD_BUILD_HOST=capsid KBUILD_BUILD_TIMESTAMP="1970-01-01" KBUILD_BUILD_VERSION=1
+	# Run from a CMake/make build, the parent's jobserver flags would leak in.
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+	kmake() { make -s -C "$src" O="$obj" ARCH=x86_64 "$@"; }
 
-echo "build-kernel: building with -j$JOBS (takes minutes)"
-kmake -j"$JOBS" bzImage
-version=$(kmake -s kernelrelease)
-seconds=$(($(date +%s) - start))
+	# Kconfig's chatter (the fragment overriding tinyconfig's choices) goes
+	# to a log; the check below is what decides.
+	{
+		kmake tinyconfig &&
+			"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$FRAGMENT" &&
+			kmake olddefconfig
+	} >"$obj/config.log" 2>&1 || die "configuring failed: $(tail -n 20 "$obj/config.log")"
 
-install -m 0644 "$OBJ/arch/x86/boot/bzImage" "$OUTDIR/vmlinuz.new"
-install -m 0644 "$OBJ/vmlinux" "$OUTDIR/vmlinux.new"
-strip --strip-debug "$OUTDIR/vmlinux.new" 2>/dev/null || true
-install -m 0644 "$OBJ/.config" "$OUTDIR/config"
-rm -f "$OUTDIR/kernel.json"
-mv -f "$OUTDIR/vmlinuz.new" "$OUTDIR/vmlinuz"
-mv -f "$OUTDIR/vmlinux.new" "$OUTDIR/vmlinux"
-# The manifest goes last: an interrupted build never looks up to date.
-cat >"$OUTDIR/kernel.json.new" <<JSON
+	# Every symbol the fragment asks for must have landed: Kconfig silently
+	# drops a symbol whose dependencies are unmet. Likewise a symbol it turns
+	# off must not come back through a `select`.
+	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAGMENT" | while IFS= read -r line; do
+		grep -qxF "$line" "$obj/.config" || echo "$line"
+	done)
+	missing+=$(sed -nE 's/^# (CONFIG_[A-Z0-9_]+) is not set$/\1/p' "$FRAGMENT" | while IFS= read -r sym; do
+		if grep -qE "^$sym=" "$obj/.config"; then echo " $sym (wanted off)"; fi
+	done)
+	[ -z "$missing" ] || die "these fragment lines did not survive olddefconfig: $(tr '\n' ' ' <<<"$missing")"
+
+	echo "build-kernel: building with -j$JOBS (takes minutes)"
+	kmake -j"$JOBS" bzImage
+	version=$(kmake -s kernelrelease)
+	seconds=$(($(date +%s) - start))
+
+	stage=$(mktemp -d "$CACHE/.out.XXXXXX")
+	install -m 0644 "$obj/arch/x86/boot/bzImage" "$stage/vmlinuz"
+	install -m 0644 "$obj/vmlinux" "$stage/vmlinux"
+	strip --strip-debug "$stage/vmlinux" 2>/dev/null || true
+	install -m 0644 "$obj/.config" "$stage/config"
+	cat >"$stage/kernel.json" <<JSON
 {
   "hash": "$HASH",
   "source": "$SRC_ID",
   "version": "$version",
   "fragment": "images/kernel/capsid.config",
-  "bzImageBytes": $(stat -c %s "$OUTDIR/vmlinuz"),
+  "bzImageBytes": $(stat -c %s "$stage/vmlinuz"),
   "buildSeconds": $seconds,
   "jobs": $JOBS
 }
 JSON
+	rm -rf "$RESULT"
+	mv "$stage" "$RESULT"
+	echo "minimal kernel built: $version, $(stat -c %s "$RESULT/vmlinuz") bytes, ${seconds}s"
+
+	# Older results are a few MB each: keep the newest four.
+	# shellcheck disable=SC2012 # the names are out-<hex hash>
+	ls -1dt "$CACHE"/out-* | tail -n +5 | xargs -r rm -rf
+}
+
+if [ -f "$RESULT/kernel.json" ]; then
+	echo "build-kernel: kernel $HASH from the cache $CACHE"
+	touch "$RESULT" # recently used: kept by the pruning above
+else
+	build_into_cache
+fi
+
+rm -f "$OUTDIR/kernel.json"
+for f in vmlinuz vmlinux config; do
+	install -m 0644 "$RESULT/$f" "$OUTDIR/$f.new"
+	mv -f "$OUTDIR/$f.new" "$OUTDIR/$f"
+done
+# The manifest goes last: an interrupted copy never looks up to date.
+install -m 0644 "$RESULT/kernel.json" "$OUTDIR/kernel.json.new"
 mv -f "$OUTDIR/kernel.json.new" "$OUTDIR/kernel.json"
-echo "minimal kernel built: $OUTDIR/vmlinuz ($version, $(stat -c %s "$OUTDIR/vmlinuz") bytes, ${seconds}s)"
+echo "minimal kernel in $OUTDIR/vmlinuz"

@@ -47,7 +47,7 @@ elif mode == "badexit":
     conn.sendall(frame(1, 0, {"min": 1, "max": 1}))
     while True:
         ftype, fid, body = read_frame()
-        if ftype in (16, 25):  # NEGOTIATE, NETWORK
+        if ftype in (16, 25, 26):  # NEGOTIATE, NETWORK, VOLUMES
             conn.sendall(frame(2, fid, {}))
         elif ftype == 17:  # CREATE
             conn.sendall(frame(2, fid, {}))

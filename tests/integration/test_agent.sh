@@ -70,14 +70,23 @@ host_tsc_khz() {
 TSC_KHZ=$(host_tsc_khz)
 TSC_ARGS=
 [ -n "$TSC_KHZ" ] && TSC_ARGS="tsc_early_khz=$TSC_KHZ tsc=reliable"
+# A kernel without ACPI (the minimal one, its manifest says so) learns of
+# the virtio-mmio devices from the command line, which QEMU writes with
+# acpi=off, and ends QEMU by rebooting.
+MACHINE=microvm,rtc=on
+NOACPI_ARGS=
+if [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("acpi", True))' "$GUEST_DIR/manifest.json")" = False ]; then
+	MACHINE+=,acpi=off
+	NOACPI_ARGS=reboot=t
+fi
 
 boot() {
 	rm -f "$WORK/agent.sock" "$WORK/console.log"
 	BOOT_START=$(date +%s.%N)
-	qemu-system-x86_64 -M microvm,rtc=on -accel tcg,thread=multi -cpu max -smp 2 -m 512 \
+	qemu-system-x86_64 -M "$MACHINE" -accel tcg,thread=multi -cpu max -smp 2 -m 512 \
 		-nodefaults -no-user-config -nographic -no-reboot \
 		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
-		-append "console=ttyS0 quiet panic=-1 $TSC_ARGS capsid.hostname=test" \
+		-append "console=ttyS0 quiet panic=-1 $TSC_ARGS $NOACPI_ARGS capsid.hostname=test" \
 		-serial "file:$WORK/console.log" \
 		-device virtio-serial-device \
 		-chardev "socket,id=agent,path=$WORK/agent.sock,server=on,wait=off" \

@@ -61,7 +61,7 @@ Y
 expect_reject "$WORK/vol.yaml" 'properties.containers[0].properties.volumeMounts[0].name'
 sed -i 's|{name: nosuch, mountPath: /data}|{name: scratch, mountPath: "data:x"}|' "$WORK/vol.yaml"
 expect_reject "$WORK/vol.yaml" 'properties.containers[0].properties.volumeMounts[0].mountPath'
-sed -i 's|{name: scratch, emptyDir: {}}|{name: scratch, emptyDir: {}, secret: {a: YQ==}}|' "$WORK/vol.yaml"
+sed -i 's|{name: scratch, emptyDir: {}}|{name: scratch, emptyDir: {}, secret: {a: YQ==}}|; s|mountPath: "data:x"|mountPath: /data|' "$WORK/vol.yaml"
 expect_reject "$WORK/vol.yaml" 'properties.volumes[0]'
 
 [ -z "$(ls -A "$ROOT/groups" 2>/dev/null)" ] || fail "rejected specs left groups: $(ls "$ROOT/groups")"

@@ -4,13 +4,26 @@
 # the group; show reports the ACI instance view.
 . "$(dirname "$0")/lib.sh"
 
-write_spec "$WORK/hello.yaml" hello Never 'hello|1|0.5|echo "hello from $(uname -r)"; echo to-stderr >&2'
+write_spec "$WORK/hello.yaml" hello Never 'hello|1|0.5|echo "hello from $(uname -r)"; echo to-stderr >&2; echo "filesystems: $(awk "{print \$NF}" /proc/filesystems | tr "\n" " ")"'
 out=$(capsid run -f "$WORK/hello.yaml" 2>"$WORK/err")
 echo "$out"
 grep -q '^hello | hello from ' <<<"$out" || fail "no hello line in: $out"
 guest_kernel=$(sed -n 's/^hello | hello from //p' <<<"$out")
 [ "$guest_kernel" != "$(uname -r)" ] || fail "uname -r shows the host kernel ($guest_kernel)"
-grep -q 'cloud-amd64' <<<"$guest_kernel" || fail "unexpected guest kernel $guest_kernel"
+# The kernel is the one the guest image says it boots (minimal or cloud).
+GUEST_DIR=${CAPSID_GUEST_DIR:-$BUILD_DIR/share/capsid/guest}
+want_kernel=$(json_get 'd["kernel"]' <"$GUEST_DIR/manifest.json")
+[ -n "$want_kernel" ] || fail "$GUEST_DIR/manifest.json names no kernel"
+[ "$guest_kernel" = "$want_kernel" ] || fail "guest kernel $guest_kernel, the guest image says $want_kernel"
+# The filesystems guests mount: image disks, container roots, persistent
+# disks, and SMB volumes when the kernel has cifs built in (the cloud
+# kernel loads it on demand, so it is not listed before a volume).
+fs=" $(sed -n 's/^hello | filesystems: //p' <<<"$out") "
+want_fs="erofs overlay tmpfs ext4"
+[ "$(json_get 'len(d["modulesOnDemand"]["cifs"])' <"$GUEST_DIR/manifest.json")" != 0 ] || want_fs+=" cifs"
+for f in $want_fs; do
+	[[ "$fs" == *" $f "* ]] || fail "guest kernel lacks $f (has:$fs)"
+done
 grep -q '^hello | to-stderr$' "$WORK/err" || fail "stderr line not on stderr: $(cat "$WORK/err")"
 grep -q 'to-stderr' <<<"$out" && fail "stderr leaked into stdout"
 
