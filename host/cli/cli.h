@@ -9,6 +9,8 @@
 
 #include "error.h"
 
+struct json_object;
+
 struct cli_ctx {
 	const char *root;  /* state root: --root, $CAPSID_ROOT or /var/lib/capsid */
 	const char *accel; /* --accel override or NULL (auto) */
@@ -32,6 +34,22 @@ int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __smbd 
 /* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A family's subcommand (`capsid share create ...`): name, an alias or
+ * NULL, and its function, which gets argv from the subcommand on. */
+struct cli_subcommand {
+	const char *name, *alias;
+	int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+};
+/* Dispatch argv[1] of a family (e.g. "share") to its table (ended by an
+ * entry with a NULL name); help for -h, --help, help; a clear error for a
+ * missing or unknown subcommand. */
+int cli_subcommand(struct cli_ctx *ctx, int argc, char **argv, const char *family, const char *help,
+		   const struct cli_subcommand *table);
+
+/* Print a JSON document (pretty) and free it; NULL is an allocation
+ * failure, reported for cmd. Returns the exit code. */
+int cli_print_json(struct json_object *doc, const char *cmd);
+
 /* Arguments of a `... list [-o table|json]` command: returns -1 to go on
  * (*json set), else the exit code (help printed, or a usage error naming
  * cmd). */

@@ -156,21 +156,11 @@ static int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(image_help, stderr);
-		return cli_fail("image: a command is required: import, list or rm");
-	}
-	const char *sub = argv[1];
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(image_help, stdout);
-		return 0;
-	}
-	if (strcmp(sub, "import") == 0)
-		return cmd_import(ctx, argc - 1, argv + 1);
-	if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
-		return cmd_list(ctx, argc - 1, argv + 1);
-	if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0)
-		return cmd_rm(ctx, argc - 1, argv + 1);
-	fputs(image_help, stderr);
-	return cli_fail("image: unknown command %s", sub);
+	static const struct cli_subcommand table[] = {
+	    {"import", NULL, cmd_import},
+	    {"list", "ls", cmd_list},
+	    {"rm", "remove", cmd_rm},
+	    {0},
+	};
+	return cli_subcommand(ctx, argc, argv, "image", image_help, table);
 }

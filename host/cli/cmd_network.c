@@ -104,10 +104,7 @@ static int print_json(const struct net_network_info *info, size_t n)
 		json_object_object_add(o, "egress", json_object_new_boolean(info[i].egress));
 		json_object_object_add(o, "groups", json_object_new_int((int)info[i].n_groups));
 	}
-	if (!arr)
-		return cli_fail("network list: out of memory");
-	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	return 0;
+	return cli_print_json(TAKE_PTR(arr), "network list");
 }
 
 static int network_list(struct cli_ctx *ctx, int argc, char **argv)
@@ -155,23 +152,13 @@ static int network_rm(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(network_help, stderr);
-		return cli_fail("network: a command is required");
-	}
-	const char *sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
-		fputs(network_help, stdout);
-		return 0;
-	}
-	if (!strcmp(sub, "create"))
-		return network_create(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "list") || !strcmp(sub, "ls"))
-		return network_list(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))
-		return network_rm(ctx, argc - 1, argv + 1);
-	fputs(network_help, stderr);
-	return cli_fail("network: unknown command %s", sub);
+	static const struct cli_subcommand table[] = {
+	    {"create", NULL, network_create},
+	    {"list", "ls", network_list},
+	    {"rm", "remove", network_rm},
+	    {0},
+	};
+	return cli_subcommand(ctx, argc, argv, "network", network_help, table);
 }
 
 int cli_cmd_dns(struct cli_ctx *ctx, int argc, char **argv)

@@ -131,10 +131,7 @@ static int print_json(const struct smb_share_info *info, size_t n)
 		json_object_object_add(o, "quotaBytes", json_object_new_int64((int64_t)info[i].quota_bytes));
 		json_object_object_add(o, "path", json_object_new_string(info[i].path));
 	}
-	if (!arr)
-		return cli_fail("share list: out of memory");
-	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	return 0;
+	return cli_print_json(TAKE_PTR(arr), "share list");
 }
 
 static int share_list(struct cli_ctx *ctx, int argc, char **argv)
@@ -236,25 +233,14 @@ static int share_key(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(share_help, stderr);
-		return cli_fail("share: a command is required");
-	}
-	const char *sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
-		fputs(share_help, stdout);
-		return 0;
-	}
-	if (!strcmp(sub, "create"))
-		return share_create(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "list") || !strcmp(sub, "ls"))
-		return share_list(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))
-		return share_rm(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "key"))
-		return share_key(ctx, argc - 1, argv + 1);
-	fputs(share_help, stderr);
-	return cli_fail("share: unknown command %s", sub);
+	static const struct cli_subcommand table[] = {
+	    {"create", NULL, share_create},
+	    {"list", "ls", share_list},
+	    {"rm", "remove", share_rm},
+	    {"key", NULL, share_key},
+	    {0},
+	};
+	return cli_subcommand(ctx, argc, argv, "share", share_help, table);
 }
 
 /* Hidden: `capsid __smbd start ADDR...` starts (or reloads) the service on

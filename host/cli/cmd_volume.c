@@ -113,10 +113,7 @@ static int print_json(const struct disk_info *info, size_t n)
 		json_object_object_add(o, "created", json_object_new_string(info[i].created));
 		json_object_object_add(o, "attachedBy", json_object_new_string(info[i].attached_by));
 	}
-	if (!arr)
-		return cli_fail("volume list: out of memory");
-	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	return 0;
+	return cli_print_json(TAKE_PTR(arr), "volume list");
 }
 
 static int volume_list(struct cli_ctx *ctx, int argc, char **argv)
@@ -199,23 +196,12 @@ static int volume_cp(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(volume_help, stderr);
-		return cli_fail("volume: a command is required");
-	}
-	const char *sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
-		fputs(volume_help, stdout);
-		return 0;
-	}
-	if (!strcmp(sub, "create"))
-		return volume_create(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "list") || !strcmp(sub, "ls"))
-		return volume_list(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))
-		return volume_rm(ctx, argc - 1, argv + 1);
-	if (!strcmp(sub, "cp"))
-		return volume_cp(ctx, argc - 1, argv + 1);
-	fputs(volume_help, stderr);
-	return cli_fail("volume: unknown command %s", sub);
+	static const struct cli_subcommand table[] = {
+	    {"create", NULL, volume_create},
+	    {"list", "ls", volume_list},
+	    {"rm", "remove", volume_rm},
+	    {"cp", NULL, volume_cp},
+	    {0},
+	};
+	return cli_subcommand(ctx, argc, argv, "volume", volume_help, table);
 }

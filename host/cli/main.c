@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <json-c/json.h>
 
 #include "cli.h"
 
@@ -61,6 +62,34 @@ void cli_warn(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+int cli_subcommand(struct cli_ctx *ctx, int argc, char **argv, const char *family, const char *help,
+		   const struct cli_subcommand *table)
+{
+	if (argc < 2) {
+		fputs(help, stderr);
+		return cli_fail("%s: a command is required", family);
+	}
+	const char *sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
+		fputs(help, stdout);
+		return 0;
+	}
+	for (const struct cli_subcommand *c = table; c->name; c++)
+		if (!strcmp(sub, c->name) || (c->alias && !strcmp(sub, c->alias)))
+			return c->run(ctx, argc - 1, argv + 1);
+	fputs(help, stderr);
+	return cli_fail("%s: unknown command %s", family, sub);
+}
+
+int cli_print_json(struct json_object *doc, const char *cmd)
+{
+	if (!doc)
+		return cli_fail("%s: out of memory", cmd);
+	puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return 0;
 }
 
 int cli_list_args(int argc, char **argv, const char *cmd, const char *help, bool *json)

@@ -7,7 +7,8 @@
 # a table and writes JSON (default BUILD/bench.json). Every figure is the
 # median of >= 5 runs (3 with --quick, which also uses 1/5 groups) with min
 # and max, and capsid's figures are given as ratios to the baselines.
-# Phases: cold,exec,memory,rate (default all) and warm (VM templating, warm.sh).
+# Phases: cold,warm,exec,memory,rate (default all; warm: the same cold-start
+# run with CAPSID_WARM_START=1, VM templating).
 #
 # Needs: a build (bash ci/build.sh), runc, runsc (Debian package `runsc`),
 # qemu-system-x86, gcc with static libc, cpio. Root.
