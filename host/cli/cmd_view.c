@@ -349,14 +349,14 @@ int view_follow(const struct group_paths *p, const char *container, long tail, b
 }
 
 struct file_print_ctx {
-	const char *container;
+	const char **names; /* per log file */
 	bool prefix;
 };
 
-static void print_file_record(const struct log_record *rec, void *ud)
+static void print_file_record(size_t file, const struct log_record *rec, void *ud)
 {
 	struct file_print_ctx *c = ud;
-	print_record(c->container, rec->stream == LOG_STDERR, rec->partial, rec->content, rec->len, c->prefix);
+	print_record(c->names[file], rec->stream == LOG_STDERR, rec->partial, rec->content, rec->len, c->prefix);
 }
 
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
@@ -430,17 +430,23 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 		json_object_put(doc);
 		return rc;
 	}
-	for (size_t i = 0; i < nc; i++) {
+	/* Every container's records merged by time, as `run` and --follow show them. */
+	_cleanup_free_ char(*paths)[PATH_MAX] = calloc(nc ? nc : 1, sizeof(*paths));
+	_cleanup_free_ const char **files = calloc(nc ? nc : 1, sizeof(*files));
+	_cleanup_free_ const char **names = calloc(nc ? nc : 1, sizeof(*names));
+	size_t n = 0;
+	for (size_t i = 0; paths && files && names && i < nc; i++) {
 		struct json_object *cn = get_path(json_object_array_get_idx(containers, i), "name", NULL);
 		const char *name = cn ? json_object_get_string(cn) : NULL;
-		if (!name || (container && strcmp(name, container) != 0))
+		if (!name || (container && strcmp(name, container) != 0) ||
+		    group_log_path(&p, name, paths[n], sizeof(paths[n])) < 0)
 			continue;
-		char path[PATH_MAX];
-		if (group_log_path(&p, name, path, sizeof(path)) < 0)
-			continue;
-		struct file_print_ctx pc = {name, prefix};
-		log_read_file(path, tail, print_file_record, &pc);
+		files[n] = paths[n];
+		names[n++] = name;
 	}
+	struct file_print_ctx pc = {names, prefix};
+	if (!paths || !files || !names || log_read_merged(files, n, tail, print_file_record, &pc) < 0)
+		rc = cli_fail("logs: out of memory");
 	json_object_put(doc);
 	return rc;
 }

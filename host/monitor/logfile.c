@@ -163,3 +163,86 @@ int log_read_file(const char *path, long tail, log_record_cb cb, void *ud)
 	}
 	return 0;
 }
+
+struct merged_record {
+	char *time;
+	size_t file;
+	enum log_stream stream;
+	bool partial;
+	char *content;
+	size_t len;
+};
+
+struct merge {
+	struct merged_record *items;
+	size_t n, cap;
+	size_t file;
+	bool failed;
+};
+
+static void merge_collect(const struct log_record *rec, void *ud)
+{
+	struct merge *m = ud;
+	if (m->failed)
+		return;
+	if (m->n == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 256;
+		struct merged_record *ni = realloc(m->items, ncap * sizeof(*ni));
+		if (!ni) {
+			m->failed = true;
+			return;
+		}
+		m->items = ni;
+		m->cap = ncap;
+	}
+	struct merged_record *x = &m->items[m->n];
+	x->time = strdup(rec->time);
+	x->content = malloc(rec->len + 1);
+	if (!x->time || !x->content) {
+		free(x->time);
+		free(x->content);
+		m->failed = true;
+		return;
+	}
+	memcpy(x->content, rec->content, rec->len);
+	x->content[rec->len] = '\0';
+	x->len = rec->len;
+	x->file = m->file;
+	x->stream = rec->stream;
+	x->partial = rec->partial;
+	m->n++;
+}
+
+static int merge_cmp(const void *a, const void *b)
+{
+	const struct merged_record *x = a, *y = b;
+	int c = strcmp(x->time, y->time);
+	if (c)
+		return c;
+	return x->file < y->file ? -1 : x->file > y->file;
+}
+
+int log_read_merged(const char *const *paths, size_t n, long tail, log_merged_cb cb, void *ud)
+{
+	struct merge m = {0};
+	for (size_t i = 0; i < n && !m.failed; i++) {
+		m.file = i;
+		/* Each file's own last `tail` records hold the merge's last `tail`. */
+		log_read_file(paths[i], tail, merge_collect, &m);
+	}
+	if (m.n)
+		qsort(m.items, m.n, sizeof(*m.items), merge_cmp);
+	size_t first = tail >= 0 && m.n > (size_t)tail ? m.n - (size_t)tail : 0;
+	for (size_t i = 0; i < m.n; i++) {
+		struct merged_record *x = &m.items[i];
+		if (i >= first && !m.failed) {
+			struct log_record rec = {
+				.time = x->time, .stream = x->stream, .partial = x->partial, .content = x->content, .len = x->len};
+			cb(x->file, &rec, ud);
+		}
+		free(x->time);
+		free(x->content);
+	}
+	free(m.items);
+	return m.failed ? -ENOMEM : 0;
+}

@@ -45,4 +45,10 @@ int log_parse_line(char *line, size_t len, struct log_record *rec);
  * `tail` records. A missing file has no records. */
 int log_read_file(const char *path, long tail, log_record_cb cb, void *userdata);
 
+/* The records of several log files (a group's containers) merged by time,
+ * ties in the order given; with tail >= 0 only the last `tail` of the
+ * merge. cb gets the index of the file. Returns 0 or -ENOMEM. */
+typedef void (*log_merged_cb)(size_t file, const struct log_record *rec, void *userdata);
+int log_read_merged(const char *const *paths, size_t n, long tail, log_merged_cb cb, void *userdata);
+
 #endif

@@ -209,59 +209,18 @@ void monitor_control_start_done(struct monitor *m, const char *error)
 
 /* ---- attach: replay the logs merged by time, then follow ---- */
 
-struct replay_record {
-	char *time;
-	size_t container;
-	int stream;
-	bool partial;
-	char *content;
-	size_t len;
+struct attach_replay {
+	struct monitor *m;
+	struct ctl_client *c;
+	const size_t *index; /* file -> container */
 };
 
-struct replay {
-	struct replay_record *items;
-	size_t n, cap;
-	size_t container;
-	int failed;
-};
-
-static void replay_collect(const struct log_record *rec, void *ud)
+static void replay_send(size_t file, const struct log_record *rec, void *ud)
 {
-	struct replay *r = ud;
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 256;
-		struct replay_record *ni = realloc(r->items, ncap * sizeof(*ni));
-		if (!ni) {
-			r->failed = 1;
-			return;
-		}
-		r->items = ni;
-		r->cap = ncap;
-	}
-	struct replay_record *x = &r->items[r->n];
-	x->time = strdup(rec->time);
-	x->content = malloc(rec->len + 1);
-	if (!x->time || !x->content) {
-		free(x->time);
-		free(x->content);
-		r->failed = 1;
-		return;
-	}
-	memcpy(x->content, rec->content, rec->len);
-	x->len = rec->len;
-	x->container = r->container;
-	x->stream = rec->stream;
-	x->partial = rec->partial;
-	r->n++;
-}
-
-static int replay_cmp(const void *a, const void *b)
-{
-	const struct replay_record *x = a, *y = b;
-	int c = strcmp(x->time, y->time);
-	if (c)
-		return c;
-	return x->container < y->container ? -1 : x->container > y->container;
+	struct attach_replay *r = ud;
+	monitor_control_send_json(r->m, r->c, CAPSID_CTL_LOGLINE, 0,
+				  log_line_json(r->m->containers[r->index[file]].view->name, rec->stream, rec->time,
+						rec->partial, rec->content, rec->len));
 }
 
 static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, struct json_object *body)
@@ -296,27 +255,24 @@ static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, 
 		for (size_t k = 0; k < m->n_containers; k++)
 			c->containers[k] = true;
 
-	struct replay r = {0};
-	for (size_t k = 0; k < m->n_containers; k++) {
-		char path[PATH_MAX];
-		if (!c->containers[k] || group_log_path(m->paths, m->containers[k].view->name, path, sizeof(path)) < 0)
+	/* Replay what was logged, merged by time, then (with follow) go live. */
+	char(*paths)[PATH_MAX] = calloc(m->n_containers ? m->n_containers : 1, sizeof(*paths));
+	const char **files = calloc(m->n_containers ? m->n_containers : 1, sizeof(*files));
+	size_t *index = calloc(m->n_containers ? m->n_containers : 1, sizeof(*index));
+	size_t n = 0;
+	for (size_t k = 0; paths && files && index && k < m->n_containers; k++) {
+		if (!c->containers[k] ||
+		    group_log_path(m->paths, m->containers[k].view->name, paths[n], sizeof(paths[n])) < 0)
 			continue;
-		r.container = k;
-		log_read_file(path, tail, replay_collect, &r);
+		files[n] = paths[n];
+		index[n++] = k;
 	}
-	if (r.n)
-		qsort(r.items, r.n, sizeof(*r.items), replay_cmp);
-	size_t first = tail >= 0 && r.n > (size_t)tail ? r.n - (size_t)tail : 0;
-	for (size_t i = 0; i < r.n; i++) {
-		struct replay_record *x = &r.items[i];
-		if (i >= first)
-			monitor_control_send_json(m, c, CAPSID_CTL_LOGLINE, 0,
-						  log_line_json(m->containers[x->container].view->name, x->stream,
-								x->time, x->partial, x->content, x->len));
-		free(x->time);
-		free(x->content);
-	}
-	free(r.items);
+	struct attach_replay r = {.m = m, .c = c, .index = index};
+	if (!paths || !files || !index || log_read_merged(files, n, tail, replay_send, &r) < 0)
+		monitor_log(m, "log replay for a client: out of memory");
+	free(paths);
+	free(files);
+	free(index);
 	if (!follow) {
 		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, id, json_object_new_object());
 		c->close_after_flush = true;

@@ -32,4 +32,8 @@ smem=$(sed -n 's/^server | cg \([0-9]*\) .*/\1/p' <<<"$out"); cmem=$(sed -n 's/^
 sw=$(sed -n 's/^server | cg [0-9]* \([0-9]*\)/\1/p' <<<"$out"); cw=$(sed -n 's/^client | cg [0-9]* \([0-9]*\)/\1/p' <<<"$out")
 python3 -c "import sys; s,c=int(sys.argv[1]),int(sys.argv[2]); sys.exit(0 if abs(c/s-1.5)<0.1 else 1)" "$sw" "$cw" ||
 	fail "cpu.weight not proportional to requests: server $sw client $cw"
+# After the end, `logs` merges the containers' files by time: the same lines
+# in the same order as `run` showed them live.
+[ "$(capsid logs pair 2>/dev/null)" = "$out" ] || fail "logs after the end differ from run's output: $(capsid logs pair 2>&1)"
+[ "$(capsid logs pair --tail 1 2>/dev/null)" = "$(tail -n 1 <<<"$out")" ] || fail "logs --tail 1: $(capsid logs pair --tail 1 2>&1)"
 echo PASS
