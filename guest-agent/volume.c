@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -64,18 +65,6 @@ void volume_free_all(struct agent *a)
 	}
 }
 
-static struct json_object *copy_files(struct json_object *files)
-{
-	struct json_object *copy = json_object_new_object();
-	json_object_object_foreach(files, k, data)
-	{
-		if (!copy)
-			break;
-		json_object_object_add(copy, k, json_object_new_string(json_object_get_string(data)));
-	}
-	return copy;
-}
-
 int volume_define(struct agent *a, const struct request_volume *req, size_t n, struct capsid_error *err)
 {
 	for (struct agent_volume *v = a->volumes; v; v = v->next)
@@ -104,9 +93,10 @@ int volume_define(struct agent *a, const struct request_volume *req, size_t n, s
 			/* erofs cannot be written anyway; say so to mount(2). */
 			v->read_only = v->read_only || strcmp(r->fstype, "erofs") == 0;
 		} else if (r->kind == REQUEST_VOLUME_SECRET) {
-			v->files = copy_files(r->files);
+			/* Kept past the request: its body lets go of its reference. */
+			v->files = json_object_get(r->files);
 		}
-		if ((r->kind == REQUEST_VOLUME_CIFS && !v->password) || (r->kind == REQUEST_VOLUME_SECRET && !v->files)) {
+		if (r->kind == REQUEST_VOLUME_CIFS && !v->password) {
 			volume_free(v);
 			volume_free_all(a);
 			return capsid_error_errno(err, ENOMEM, "volumes");
@@ -212,13 +202,11 @@ static int mount_volume(struct agent *a, struct agent_volume *v, const char *dir
 			return capsid_error_errno(err, errno, "mount tmpfs");
 		return 0;
 	case REQUEST_VOLUME_SECRET: {
+		/* Written here, then made read-only with every read-only volume
+		 * (volume_acquire). */
 		if (mount("capsid-secret", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
 			return capsid_error_errno(err, errno, "mount tmpfs");
 		int rc = write_secret_files(v, dir, err);
-		if (rc == 0)
-			rc = mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0
-				 ? capsid_error_errno(err, errno, "remount read-only")
-				 : 0;
 		if (rc < 0)
 			umount2(dir, MNT_DETACH);
 		return rc;
@@ -257,12 +245,17 @@ int volume_acquire(struct agent *a, const char *name, char path[PATH_MAX], bool 
 		return capsid_error_errno(err, errno, "volume %s: mkdir %s", v->name, path);
 	int rc = mount_volume(a, v, path, err);
 	/* Read-only at the mount too: cifs ignores MS_RDONLY from mount(2)
-	 * (its superblock came up writable, measured), and the containers'
-	 * bind mounts inherit the mount's read-only flag. */
-	if (rc == 0 && v->read_only &&
-	    mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
-		rc = capsid_error_errno(err, errno, "make %s read-only", path);
-		umount2(path, MNT_DETACH);
+	 * (its superblock came up writable, measured). A bind remount sets
+	 * every mount flag, so the volume's own are kept (ST_ and MS_ flags
+	 * have the same values). The containers' bind mounts carry "ro"
+	 * themselves: the runtime's remount of a bind drops an inherited one. */
+	struct statvfs sv;
+	if (rc == 0 && v->read_only) {
+		unsigned long keep = statvfs(path, &sv) == 0 ? sv.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC) : 0;
+		if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0) {
+			rc = capsid_error_errno(err, errno, "make %s read-only", path);
+			umount2(path, MNT_DETACH);
+		}
 	}
 	if (rc < 0) {
 		rmdir(path);

@@ -226,7 +226,7 @@ bool monitor_volumes_use_smb(const struct monitor *m);
 int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
 void monitor_volumes_release(struct monitor *m);
 int monitor_volumes_configure_guest(struct monitor *m);
-struct json_object *monitor_volume_mounts(const struct monitor *m, const struct spec_container *sc);
+struct json_object *monitor_volume_mounts(const struct spec_container *sc);
 
 /* monitor_control.c */
 int monitor_control_listen(struct monitor *m, struct capsid_error *err);

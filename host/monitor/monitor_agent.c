@@ -234,7 +234,7 @@ void monitor_start_container(struct monitor *m, size_t i)
 	}
 	json_object_object_add(body, "resources", res);
 	if (sc->n_mounts)
-		json_object_object_add(body, "mounts", monitor_volume_mounts(m, sc));
+		json_object_object_add(body, "mounts", monitor_volume_mounts(sc));
 
 	struct pending_req req = {.kind = REQ_CREATE, .container = i};
 	int rc = monitor_agent_request(m, CAPSID_MSG_CREATE, body, &req);

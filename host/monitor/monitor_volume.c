@@ -278,7 +278,7 @@ int monitor_volumes_configure_guest(struct monitor *m)
 	return monitor_agent_request(m, CAPSID_MSG_VOLUMES, body, &req);
 }
 
-struct json_object *monitor_volume_mounts(const struct monitor *m, const struct spec_container *sc)
+struct json_object *monitor_volume_mounts(const struct spec_container *sc)
 {
 	struct json_object *arr = json_object_new_array();
 	for (size_t i = 0; arr && i < sc->n_mounts; i++) {
@@ -288,6 +288,5 @@ struct json_object *monitor_volume_mounts(const struct monitor *m, const struct 
 		json_object_object_add(o, "readOnly", json_object_new_boolean(sc->mounts[i].read_only));
 		json_object_array_add(arr, o);
 	}
-	(void)m;
 	return arr;
 }
