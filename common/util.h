@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 int util_write_all(int fd, const void *buf, size_t len);
+/* The same on a socket, without SIGPIPE when the peer is gone (-EPIPE). */
+int util_send_all(int fd, const void *buf, size_t len);
 
 /* Read a whole file, at most max bytes (-EFBIG beyond). *out is
  * NUL-terminated; caller frees. dirfd may be AT_FDCWD. */

@@ -357,7 +357,7 @@ struct json_object *container_stats(struct agent *a)
 {
 	struct json_object *all = json_object_new_object();
 	for (struct container *c = a->containers; all && c; c = c->next) {
-		if (c->state == CT_CREATING || c->failed)
+		if (c->state != CT_RUNNING)
 			continue;
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(

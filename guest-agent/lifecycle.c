@@ -35,6 +35,7 @@ void lifecycle_forget(struct agent *a, struct container *c)
 			*p = c->next;
 			break;
 		}
+	stream_close_child_ends(&c->child);
 	free(c);
 }
 
@@ -46,10 +47,17 @@ static size_t container_count(struct agent *a)
 	return n;
 }
 
+static void delete_finish(struct agent *a, struct container *c, uint32_t req_id, const char *why);
+
 /* `runtime delete --force`; its completion tears the files down and
- * forgets the container. req_id 0: nobody is answered. */
+ * forgets the container. req_id 0: nobody is answered. A container the
+ * runtime never saw is torn down at once (and req_id answered). */
 static int start_delete_job(struct agent *a, struct container *c, uint32_t req_id, struct capsid_error *err)
 {
+	if (!c->in_runtime) {
+		delete_finish(a, c, req_id, "");
+		return 0;
+	}
 	const char *args[] = {"delete", "--force", c->name, NULL};
 	struct job *j;
 	int rc = runtime_job_start(a, JOB_DELETE, c->runtime, args, NULL, &j, err);
@@ -126,91 +134,43 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 		agent_respond_error(a, id, "create %s: stream %u is in use", req.container, req.stream);
 		return;
 	}
-	if (container_prepare(a, &req, &err) < 0) {
-		agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
+	/* Each runtime has its own initramfs (runc's is bigger): say so
+	 * rather than fail at START with the runtime's exec error. */
+	if (access(runtime_binary(req.runtime), X_OK) < 0) {
+		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs (%s)", req.container,
+				    req.runtime, strerror(errno));
 		return;
 	}
 	struct container *c = calloc(1, sizeof(*c));
 	if (!c) {
-		container_teardown(a, req.container, req.serial);
 		agent_respond_error(a, id, "create %s: out of memory", req.container);
+		return;
+	}
+	c->child = (struct runtime_stdio){-1, -1, -1};
+	if (container_prepare(a, &req, &err) < 0) {
+		free(c);
+		agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
 		return;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", req.container);
 	snprintf(c->runtime, sizeof(c->runtime), "%s", req.runtime);
 	snprintf(c->serial, sizeof(c->serial), "%s", req.serial);
-	c->state = CT_CREATING;
-	c->busy = true;
+	c->state = CT_CREATED;
 	c->stream = req.stream;
 	c->next = a->containers;
 	a->containers = c;
 
-	struct runtime_stdio child;
 	struct stream *s;
-	if (stream_create(a, req.stream, c->name, true, req.proc.tty, req.proc.open_stdin, &child, &s, &err) <
-	    0)
-		goto fail;
-	s->rows = req.proc.rows;
-	s->cols = req.proc.cols;
-	char bundle[PATH_MAX], pidfile[PATH_MAX];
-	container_path(bundle, sizeof(bundle), c->name, NULL);
-	container_path(pidfile, sizeof(pidfile), c->name, "pid");
-	const char *args[10] = {"create", "--bundle", bundle, "--pid-file", pidfile};
-	struct job *j;
-	if (start_stream_job(a, JOB_CREATE, c->runtime, args, 5, c->name, s, &child, "c", c->name, &j, &err) <
+	if (stream_create(a, req.stream, c->name, true, req.proc.tty, req.proc.open_stdin, &c->child, &s, &err) <
 	    0) {
-		stream_destroy(a, s);
-		goto fail;
-	}
-	j->req_id = id;
-	return;
-fail:
-	container_teardown(a, c->name, c->serial);
-	lifecycle_forget(a, c);
-	agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
-}
-
-static void create_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
-{
-	char pidfile[PATH_MAX], why[AGENT_ERRTEXT_MAX] = "";
-	if (!job_succeeded(j)) {
-		runtime_job_error(j, s && !s->tty ? s->err_fd : -1, why, sizeof(why));
-	} else {
-		container_path(pidfile, sizeof(pidfile), c->name, "pid");
-		pid_t pid;
-		int rc = runtime_read_pid(pidfile, &pid);
-		if (rc < 0) {
-			snprintf(why, sizeof(why), "read pid file: %s", strerror(-rc));
-		} else {
-			c->pid = pid;
-			if (s)
-				stream_set_pid(a, s, pid);
-		}
-		if (!why[0] && s && s->tty) {
-			int master = runtime_console_take(j->console_fd);
-			if (master < 0)
-				snprintf(why, sizeof(why), "receive the console: %s", strerror(-master));
-			else
-				stream_attach_pty(s, master, s->rows, s->cols);
-		}
-	}
-	if (!why[0] && s) {
-		c->state = CT_CREATED;
-		c->busy = false;
-		agent_respond(a, j->req_id, NULL);
-		return;
-	}
-	agent_respond_error(a, j->req_id, "create %s: %s: %s", c->name, c->runtime,
-			    why[0] ? why : "stream lost");
-	/* Whatever the runtime left behind goes; the name is free afterwards. */
-	if (s)
-		stream_destroy(a, s);
-	struct capsid_error err = {0};
-	if (start_delete_job(a, c, 0, &err) < 0) {
-		log_warn(a, "clean up %s: %s", c->name, err.msg);
 		container_teardown(a, c->name, c->serial);
 		lifecycle_forget(a, c);
+		agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
+		return;
 	}
+	s->rows = req.proc.rows;
+	s->cols = req.proc.cols;
+	agent_respond(a, id, NULL);
 }
 
 void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
@@ -226,37 +186,67 @@ void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
 		agent_respond_error(a, id, "start %s: no such container", name);
 		return;
 	}
-	if (c->state != CT_CREATED || c->busy) {
+	struct stream *s = agent_stream(a, c->stream);
+	if (c->state != CT_CREATED || c->busy || c->in_runtime || !s) {
 		agent_respond_error(a, id, "start %s: not in the created state", name);
 		return;
 	}
-	const char *args[] = {"start", c->name, NULL};
+	char bundle[PATH_MAX], pidfile[PATH_MAX];
+	container_path(bundle, sizeof(bundle), c->name, NULL);
+	container_path(pidfile, sizeof(pidfile), c->name, "pid");
+	const char *args[10] = {"run", "--detach", "--bundle", bundle, "--pid-file", pidfile};
 	struct job *j;
-	if (runtime_job_start(a, JOB_START, c->runtime, args, NULL, &j, &err) < 0) {
+	/* From here on the runtime may hold state for it: delete goes through it. */
+	c->in_runtime = true;
+	if (start_stream_job(a, JOB_RUN, c->runtime, args, 6, c->name, s, &c->child, "c", c->name, &j, &err) <
+	    0) {
+		c->in_runtime = false;
 		agent_respond_error(a, id, "start %s: %s", name, err.msg);
 		return;
 	}
 	j->req_id = id;
-	j->stream = c->stream;
-	snprintf(j->container, sizeof(j->container), "%s", c->name);
 	c->state = CT_STARTING;
 	c->busy = true;
 }
 
-static void start_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
+/* The container's init process runs (or the runtime failed: the container
+ * stays created without a process; the host deletes it). */
+static void run_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
 {
 	c->busy = false;
-	if (!job_succeeded(j)) {
-		char why[AGENT_ERRTEXT_MAX];
-		runtime_job_error(j, -1, why, sizeof(why));
+	char pidfile[PATH_MAX], why[AGENT_ERRTEXT_MAX] = "";
+	if (!s) {
+		snprintf(why, sizeof(why), "stream lost");
+	} else if (!job_succeeded(j)) {
+		runtime_job_error(j, s->tty ? -1 : s->err_fd, why, sizeof(why));
+	} else {
+		container_path(pidfile, sizeof(pidfile), c->name, "pid");
+		pid_t pid;
+		int rc = runtime_read_pid(pidfile, &pid);
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "read pid file: %s", strerror(-rc));
+		} else {
+			c->pid = pid;
+			stream_set_pid(a, s, pid);
+		}
+		if (!why[0] && s->tty) {
+			int master = runtime_console_take(j->console_fd);
+			if (master < 0)
+				snprintf(why, sizeof(why), "receive the console: %s", strerror(-master));
+			else
+				stream_attach_pty(s, master, s->rows, s->cols);
+		}
+	}
+	if (why[0]) {
+		if (c->pid > 0)
+			kill(c->pid, SIGKILL);
 		c->state = CT_CREATED;
 		agent_respond_error(a, j->req_id, "start %s: %s: %s", c->name, c->runtime, why);
 		return;
 	}
 	c->state = CT_RUNNING;
 	respond_pid(a, j->req_id, c->pid);
-	if (s)
-		stream_start_forwarding(a, s);
+	stream_start_forwarding(a, s);
 }
 
 void lifecycle_exec(struct agent *a, uint32_t id, struct json_object *body)
@@ -405,13 +395,31 @@ void lifecycle_delete(struct agent *a, uint32_t id, struct json_object *body)
 	}
 	if (c->busy) {
 		agent_respond_error(a, id, "delete %s: busy (%s in progress)", name,
-				    c->state == CT_DELETING   ? "delete"
-				    : c->state == CT_CREATING ? "create"
-							      : "start");
+				    c->state == CT_DELETING ? "delete" : "start");
 		return;
 	}
 	if (start_delete_job(a, c, id, &err) < 0)
 		agent_respond_error(a, id, "delete %s: %s", name, err.msg);
+}
+
+/* Tear the container's files down, answer req_id (0: nobody) and forget it. */
+static void delete_finish(struct agent *a, struct container *c, uint32_t req_id, const char *why)
+{
+	/* A stream never started has no EXIT to send: drop it. A started one
+	 * ends by itself when its killed process is reaped. */
+	struct stream *s = agent_stream(a, c->stream);
+	if (s && s->main && !s->forwarding && strcmp(s->container, c->name) == 0)
+		stream_destroy(a, s);
+	container_teardown(a, c->name, c->serial);
+	if (req_id) {
+		if (why[0])
+			agent_respond_error(a, req_id, "delete %s: %s: %s", c->name, c->runtime, why);
+		else
+			agent_respond(a, req_id, NULL);
+	} else if (why[0]) {
+		log_warn(a, "delete %s: %s", c->name, why);
+	}
+	lifecycle_forget(a, c);
 }
 
 static void delete_done(struct agent *a, struct job *j, struct container *c)
@@ -419,21 +427,7 @@ static void delete_done(struct agent *a, struct job *j, struct container *c)
 	char why[AGENT_ERRTEXT_MAX] = "";
 	if (!job_succeeded(j))
 		runtime_job_error(j, -1, why, sizeof(why));
-	/* A stream never started has no EXIT to send: drop it. A started one
-	 * ends by itself when its killed process is reaped. */
-	struct stream *s = agent_stream(a, c->stream);
-	if (s && s->main && !s->forwarding && strcmp(s->container, c->name) == 0)
-		stream_destroy(a, s);
-	container_teardown(a, c->name, c->serial);
-	if (j->req_id) {
-		if (why[0])
-			agent_respond_error(a, j->req_id, "delete %s: %s: %s", c->name, c->runtime, why);
-		else
-			agent_respond(a, j->req_id, NULL);
-	} else if (why[0]) {
-		log_warn(a, "delete %s: %s", c->name, why);
-	}
-	lifecycle_forget(a, c);
+	delete_finish(a, c, j->req_id, why);
 }
 
 void lifecycle_job_done(struct agent *a, struct job *j)
@@ -448,11 +442,8 @@ void lifecycle_job_done(struct agent *a, struct job *j)
 		return;
 	}
 	switch (j->kind) {
-	case JOB_CREATE:
-		create_done(a, j, c, s);
-		break;
-	case JOB_START:
-		start_done(a, j, c, s);
+	case JOB_RUN:
+		run_done(a, j, c, s);
 		break;
 	case JOB_EXEC:
 		exec_done(a, j, c, s);

@@ -219,6 +219,11 @@ struct json_object *oci_config_new(const struct oci_config_params *p)
 	}
 	json_object_object_add(linux_, "namespaces", ns);
 	add_str(linux_, "cgroupsPath", p->cgroups_path);
+	/* The default personality, explicitly: crun runs without ASLR
+	 * (runtime.c) and this gives the container's process its ASLR back. */
+	struct json_object *persona = json_object_new_object();
+	add_str(persona, "domain", "LINUX");
+	json_object_object_add(linux_, "personality", persona);
 	json_object_object_add(linux_, "resources", resources(p->res));
 	json_object_object_add(linux_, "maskedPaths", str_array(masked_paths, ARRAY_SIZE(masked_paths)));
 	json_object_object_add(linux_, "readonlyPaths",

@@ -11,12 +11,6 @@
 #include "agent.h"
 #include "error.h"
 
-/* Descriptors a child gets as 0, 1, 2 (-1: /dev/null for 0, the job's
- * stderr pipe for 1 and 2). */
-struct runtime_stdio {
-	int in, out, err;
-};
-
 /* Absolute path of a runtime binary, NULL for an unknown name. */
 const char *runtime_binary(const char *runtime);
 

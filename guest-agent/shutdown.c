@@ -84,7 +84,7 @@ static void finish(struct agent *a)
 	while (a->containers) {
 		struct container *c = a->containers;
 		const char *args[] = {"delete", "--force", c->name, NULL};
-		int st = runtime_run_sync(a, c->runtime, args, DELETE_TIMEOUT_MS);
+		int st = c->in_runtime ? runtime_run_sync(a, c->runtime, args, DELETE_TIMEOUT_MS) : 0;
 		if (st != 0)
 			log_warn(a, "shutdown: delete %s failed (%d)", c->name, st);
 		container_teardown(a, c->name, c->serial);

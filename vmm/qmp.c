@@ -68,9 +68,10 @@ int qmp_execute(int fd, const char *command, struct json_object *args, struct js
 	if (args)
 		json_object_object_add(req, "arguments", json_object_get(args));
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	int rc = util_write_all(fd, s, strlen(s));
+	/* QEMU may be exiting: a write must fail, not kill the caller. */
+	int rc = util_send_all(fd, s, strlen(s));
 	if (rc == 0)
-		rc = util_write_all(fd, "\n", 1);
+		rc = util_send_all(fd, "\n", 1);
 	if (rc < 0)
 		return rc;
 	_cleanup_json_ struct json_object *msg = NULL;

@@ -153,18 +153,20 @@ static const char *guest_file(struct monitor *m, const char *leaf, char *buf, si
 /* What the guest image says about itself (manifest.json, written by
  * images/guest/build-guest.sh): a kernel without ACPI needs microvm's
  * acpi=off; one with virtio-balloon can report free pages; one that keeps
- * time without the local APIC timer says "timerChecks": false. Absent fields
- * keep the defaults (ACPI on, no balloon), so older guest dirs boot as
- * before. */
-static void guest_manifest_flags(struct monitor *m, struct vmm_config *cfg)
+ * time without the local APIC timer says "timerChecks": false; "initrds"
+ * names the initramfs per runtime (runc has its own: crun groups do not
+ * carry it). Absent fields keep the defaults (ACPI on, no balloon,
+ * initrd.img), so older guest dirs boot as before. */
+static void guest_manifest_apply(struct monitor *m, struct vmm_config *cfg, char initrd[PATH_MAX])
 {
 	char path[PATH_MAX];
+	guest_file(m, "initrd.img", initrd, PATH_MAX);
 	_cleanup_free_ char *text = NULL;
 	if (util_read_file_at(AT_FDCWD, guest_file(m, "manifest.json", path, sizeof(path)), 64 * 1024, &text, NULL) <
 	    0)
 		return;
 	_cleanup_json_ struct json_object *doc = json_tokener_parse(text);
-	struct json_object *v;
+	struct json_object *v, *initrds;
 	if (doc && json_object_object_get_ex(doc, "acpi", &v) && json_object_is_type(v, json_type_boolean))
 		cfg->no_acpi = !json_object_get_boolean(v);
 	if (doc && json_object_object_get_ex(doc, "freePageReporting", &v) &&
@@ -172,6 +174,10 @@ static void guest_manifest_flags(struct monitor *m, struct vmm_config *cfg)
 		cfg->free_page_reporting = json_object_get_boolean(v);
 	if (doc && json_object_object_get_ex(doc, "timerChecks", &v) && json_object_is_type(v, json_type_boolean))
 		cfg->skip_timer_checks = !json_object_get_boolean(v);
+	if (doc && json_object_object_get_ex(doc, "initrds", &initrds) &&
+	    json_object_object_get_ex(initrds, m->opts->runtime, &v) && json_object_is_type(v, json_type_string) &&
+	    !strchr(json_object_get_string(v), '/'))
+		guest_file(m, json_object_get_string(v), initrd, PATH_MAX);
 }
 
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
@@ -180,7 +186,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	struct vmm_config cfg = {
 		.qemu = m->opts->qemu,
 		.kernel = guest_file(m, "vmlinuz", kernel, sizeof(kernel)),
-		.initrd = guest_file(m, "initrd.img", initrd, sizeof(initrd)),
+		.initrd = initrd,
 		.vcpus = spec_group_vcpus(m->spec),
 		.memory_mib = spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib,
 		.accel = m->opts->accel,
@@ -191,7 +197,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		.tsc_khz = vmm_host_tsc_khz(NULL),
 		.memfd_ram = m->opts->memfd_ram,
 	};
-	guest_manifest_flags(m, &cfg);
+	guest_manifest_apply(m, &cfg, initrd);
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 quiet panic=-1 capsid.hostname=%s", m->paths->name);
 	cfg.cmdline = cmdline;
 	for (size_t i = 0; i < m->n_disks; i++) {

@@ -400,6 +400,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 			return;
 		}
 		c->created = true;
+		monitor_log(m, "container %s created", c->view->name);
 		view_event_add(&c->view->events, "Created", "Normal", "created container %s", c->view->name);
 		struct json_object *sb = json_object_new_object();
 		json_object_object_add(sb, "container", json_object_new_string(c->view->name));
@@ -419,6 +420,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		}
 		c->running = true;
 		c->started_at = util_now_ms();
+		monitor_log(m, "container %s started", c->view->name);
 		view_container_transition(c->view, CONTAINER_RUNNING, 0, "");
 		view_event_add(&c->view->events, "Started", "Normal", "started container %s", c->view->name);
 		monitor_save_state(m);
@@ -461,6 +463,24 @@ static void handle_hello(struct monitor *m, const struct frame *f)
 		monitor_agent_close(m, "agent speaks no protocol version this host supports");
 		return;
 	}
+	/* Each runtime has its own initramfs: a guest without the group's
+	 * runtime is a broken guest directory, named as such. */
+	struct json_object *runtimes;
+	bool has_runtime = false;
+	if (json_object_object_get_ex(body, "runtimes", &runtimes) && json_object_is_type(runtimes, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(runtimes); i++) {
+			const char *r = json_object_get_string(json_object_array_get_idx(runtimes, i));
+			if (r && strcmp(r, m->opts->runtime) == 0)
+				has_runtime = true;
+		}
+	if (!has_runtime) {
+		char why[256];
+		snprintf(why, sizeof(why), "the guest has no %s (guest directory %s)", m->opts->runtime,
+			 m->opts->guest_dir);
+		monitor_agent_close(m, why);
+		return;
+	}
+	monitor_log(m, "guest runtime %s", m->opts->runtime);
 	int64_t version = max < CAPSID_PROTO_VERSION_MAX ? max : CAPSID_PROTO_VERSION_MAX;
 	struct json_object *neg = json_object_new_object();
 	json_object_object_add(neg, "version", json_object_new_int64(version));

@@ -3,7 +3,8 @@
 #
 # Builds capsid's minimal guest kernel from Debian's linux-source-6.1:
 # `make tinyconfig` plus the fragment capsid.config (next to this script),
-# everything built in, no modules.
+# everything built in, no modules, with the patches in patches/ (applied in
+# name order; each says why).
 #   OUTDIR/vmlinuz        bzImage (LZ4), what QEMU's -kernel boots
 #   OUTDIR/vmlinux        the uncompressed ELF (PVH entry; QEMU boots it too)
 #   OUTDIR/config         the resulting .config
@@ -36,6 +37,9 @@ OUTDIR=$1
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 SELF="$SCRIPT_DIR/$(basename "$0")"
 FRAGMENT="$SCRIPT_DIR/capsid.config"
+shopt -s nullglob
+PATCHES=("$SCRIPT_DIR"/patches/*.patch)
+shopt -u nullglob
 SRC_TAR=${CAPSID_KERNEL_SOURCE:-/usr/src/linux-source-6.1.tar.xz}
 JOBS=${CAPSID_KERNEL_JOBS:-$(nproc)}
 
@@ -46,7 +50,7 @@ die() {
 
 [ -f "$SRC_TAR" ] || die "$SRC_TAR is missing (apt-get install linux-source-6.1)"
 [ -f "$FRAGMENT" ] || die "$FRAGMENT is missing"
-for tool in make gcc flex bison bc perl tar xz sha256sum flock strip; do
+for tool in make gcc flex bison bc perl tar xz sha256sum flock strip patch; do
 	command -v "$tool" >/dev/null || die "$tool is required (apt-get install build-essential flex bison bc)"
 done
 [ -f /usr/include/libelf.h ] || die "libelf headers are required (apt-get install libelf-dev)"
@@ -62,7 +66,7 @@ fi
 HASH=$({
 	echo "$SRC_ID"
 	gcc --version | head -n 1
-	sha256sum "$SELF" "$FRAGMENT" | cut -d' ' -f1
+	sha256sum "$SELF" "$FRAGMENT" ${PATCHES[@]+"${PATCHES[@]}"} | cut -d' ' -f1
 } | sha256sum | cut -d' ' -f1)
 
 if [ -f "$OUTDIR/kernel.json" ] && [ -f "$OUTDIR/vmlinuz" ] && grep -q "\"hash\": *\"$HASH\"" "$OUTDIR/kernel.json"; then
@@ -97,7 +101,12 @@ rm -rf "$CACHE"/.out.* # stages of interrupted builds
 # to $RESULT with its manifest last, so an interrupted build never counts.
 build_into_cache() {
 	local src_key src obj start version seconds missing stage
-	src_key=$(echo "$SRC_ID" | sha256sum | cut -c1-16)
+	# The patched source (and its objects) is its own tree: another
+	# checkout with other patches never builds on top of this one's.
+	src_key=$({
+		echo "$SRC_ID"
+		if [ ${#PATCHES[@]} -gt 0 ]; then sha256sum "${PATCHES[@]}" | cut -d' ' -f1; fi
+	} | sha256sum | cut -c1-16)
 	src="$CACHE/src-$src_key"
 	obj="$CACHE/obj-$src_key"
 	start=$(date +%s)
@@ -107,6 +116,9 @@ build_into_cache() {
 		mkdir -p "$src"
 		echo "build-kernel: unpacking $SRC_TAR"
 		tar -xf "$SRC_TAR" -C "$src" --strip-components=1
+		for p in ${PATCHES[@]+"${PATCHES[@]}"}; do
+			patch -s -p1 -d "$src" <"$p" || die "patch $(basename "$p") does not apply to $SRC_ID"
+		done
 		touch "$src/.complete"
 	fi
 	mkdir -p "$obj"
@@ -161,6 +173,10 @@ JSON
 	mv "$stage" "$RESULT"
 	echo "minimal kernel built: $version, $(stat -c %s "$RESULT/vmlinuz") bytes, ${seconds}s"
 
+	# Source and object trees of other patch sets are gigabytes each: only
+	# the one just used stays.
+	find "$CACHE" -maxdepth 1 \( -name 'src-*' -o -name 'obj-*' \) ! -name "src-$src_key" ! -name "obj-$src_key" \
+		-exec rm -rf {} +
 	# Older results are a few MB each: keep the newest four.
 	# shellcheck disable=SC2012 # the names are out-<hex hash>
 	ls -1dt "$CACHE"/out-* | tail -n +5 | xargs -r rm -rf

@@ -80,12 +80,16 @@ if [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("acp
 	NOACPI_ARGS=reboot=t
 fi
 
+# boot RUNTIME: with the initramfs the manifest names for that runtime.
 boot() {
+	local initrd
+	initrd=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("initrds", {}).get(sys.argv[2], "initrd.img"))' \
+		"$GUEST_DIR/manifest.json" "$1")
 	rm -f "$WORK/agent.sock" "$WORK/console.log"
 	BOOT_START=$(date +%s.%N)
 	qemu-system-x86_64 -M "$MACHINE" -accel tcg,thread=multi -cpu max -smp 2 -m 512 \
 		-nodefaults -no-user-config -nographic -no-reboot \
-		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
+		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/$initrd" \
 		-append "console=ttyS0 quiet panic=-1 $TSC_ARGS $NOACPI_ARGS capsid.hostname=test" \
 		-serial "file:$WORK/console.log" \
 		-device virtio-serial-device \
@@ -111,7 +115,7 @@ wait_qemu_exit() {
 KERNEL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kernel"])' "$GUEST_DIR/manifest.json")
 for runtime in $RUNTIMES; do
 	echo "=== agent checks with $runtime"
-	boot
+	boot "$runtime"
 	python3 "$HERE/agent_checks.py" "$WORK/agent.sock" "$runtime" "$KERNEL" "$BOOT_START"
 	wait_qemu_exit 30
 	echo "=== $runtime: ok"

@@ -56,6 +56,8 @@ static void test_config(void)
 	CHECK(!json_object_get_boolean(get(cfg, "root.readonly")));
 	CHECK(strcmp(str(cfg, "hostname"), "grp") == 0);
 	CHECK(strcmp(str(cfg, "linux.cgroupsPath"), "/capsid/web") == 0);
+	/* crun runs without ASLR; the container's process gets it back. */
+	CHECK(strcmp(str(cfg, "linux.personality.domain"), "LINUX") == 0);
 
 	struct json_object *ns = get(cfg, "linux.namespaces");
 	CHECK(ns && json_object_array_length(ns) == 5);
