@@ -2,16 +2,20 @@
  * a capsidDisk volume ({volumeName, readOnly}). The work is in
  * host/volume/disk.c; every command that touches a disk's content boots
  * the libguestfs appliance (some seconds under TCG). */
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cli.h"
 #include "disk.h"
 #include "smb.h"
+#include "volume_exec.h"
 
 static const char volume_help[] =
     "usage: capsid volume COMMAND [ARGS...]\n"
@@ -43,6 +47,33 @@ static const char cp_help[] =
     "  capsid volume cp data:/srv/site /tmp     makes /tmp/site on the host\n"
     "Refused while a group has the volume attached. A host path that looks like NAME:/...\n"
     "can be written ./NAME:/...\n";
+
+/* Run the capsid-disk helper (next to this binary) with args after ROOT;
+ * its error line becomes err's message. */
+static int run_disk_helper(struct cli_ctx *ctx, const char *const *args, size_t n, struct capsid_error *err)
+{
+	char helper[PATH_MAX], cwd[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", helper, sizeof(helper) - 1);
+	if (len < 0)
+		return capsid_error_errno(err, errno, "find the capsid binary");
+	helper[len] = '\0';
+	char *slash = strrchr(helper, '/');
+	if (!slash || (size_t)(slash - helper) + sizeof("/capsid-disk") > sizeof(helper))
+		return capsid_error_set(err, ENAMETOOLONG, "path of the capsid binary too long");
+	strcpy(slash, "/capsid-disk");
+	if (!getcwd(cwd, sizeof(cwd)))
+		return capsid_error_errno(err, errno, "getcwd");
+	const char *argv[8] = {helper, ctx->root};
+	for (size_t i = 0; i < n && i + 3 < ARRAY_SIZE(argv); i++)
+		argv[i + 2] = args[i];
+	char out[1024];
+	int st = volume_run(argv, cwd, NULL, 0, out, sizeof(out));
+	if (st < 0)
+		return capsid_error_errno(err, -st, "run %s (installed next to capsid)", helper);
+	if (st != 0)
+		return capsid_error_set(err, EIO, "%s", out[0] ? out : "capsid-disk failed");
+	return 0;
+}
 
 static int volume_create(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -79,7 +110,10 @@ static int volume_create(struct cli_ctx *ctx, int argc, char **argv)
 	uint64_t bytes = 0;
 	if (smb_parse_size(size, &bytes, &err) < 0)
 		return cli_fail("volume create: --size: %s", err.msg);
-	if (disk_create(ctx->root, argv[optind], bytes, &err) < 0)
+	char bytes_arg[32];
+	snprintf(bytes_arg, sizeof(bytes_arg), "%llu", (unsigned long long)bytes);
+	const char *args[] = {"create", argv[optind], bytes_arg};
+	if (run_disk_helper(ctx, args, ARRAY_SIZE(args), &err) < 0)
 		return cli_fail("volume create: %s", err.msg);
 	puts(argv[optind]);
 	return 0;
@@ -187,8 +221,9 @@ static int volume_cp(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_fail("volume cp: exactly one of SRC and DST must be NAME:/PATH");
 	}
 	struct capsid_error err = {0};
-	int rc = to_volume ? disk_copy_in(ctx->root, dst_name, argv[1], dst_path, &err)
-			   : disk_copy_out(ctx->root, src_name, src_path, argv[2], &err);
+	const char *in[] = {"copy-in", dst_name, argv[1], dst_path};
+	const char *out[] = {"copy-out", src_name, src_path, argv[2]};
+	int rc = run_disk_helper(ctx, to_volume ? in : out, 4, &err);
 	if (rc < 0)
 		return cli_fail("volume cp: %s", err.msg);
 	return 0;

@@ -589,6 +589,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};
 	m->log_fd = open(paths->monitor_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	monitor_log(m, "monitor %d starting", (int)getpid());
 	/* A client may hold the lock for an instant while it reads the state. */
 	int lock_fd = group_lock(paths);
 	for (int i = 0; lock_fd == -EBUSY && i < 100; i++) {

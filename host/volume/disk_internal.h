@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cleanup.h"
 #include "disk.h"
@@ -18,6 +19,17 @@ struct disk_paths {
 	char json[PATH_MAX];
 	char lock[PATH_MAX];
 };
+
+/* disk_store.c, shared with disk.c: a name fit to quote in a message
+ * (printable, cut at 64 characters); the name check with its message; the
+ * paths of NAME (name NULL: only p->dir); whether a path exists; the "no
+ * volume" error; NAME.json written atomically. */
+const char *disk_quoted(const char *s, char buf[72]);
+int disk_check_name(const char *name, struct capsid_error *err);
+int disk_paths_init(const char *root, const char *name, struct disk_paths *p, struct capsid_error *err);
+bool disk_exists(const char *path);
+int disk_no_volume(const char *name, struct capsid_error *err);
+int disk_write_info(const struct disk_paths *p, const char *name, uint64_t size, struct capsid_error *err);
 
 /* Who holds a lock: a group, or one of capsid's own operations. */
 enum disk_holder_kind {
