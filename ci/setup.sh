@@ -24,8 +24,8 @@ PACKAGES=(
 	samba smbclient cifs-utils git
 	# the minimal guest kernel (images/kernel/build-kernel.sh): its source and
 	# what a kernel build needs beyond build-essential (objtool: libelf;
-	# certificate tools: libssl-dev, above)
-	linux-source-6.1 flex bison bc libelf-dev perl
+	# certificate tools: libssl-dev, above; patch: images/kernel/patches)
+	linux-source-6.1 flex bison bc libelf-dev perl patch
 	# persistent disks (capsid volume): libguestfs and its appliance
 	libguestfs-dev libguestfs-tools
 	# benchmarks (tests/bench/run.sh): gVisor as a baseline

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "util.h"
 
 #define HEADER_SIZE sizeof(struct capsid_frame_header)
 
@@ -297,22 +298,6 @@ int frame_writer_flush(struct frame_writer *w, int fd)
 	return 1;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int read_all(int fd, void *buf, size_t len)
 {
 	uint8_t *p = buf;
@@ -337,10 +322,10 @@ int frame_write_blocking(int fd, uint16_t type, uint32_t id, const void *body, s
 		return -EMSGSIZE;
 	uint8_t hdr[HEADER_SIZE];
 	frame_header_encode(hdr, type, 0, id, (uint32_t)len);
-	int rc = write_all(fd, hdr, sizeof(hdr));
+	int rc = util_write_all(fd, hdr, sizeof(hdr));
 	if (rc < 0 || len == 0)
 		return rc;
-	return write_all(fd, body, len);
+	return util_write_all(fd, body, len);
 }
 
 int frame_write_json_blocking(int fd, uint16_t type, uint32_t id, struct json_object *obj)

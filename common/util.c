@@ -15,11 +15,12 @@
 
 #include "cleanup.h"
 
-int util_write_all(int fd, const void *buf, size_t len)
+/* write(2) or, on a socket, send(2) without SIGPIPE, until len bytes went. */
+static int put_all(int fd, const void *buf, size_t len, bool socket)
 {
 	const char *p = buf;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = socket ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -31,20 +32,14 @@ int util_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int util_write_all(int fd, const void *buf, size_t len)
+{
+	return put_all(fd, buf, len, false);
+}
+
 int util_send_all(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return put_all(fd, buf, len, true);
 }
 
 int util_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len)

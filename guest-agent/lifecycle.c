@@ -111,6 +111,16 @@ static int start_stream_job(struct agent *a, enum job_kind kind, const char *run
 	return 0;
 }
 
+/* A tty process: its pty master comes back on the job's console socket. */
+static void take_console(struct job *j, struct stream *s, char *why, size_t len)
+{
+	int master = runtime_console_take(j->console_fd);
+	if (master < 0)
+		snprintf(why, len, "receive the console: %s", strerror(-master));
+	else
+		stream_attach_pty(s, master, s->rows, s->cols);
+}
+
 void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 {
 	struct capsid_error err = {0};
@@ -137,8 +147,8 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 	/* Each runtime has its own initramfs (runc's is bigger): say so
 	 * rather than fail at START with the runtime's exec error. */
 	if (access(runtime_binary(req.runtime), X_OK) < 0) {
-		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs (%s)", req.container,
-				    req.runtime, strerror(errno));
+		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs (%s)",
+				    req.container, req.runtime, strerror(errno));
 		return;
 	}
 	struct container *c = calloc(1, sizeof(*c));
@@ -161,8 +171,8 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 	a->containers = c;
 
 	struct stream *s;
-	if (stream_create(a, req.stream, c->name, true, req.proc.tty, req.proc.open_stdin, &c->child, &s, &err) <
-	    0) {
+	if (stream_create(a, req.stream, c->name, true, req.proc.tty, req.proc.open_stdin, &c->child, &s,
+			  &err) < 0) {
 		container_teardown(a, c->name, c->serial);
 		lifecycle_forget(a, c);
 		agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
@@ -229,13 +239,8 @@ static void run_done(struct agent *a, struct job *j, struct container *c, struct
 			c->pid = pid;
 			stream_set_pid(a, s, pid);
 		}
-		if (!why[0] && s->tty) {
-			int master = runtime_console_take(j->console_fd);
-			if (master < 0)
-				snprintf(why, sizeof(why), "receive the console: %s", strerror(-master));
-			else
-				stream_attach_pty(s, master, s->rows, s->cols);
-		}
+		if (!why[0] && s->tty)
+			take_console(j, s, why, sizeof(why));
 	}
 	if (why[0]) {
 		if (c->pid > 0)
@@ -318,13 +323,8 @@ static void exec_done(struct agent *a, struct job *j, struct container *c, struc
 		int rc = runtime_read_pid(path, &pid);
 		if (rc < 0)
 			snprintf(why, sizeof(why), "read pid file: %s", strerror(-rc));
-		if (!why[0] && s->tty) {
-			int master = runtime_console_take(j->console_fd);
-			if (master < 0)
-				snprintf(why, sizeof(why), "receive the console: %s", strerror(-master));
-			else
-				stream_attach_pty(s, master, s->rows, s->cols);
-		}
+		if (!why[0] && s->tty)
+			take_console(j, s, why, sizeof(why));
 	}
 	unlink(path);
 	if (why[0]) {

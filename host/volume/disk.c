@@ -101,11 +101,9 @@ static int open_volume(const char *root, const char *name, bool writable, int *l
 		       struct capsid_error *err)
 {
 	struct disk_paths p;
-	int rc = disk_paths_init(root, name, &p, err);
+	int rc = disk_paths_existing(root, name, &p, err);
 	if (rc < 0)
 		return rc;
-	if (!disk_exists(p.json))
-		return disk_no_volume(name, err);
 	/* Copying out could share the lock with read-only attachments, but a
 	 * read-write one could change the filesystem under the appliance:
 	 * both ways take it exclusively, as the issue asks. */

@@ -29,6 +29,8 @@ int disk_check_name(const char *name, struct capsid_error *err);
 int disk_paths_init(const char *root, const char *name, struct disk_paths *p, struct capsid_error *err);
 bool disk_exists(const char *path);
 int disk_no_volume(const char *name, struct capsid_error *err);
+/* disk_paths_init, then the "no volume" error unless NAME.json exists. */
+int disk_paths_existing(const char *root, const char *name, struct disk_paths *p, struct capsid_error *err);
 int disk_write_info(const struct disk_paths *p, const char *name, uint64_t size, struct capsid_error *err);
 
 /* Who holds a lock: a group, or one of capsid's own operations. */

@@ -80,6 +80,14 @@ int disk_no_volume(const char *name, struct capsid_error *err)
 	return capsid_error_set(err, ENOENT, "no volume %s (capsid volume create)", name);
 }
 
+int disk_paths_existing(const char *root, const char *name, struct disk_paths *p, struct capsid_error *err)
+{
+	int rc = disk_paths_init(root, name, p, err);
+	if (rc < 0)
+		return rc;
+	return disk_exists(p->json) ? 0 : disk_no_volume(name, err);
+}
+
 /* ---- NAME.json ----------------------------------------------------------- */
 
 int disk_write_info(const struct disk_paths *p, const char *name, uint64_t size, struct capsid_error *err)
@@ -126,11 +134,9 @@ static int read_info(const struct disk_paths *p, const char *name, struct disk_i
 int disk_remove(const char *root, const char *name, struct capsid_error *err)
 {
 	struct disk_paths p;
-	int rc = disk_paths_init(root, name, &p, err);
+	int rc = disk_paths_existing(root, name, &p, err);
 	if (rc < 0)
 		return rc;
-	if (!disk_exists(p.json))
-		return disk_no_volume(name, err);
 	_cleanup_close_ int lock = disk_lock_take(&p, name, true, DISK_HOLDER_OP, "capsid volume rm", err);
 	if (lock < 0)
 		return lock;
@@ -148,11 +154,9 @@ int disk_remove(const char *root, const char *name, struct capsid_error *err)
 int disk_path(const char *root, const char *name, char out[PATH_MAX], struct capsid_error *err)
 {
 	struct disk_paths p;
-	int rc = disk_paths_init(root, name, &p, err);
+	int rc = disk_paths_existing(root, name, &p, err);
 	if (rc < 0)
 		return rc;
-	if (!disk_exists(p.json))
-		return disk_no_volume(name, err);
 	snprintf(out, PATH_MAX, "%s", p.qcow2);
 	return 0;
 }
@@ -160,15 +164,13 @@ int disk_path(const char *root, const char *name, char out[PATH_MAX], struct cap
 int disk_lock(const char *root, const char *name, bool rw, const char *holder, struct capsid_error *err)
 {
 	struct disk_paths p;
-	int rc = disk_paths_init(root, name, &p, err);
-	if (rc < 0)
-		return rc;
 	char q[72];
 	if (!disk_name_valid(holder))
 		return capsid_error_set(err, EINVAL, "holder \"%s\": must be a group name",
 					disk_quoted(holder, q));
-	if (!disk_exists(p.json))
-		return disk_no_volume(name, err);
+	int rc = disk_paths_existing(root, name, &p, err);
+	if (rc < 0)
+		return rc;
 	_cleanup_close_ int lock = disk_lock_take(&p, name, rw, DISK_HOLDER_GROUP, holder, err);
 	if (lock < 0)
 		return lock;
@@ -232,4 +234,3 @@ int disk_list(const char *root, struct disk_info **out, size_t *n, struct capsid
 	*n = count;
 	return 0;
 }
-
