@@ -189,6 +189,12 @@ class Checks:
         check(st.stdout == b"in exec\n" and st.stderr == b"e\n", "exec output %r %r" % (st.stdout, st.stderr))
         self.exit_of(st, 7)
 
+        # an exec'd process is randomised too (crun itself runs without ASLR)
+        sid = self.stream_id()
+        c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["cat", "/proc/self/personality"]})
+        st = c.wait_exit(sid)
+        check(st.stdout == b"00000000\n", "exec personality %r" % st.stdout)
+
         # exec with stdin
         sid = self.stream_id()
         c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["cat"]})
