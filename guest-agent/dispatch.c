@@ -30,7 +30,7 @@ void dispatch_hello(struct agent *a)
 	struct json_object *rt = json_object_new_array();
 	static const char *const runtimes[] = {"crun", "runc"};
 	for (size_t i = 0; i < ARRAY_SIZE(runtimes); i++)
-		if (access(runtime_binary(runtimes[i]), X_OK) == 0)
+		if (runtime_present(runtimes[i]))
 			json_object_array_add(rt, json_object_new_string(runtimes[i]));
 	json_object_object_add(o, "runtimes", rt);
 	channel_send_json(a->ch, CAPSID_MSG_HELLO, 0, o);

@@ -146,9 +146,9 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 	}
 	/* Each runtime has its own initramfs (runc's is bigger): say so
 	 * rather than fail at START with the runtime's exec error. */
-	if (access(runtime_binary(req.runtime), X_OK) < 0) {
-		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs (%s)",
-				    req.container, req.runtime, strerror(errno));
+	if (!runtime_present(req.runtime)) {
+		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs", req.container,
+				    req.runtime);
 		return;
 	}
 	struct container *c = calloc(1, sizeof(*c));
@@ -197,7 +197,7 @@ void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
 		return;
 	}
 	struct stream *s = agent_stream(a, c->stream);
-	if (c->state != CT_CREATED || c->busy || c->in_runtime || !s) {
+	if (c->state != CT_CREATED || c->in_runtime || !s) {
 		agent_respond_error(a, id, "start %s: not in the created state", name);
 		return;
 	}

@@ -28,6 +28,12 @@ const char *runtime_binary(const char *runtime)
 	return NULL;
 }
 
+bool runtime_present(const char *runtime)
+{
+	const char *bin = runtime_binary(runtime);
+	return bin && access(bin, X_OK) == 0;
+}
+
 /* In the child between fork and exec: only async-signal-safe calls.
  *
  * crun runs without address-space randomisation: under TCG a translated

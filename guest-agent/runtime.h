@@ -13,6 +13,8 @@
 
 /* Absolute path of a runtime binary, NULL for an unknown name. */
 const char *runtime_binary(const char *runtime);
+/* Whether this guest's initramfs has it (each runtime has its own). */
+bool runtime_present(const char *runtime);
 
 /* Start `runtime args...` as a job of the given kind. The job is added to
  * a->jobs and owns its stderr pipe. */

@@ -480,7 +480,6 @@ static void handle_hello(struct monitor *m, const struct frame *f)
 		monitor_agent_close(m, why);
 		return;
 	}
-	monitor_log(m, "guest runtime %s", m->opts->runtime);
 	int64_t version = max < CAPSID_PROTO_VERSION_MAX ? max : CAPSID_PROTO_VERSION_MAX;
 	struct json_object *neg = json_object_new_object();
 	json_object_object_add(neg, "version", json_object_new_int64(version));

@@ -231,7 +231,7 @@ fi
 
 # --- archives -----------------------------------------------------------------
 # Sorted names, one fixed mtime, root ownership, no device numbers: the same
-# inputs give the same bytes. archive NAME: $ROOT as OUTDIR/NAME.
+# inputs give the same bytes. archive NAME: $ROOT as STAGE/NAME (moved to OUTDIR below).
 archive() {
 	find "$ROOT" -exec touch -h -d @0 {} +
 	(cd "$ROOT" && find . -mindepth 1 | sort | cpio --quiet -o -H newc -R 0:0 --reproducible) >"$STAGE/initrd.cpio"
