@@ -63,7 +63,7 @@ enum container_state {
 struct container {
 	struct container *next;
 	char name[AGENT_NAME_MAX + 1];
-	char runtime[8];		   /* "crun" or "runc" */
+	char runtime[8];		   /* "builtin", "crun" or "runc" */
 	char serial[AGENT_SERIAL_MAX + 1]; /* image disk it uses */
 	enum container_state state;
 	pid_t pid;		    /* its init process (the guest's pid namespace), 0 before it runs */

@@ -28,7 +28,7 @@ void dispatch_hello(struct agent *a)
 	json_object_object_add(o, "agent", json_object_new_string(AGENT_VERSION));
 	json_object_object_add(o, "kernel", json_object_new_string(a->kernel));
 	struct json_object *rt = json_object_new_array();
-	static const char *const runtimes[] = {"crun", "runc"};
+	static const char *const runtimes[] = {"builtin", "crun", "runc"};
 	for (size_t i = 0; i < ARRAY_SIZE(runtimes); i++)
 		if (runtime_present(runtimes[i]))
 			json_object_array_add(rt, json_object_new_string(runtimes[i]));

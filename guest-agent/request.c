@@ -455,12 +455,13 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 	rc = get_stream(body, &out->stream, err);
 	if (rc < 0)
 		return rc;
-	out->runtime = "runc";
+	out->runtime = "builtin";
 	rc = get_string(body, "runtime", false, 16, &out->runtime, err);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	if (strcmp(out->runtime, "runc") != 0 && strcmp(out->runtime, "crun") != 0)
-		return capsid_error_set(err, EINVAL, "runtime: \"%.16s\" is neither crun nor runc",
+	if (strcmp(out->runtime, "builtin") != 0 && strcmp(out->runtime, "runc") != 0 &&
+	    strcmp(out->runtime, "crun") != 0)
+		return capsid_error_set(err, EINVAL, "runtime: \"%.16s\" is not builtin, crun or runc",
 					out->runtime);
 
 	struct json_object *image;

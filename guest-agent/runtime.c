@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "cleanup.h"
 #include "util.h"
 
@@ -28,8 +29,16 @@ const char *runtime_binary(const char *runtime)
 	return NULL;
 }
 
+/* The agent's own runtime (builtin.c): forked, not executed. */
+static bool runtime_is_builtin(const char *runtime)
+{
+	return strcmp(runtime, "builtin") == 0;
+}
+
 bool runtime_present(const char *runtime)
 {
+	if (runtime_is_builtin(runtime))
+		return true;
 	const char *bin = runtime_binary(runtime);
 	return bin && access(bin, X_OK) == 0;
 }
@@ -69,6 +78,12 @@ exec_child(const char *bin, bool fixed_layout, char *const argv[], int in, int o
 		if (dup2(fds[i], i) < 0)
 			_exit(126);
 	close_range(3, ~0u, 0);
+	if (!bin) {
+		int argc = 0;
+		while (argv[argc])
+			argc++;
+		_exit(builtin_main(argc, argv));
+	}
 	static char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	static char env_home[] = "HOME=/";
 	char *const envp[] = {env_path, env_home, NULL};
@@ -92,7 +107,7 @@ static int spawn(const char *bin, const char *runtime, const char *const *args, 
 	if (p < 0)
 		return -errno;
 	if (p == 0)
-		exec_child(bin, strcmp(runtime, "crun") == 0, argv, in, out, err);
+		exec_child(runtime_is_builtin(runtime) ? NULL : bin, strcmp(runtime, "crun") == 0, argv, in, out, err);
 	*pid = p;
 	return 0;
 }
@@ -101,7 +116,7 @@ int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, 
 		      const struct runtime_stdio *io, struct job **out, struct capsid_error *err)
 {
 	const char *bin = runtime_binary(runtime);
-	if (!bin)
+	if (!bin && !runtime_is_builtin(runtime))
 		return capsid_error_set(err, EINVAL, "unknown runtime %s", runtime);
 	size_t jobs = 0;
 	for (struct job *j = a->jobs; j; j = j->next)
@@ -149,7 +164,7 @@ int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, 
 int runtime_run_sync(struct agent *a, const char *runtime, const char *const *args, unsigned timeout_ms)
 {
 	const char *bin = runtime_binary(runtime);
-	if (!bin)
+	if (!bin && !runtime_is_builtin(runtime))
 		return -EINVAL;
 	_cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)

@@ -24,10 +24,10 @@
 #include "view_cli.h"
 
 static const char create_help[] =
-	"usage: capsid create -f FILE [--runtime crun|runc]\n"
+	"usage: capsid create -f FILE [--runtime builtin|crun|runc]\n"
 	"Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up.\n";
 static const char run_help[] =
-	"usage: capsid run -f FILE [--runtime crun|runc] [--rm]\n"
+	"usage: capsid run -f FILE [--runtime builtin|crun|runc] [--rm]\n"
 	"Create a group, stream every container's output prefixed by its name, and wait until the\n"
 	"group ends (Succeeded or Failed) or Ctrl-C stops it. The exit code is the first non-zero\n"
 	"container exit code in spec order, else 0. --rm deletes the group afterwards.\n";

@@ -32,7 +32,7 @@ static unsigned env_uint(const char *name, unsigned def)
 static const char *runtime_default(void)
 {
 	const char *r = getenv("CAPSID_RUNTIME");
-	return r && *r ? r : "crun";
+	return r && *r ? r : "builtin";
 }
 
 static int resolve_accel(struct cli_ctx *ctx, const char **out, struct capsid_error *err)
@@ -69,8 +69,8 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 	if (rc < 0)
 		return rc;
 	const char *runtime = opts && opts->runtime ? opts->runtime : runtime_default();
-	if (strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
-		return capsid_error_set(err, EINVAL, "runtime %s: must be crun or runc", runtime);
+	if (strcmp(runtime, "builtin") != 0 && strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
+		return capsid_error_set(err, EINVAL, "runtime %s: must be builtin, crun or runc", runtime);
 
 	int spec_pipe[2], ready_pipe[2];
 	if (pipe2(spec_pipe, O_CLOEXEC) < 0)
@@ -188,7 +188,7 @@ int launch_request(const struct group_paths *paths, unsigned short type, const c
 int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *name = argc > 1 ? argv[1] : NULL;
-	const char *accel = NULL, *runtime = "crun", *guest = NULL;
+	const char *accel = NULL, *runtime = "builtin", *guest = NULL;
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--accel") == 0)
 			accel = argv[i + 1];

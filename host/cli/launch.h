@@ -12,7 +12,7 @@
 struct json_object;
 
 struct launch_opts {
-	const char *runtime; /* NULL: $CAPSID_RUNTIME or "crun" */
+	const char *runtime; /* NULL: $CAPSID_RUNTIME or "builtin" */
 };
 
 /* Start the monitor and wait until its VM is up (or it reports why not). */

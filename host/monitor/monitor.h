@@ -31,7 +31,7 @@ struct monitor;
 
 struct monitor_options {
 	enum vmm_accel accel;     /* resolved */
-	const char *runtime;      /* "crun" or "runc" */
+	const char *runtime;      /* "builtin", "crun" or "runc" */
 	const char *guest_dir;    /* vmlinuz, initrd.img */
 	const char *qemu;         /* QEMU binary ($CAPSID_QEMU), NULL: qemu-system-x86_64 from PATH */
 	unsigned boot_timeout_ms; /* HELLO must arrive by then */

@@ -95,6 +95,26 @@ class Checks:
         check(lines[0] == "00000000", "container personality %r" % lines[0])
         check(lines[1] != lines[2], "two processes share a stack address: %r" % lines[1:])
 
+    def isolation(self):
+        # What every runtime must enforce inside the guest: the default
+        # capability set (no CAP_SYS_ADMIN), the device filter (a node of
+        # the guest's disk can be made but not opened), masked and
+        # read-only /proc, its own pid 1, nothing of the agent's files.
+        script = ("grep CapEff /proc/self/status; "
+                  "d=$(cat /sys/block/vda/dev); mknod /tmp/vd b ${d%:*} ${d#*:} && echo made; "
+                  "head -c 1 /tmp/vd >/dev/null 2>&1 && echo disk-read || echo disk-denied; "
+                  "wc -c < /proc/keys; "
+                  "echo x > /proc/sys/kernel/domainname 2>/dev/null && echo sys-written || echo sys-ro; "
+                  "mount -t tmpfs t /mnt 2>/dev/null && echo mounted || echo mount-denied; "
+                  "ls /run/capsid >/dev/null 2>&1 && echo agent-visible || echo agent-hidden; "
+                  "cat /proc/1/cmdline | tr '\\000' ' '; echo; cat /proc/self/cgroup")
+        st = self.run("isolated", ["/bin/sh", "-c", script])
+        lines = st.stdout.decode().splitlines()
+        want = ["CapEff:\t00000000a80425fb", "made", "disk-denied", "0", "sys-ro", "mount-denied", "agent-hidden",
+                "/bin/sh -c " + script + " ", "0::/"]
+        check(lines == want, "isolation: %r, want %r (stderr %r)" % (lines, want, st.stderr))
+        self.exit_of(st, 0)
+
     def user_resolution(self):
         st = self.run("user", ["id"], user="app")
         check(b"uid=1000(app) gid=1000(app)" in st.stdout and b"2000(extra)" in st.stdout, "id %r" % st.stdout)
@@ -120,10 +140,13 @@ class Checks:
         expect_error(lambda: c.create("ok", self.stream_id(), ["true"], resources={"memoryBytes": "1G"}),
                      "memoryBytes")
         expect_error(lambda: c.create("ok", 0, ["true"]), "stream")
-        if self.runtime == "crun":
-            # crun's initramfs carries no runc (runc groups boot initrd-runc.img)
+        if self.runtime != "runc":
+            # only runc's initramfs carries runc (build-guest.sh)
             expect_error(lambda: c.create("ok", self.stream_id(), ["true"], runtime="runc"),
                          "runtime runc is not in this guest's initramfs")
+        if self.runtime == "builtin":
+            expect_error(lambda: c.create("ok", self.stream_id(), ["true"], runtime="crun"),
+                         "runtime crun is not in this guest's initramfs")
         expect_error(lambda: c.request(START, {"container": "nosuch"}), "no such container")
         expect_error(lambda: c.request(DELETE, {"container": "nosuch"}), "no such container")
         expect_error(lambda: c.request(SIGNAL, {"stream": 424242, "signal": 9}), "stream")
@@ -376,8 +399,8 @@ def main(argv):
     hello_s = time.time() - boot_start
     check(hello["min"] == 1 and hello["max"] >= 1, "HELLO %r" % hello)
     check(hello["kernel"] == kernel, "HELLO kernel %r, image has %r" % (hello["kernel"], kernel))
-    # crun's initramfs has crun only; runc's has both (build-guest.sh)
-    want = {"crun"} if runtime == "crun" else {"crun", "runc"}
+    # each runtime's initramfs adds to the one before (build-guest.sh)
+    want = {"builtin": {"builtin"}, "crun": {"builtin", "crun"}}.get(runtime, {"builtin", "crun", "runc"})
     check(set(hello["runtimes"]) == want, "HELLO runtimes %r, want %r" % (hello["runtimes"], want))
     expect_error(lambda: c.request(STATS, {}), "NEGOTIATE")
     expect_error(lambda: c.request(NEGOTIATE, {"version": 99}), "version")
@@ -385,7 +408,7 @@ def main(argv):
 
     t = Checks(c, runtime, kernel)
     for name in ["hello_world", "stdout_stderr", "big_output", "kernel_and_hostname", "container_aslr",
-                 "user_resolution",
+                 "isolation", "user_resolution",
                  "recreate_same_name", "bad_requests", "malformed_frames", "exec_and_signals", "stdio_edges",
                  "localhost_between_containers", "delete_running", "reconnect", "shutdown"]:
         t0 = time.monotonic()

@@ -180,7 +180,7 @@ class AgentClient:
             self.pump(deadline)
         return st
 
-    def create(self, name, stream, args, runtime="crun", serial="img0", fstype="erofs", **extra):
+    def create(self, name, stream, args, runtime="builtin", serial="img0", fstype="erofs", **extra):
         body = {"container": name, "stream": stream, "runtime": runtime,
                 "image": {"serial": serial, "fstype": fstype}, "args": args,
                 "env": ["PATH=/bin:/usr/bin"], "cwd": "/", "hostname": name, "tty": False}

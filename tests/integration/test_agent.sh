@@ -2,15 +2,15 @@
 # integration.agent: boots the guest image under TCG with a tiny busybox
 # rootfs (erofs) as its image disk and drives the agent directly over the
 # virtio-serial socket with agent_client.py — no host-side capsid code. Runs
-# every check once per runtime (crun, runc), then SHUTDOWN must end QEMU.
+# every check once per runtime (builtin, crun, runc), then SHUTDOWN must end QEMU.
 #
 # Environment: CAPSID_GUEST_DIR (vmlinuz, initrd.img) or CAPSID_BUILD_DIR
-# (uses its share/capsid/guest); AGENT_TEST_RUNTIMES="crun runc".
+# (uses its share/capsid/guest); AGENT_TEST_RUNTIMES="builtin crun runc".
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 GUEST_DIR=${CAPSID_GUEST_DIR:-${CAPSID_BUILD_DIR:?set CAPSID_BUILD_DIR or CAPSID_GUEST_DIR}/share/capsid/guest}
-RUNTIMES=${AGENT_TEST_RUNTIMES:-crun runc}
+RUNTIMES=${AGENT_TEST_RUNTIMES:-builtin crun runc}
 for f in vmlinuz initrd.img manifest.json; do
 	[ -f "$GUEST_DIR/$f" ] || { echo "FAIL: $GUEST_DIR/$f missing (build the guest-image target)" >&2; exit 1; }
 done

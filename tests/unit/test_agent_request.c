@@ -38,10 +38,10 @@ static void test_create_ok(void)
 	      r.res.cpu_period_us == 100000);
 	json_object_put(o);
 
-	/* Defaults: runtime runc, erofs, cwd /, no resources. */
+	/* Defaults: the builtin runtime, erofs, cwd /, no resources. */
 	o = parse("{\"container\":\"a\",\"stream\":1,\"image\":{\"serial\":\"img0\"},\"args\":[\"true\"]}");
 	CHECK(request_parse_create(o, &r, &err) == 0);
-	CHECK(strcmp(r.runtime, "runc") == 0 && strcmp(r.fstype, "erofs") == 0 &&
+	CHECK(strcmp(r.runtime, "builtin") == 0 && strcmp(r.fstype, "erofs") == 0 &&
 	      strcmp(r.proc.cwd, "/") == 0);
 	CHECK(r.proc.user == NULL && r.proc.env == NULL && r.hostname == NULL);
 	CHECK(r.res.memory_bytes == -1 && r.res.cpu_shares == -1);

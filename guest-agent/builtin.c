@@ -1,0 +1,436 @@
+#include "builtin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builtin_cgroup.h"
+#include "builtin_mount.h"
+#include "builtin_proc.h"
+#include "builtin_spec.h"
+#include "cleanup.h"
+#include "util.h"
+
+/* Per container: "PID CGROUPS_PATH\n", written once its init runs. */
+#define STATE_DIR      "/run/capsid/builtin"
+#define SPEC_MAX_BYTES (1u << 20)
+
+struct options {
+	const char *verb, *bundle, *process, *pid_file, *console, *name, *signal;
+	bool detach, force;
+};
+
+static int usage(const char *why)
+{
+	fprintf(stderr, "builtin: %s\n", why);
+	return 2;
+}
+
+static int parse_args(int argc, char *const argv[], struct options *o)
+{
+	*o = (struct options){0};
+	if (argc < 2)
+		return -EINVAL;
+	o->verb = argv[1];
+	int i = 2;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		const char **value = strcmp(a, "--bundle") == 0	    ? &o->bundle
+				     : strcmp(a, "--process") == 0  ? &o->process
+				     : strcmp(a, "--pid-file") == 0 ? &o->pid_file
+								    : NULL;
+		if (value) {
+			if (++i >= argc)
+				return -EINVAL;
+			*value = argv[i];
+		} else if (strncmp(a, "--console-socket=", 17) == 0) {
+			o->console = a + 17;
+		} else if (strcmp(a, "--detach") == 0) {
+			o->detach = true;
+		} else if (strcmp(a, "--force") == 0) {
+			o->force = true;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (i >= argc)
+		return -EINVAL;
+	o->name = argv[i++];
+	if (i < argc)
+		o->signal = argv[i++];
+	if (i < argc || !*o->name || strchr(o->name, '/') || strlen(o->name) > NAME_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static int state_path(char out[PATH_MAX], const char *name)
+{
+	int n = snprintf(out, PATH_MAX, STATE_DIR "/%s", name);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static int state_read(const char *name, pid_t *pid, char cgroup[PATH_MAX])
+{
+	char path[PATH_MAX];
+	if (state_path(path, name) < 0)
+		return -ENAMETOOLONG;
+	_cleanup_free_ char *s = NULL;
+	int rc = util_read_file_at(AT_FDCWD, path, PATH_MAX + 32, &s, NULL);
+	if (rc < 0)
+		return rc;
+	int p;
+	if (sscanf(s, "%d %4095s", &p, cgroup) != 2 || p <= 1)
+		return -EINVAL;
+	*pid = p;
+	return 0;
+}
+
+static int state_write(const char *name, pid_t pid, const char *cgroup)
+{
+	char path[PATH_MAX], text[PATH_MAX + 32];
+	if (state_path(path, name) < 0)
+		return -ENAMETOOLONG;
+	int rc = util_mkdir_p(STATE_DIR, 0700);
+	if (rc < 0)
+		return rc;
+	int n = snprintf(text, sizeof(text), "%d %s\n", (int)pid, cgroup);
+	return util_write_file_atomic(path, text, (size_t)n, 0600);
+}
+
+/* pid file relative to a directory opened before any setns: an exec'd
+ * launcher sits in the container's mount namespace when it writes it. */
+static int write_pid_file(int dirfd, const char *leaf, pid_t pid)
+{
+	char tmp[NAME_MAX + 8], text[24];
+	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", leaf) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int n = snprintf(text, sizeof(text), "%d", (int)pid);
+	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int rc = util_write_all(fd, text, (size_t)n);
+	if (rc < 0)
+		return rc;
+	return renameat(dirfd, tmp, dirfd, leaf) < 0 ? -errno : 0;
+}
+
+static int open_pid_dir(const char *pid_file, const char **leaf)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(pid_file, '/');
+	if (!slash || strlen(pid_file) >= PATH_MAX)
+		return -EINVAL;
+	size_t n = (size_t)(slash - pid_file);
+	memcpy(dir, pid_file, n ? n : 1);
+	dir[n ? n : 1] = '\0';
+	*leaf = slash + 1;
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int connect_console(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static struct json_object *read_json(const char *path, struct capsid_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	int rc = util_read_file_at(AT_FDCWD, path, SPEC_MAX_BYTES, &text, NULL);
+	if (rc < 0) {
+		capsid_error_errno(err, -rc, "read %s", path);
+		return NULL;
+	}
+	struct json_object *doc = json_tokener_parse(text);
+	if (!doc)
+		capsid_error_set(err, EINVAL, "%s: not JSON", path);
+	return doc;
+}
+
+/* In the child: report why it failed on the error pipe and end. */
+static void __attribute__((noreturn)) child_fail(int errfd, const struct capsid_error *err)
+{
+	util_write_all(errfd, err->msg, strlen(err->msg));
+	_exit(1);
+}
+
+/* The launcher's wait for its child's execve: EOF on the CLOEXEC error
+ * pipe means it happened; bytes are the reason it did not. */
+static int wait_exec(int errfd, pid_t child, struct capsid_error *err)
+{
+	char msg[CAPSID_ERROR_MAX];
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read(errfd, msg + got, sizeof(msg) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (got += (size_t)n) == sizeof(msg) - 1)
+			break;
+	}
+	msg[got] = '\0';
+	if (!got) {
+		/* EOF: exec'd, or died before it could say anything. */
+		int st;
+		if (waitpid(child, &st, WNOHANG) == child)
+			return capsid_error_set(err, ECHILD,
+						"the container process died before it ran (status %d)", st);
+		return 0;
+	}
+	waitpid(child, NULL, 0);
+	return capsid_error_set(err, EIO, "%s", msg);
+}
+
+static pid_t raw_fork(int flags)
+{
+	return (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, 0UL);
+}
+
+static int cmd_run(const struct options *o, struct capsid_error *err)
+{
+	if (!o->bundle || !o->pid_file || !o->detach)
+		return capsid_error_set(err, EINVAL, "run needs --detach --bundle and --pid-file");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/config.json", o->bundle);
+	_cleanup_json_ struct json_object *doc = read_json(path, err);
+	if (!doc)
+		return -EINVAL;
+	_cleanup_free_ struct bspec *s = calloc(1, sizeof(*s));
+	if (!s)
+		return capsid_error_errno(err, ENOMEM, "spec");
+	int rc = bspec_parse_config(doc, s, err);
+	if (rc < 0)
+		return capsid_error_prefix(err, "%s", path);
+	const char *leaf;
+	_cleanup_close_ int piddir = open_pid_dir(o->pid_file, &leaf);
+	if (piddir < 0)
+		return capsid_error_errno(err, -piddir, "pid file %s", o->pid_file);
+	_cleanup_close_ int console = -1;
+	if (s->process.terminal) {
+		if (!o->console)
+			return capsid_error_set(err, EINVAL, "process.terminal needs --console-socket");
+		if ((console = connect_console(o->console)) < 0)
+			return capsid_error_errno(err, -console, "connect to %s", o->console);
+	}
+	int go[2], ep[2];
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return capsid_error_errno(err, errno, "pipe");
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		close(go[0]);
+		close(go[1]);
+		return capsid_error_errno(err, errno, "pipe");
+	}
+	pid_t child = raw_fork(s->namespaces & ~CLONE_NEWCGROUP);
+	if (child < 0)
+		return capsid_error_errno(err, errno, "clone the container process");
+	if (child == 0) {
+		close(go[1]);
+		close(ep[0]);
+		struct capsid_error cerr = {0};
+		char b;
+		/* The launcher moves us into the cgroup first. */
+		if (read(go[0], &b, 1) != 1)
+			_exit(1);
+		close(go[0]);
+		if ((s->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+			capsid_error_errno(&cerr, errno, "cgroup namespace");
+			child_fail(ep[1], &cerr);
+		}
+		if (bmount_setup(s, &cerr) < 0)
+			child_fail(ep[1], &cerr);
+		if (s->hostname && (s->namespaces & CLONE_NEWUTS) &&
+		    sethostname(s->hostname, strlen(s->hostname)) < 0) {
+			capsid_error_errno(&cerr, errno, "sethostname");
+			child_fail(ep[1], &cerr);
+		}
+		bproc_exec(&s->process, console, true, &cerr);
+		child_fail(ep[1], &cerr);
+	}
+	close(go[0]);
+	close(ep[1]);
+	_cleanup_close_ int errfd = ep[0];
+	_cleanup_close_ int gofd = go[1];
+	rc = bcgroup_create(s, child, err);
+	if (rc < 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		bcgroup_destroy(s->cgroups_path, NULL);
+		return rc;
+	}
+	if (util_write_all(gofd, "g", 1) < 0 || (rc = wait_exec(errfd, child, err)) < 0) {
+		bcgroup_destroy(s->cgroups_path, NULL);
+		return rc < 0 ? rc : capsid_error_set(err, EIO, "the container process is gone");
+	}
+	if ((rc = state_write(o->name, child, s->cgroups_path)) < 0 ||
+	    (rc = write_pid_file(piddir, leaf, child)) < 0) {
+		bcgroup_destroy(s->cgroups_path, NULL);
+		return capsid_error_errno(err, -rc, "record the container's pid");
+	}
+	return 0;
+}
+
+static int join_namespaces(pid_t pid, struct capsid_error *err)
+{
+	/* Mount last: it changes our root. pid: for the child to come. */
+	static const struct {
+		const char *name;
+		int type;
+	} ns[] = {{"cgroup", CLONE_NEWCGROUP},
+		  {"ipc", CLONE_NEWIPC},
+		  {"uts", CLONE_NEWUTS},
+		  {"pid", CLONE_NEWPID},
+		  {"mnt", CLONE_NEWNS}};
+	int fds[ARRAY_SIZE(ns)];
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns[i].name);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		if (rc == 0 && fds[i] < 0)
+			rc = capsid_error_errno(err, errno, "open the %s namespace of %d", ns[i].name,
+						(int)pid);
+		else if (rc == 0 && setns(fds[i], ns[i].type) < 0)
+			rc = capsid_error_errno(err, errno, "join the %s namespace", ns[i].name);
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	return rc;
+}
+
+static int cmd_exec(const struct options *o, struct capsid_error *err)
+{
+	if (!o->process || !o->pid_file || !o->detach)
+		return capsid_error_set(err, EINVAL, "exec needs --process, --detach and --pid-file");
+	_cleanup_json_ struct json_object *doc = read_json(o->process, err);
+	if (!doc)
+		return -EINVAL;
+	_cleanup_free_ struct bspec_process *p = calloc(1, sizeof(*p));
+	if (!p)
+		return capsid_error_errno(err, ENOMEM, "process");
+	int rc = bspec_parse_process(doc, p, err);
+	if (rc < 0)
+		return capsid_error_prefix(err, "%s", o->process);
+	pid_t init;
+	char cgroup[PATH_MAX];
+	if (state_read(o->name, &init, cgroup) < 0 || !bcgroup_has(cgroup, init))
+		return capsid_error_set(err, ESRCH, "container %s is not running", o->name);
+	const char *leaf;
+	_cleanup_close_ int piddir = open_pid_dir(o->pid_file, &leaf);
+	if (piddir < 0)
+		return capsid_error_errno(err, -piddir, "pid file %s", o->pid_file);
+	_cleanup_close_ int console = -1;
+	if (p->terminal) {
+		if (!o->console)
+			return capsid_error_set(err, EINVAL, "process.terminal needs --console-socket");
+		if ((console = connect_console(o->console)) < 0)
+			return capsid_error_errno(err, -console, "connect to %s", o->console);
+	}
+	if ((rc = bcgroup_join(cgroup, err)) < 0 || (rc = join_namespaces(init, err)) < 0)
+		return rc;
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return capsid_error_errno(err, errno, "pipe");
+	pid_t child = raw_fork(0);
+	if (child < 0)
+		return capsid_error_errno(err, errno, "fork");
+	if (child == 0) {
+		close(ep[0]);
+		struct capsid_error cerr = {0};
+		bproc_exec(p, console, false, &cerr);
+		child_fail(ep[1], &cerr);
+	}
+	close(ep[1]);
+	_cleanup_close_ int errfd = ep[0];
+	if ((rc = wait_exec(errfd, child, err)) < 0)
+		return rc;
+	if ((rc = write_pid_file(piddir, leaf, child)) < 0) {
+		kill(child, SIGKILL);
+		return capsid_error_errno(err, -rc, "write %s", o->pid_file);
+	}
+	return 0;
+}
+
+static int cmd_kill(const struct options *o, struct capsid_error *err)
+{
+	char *end;
+	long sig = o->signal ? strtol(o->signal, &end, 10) : SIGTERM;
+	if (o->signal && (*end || sig <= 0 || sig >= NSIG))
+		return capsid_error_set(err, EINVAL, "kill: signal %.16s: not a number in 1..%d", o->signal,
+					NSIG - 1);
+	pid_t init;
+	char cgroup[PATH_MAX];
+	if (state_read(o->name, &init, cgroup) < 0 || !bcgroup_has(cgroup, init))
+		return capsid_error_set(err, ESRCH, "container %s is not running", o->name);
+	if (kill(init, (int)sig) < 0)
+		return capsid_error_errno(err, errno, "kill %s", o->name);
+	return 0;
+}
+
+static int cmd_delete(const struct options *o, struct capsid_error *err)
+{
+	if (!o->force)
+		return capsid_error_set(err, EINVAL, "delete needs --force");
+	pid_t init;
+	char cgroup[PATH_MAX], path[PATH_MAX];
+	int rc = state_read(o->name, &init, cgroup);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "state of %s", o->name);
+	rc = bcgroup_destroy(cgroup, err);
+	if (rc < 0)
+		return rc;
+	state_path(path, o->name);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return capsid_error_errno(err, errno, "remove %s", path);
+	return 0;
+}
+
+int builtin_main(int argc, char *const argv[])
+{
+	struct options o;
+	if (parse_args(argc, argv, &o) < 0)
+		return usage("usage: run|exec|kill|delete [options] NAME");
+	struct capsid_error err = {0};
+	int rc;
+	if (strcmp(o.verb, "run") == 0)
+		rc = cmd_run(&o, &err);
+	else if (strcmp(o.verb, "exec") == 0)
+		rc = cmd_exec(&o, &err);
+	else if (strcmp(o.verb, "kill") == 0)
+		rc = cmd_kill(&o, &err);
+	else if (strcmp(o.verb, "delete") == 0)
+		rc = cmd_delete(&o, &err);
+	else
+		return usage("unknown command");
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
