@@ -44,7 +44,7 @@ elif mode == "oversized":
 elif mode == "early":
     conn.sendall(frame(4, 1, b"hello before HELLO"))
 elif mode == "badexit":
-    conn.sendall(frame(1, 0, {"min": 1, "max": 1, "runtimes": ["crun", "runc"]}))
+    conn.sendall(frame(1, 0, {"min": 1, "max": 1, "runtimes": ["builtin", "crun", "runc"]}))
     while True:
         ftype, fid, body = read_frame()
         if ftype in (16, 25, 26):  # NEGOTIATE, NETWORK, VOLUMES
