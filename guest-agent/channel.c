@@ -116,12 +116,18 @@ int channel_open_path(struct channel **out, const char *path, struct capsid_erro
 	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return capsid_error_errno(err, errno, "open %s", path);
-	int rc = channel_new(out, fd);
-	if (rc < 0) {
-		close(fd);
+	int rc = channel_open_fd(out, fd);
+	if (rc < 0)
 		return capsid_error_errno(err, -rc, "channel");
-	}
 	return 0;
+}
+
+int channel_open_fd(struct channel **out, int fd)
+{
+	int rc = channel_new(out, fd);
+	if (rc < 0)
+		close(fd);
+	return rc;
 }
 
 void channel_free(struct channel *ch)
@@ -175,7 +181,9 @@ short channel_poll_events(const struct channel *ch)
 	return ev;
 }
 
-int channel_read(struct channel *ch)
+/* Read what is available: >0 when bytes arrived, 0 when none (or the host
+ * went away: marked disconnected). */
+static int channel_read(struct channel *ch)
 {
 	int rc = frame_reader_fill(ch->in, ch->fd);
 	if (rc == -EPIPE || rc == -EIO || rc == -ENODEV) {
@@ -188,9 +196,19 @@ int channel_read(struct channel *ch)
 	return rc;
 }
 
-int channel_next_frame(struct channel *ch, struct frame *f)
+int channel_serve(struct channel *ch, unsigned max_reads, channel_frame_fn fn, void *ctx)
 {
-	return frame_reader_next(ch->in, f);
+	for (unsigned reads = 0;; reads++) {
+		struct frame f;
+		int got;
+		while ((got = frame_reader_next(ch->in, &f)) == 1)
+			fn(ctx, &f);
+		if (got < 0)
+			return got;
+		/* Stop only here, after the frames the last read completed. */
+		if (reads == max_reads || channel_read(ch) <= 0)
+			return 0;
+	}
 }
 
 int channel_resync(struct channel *ch)

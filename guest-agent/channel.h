@@ -20,6 +20,9 @@ struct json_object;
 int channel_open(struct channel **out, unsigned timeout_ms, struct capsid_error *err);
 /* Open a given path instead (debugging on a host: a pty or fifo). */
 int channel_open_path(struct channel **out, const char *path, struct capsid_error *err);
+/* Serve an fd already open (unit tests: one end of a socketpair). The
+ * channel owns it from then on, also on failure. */
+int channel_open_fd(struct channel **out, int fd);
 void channel_free(struct channel *ch);
 
 int channel_fd(const struct channel *ch);
@@ -33,13 +36,19 @@ int channel_refresh(struct channel *ch);
  * would report POLLHUP forever). */
 short channel_poll_events(const struct channel *ch);
 
-/* Read what is available. Returns >0 when bytes arrived, 0 when none, and
- * marks the channel disconnected when the host went away. */
-int channel_read(struct channel *ch);
+/* Handles one frame taken by channel_serve(); f->body lives until it returns. */
+typedef void (*channel_frame_fn)(void *ctx, const struct frame *f);
 
-/* Next complete frame: 1 and *f filled, 0 when none, -EBADMSG/-EMSGSIZE for
- * a malformed stream (after which channel_resync() must be called). */
-int channel_next_frame(struct channel *ch, struct frame *f);
+/* Read what the host sent, at most max_reads times (a flooding host must not
+ * starve the rest of the loop), and hand every complete frame to fn. Marks
+ * the channel disconnected when the host went away. Returns 0, or
+ * -EBADMSG/-EMSGSIZE for a malformed stream (then call channel_resync()).
+ *
+ * It returns only once no complete frame is left in its buffer: poll()
+ * reports bytes still in the port, not frames already read from it, so a
+ * frame left behind would wait for the host's next bytes, which may never
+ * come (the host waits for that frame's answer, or a STDIN_CLOSE's EXIT). */
+int channel_serve(struct channel *ch, unsigned max_reads, channel_frame_fn fn, void *ctx);
 
 /* Drop buffered input after a malformed frame: the reader restarts at the
  * next byte the host sends. */

@@ -163,37 +163,29 @@ static void handle_signals(struct agent *a)
 		new_session(a);
 }
 
+static void handle_frame(void *ctx, const struct frame *f)
+{
+	struct agent *a = ctx;
+	if (f->id == 0 && f->type != CAPSID_MSG_STDIN && f->type != CAPSID_MSG_STDIN_CLOSE) {
+		agent_respond_error(a, 0, "%s: request id 0 is reserved", frame_type_name(f->type));
+		return;
+	}
+	dispatch_frame(a, f);
+}
+
 static void handle_channel(struct agent *a)
 {
-	/* Bounded reads per round so a flooding host cannot starve the
-	 * containers' output; every complete frame read is handled. */
-	for (int round = 0; round < READS_PER_ROUND; round++) {
-		struct frame f;
-		int got;
-		while ((got = channel_next_frame(a->ch, &f)) == 1) {
-			if (f.id == 0 && f.type != CAPSID_MSG_STDIN && f.type != CAPSID_MSG_STDIN_CLOSE) {
-				agent_respond_error(a, 0, "%s: request id 0 is reserved",
-						    frame_type_name(f.type));
-				continue;
-			}
-			dispatch_frame(a, &f);
+	int got = channel_serve(a->ch, READS_PER_ROUND, handle_frame, a);
+	if (got < 0) {
+		log_warn(a, "malformed frame from the host (%s): input discarded", strerror(-got));
+		const char *why = got == -EMSGSIZE ? "frame too large" : "malformed frame header";
+		struct json_object *o = json_object_new_object();
+		if (o) {
+			json_object_object_add(o, "error", json_object_new_string(why));
+			channel_send_json(a->ch, CAPSID_MSG_ERROR, 0, o);
+			json_object_put(o);
 		}
-		if (got < 0) {
-			log_warn(a, "malformed frame from the host (%s): input discarded", strerror(-got));
-			struct json_object *o = json_object_new_object();
-			if (o) {
-				json_object_object_add(
-				    o, "error",
-				    json_object_new_string(got == -EMSGSIZE ? "frame too large"
-									    : "malformed frame header"));
-				channel_send_json(a->ch, CAPSID_MSG_ERROR, 0, o);
-				json_object_put(o);
-			}
-			channel_resync(a->ch);
-			return;
-		}
-		if (channel_read(a->ch) <= 0)
-			return;
+		channel_resync(a->ch);
 	}
 }
 
@@ -287,10 +279,8 @@ static void handle_events(struct agent *a, struct pollset *p)
 			handle_signals(a);
 			break;
 		case SLOT_CHANNEL:
-			if (re & (POLLIN | POLLHUP | POLLERR)) {
-				channel_read(a->ch);
+			if (re & (POLLIN | POLLHUP | POLLERR))
 				handle_channel(a);
-			}
 			break;
 		case SLOT_OUT: {
 			struct stream *s = sl->obj;
