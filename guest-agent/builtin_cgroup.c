@@ -156,7 +156,7 @@ static int make_cgroup(const char *cgroups_path, struct capsid_error *err)
 	return 0;
 }
 
-int bcgroup_create(const struct bspec *s, pid_t pid, struct capsid_error *err)
+int bcgroup_prepare(const struct bspec *s, struct capsid_error *err)
 {
 	int rc = make_cgroup(s->cgroups_path, err);
 	if (rc < 0)
@@ -190,23 +190,17 @@ int bcgroup_create(const struct bspec *s, pid_t pid, struct capsid_error *err)
 	rc = attach_dev_filter(dir, err);
 	if (rc < 0)
 		return rc;
-	snprintf(v, sizeof(v), "%d", (int)pid);
-	if ((rc = write_at(dir, "cgroup.procs", v)) < 0)
-		return capsid_error_errno(err, -rc, "move %d into %s", (int)pid, path);
-	return 0;
+	return TAKE_FD(dir);
 }
 
-int bcgroup_join(const char *cgroups_path, struct capsid_error *err)
+int bcgroup_open(const char *cgroups_path, struct capsid_error *err)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), CGROUP_ROOT "%s/cgroup.procs", cgroups_path);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), CGROUP_ROOT "%s", cgroups_path);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return capsid_error_errno(err, errno, "open %s", path);
-	int rc = util_write_all(fd, "0", 1);
-	if (rc < 0)
-		return capsid_error_errno(err, -rc, "join %s", cgroups_path);
-	return 0;
+	return fd;
 }
 
 static bool populated(int dir)

@@ -9,11 +9,12 @@
 #include "builtin_spec.h"
 #include "error.h"
 
-/* Create the container's cgroup (cgroupsPath under /sys/fs/cgroup), apply
- * its limits and the device filter, and move pid into it. */
-int bcgroup_create(const struct bspec *s, pid_t pid, struct capsid_error *err);
-/* Move the calling process into an existing container cgroup. */
-int bcgroup_join(const char *cgroups_path, struct capsid_error *err);
+/* Create the container's cgroup (cgroupsPath under /sys/fs/cgroup) with
+ * its limits and the device filter; returns its directory fd, for
+ * clone3(CLONE_INTO_CGROUP). */
+int bcgroup_prepare(const struct bspec *s, struct capsid_error *err);
+/* The directory fd of an existing container cgroup. */
+int bcgroup_open(const char *cgroups_path, struct capsid_error *err);
 /* Kill every process of the cgroup, wait until it is empty and remove it.
  * A cgroup that does not exist is no error. */
 int bcgroup_destroy(const char *cgroups_path, struct capsid_error *err);

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -13,21 +12,14 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "inroot.h"
 
 /* Depth of directories created for one mount point. */
 #define MAX_COMPONENTS 64
 
 int bmount_open_in_root(int rootfd, const char *path, int flags)
 {
-	struct open_how how = {
-	    .flags = (uint64_t)(flags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EINTR);
-	return fd < 0 ? -errno : fd;
+	return inroot_open(rootfd, path, flags, 0);
 }
 
 /* Split "/a/b/c" into its parent "/a/b" (in parent) and "c". */

@@ -8,25 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "inroot.h"
 
 /* /etc/passwd of a real image is a few KiB; anything huge is hostile. */
 #define USER_DB_MAX (1u << 20)
 
 static int open_in_root(int rootfd, const char *path)
 {
-	struct open_how how = {
-	    .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	long fd;
-	do
-		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EINTR);
-	return fd < 0 ? -errno : (int)fd;
+	return inroot_open(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, RESOLVE_NO_XDEV);
 }
 
 static int read_fd_bounded(int fd, size_t max, char **out)

@@ -209,7 +209,7 @@ int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
 		.backoff_base_ms = env_uint("CAPSID_BACKOFF_BASE_MS", 1000),
 		.backoff_max_ms = env_uint("CAPSID_BACKOFF_MAX_MS", 300000),
 		.memory_overhead_mib = env_uint("CAPSID_MEMORY_OVERHEAD_MIB", 128),
-		.tb_size_mib = env_uint("CAPSID_TB_SIZE_MIB", 16),
+		.tb_size_mib = env_uint("CAPSID_TB_SIZE_MIB", 12),
 		.memfd_ram = env_uint("CAPSID_MEMFD_RAM", 1) != 0,
 		.warm = env_uint("CAPSID_WARM_START", 0) != 0,
 		.qemu = getenv("CAPSID_QEMU") && *getenv("CAPSID_QEMU") ? getenv("CAPSID_QEMU") : NULL,

@@ -250,6 +250,15 @@ class Checks:
         st = c.wait_exit(sid)
         check(st.stdout == b"00000000\n", "exec personality %r" % st.stdout)
 
+        # an exec'd process lives in the container's cgroup, behind its
+        # cgroup namespace, and sees the container's pid 1
+        sid = self.stream_id()
+        c.request(EXEC, {"container": "sleeper", "stream": sid,
+                         "args": ["/bin/sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max; "
+                                                   "tr '\\000' ' ' < /proc/1/cmdline | cut -c1-9"]})
+        st = c.wait_exit(sid)
+        check(st.stdout == b"0::/\n67108864\n/bin/sh -\n", "exec cgroup %r" % st.stdout)
+
         # exec with stdin
         sid = self.stream_id()
         c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["cat"]})
