@@ -158,6 +158,19 @@ static int connect_console(const char *path)
 	return fd;
 }
 
+/* A terminal process's console socket, connected (*out stays -1 otherwise). */
+static int console_for(const struct options *o, bool terminal, int *out, struct capsid_error *err)
+{
+	if (!terminal)
+		return 0;
+	if (!o->console)
+		return capsid_error_set(err, EINVAL, "process.terminal needs --console-socket");
+	*out = connect_console(o->console);
+	if (*out < 0)
+		return capsid_error_errno(err, -*out, "connect to %s", o->console);
+	return 0;
+}
+
 static struct json_object *read_json(const char *path, struct capsid_error *err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -236,12 +249,8 @@ static int cmd_run(const struct options *o, struct capsid_error *err)
 	if (piddir < 0)
 		return capsid_error_errno(err, -piddir, "pid file %s", o->pid_file);
 	_cleanup_close_ int console = -1;
-	if (s->process.terminal) {
-		if (!o->console)
-			return capsid_error_set(err, EINVAL, "process.terminal needs --console-socket");
-		if ((console = connect_console(o->console)) < 0)
-			return capsid_error_errno(err, -console, "connect to %s", o->console);
-	}
+	if ((rc = console_for(o, s->process.terminal, &console, err)) < 0)
+		return rc;
 	_cleanup_close_ int cgroup = bcgroup_prepare(s, err);
 	if (cgroup < 0) {
 		bcgroup_destroy(s->cgroups_path, NULL);
@@ -347,12 +356,8 @@ static int cmd_exec(const struct options *o, struct capsid_error *err)
 	if (piddir < 0)
 		return capsid_error_errno(err, -piddir, "pid file %s", o->pid_file);
 	_cleanup_close_ int console = -1;
-	if (p->terminal) {
-		if (!o->console)
-			return capsid_error_set(err, EINVAL, "process.terminal needs --console-socket");
-		if ((console = connect_console(o->console)) < 0)
-			return capsid_error_errno(err, -console, "connect to %s", o->console);
-	}
+	if ((rc = console_for(o, p->terminal, &console, err)) < 0)
+		return rc;
 	_cleanup_close_ int cgfd = bcgroup_open(cgroup, err);
 	if (cgfd < 0)
 		return cgfd;
