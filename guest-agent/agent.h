@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "reaped.h"
 
 /* Where the agent keeps its state in the guest. */
 #define AGENT_RUN_DIR	     "/run/capsid"
@@ -116,7 +117,8 @@ struct job {
 	pid_t pid;
 	bool reaped;
 	int wstatus;
-	uint32_t req_id; /* request to answer when done; 0 for internal jobs */
+	uint64_t reaped_mark; /* statuses recorded before it started are not its processes' */
+	uint32_t req_id;      /* request to answer when done; 0 for internal jobs */
 	char container[AGENT_NAME_MAX + 1];
 	uint32_t stream;
 	int err_fd;	/* the command's stderr, -1 when it writes into a stream's pipe */
@@ -130,14 +132,6 @@ struct image_mount {
 	struct image_mount *next;
 	char serial[AGENT_SERIAL_MAX + 1];
 	unsigned users;
-};
-
-/* Exit statuses of children nobody claimed yet: a detached exec can be
- * reaped before the agent has read its pid file. */
-#define AGENT_ORPHANS 64
-struct reaped_child {
-	pid_t pid;
-	int wstatus;
 };
 
 struct shutdown_state {
@@ -161,10 +155,9 @@ struct agent {
 	struct stream *streams;
 	struct job *jobs;
 	struct image_mount *images;
-	struct reaped_child orphans[AGENT_ORPHANS];
-	size_t orphan_next;
+	struct reaped_table reaped; /* statuses of children nobody claimed yet */
 	struct shutdown_state shutdown;
-	struct agent_net_config net; /* from the host's NETWORK request; empty without one */
+	struct agent_net_config net;  /* from the host's NETWORK request; empty without one */
 	struct agent_volume *volumes; /* from the host's VOLUMES request */
 	bool cifs_ready;	      /* the SMB client modules are loaded */
 };
@@ -174,7 +167,6 @@ struct container *agent_container(struct agent *a, const char *name);
 struct stream *agent_stream(struct agent *a, uint32_t id);
 
 /* Exit status of pid if it was reaped before anyone claimed it (removes it). */
-bool agent_take_orphan(struct agent *a, pid_t pid, int *wstatus);
 
 /* Answer request `id`: RESPONSE with body (NULL: {}) or ERROR. Consumes body. */
 void agent_respond(struct agent *a, uint32_t id, struct json_object *body);

@@ -147,8 +147,8 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 	/* Each runtime has its own initramfs (runc's is bigger): say so
 	 * rather than fail at START with the runtime's exec error. */
 	if (!runtime_present(req.runtime)) {
-		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs", req.container,
-				    req.runtime);
+		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs",
+				    req.container, req.runtime);
 		return;
 	}
 	struct container *c = calloc(1, sizeof(*c));
@@ -237,7 +237,7 @@ static void run_done(struct agent *a, struct job *j, struct container *c, struct
 			snprintf(why, sizeof(why), "read pid file: %s", strerror(-rc));
 		} else {
 			c->pid = pid;
-			stream_set_pid(a, s, pid);
+			stream_set_pid(a, s, pid, j->reaped_mark);
 		}
 		if (!why[0] && s->tty)
 			take_console(j, s, why, sizeof(why));
@@ -337,7 +337,7 @@ static void exec_done(struct agent *a, struct job *j, struct container *c, struc
 		}
 		return;
 	}
-	stream_set_pid(a, s, pid);
+	stream_set_pid(a, s, pid, j->reaped_mark);
 	respond_pid(a, j->req_id, pid);
 	stream_start_forwarding(a, s);
 }

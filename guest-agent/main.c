@@ -53,17 +53,6 @@ struct stream *agent_stream(struct agent *a, uint32_t id)
 	return NULL;
 }
 
-bool agent_take_orphan(struct agent *a, pid_t pid, int *wstatus)
-{
-	for (size_t i = 0; i < AGENT_ORPHANS; i++)
-		if (a->orphans[i].pid == pid) {
-			*wstatus = a->orphans[i].wstatus;
-			a->orphans[i].pid = 0;
-			return true;
-		}
-	return false;
-}
-
 void agent_respond(struct agent *a, uint32_t id, struct json_object *body)
 {
 	if (!body)
@@ -128,11 +117,8 @@ static void reap_children(struct agent *a)
 				stream_exited(a, s, st);
 				claimed = true;
 			}
-		if (!claimed) {
-			/* Maybe a detached exec whose pid file is not read yet. */
-			a->orphans[a->orphan_next] = (struct reaped_child){pid, st};
-			a->orphan_next = (a->orphan_next + 1) % AGENT_ORPHANS;
-		}
+		if (!claimed) /* maybe a detached process whose pid file is not read yet */
+			reaped_record(&a->reaped, pid, st);
 	}
 }
 

@@ -116,11 +116,11 @@ void stream_start_forwarding(struct agent *a, struct stream *s)
 	s->forwarding = true;
 }
 
-void stream_set_pid(struct agent *a, struct stream *s, pid_t pid)
+void stream_set_pid(struct agent *a, struct stream *s, pid_t pid, uint64_t mark)
 {
 	s->pid = pid;
 	int st;
-	if (agent_take_orphan(a, pid, &st))
+	if (reaped_take(&a->reaped, pid, mark, &st))
 		stream_exited(a, s, st);
 }
 

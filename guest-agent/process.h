@@ -28,8 +28,9 @@ void stream_destroy(struct agent *a, struct stream *s);
 
 /* The request was answered: output frames may follow. */
 void stream_start_forwarding(struct agent *a, struct stream *s);
-/* The process's pid is known (checks exits reaped earlier). */
-void stream_set_pid(struct agent *a, struct stream *s, pid_t pid);
+/* The process's pid is known: takes its exit if it was reaped already
+ * (after mark: the reaped_mark of the job that started it). */
+void stream_set_pid(struct agent *a, struct stream *s, pid_t pid, uint64_t mark);
 void stream_exited(struct agent *a, struct stream *s, int wstatus);
 
 /* Poll handlers. */

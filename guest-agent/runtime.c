@@ -107,7 +107,8 @@ static int spawn(const char *bin, const char *runtime, const char *const *args, 
 	if (p < 0)
 		return -errno;
 	if (p == 0)
-		exec_child(runtime_is_builtin(runtime) ? NULL : bin, strcmp(runtime, "crun") == 0, argv, in, out, err);
+		exec_child(runtime_is_builtin(runtime) ? NULL : bin, strcmp(runtime, "crun") == 0, argv, in,
+			   out, err);
 	*pid = p;
 	return 0;
 }
@@ -144,6 +145,7 @@ int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, 
 		return capsid_error_errno(err, ENOMEM, "job");
 	}
 	j->kind = kind;
+	j->reaped_mark = reaped_mark(&a->reaped);
 	j->err_fd = need_pipe ? errpipe[0] : -1;
 	j->console_fd = -1;
 	int rc = spawn(bin, runtime, args, in, o, e, &j->pid);
