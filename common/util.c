@@ -80,22 +80,27 @@ int util_read_file_at(int dirfd, const char *path, size_t max, char **out, size_
 	return 0;
 }
 
-int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int util_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	int rc = util_write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, path) < 0)
 		rc = -errno;
 	if (rc < 0)
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 	return rc;
+}
+
+int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return util_write_file_atomic_at(AT_FDCWD, path, data, len, mode);
 }
 
 int util_mkdir_p(const char *path, mode_t mode)
@@ -205,7 +210,8 @@ ssize_t util_base64_decode(const char *in, size_t len, uint8_t *out)
 			if (pad || (v[k] = base64_value(in[i + k])) < 0)
 				return -EINVAL;
 		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		uint32_t w =
+		    (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
 		out[n++] = (uint8_t)(w >> 16);
 		if (pad < 2)
 			out[n++] = (uint8_t)(w >> 8);

@@ -14,8 +14,10 @@ int util_send_all(int fd, const void *buf, size_t len);
  * NUL-terminated; caller frees. dirfd may be AT_FDCWD. */
 int util_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
 
-/* Write a file atomically: temp file in the same directory, fsync, rename. */
+/* Write a file atomically: temp file in the same directory, fsync, rename.
+ * The _at form takes path relative to dirfd (AT_FDCWD: as the other). */
 int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+int util_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode);
 
 /* mkdir -p with mode for created components. */
 int util_mkdir_p(const char *path, mode_t mode);

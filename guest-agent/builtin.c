@@ -114,17 +114,9 @@ static int state_write(const char *name, pid_t pid, const char *cgroup)
  * launcher sits in the container's mount namespace when it writes it. */
 static int write_pid_file(int dirfd, const char *leaf, pid_t pid)
 {
-	char tmp[NAME_MAX + 8], text[24];
-	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", leaf) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
+	char text[24];
 	int n = snprintf(text, sizeof(text), "%d", (int)pid);
-	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	int rc = util_write_all(fd, text, (size_t)n);
-	if (rc < 0)
-		return rc;
-	return renameat(dirfd, tmp, dirfd, leaf) < 0 ? -errno : 0;
+	return util_write_file_atomic_at(dirfd, leaf, text, (size_t)n, 0644);
 }
 
 static int open_pid_dir(const char *pid_file, const char **leaf)
@@ -229,38 +221,14 @@ static pid_t clone_into(int flags, int cgroup_fd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-static int cmd_run(const struct options *o, struct capsid_error *err)
+/* Clone the container's init into its cgroup, wait until its program
+ * runs, and record its pid. */
+static int start_init(const struct options *o, const struct bspec *s, int cgroup, int console, int piddir,
+		      const char *leaf, struct capsid_error *err)
 {
-	if (!o->bundle || !o->pid_file || !o->detach)
-		return capsid_error_set(err, EINVAL, "run needs --detach --bundle and --pid-file");
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/config.json", o->bundle);
-	_cleanup_json_ struct json_object *doc = read_json(path, err);
-	if (!doc)
-		return -EINVAL;
-	_cleanup_free_ struct bspec *s = calloc(1, sizeof(*s));
-	if (!s)
-		return capsid_error_errno(err, ENOMEM, "spec");
-	int rc = bspec_parse_config(doc, s, err);
-	if (rc < 0)
-		return capsid_error_prefix(err, "%s", path);
-	const char *leaf;
-	_cleanup_close_ int piddir = open_pid_dir(o->pid_file, &leaf);
-	if (piddir < 0)
-		return capsid_error_errno(err, -piddir, "pid file %s", o->pid_file);
-	_cleanup_close_ int console = -1;
-	if ((rc = console_for(o, s->process.terminal, &console, err)) < 0)
-		return rc;
-	_cleanup_close_ int cgroup = bcgroup_prepare(s, err);
-	if (cgroup < 0) {
-		bcgroup_destroy(s->cgroups_path, NULL);
-		return cgroup;
-	}
 	int ep[2];
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		bcgroup_destroy(s->cgroups_path, NULL);
+	if (pipe2(ep, O_CLOEXEC) < 0)
 		return capsid_error_errno(err, errno, "pipe");
-	}
 	/* The cgroup namespace after the clone, so that its root is the
 	 * container's cgroup. */
 	pid_t child = clone_into(s->namespaces & ~CLONE_NEWCGROUP, cgroup);
@@ -284,18 +252,46 @@ static int cmd_run(const struct options *o, struct capsid_error *err)
 	int saved = errno;
 	close(ep[1]);
 	_cleanup_close_ int errfd = ep[0];
-	if (child < 0) {
-		bcgroup_destroy(s->cgroups_path, NULL);
+	if (child < 0)
 		return capsid_error_errno(err, saved, "clone the container process");
-	}
-	if ((rc = wait_exec(errfd, child, err)) < 0) {
-		bcgroup_destroy(s->cgroups_path, NULL);
+	int rc = wait_exec(errfd, child, err);
+	if (rc < 0)
 		return rc;
-	}
 	if ((rc = state_write(o->name, child, s->cgroups_path)) < 0 ||
-	    (rc = write_pid_file(piddir, leaf, child)) < 0) {
-		bcgroup_destroy(s->cgroups_path, NULL);
+	    (rc = write_pid_file(piddir, leaf, child)) < 0)
 		return capsid_error_errno(err, -rc, "record the container's pid");
+	return 0;
+}
+
+static int cmd_run(const struct options *o, struct capsid_error *err)
+{
+	if (!o->bundle || !o->pid_file || !o->detach)
+		return capsid_error_set(err, EINVAL, "run needs --detach --bundle and --pid-file");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/config.json", o->bundle);
+	_cleanup_json_ struct json_object *doc = read_json(path, err);
+	if (!doc)
+		return -EINVAL;
+	_cleanup_free_ struct bspec *s = calloc(1, sizeof(*s));
+	if (!s)
+		return capsid_error_errno(err, ENOMEM, "spec");
+	int rc = bspec_parse_config(doc, s, err);
+	if (rc < 0)
+		return capsid_error_prefix(err, "%s", path);
+	const char *leaf;
+	_cleanup_close_ int piddir = open_pid_dir(o->pid_file, &leaf);
+	if (piddir < 0)
+		return capsid_error_errno(err, -piddir, "pid file %s", o->pid_file);
+	_cleanup_close_ int console = -1;
+	if ((rc = console_for(o, s->process.terminal, &console, err)) < 0)
+		return rc;
+	_cleanup_close_ int cgroup = bcgroup_prepare(s, err);
+	if (cgroup >= 0)
+		rc = start_init(o, s, cgroup, console, piddir, leaf, err);
+	/* Whatever it made goes with a failure: the cgroup kills the process. */
+	if (cgroup < 0 || rc < 0) {
+		bcgroup_destroy(s->cgroups_path, NULL);
+		return cgroup < 0 ? cgroup : rc;
 	}
 	return 0;
 }

@@ -107,8 +107,7 @@ static int spawn(const char *bin, const char *runtime, const char *const *args, 
 	if (p < 0)
 		return -errno;
 	if (p == 0)
-		exec_child(runtime_is_builtin(runtime) ? NULL : bin, strcmp(runtime, "crun") == 0, argv, in,
-			   out, err);
+		exec_child(bin, strcmp(runtime, "crun") == 0, argv, in, out, err);
 	*pid = p;
 	return 0;
 }

@@ -241,7 +241,7 @@ archive() {
 	rm -f "$STAGE/initrd.cpio"
 }
 # One initramfs per runtime, each a superset of the one before: the agent
-# alone (its builtin runtime: 0.4 MB), + crun and its libraries (3.9 MB),
+# alone (its builtin runtime: 0.8 MB), + crun and its libraries (3.9 MB),
 # + runc (8.7 MB more). A guest unpacks and keeps only its runtime's files.
 archive initrd-builtin.img
 install -m 0755 "$CRUN" "$ROOT/usr/bin/crun"
