@@ -2,6 +2,7 @@
 #ifndef CAPSID_UTIL_H
 #define CAPSID_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -27,6 +28,8 @@ int util_rm_rf(const char *path);
 
 /* Monotonic and wall clock helpers. */
 uint64_t util_now_ms(void);
+/* True while pid exists and is not a zombie. */
+bool util_pid_running(pid_t pid);
 /* RFC 3339 UTC timestamp with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z */
 void util_format_time(char out[40], int64_t sec, long nsec);
 void util_now_rfc3339(char out[40]);

@@ -194,9 +194,13 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 			vmm_argv_free(b.v);
 			return -ENOMEM;
 		}
+		/* The format node is named (VMM_DISK_NODE) so that a running VM's
+		 * disk can be pointed at another file (vmm_replace_disk). */
 		argv_add(&b, "-drive");
-		argv_add(&b, "file=%s,if=none,id=disk%zu,format=%s,readonly=%s,cache=none,aio=threads", path, i,
-			 d->format ? d->format : "raw", d->readonly ? "on" : "off");
+		argv_add(&b,
+			 "file=%s,if=none,id=disk%zu,node-name=" VMM_DISK_NODE
+			 ",format=%s,readonly=%s,cache=none,aio=threads",
+			 path, i, i, d->format ? d->format : "raw", d->readonly ? "on" : "off");
 		argv_add(&b, "-device");
 		argv_add(&b, "virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
 	}

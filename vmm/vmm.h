@@ -105,6 +105,15 @@ int vmm_save_state(const char *qmp_socket, const char *path, unsigned timeout_ms
 /* Load path into a VM started with incoming=true, then let it run. */
 int vmm_restore_state(const char *qmp_socket, const char *path, unsigned timeout_ms, struct capsid_error *err);
 
+/* Node name of disk i's format node on the QEMU command line. */
+#define VMM_DISK_NODE "disk%zu-fmt"
+
+/* Point disk `slot` of a running VM (a read-only raw disk) at the file at
+ * path instead (vmm/blockswap.c). The guest sees the same device and reads
+ * the new file from then on: only for a disk the guest has not read yet
+ * (it would keep cached blocks of the old file). Once per slot. */
+int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, struct capsid_error *err);
+
 /* Ask QEMU to quit over QMP (best effort), then SIGKILL after grace_ms.
  * Reaps the child. Returns 0 once the process is gone. */
 int vmm_terminate(pid_t pid, const char *qmp_socket, unsigned grace_ms);

@@ -25,6 +25,8 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv); /* stop|start|restart|delete */
 int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv);   /* hidden: __monitor */
+int cli_cmd_standby_main(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __standby */
+int cli_cmd_standby(struct cli_ctx *ctx, int argc, char **argv);   /* standby list|stop */
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_dns(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __dns, the DNS responder */
 int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);

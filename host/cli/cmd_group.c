@@ -140,6 +140,8 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct
 	}
 	struct json_object *redacted = spec_to_json(spec, SPEC_REDACT);
 	struct json_object *full = spec_to_json(spec, SPEC_WITH_SECRETS);
+	struct launch_opts lo = {
+	    .runtime = a->runtime, .vcpus = spec_group_vcpus(spec), .memory_mib = spec_group_memory_mib(spec)};
 	spec_free(spec);
 	size_t len;
 	const char *s = json_object_to_json_string_length(redacted, JSON_C_TO_STRING_PRETTY, &len);
@@ -151,7 +153,6 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct
 		return cli_fail("write %s: %s", paths->spec, strerror(-rc));
 	}
 	s = json_object_to_json_string_length(full, JSON_C_TO_STRING_PLAIN, &len);
-	struct launch_opts lo = {.runtime = a->runtime};
 	rc = launch_monitor(ctx, paths, s, len, &lo, &err);
 	explicit_bzero((char *)s, len);
 	json_object_put(full);
@@ -219,22 +220,6 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-/* True while pid exists and is not a zombie. */
-static bool pid_running(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
-}
-
 static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths)
 {
 	(void)ctx;
@@ -252,7 +237,7 @@ static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths)
 				return cli_fail("group %s: its monitor does not exit", paths->name);
 		}
 		/* The lock goes a moment before the process: wait for that too. */
-		for (int i = 0; monitor_pid > 1 && pid_running(monitor_pid) && i < 250; i++)
+		for (int i = 0; monitor_pid > 1 && util_pid_running(monitor_pid) && i < 250; i++)
 			usleep(20000);
 	}
 	_cleanup_close_ int lock = group_lock(paths);

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +21,8 @@
 #include "monitor.h"
 #include "util.h"
 #include "vmm.h"
+
+extern char **environ;
 
 static unsigned env_uint(const char *name, unsigned def)
 {
@@ -46,6 +51,69 @@ static int resolve_accel(struct cli_ctx *ctx, const char **out, struct capsid_er
 		cli_warn("using TCG software emulation: %s", why);
 	*out = vmm_accel_name(a);
 	return 0;
+}
+
+static unsigned memory_overhead_mib(void)
+{
+	return env_uint("CAPSID_MEMORY_OVERHEAD_MIB", 128);
+}
+
+static int send_claim(int fd, const char *body, int spec_fd, int ready_fd)
+{
+	struct iovec iov = {.iov_base = (void *)body, .iov_len = strlen(body)};
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(2 * sizeof(int))];
+	} ctl = {0};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	int fds[2] = {spec_fd, ready_fd};
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)iov.iov_len ? 0 : -errno;
+}
+
+/* Warm start's ready clone (host/monitor/standby.c): hand the group to the
+ * standby of its machine when one is up; it exec's the group's monitor
+ * with this process's environment, as a fork would have. 1 when it took
+ * the group (spec_fd and ready_fd are then its), 0 when the caller starts
+ * the monitor itself. */
+static int claim_standby(struct cli_ctx *ctx, const struct group_paths *paths, const struct launch_opts *opts,
+			 const char *accel, const char *runtime, const char *guest, int spec_fd, int ready_fd)
+{
+	if (!opts || !opts->vcpus || !env_uint("CAPSID_WARM_START", 0) || !env_uint("CAPSID_WARM_STANDBY", 0))
+		return 0;
+	char dir[PATH_MAX];
+	if (monitor_standby_dir(ctx->root, runtime, opts->vcpus, opts->memory_mib + memory_overhead_mib(), dir,
+				sizeof(dir)) < 0)
+		return 0;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/claim.sock", dir);
+	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+		return 0;
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return 0;
+	_cleanup_json_ struct json_object *claim = json_object_new_object();
+	struct json_object *env = json_object_new_array();
+	json_object_object_add(claim, "group", json_object_new_string(paths->name));
+	json_object_object_add(claim, "accel", json_object_new_string(accel));
+	json_object_object_add(claim, "runtime", json_object_new_string(runtime));
+	json_object_object_add(claim, "guestDir", json_object_new_string(guest));
+	json_object_object_add(claim, "nice", json_object_new_int(getpriority(PRIO_PROCESS, 0)));
+	for (char **e = environ; *e; e++)
+		json_object_array_add(env, json_object_new_string(*e));
+	json_object_object_add(claim, "env", env);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send_claim(fd, json_object_to_json_string_ext(claim, JSON_C_TO_STRING_PLAIN), spec_fd, ready_fd) < 0)
+		return 0;
+	char reply[256];
+	ssize_t got = recv(fd, reply, sizeof(reply) - 1, 0);
+	return got >= 3 && memcmp(reply, "ok\n", 3) == 0;
 }
 
 /* Move fd to exactly `target` in the child, without clobbering the other. */
@@ -80,7 +148,8 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 		close(spec_pipe[1]);
 		return capsid_error_errno(err, errno, "pipe");
 	}
-	pid_t child = fork();
+	bool claimed = claim_standby(ctx, paths, opts, accel, runtime, guest, spec_pipe[0], ready_pipe[1]);
+	pid_t child = claimed ? 0 : fork();
 	if (child < 0) {
 		rc = capsid_error_errno(err, errno, "fork");
 		close(spec_pipe[0]);
@@ -89,7 +158,7 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 		close(ready_pipe[1]);
 		return rc;
 	}
-	if (child == 0) {
+	if (!claimed && child == 0) {
 		/* Detach: new session, then a grandchild that init adopts. */
 		setsid();
 		if (fork() != 0)
@@ -112,7 +181,8 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 	}
 	close(spec_pipe[0]);
 	close(ready_pipe[1]);
-	waitpid(child, NULL, 0);
+	if (!claimed)
+		waitpid(child, NULL, 0);
 	rc = util_write_all(spec_pipe[1], spec_json, len);
 	close(spec_pipe[1]);
 	_cleanup_close_ int ready = ready_pipe[0];
@@ -185,38 +255,80 @@ int launch_request(const struct group_paths *paths, unsigned short type, const c
 	}
 }
 
-int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
+/* The arguments of the hidden `__monitor NAME` and `__standby` commands. */
+struct monitor_args {
+	const char *accel, *runtime, *guest, *adopt;
+	unsigned vcpus, memory_mib;
+};
+
+static int parse_monitor_args(int argc, char **argv, int first, struct monitor_args *a,
+			      struct monitor_options *opts)
 {
-	const char *name = argc > 1 ? argv[1] : NULL;
-	const char *accel = NULL, *runtime = "builtin", *guest = NULL;
-	for (int i = 2; i + 1 < argc; i += 2) {
+	*a = (struct monitor_args){.runtime = "builtin"};
+	for (int i = first; i + 1 < argc; i += 2) {
+		const char *v = argv[i + 1];
 		if (strcmp(argv[i], "--accel") == 0)
-			accel = argv[i + 1];
+			a->accel = v;
 		else if (strcmp(argv[i], "--runtime") == 0)
-			runtime = argv[i + 1];
+			a->runtime = v;
 		else if (strcmp(argv[i], "--guest-dir") == 0)
-			guest = argv[i + 1];
+			a->guest = v;
+		else if (strcmp(argv[i], "--adopt") == 0)
+			a->adopt = v;
+		else if (strcmp(argv[i], "--vcpus") == 0)
+			a->vcpus = (unsigned)strtoul(v, NULL, 10);
+		else if (strcmp(argv[i], "--memory-mib") == 0)
+			a->memory_mib = (unsigned)strtoul(v, NULL, 10);
+		else
+			return -EINVAL;
 	}
-	struct group_paths paths;
-	struct capsid_error err = {0};
-	if (!name || !guest || group_paths_init(ctx->root, name, &paths, &err) < 0)
-		return 2;
-	struct monitor_options opts = {
-		.runtime = runtime,
-		.guest_dir = guest,
+	bool warm = env_uint("CAPSID_WARM_START", 0) != 0;
+	*opts = (struct monitor_options){
+		.runtime = a->runtime,
+		.guest_dir = a->guest,
 		.boot_timeout_ms = env_uint("CAPSID_BOOT_TIMEOUT_MS", 120000),
 		.stop_timeout_ms = env_uint("CAPSID_STOP_TIMEOUT_MS", 10000),
 		.backoff_base_ms = env_uint("CAPSID_BACKOFF_BASE_MS", 1000),
 		.backoff_max_ms = env_uint("CAPSID_BACKOFF_MAX_MS", 300000),
-		.memory_overhead_mib = env_uint("CAPSID_MEMORY_OVERHEAD_MIB", 128),
+		.memory_overhead_mib = memory_overhead_mib(),
 		.tb_size_mib = env_uint("CAPSID_TB_SIZE_MIB", 12),
 		.memfd_ram = env_uint("CAPSID_MEMFD_RAM", 1) != 0,
-		.warm = env_uint("CAPSID_WARM_START", 0) != 0,
+		.warm = warm,
+		.standby = warm && env_uint("CAPSID_WARM_STANDBY", 0) != 0,
+		.standby_idle_s = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600),
 		.qemu = getenv("CAPSID_QEMU") && *getenv("CAPSID_QEMU") ? getenv("CAPSID_QEMU") : NULL,
 	};
-	enum vmm_accel a;
-	if (vmm_accel_parse(accel, &a) < 0 || a == VMM_ACCEL_AUTO)
+	enum vmm_accel accel;
+	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)
+		return -EINVAL;
+	opts->accel = accel;
+	return 0;
+}
+
+int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *name = argc > 1 ? argv[1] : NULL;
+	struct monitor_args a;
+	struct monitor_options opts;
+	struct monitor_adopt adopt;
+	struct group_paths paths;
+	struct capsid_error err = {0};
+	if (!name || parse_monitor_args(argc, argv, 2, &a, &opts) < 0 ||
+	    group_paths_init(ctx->root, name, &paths, &err) < 0)
 		return 2;
-	opts.accel = a;
+	if (a.adopt) {
+		if (monitor_adopt_parse(a.adopt, &adopt) < 0)
+			return 2;
+		opts.adopt = &adopt;
+	}
 	return monitor_main(&paths, &opts, 3, 4);
+}
+
+int cli_cmd_standby_main(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct monitor_args a;
+	struct monitor_options opts;
+	if (parse_monitor_args(argc, argv, 1, &a, &opts) < 0 || !a.vcpus || !a.memory_mib || !opts.standby)
+		return 2;
+	return monitor_standby_main(ctx->root, &opts, a.vcpus, a.memory_mib);
 }

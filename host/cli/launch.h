@@ -13,6 +13,8 @@ struct json_object;
 
 struct launch_opts {
 	const char *runtime; /* NULL: $CAPSID_RUNTIME or "builtin" */
+	/* The group's machine, for warm start's ready clone; 0: do not look for one. */
+	unsigned vcpus, memory_mib;
 };
 
 /* Start the monitor and wait until its VM is up (or it reports why not). */

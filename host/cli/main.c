@@ -37,6 +37,8 @@ static const char usage[] =
 	"Volumes (persistent disks, for capsidDisk volumes):\n"
 	"  volume create NAME --size SIZE | volume list | volume rm NAME\n"
 	"  volume cp SRC DST  copy in or out; one side is NAME:/PATH\n"
+	"Warm start (CAPSID_WARM_START=1, CAPSID_WARM_STANDBY=1):\n"
+	"  standby list | standby stop   the ready clones kept for the next group\n"
 	"\n"
 	"Global options:\n"
 	"  --root DIR         state root (default $CAPSID_ROOT or /var/lib/capsid)\n"
@@ -177,7 +179,7 @@ static const struct command commands[] = {
 	{"exec", cli_cmd_exec},       {"stop", cli_cmd_lifecycle},    {"start", cli_cmd_lifecycle},
 	{"restart", cli_cmd_lifecycle}, {"delete", cli_cmd_lifecycle}, {"rm", cli_cmd_lifecycle},
 	{"image", cli_cmd_image},     {"network", cli_cmd_network}, {"__monitor", cli_cmd_monitor},
-	{"__dns", cli_cmd_dns},
+	{"__dns", cli_cmd_dns},       {"__standby", cli_cmd_standby_main}, {"standby", cli_cmd_standby},
 	{"share", cli_cmd_share},     {"__smbd", cli_cmd_smbd},
 	{"volume", cli_cmd_volume},
 };

@@ -144,9 +144,9 @@ void monitor_update_phase(struct monitor *m)
 	}
 }
 
-static const char *guest_file(struct monitor *m, const char *leaf, char *buf, size_t len)
+static const char *guest_file(const struct monitor_options *opts, const char *leaf, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s", m->opts->guest_dir, leaf);
+	snprintf(buf, len, "%s/%s", opts->guest_dir, leaf);
 	return buf;
 }
 
@@ -157,13 +157,13 @@ static const char *guest_file(struct monitor *m, const char *leaf, char *buf, si
  * names the initramfs per runtime (runc has its own: crun groups do not
  * carry it). Absent fields keep the defaults (ACPI on, no balloon,
  * initrd.img), so older guest dirs boot as before. */
-static void guest_manifest_apply(struct monitor *m, struct vmm_config *cfg, char initrd[PATH_MAX])
+static void guest_manifest_apply(const struct monitor_options *opts, struct vmm_config *cfg, char initrd[PATH_MAX])
 {
 	char path[PATH_MAX];
-	guest_file(m, "initrd.img", initrd, PATH_MAX);
+	guest_file(opts, "initrd.img", initrd, PATH_MAX);
 	_cleanup_free_ char *text = NULL;
-	if (util_read_file_at(AT_FDCWD, guest_file(m, "manifest.json", path, sizeof(path)), 64 * 1024, &text, NULL) <
-	    0)
+	if (util_read_file_at(AT_FDCWD, guest_file(opts, "manifest.json", path, sizeof(path)), 64 * 1024, &text,
+			      NULL) < 0)
 		return;
 	_cleanup_json_ struct json_object *doc = json_tokener_parse(text);
 	struct json_object *v, *initrds;
@@ -175,31 +175,39 @@ static void guest_manifest_apply(struct monitor *m, struct vmm_config *cfg, char
 	if (doc && json_object_object_get_ex(doc, "timerChecks", &v) && json_object_is_type(v, json_type_boolean))
 		cfg->skip_timer_checks = !json_object_get_boolean(v);
 	if (doc && json_object_object_get_ex(doc, "initrds", &initrds) &&
-	    json_object_object_get_ex(initrds, m->opts->runtime, &v) && json_object_is_type(v, json_type_string) &&
+	    json_object_object_get_ex(initrds, opts->runtime, &v) && json_object_is_type(v, json_type_string) &&
 	    !strchr(json_object_get_string(v), '/'))
-		guest_file(m, json_object_get_string(v), initrd, PATH_MAX);
+		guest_file(opts, json_object_get_string(v), initrd, PATH_MAX);
+}
+
+void monitor_vm_config(const struct monitor_options *opts, const struct group_paths *paths, unsigned vcpus,
+		       unsigned memory_mib, struct monitor_vm_files *files, struct vmm_config *cfg)
+{
+	*cfg = (struct vmm_config){
+		.qemu = opts->qemu,
+		.kernel = guest_file(opts, "vmlinuz", files->kernel, sizeof(files->kernel)),
+		.initrd = files->initrd,
+		.vcpus = vcpus,
+		.memory_mib = memory_mib,
+		.accel = opts->accel,
+		.tb_size_mib = opts->tb_size_mib,
+		.agent_socket = paths->agent,
+		.qmp_socket = paths->qmp,
+		.console_log = paths->console,
+		.tsc_khz = vmm_host_tsc_khz(NULL),
+		.memfd_ram = opts->memfd_ram,
+	};
+	guest_manifest_apply(opts, cfg, files->initrd);
+	snprintf(files->cmdline, sizeof(files->cmdline), "console=ttyS0 quiet panic=-1 capsid.hostname=%s", paths->name);
+	cfg->cmdline = files->cmdline;
 }
 
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 {
-	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
-	struct vmm_config cfg = {
-		.qemu = m->opts->qemu,
-		.kernel = guest_file(m, "vmlinuz", kernel, sizeof(kernel)),
-		.initrd = initrd,
-		.vcpus = spec_group_vcpus(m->spec),
-		.memory_mib = spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib,
-		.accel = m->opts->accel,
-		.tb_size_mib = m->opts->tb_size_mib,
-		.agent_socket = m->paths->agent,
-		.qmp_socket = m->paths->qmp,
-		.console_log = m->paths->console,
-		.tsc_khz = vmm_host_tsc_khz(NULL),
-		.memfd_ram = m->opts->memfd_ram,
-	};
-	guest_manifest_apply(m, &cfg, initrd);
-	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 quiet panic=-1 capsid.hostname=%s", m->paths->name);
-	cfg.cmdline = cmdline;
+	struct monitor_vm_files files;
+	struct vmm_config cfg;
+	monitor_vm_config(m->opts, m->paths, spec_group_vcpus(m->spec),
+			  spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib, &files, &cfg);
 	for (size_t i = 0; i < m->n_disks; i++) {
 		size_t c;
 		for (c = 0; c < m->n_containers; c++)
@@ -215,17 +223,24 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	if (rc < 0)
 		return rc;
 	int warm = monitor_template_apply(m, &cfg);
-	unlink(m->paths->agent);
-	unlink(m->paths->qmp);
-	int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (log >= 0)
-		close(log); /* QEMU appends the serial console; start each boot afresh */
-	rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
-	if (rc < 0) {
-		monitor_volumes_release(m);
-		return rc;
+	m->warm.standby_asked = false;
+	if (m->adopt && !(warm > 0 && monitor_standby_adopt(m, &cfg) == 0))
+		monitor_standby_discard(m);
+	if (m->adopt) {
+		m->adopt = NULL; /* the VM is the ready clone: no spawn, no restore */
+	} else {
+		unlink(m->paths->agent);
+		unlink(m->paths->qmp);
+		int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (log >= 0)
+			close(log); /* QEMU appends the serial console; start each boot afresh */
+		rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
+		if (rc < 0) {
+			monitor_volumes_release(m);
+			return rc;
+		}
 	}
-	if (warm > 0 && monitor_template_restore(m, err) < 0) {
+	if (warm > 0 && !m->warm.restored && monitor_template_restore(m, err) < 0) {
 		/* A template that does not load (e.g. QEMU changed under it) must not stop the group: boot cold. */
 		monitor_log(m, "warm start: restore failed (%s): booting cold", err->msg);
 		vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
@@ -575,6 +590,7 @@ static void monitor_loop(struct monitor *m)
 
 int monitor_main(const struct group_paths *paths, const struct monitor_options *opts, int spec_fd, int ready_fd)
 {
+	struct monitor_adopt adopt = opts->adopt ? *opts->adopt : (struct monitor_adopt){0};
 	struct monitor mon = {
 		.paths = paths,
 		.opts = opts,
@@ -585,6 +601,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.next_req_id = 1,
 		.next_stream = 1,
 		.vm = VM_DOWN,
+		.adopt = opts->adopt ? &adopt : NULL,
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};
@@ -623,6 +640,8 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		rc = monitor_boot_vm(m, &err);
 	if (rc < 0) {
 		monitor_log(m, "start failed: %s", err.msg);
+		if (m->adopt)
+			monitor_standby_discard(m);
 		monitor_report_ready(m, err.msg);
 		monitor_free(m);
 		close(lock_fd);

@@ -42,7 +42,24 @@ struct monitor_options {
 	unsigned tb_size_mib;
 	bool memfd_ram; /* guest RAM from a memfd (CAPSID_MEMFD_RAM, default on) */
 	bool warm;      /* warm start from a VM template (CAPSID_WARM_START=1, opt-in; template.c) */
+	bool standby;   /* with warm: keep a ready clone per machine (CAPSID_WARM_STANDBY=1; standby.c) */
+	unsigned standby_idle_s;             /* a ready clone nobody claims ends after this */
+	const struct monitor_adopt *adopt;   /* this monitor starts on a ready clone (standby.c) */
 };
+
+/* A ready clone handed to a new group's monitor (`__monitor --adopt`):
+ * its QEMU (a child of this very process: the standby exec'd the monitor),
+ * the connected agent channel with the agent's HELLO unread, the standby
+ * tap QEMU holds, the template it was restored from, and the standby
+ * directory its sockets and console live in until the group takes them. */
+struct monitor_adopt {
+	pid_t qemu_pid;
+	int agent_fd;
+	char tap[16];
+	char key[20];
+	char dir[PATH_MAX];
+};
+int monitor_adopt_parse(const char *s, struct monitor_adopt *out);
 
 /* Entry point of `capsid __monitor`: spec_fd carries the full spec JSON
  * (with secure values, never written to disk); ready_fd gets one line, "ok"
@@ -128,7 +145,10 @@ struct monitor_warm {
 	char state[PATH_MAX + 16];
 	char placeholder[PATH_MAX + 16];
 	char slots[MONITOR_WARM_SLOTS][8]; /* serials of the placeholder disks */
+	bool standby_asked; /* this boot has asked for a ready clone for the next group */
+	bool tap_adopted;   /* the group's tap was the ready clone's (net_attach_request.adopt_tap) */
 };
+#define MONITOR_TEMPLATE_MAC "52:54:00:00:ca:fe"
 
 /* Turn cfg (the group's cold-boot configuration, devices attached) into a
  * clone of the warm-start template, building the template on first need.
@@ -143,6 +163,26 @@ int monitor_template_send_identity(struct monitor *m);
 /* The HELLO safety net of a restored guest (monitor_run_timers). */
 uint64_t monitor_template_next_timer(const struct monitor *m);
 void monitor_template_timers(struct monitor *m, uint64_t now);
+
+/* ---- warm start's ready clone (standby.c) ---- */
+/* Entry point of `capsid __standby`: restore a clone of the template of
+ * this machine (runtime, vCPUs, memory), wait until its agent said HELLO,
+ * and hand it to the first group that claims it (launch.c) by exec'ing
+ * that group's monitor. Ends when idle for opts->standby_idle_s, on
+ * SIGTERM, or when another ready clone of the machine exists. */
+int monitor_standby_main(const char *root, const struct monitor_options *opts, unsigned vcpus,
+			 unsigned memory_mib);
+/* <root>/standby/<runtime>-<vcpus>-<memory>: where that machine's ready clone lives. */
+int monitor_standby_dir(const char *root, const char *runtime, unsigned vcpus, unsigned memory_mib, char *out,
+			size_t len);
+/* Once the group's containers started on a warm VM: start a ready clone
+ * for the next group of this machine unless one exists. */
+void monitor_standby_after_start(struct monitor *m);
+/* Make the ready clone this group's VM (cfg: the clone configuration
+ * monitor_template_apply made); 0 when it is, -1 (logged) when not. */
+int monitor_standby_adopt(struct monitor *m, const struct vmm_config *cfg);
+/* End a ready clone that was not adopted. */
+void monitor_standby_discard(struct monitor *m);
 /* ---- end warm start ---- */
 
 #define MONITOR_MAX_PENDING 256
@@ -178,6 +218,7 @@ struct monitor {
 	int ready_fd;             /* create's CLI waits on it until the VM is up */
 	char vm_started_at[40];
 	struct monitor_warm warm; /* template.c */
+	const struct monitor_adopt *adopt; /* the ready clone to start on, until the first boot */
 
 	int listen_fd;
 	int signal_fd;
@@ -202,6 +243,12 @@ void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(
 void monitor_save_state(struct monitor *m);
 void monitor_update_phase(struct monitor *m);
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err);
+/* The machine of a group of these options (no disks, no NIC yet). */
+struct monitor_vm_files {
+	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
+};
+void monitor_vm_config(const struct monitor_options *opts, const struct group_paths *paths, unsigned vcpus,
+		       unsigned memory_mib, struct monitor_vm_files *files, struct vmm_config *cfg);
 void monitor_stop_vm(struct monitor *m, bool user);
 void monitor_vm_gone(struct monitor *m, const char *why);
 void monitor_report_ready(struct monitor *m, const char *error);
@@ -211,6 +258,8 @@ int monitor_agent_send(struct monitor *m, uint16_t type, uint32_t id, struct jso
 int monitor_agent_request(struct monitor *m, uint16_t type, struct json_object *body, struct pending_req *req);
 void monitor_agent_readable(struct monitor *m);
 void monitor_agent_close(struct monitor *m, const char *why);
+/* Use fd (connected to the agent socket) as the agent channel. */
+int monitor_agent_attach(struct monitor *m, int fd);
 void monitor_start_container(struct monitor *m, size_t i);
 void monitor_run_timers(struct monitor *m, uint64_t now);
 uint64_t monitor_next_timer(struct monitor *m);

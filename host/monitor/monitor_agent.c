@@ -118,6 +118,11 @@ static int agent_try_connect(struct monitor *m)
 		close(fd);
 		return rc;
 	}
+	return monitor_agent_attach(m, fd);
+}
+
+int monitor_agent_attach(struct monitor *m, int fd)
+{
 	m->agent_fd = fd;
 	m->agent_in = frame_reader_new(CAPSID_FRAME_MAX_BODY);
 	m->agent_out = frame_writer_new(AGENT_OUT_QUEUE_MAX);
@@ -426,6 +431,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		monitor_save_state(m);
 		monitor_update_phase(m);
 		report_ready_when_started(m);
+		monitor_standby_after_start(m);
 		break;
 	}
 	case REQ_DELETE: {

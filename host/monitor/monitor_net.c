@@ -58,10 +58,13 @@ int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_
 				req.host_services = &smb;
 				req.n_host_services = 1;
 			}
+			/* A ready clone's QEMU holds its standby tap: that becomes the group's. */
+			req.adopt_tap = m->adopt ? m->adopt->tap : NULL;
 			rc = net_attach(&m->netcfg, &req, &m->net, err);
 			if (rc < 0)
 				return capsid_error_prefix(err, "network");
 			m->attached = true;
+			m->warm.tap_adopted = m->adopt != NULL;
 			monitor_log(m, "network %s: %s/%u on %s (tap %s, mac %s)%s%s", m->net.network, m->net.ip,
 				    m->net.prefix, m->net.bridge, m->net.tap, m->net.mac, m->net.fqdn[0] ? ", " : "",
 				    m->net.fqdn);

@@ -39,7 +39,6 @@
  * placeholder must be at least as large as any disk a clone puts in its
  * slot. Sparse, so it costs nothing. */
 #define TEMPLATE_PLACEHOLDER_BYTES (64ull << 30)
-#define TEMPLATE_MAC		   "52:54:00:00:ca:fe"
 #define TEMPLATE_CMDLINE	   "console=ttyS0 quiet panic=-1 capsid.hostname=template"
 #define TEMPLATE_ENTROPY_BYTES	   64
 /* A restored agent that has not said HELLO by then is given a new connection. */
@@ -103,6 +102,7 @@ static uint64_t template_key(const struct monitor *m, const struct vmm_config *c
 	snprintf(path, sizeof(path), "%s/manifest.json", m->opts->guest_dir);
 	if (util_read_file_at(AT_FDCWD, path, 64 * 1024, &manifest, NULL) == 0)
 		fnv_str(&h, manifest);
+	fnv_str(&h, TEMPLATE_CMDLINE);
 	fnv_file_id(&h, cfg->kernel);
 	fnv_file_id(&h, cfg->initrd);
 	fnv_qemu(&h, cfg->qemu);
@@ -210,7 +210,7 @@ static void template_config(struct monitor *m, const struct vmm_config *cold, st
 	 * the template can send nothing anywhere. Device state (MAC,
 	 * negotiated features) is what a clone inherits; the backend is not. */
 	snprintf(tap, 16, "ctpl%d", (int)getpid());
-	t->nics[0] = (struct vmm_nic){.tap = tap, .mac = TEMPLATE_MAC};
+	t->nics[0] = (struct vmm_nic){.tap = tap, .mac = MONITOR_TEMPLATE_MAC};
 	t->n_nics = 1;
 }
 

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -116,6 +117,9 @@ struct net_attach_request {
 	 * (e.g. the SMB server of its own volumes: {445, IPPROTO_TCP}). */
 	const struct net_port *host_services;
 	size_t n_host_services;
+	/* Warm start's ready clone: its QEMU already holds this tap (a
+	 * standby tap): it becomes the group's tap instead of a new one. */
+	const char *adopt_tap;
 };
 
 struct net_attachment {
@@ -151,6 +155,17 @@ int net_lookup(const struct net_config *cfg, const char *group, struct net_attac
  * and bridges the store does not know (left by a crash), and drop the
  * tables when nothing is attached. */
 int net_reconcile(const struct net_config *cfg, struct capsid_error *err);
+
+/* ---- standby taps (warm start's ready clone, host/monitor/standby.c) ---- */
+
+/* Standby taps are NET_STANDBY_TAP_PREFIX + the owner's pid; net_reconcile
+ * leaves them alone (not NET_TAP_PREFIX). */
+#define NET_STANDBY_TAP_PREFIX "capsid-s"
+/* A persistent tap on no bridge, down: a VM on it reaches nothing. */
+int net_standby_tap_create(pid_t owner, char name[16], struct capsid_error *err);
+void net_standby_tap_delete(const char *name);
+/* Delete standby taps whose owner is gone (a standby that was killed). */
+void net_standby_tap_prune(void);
 
 /* ---- DNS responder ------------------------------------------------------ */
 

@@ -149,19 +149,21 @@ static int state_put_group(struct net_state *st, const struct net_group *g)
 
 /* The kernel half of an attach; undone by the caller on failure. */
 static int attach_kernel(struct net_link *link, const struct net_state *st, const struct net_network *n,
-			 const struct net_group *g, uint32_t publish, bool *bridge_created,
+			 const struct net_group *g, const char *adopt_tap, uint32_t publish, bool *bridge_created,
 			 struct capsid_error *err)
 {
 	char bridge[16], tap[16];
 	net_bridge_name(n, bridge);
 	net_tap_name(g, tap);
 	int rc;
+	/* The rules first: the tap joins the bridge with them in place. */
 	if ((rc = ip_forward_on(err)) < 0 ||
 	    (rc = net_link_bridge_ensure(link, n, bridge_created, err)) < 0 ||
-	    (rc = net_link_tap_create(link, tap, bridge, err)) < 0 ||
 	    (rc = net_nft_apply_state(st, publish, err)) < 0)
 		return rc;
-	return 0;
+	if (adopt_tap)
+		return net_link_tap_adopt(link, adopt_tap, tap, bridge, err);
+	return net_link_tap_create(link, tap, bridge, err);
 }
 
 static int attach_locked(const struct net_config *cfg, const struct net_attach_request *req,
@@ -199,7 +201,7 @@ static int attach_locked(const struct net_config *cfg, const struct net_attach_r
 	bool bridge_created = false;
 	rc = net_link_open(&link, err);
 	if (rc == 0)
-		rc = attach_kernel(link, &st, n, &g, publish, &bridge_created, err);
+		rc = attach_kernel(link, &st, n, &g, req->adopt_tap, publish, &bridge_created, err);
 	if (rc < 0) {
 		/* Undo in reverse; the store goes last so a crash here still
 		 * leaves the lease that names what to clean. */
@@ -353,4 +355,37 @@ int net_reconcile(const struct net_config *cfg, struct capsid_error *err)
 			return capsid_error_prefix(err, "reconcile group %s", g->name);
 	}
 	return net_nft_apply_state(&st, net_effective_publish(cfg, &st), err);
+}
+
+int net_standby_tap_create(pid_t owner, char name[16], struct capsid_error *err)
+{
+	snprintf(name, 16, NET_STANDBY_TAP_PREFIX "%d", (int)owner);
+	_cleanup_netlink_ struct net_link *link = NULL;
+	int rc = net_link_open(&link, err);
+	if (rc < 0)
+		return rc;
+	return net_link_tap_create(link, name, NULL, err);
+}
+
+void net_standby_tap_delete(const char *name)
+{
+	_cleanup_netlink_ struct net_link *link = NULL;
+	if (net_link_open(&link, NULL) == 0)
+		net_link_delete(link, name, NULL);
+}
+
+void net_standby_tap_prune(void)
+{
+	_cleanup_netlink_ struct net_link *link = NULL;
+	char names[64][16];
+	size_t n = 0;
+	if (net_link_open(&link, NULL) < 0 ||
+	    net_link_list_prefix(link, NET_STANDBY_TAP_PREFIX, names, ARRAY_SIZE(names), &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *end;
+		long pid = strtol(names[i] + strlen(NET_STANDBY_TAP_PREFIX), &end, 10);
+		if (*end == '\0' && pid > 0 && !util_pid_running((pid_t)pid))
+			net_link_delete(link, names[i], NULL);
+	}
 }

@@ -199,14 +199,14 @@ int net_link_bridge_ensure(struct net_link *l, const struct net_network *n, bool
 
 int net_link_tap_create(struct net_link *l, const char *tap, const char *bridge, struct capsid_error *err)
 {
-	int br = (int)if_nametoindex(bridge);
-	if (br <= 0)
+	int br = bridge ? (int)if_nametoindex(bridge) : 0;
+	if (bridge && br <= 0)
 		return capsid_error_errno(err, errno, "bridge %s", bridge);
 	/* Attaching an attached group again keeps a tap that is already on
 	 * its bridge (QEMU may hold it); any other one with the name was left
 	 * by a crash and is replaced. */
 	_cleanup_link_ struct rtnl_link *cur = NULL;
-	if (rtnl_link_get_kernel(l->sk, 0, tap, &cur) == 0 && rtnl_link_get_master(cur) == br) {
+	if (bridge && rtnl_link_get_kernel(l->sk, 0, tap, &cur) == 0 && rtnl_link_get_master(cur) == br) {
 		disable_ipv6(tap);
 		return link_up(l, tap, br, err);
 	}
@@ -226,12 +226,38 @@ int net_link_tap_create(struct net_link *l, const char *tap, const char *bridge,
 		return rc; /* closing fd removes the non-persistent device */
 	}
 	disable_ipv6(tap);
+	if (!bridge)
+		return 0; /* on no bridge, and down: it can reach nothing */
 	rc = link_up(l, tap, br, err);
 	if (rc < 0) {
 		ioctl(fd, TUNSETPERSIST, 0);
 		return rc;
 	}
 	return 0;
+}
+
+int net_link_tap_adopt(struct net_link *l, const char *from, const char *tap, const char *bridge,
+		       struct capsid_error *err)
+{
+	int br = (int)if_nametoindex(bridge);
+	if (br <= 0)
+		return capsid_error_errno(err, errno, "bridge %s", bridge);
+	_cleanup_link_ struct rtnl_link *cur = NULL;
+	int rc = rtnl_link_get_kernel(l->sk, 0, from, &cur);
+	if (rc < 0)
+		return nl_fail(err, rc, "find tap", from);
+	/* A tap of the group's name can only be a crash's leftover. */
+	if ((rc = net_link_delete(l, tap, err)) < 0)
+		return rc;
+	_cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
+	if (!change)
+		return capsid_error_set(err, ENOMEM, "out of memory");
+	rtnl_link_set_name(change, tap);
+	rc = rtnl_link_change(l->sk, cur, change, 0);
+	if (rc < 0)
+		return nl_fail(err, rc, "rename tap", from);
+	disable_ipv6(tap);
+	return link_up(l, tap, br, err);
 }
 
 int net_link_delete(struct net_link *l, const char *name, struct capsid_error *err)

@@ -56,6 +56,8 @@ cleanup() {
 	for g in $("$CAPSID_BIN" list -q 2>/dev/null || true); do
 		"$CAPSID_BIN" delete "$g" >/dev/null 2>&1 || true
 	done
+	# Warm start's ready clones (CAPSID_WARM_STANDBY) outlive groups by design.
+	"$CAPSID_BIN" standby stop >/dev/null 2>&1 || true
 	# The embedded SMB service outlives groups by design; a test's own goes with it.
 	if [ -f "$ROOT/smb/smbd.lock" ]; then
 		local smbd

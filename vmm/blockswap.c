@@ -1,0 +1,60 @@
+/* A running VM's read-only disk pointed at another file: QMP blockdev-add
+ * of the new file's protocol node, then blockdev-reopen of the disk's
+ * format node (named on the command line, VMM_DISK_NODE) with that node as
+ * its file child. QEMU drops the old file node when nothing uses it. Used
+ * by warm start's ready clone (host/monitor/standby.c), which boots with
+ * placeholder disks and gets the group's images when a group claims it. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "cleanup.h"
+#include "qmp.h"
+#include "vmm.h"
+
+#define QMP_TIMEOUT_MS 5000
+
+static int add_file_node(int fd, const char *node, const char *path)
+{
+	_cleanup_json_ struct json_object *args = json_object_new_object();
+	struct json_object *cache = json_object_new_object();
+	json_object_object_add(cache, "direct", json_object_new_boolean(1));
+	json_object_object_add(args, "driver", json_object_new_string("file"));
+	json_object_object_add(args, "node-name", json_object_new_string(node));
+	json_object_object_add(args, "filename", json_object_new_string(path));
+	json_object_object_add(args, "read-only", json_object_new_boolean(1));
+	json_object_object_add(args, "aio", json_object_new_string("threads"));
+	json_object_object_add(args, "cache", cache);
+	return qmp_execute(fd, "blockdev-add", args, NULL, QMP_TIMEOUT_MS);
+}
+
+static int reopen_on(int fd, const char *format_node, const char *file_node)
+{
+	_cleanup_json_ struct json_object *args = json_object_new_object();
+	struct json_object *opts = json_object_new_array();
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "driver", json_object_new_string("raw"));
+	json_object_object_add(o, "node-name", json_object_new_string(format_node));
+	json_object_object_add(o, "file", json_object_new_string(file_node));
+	json_object_object_add(o, "read-only", json_object_new_boolean(1));
+	json_object_array_add(opts, o);
+	json_object_object_add(args, "options", opts);
+	return qmp_execute(fd, "blockdev-reopen", args, NULL, QMP_TIMEOUT_MS);
+}
+
+int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, struct capsid_error *err)
+{
+	char format_node[32], file_node[32];
+	snprintf(format_node, sizeof(format_node), VMM_DISK_NODE, slot);
+	snprintf(file_node, sizeof(file_node), "disk%zu-file", slot);
+	_cleanup_close_ int fd = qmp_connect(qmp_socket, QMP_TIMEOUT_MS);
+	if (fd < 0)
+		return capsid_error_errno(err, -fd, "connect to QMP %s", qmp_socket);
+	int rc = add_file_node(fd, file_node, path);
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "disk %zu: QMP blockdev-add %s", slot, path);
+	rc = reopen_on(fd, format_node, file_node);
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "disk %zu: QMP blockdev-reopen onto %s", slot, path);
+	return 0;
+}
