@@ -160,6 +160,9 @@ struct agent {
 	struct agent_net_config net;  /* from the host's NETWORK request; empty without one */
 	struct agent_volume *volumes; /* from the host's VOLUMES request */
 	bool cifs_ready;	      /* the SMB client modules are loaded */
+	/* The builtin runtime's device filter program, loaded at boot and kept
+	 * at this number for every launcher (runtime.c); -1: each loads its own. */
+	int dev_filter_fd;
 };
 
 /* Lookups (NULL when absent). */

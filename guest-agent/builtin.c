@@ -263,7 +263,7 @@ static int start_init(const struct options *o, const struct bspec *s, int cgroup
 	return 0;
 }
 
-static int cmd_run(const struct options *o, struct capsid_error *err)
+static int cmd_run(const struct options *o, int dev_filter_fd, struct capsid_error *err)
 {
 	if (!o->bundle || !o->pid_file || !o->detach)
 		return capsid_error_set(err, EINVAL, "run needs --detach --bundle and --pid-file");
@@ -285,7 +285,7 @@ static int cmd_run(const struct options *o, struct capsid_error *err)
 	_cleanup_close_ int console = -1;
 	if ((rc = console_for(o, s->process.terminal, &console, err)) < 0)
 		return rc;
-	_cleanup_close_ int cgroup = bcgroup_prepare(s, err);
+	_cleanup_close_ int cgroup = bcgroup_prepare(s, dev_filter_fd, err);
 	if (cgroup >= 0)
 		rc = start_init(o, s, cgroup, console, piddir, leaf, err);
 	/* Whatever it made goes with a failure: the cgroup kills the process. */
@@ -423,7 +423,7 @@ static int cmd_delete(const struct options *o, struct capsid_error *err)
 	return 0;
 }
 
-int builtin_main(int argc, char *const argv[])
+int builtin_main(int argc, char *const argv[], int dev_filter_fd)
 {
 	struct options o;
 	if (parse_args(argc, argv, &o) < 0)
@@ -431,7 +431,7 @@ int builtin_main(int argc, char *const argv[])
 	struct capsid_error err = {0};
 	int rc;
 	if (strcmp(o.verb, "run") == 0)
-		rc = cmd_run(&o, &err);
+		rc = cmd_run(&o, dev_filter_fd, &err);
 	else if (strcmp(o.verb, "exec") == 0)
 		rc = cmd_exec(&o, &err);
 	else if (strcmp(o.verb, "kill") == 0)

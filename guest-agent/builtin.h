@@ -19,7 +19,11 @@
 #ifndef AGENT_BUILTIN_H
 #define AGENT_BUILTIN_H
 
-/* Runs in a child of the agent with stdio in place; returns the exit status. */
-int builtin_main(int argc, char *const argv[]);
+/* Runs in a child of the agent with stdio in place; returns the exit status.
+ * dev_filter_fd is the device filter the agent loaded at boot (close-on-
+ * exec: no container process keeps it), which run attaches to the
+ * container's cgroup; with -1 (or anything but a device program) run
+ * loads its own. */
+int builtin_main(int argc, char *const argv[], int dev_filter_fd);
 
 #endif

@@ -15,9 +15,13 @@
 #include "cleanup.h"
 #include "util.h"
 
-#define CGROUP_ROOT "/sys/fs/cgroup"
 /* How long delete waits for the killed processes to leave the cgroup. */
 #define DESTROY_WAIT_MS 5000
+
+/* What containers get, for every runtime: the controllers the agent
+ * enables in the root and in its parent cgroup at boot, and builtin in
+ * every directory of a cgroupsPath that is not the container's own. */
+static const char *const delegated_controllers[] = {"cpu", "memory", "pids"};
 
 unsigned long bcgroup_weight_of_shares(unsigned long shares)
 {
@@ -95,7 +99,7 @@ static size_t build_dev_filter(struct bpf_insn *p, size_t max)
 	return n;
 }
 
-static int attach_dev_filter(int cgfd, struct capsid_error *err)
+int bcgroup_load_dev_filter(struct capsid_error *err)
 {
 	struct bpf_insn prog[160];
 	size_t n = build_dev_filter(prog, ARRAY_SIZE(prog));
@@ -107,62 +111,142 @@ static int attach_dev_filter(int cgfd, struct capsid_error *err)
 	load.insns = (uint64_t)(uintptr_t)prog;
 	load.insn_cnt = (uint32_t)n;
 	load.license = (uint64_t)(uintptr_t) "Apache-2.0";
-	_cleanup_close_ int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
-	if (pfd < 0) {
-		int saved = errno;
-		/* Again with the verifier's log, for the message only (a log of a
-		 * program that loads would fill any small buffer). */
-		load.log_buf = (uint64_t)(uintptr_t)log;
-		load.log_size = sizeof(log);
-		load.log_level = 1;
-		int again = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
-		if (again >= 0)
-			close(again);
-		log[sizeof(log) - 1] = '\0';
-		return capsid_error_errno(err, saved, "load the device filter (%.200s)", log);
+	/* The kernel makes every BPF fd close-on-exec (bpf_prog_new_fd). */
+	int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+	if (pfd >= 0)
+		return pfd;
+	int saved = errno;
+	/* Again with the verifier's log, for the message only (a log of a
+	 * program that loads would fill any small buffer). */
+	load.log_buf = (uint64_t)(uintptr_t)log;
+	load.log_size = sizeof(log);
+	load.log_level = 1;
+	int again = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+	if (again >= 0)
+		close(again);
+	log[sizeof(log) - 1] = '\0';
+	return capsid_error_errno(err, saved, "load the device filter (%.200s)", log);
+}
+
+/* Whether fd is a device program (not a closed fd, not whatever took its
+ * number since). */
+static bool is_dev_program(int fd)
+{
+	if (fd < 0)
+		return false;
+	struct bpf_prog_info info = {0};
+	union bpf_attr a = {0};
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(info);
+	a.info.info = (uint64_t)(uintptr_t)&info;
+	return syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)) == 0 &&
+	       info.type == BPF_PROG_TYPE_CGROUP_DEVICE;
+}
+
+/* Attach the agent's program when it handed one over, else one loaded
+ * here (builtin on its own: the agent's boot could not load it, a test). */
+static int attach_dev_filter(int cgfd, int dev_filter_fd, struct capsid_error *err)
+{
+	_cleanup_close_ int own = -1;
+	int prog = dev_filter_fd;
+	if (!is_dev_program(prog)) {
+		own = bcgroup_load_dev_filter(err);
+		if (own < 0)
+			return own;
+		prog = own;
 	}
 	union bpf_attr at = {0};
 	at.target_fd = (uint32_t)cgfd;
-	at.attach_bpf_fd = (uint32_t)pfd;
+	at.attach_bpf_fd = (uint32_t)prog;
 	at.attach_type = BPF_CGROUP_DEVICE;
 	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &at, sizeof(at)) < 0)
 		return capsid_error_errno(err, errno, "attach the device filter");
 	return 0;
 }
 
-/* mkdir -p of cgroups_path, enabling the controllers for the children on
- * the way down (cgroup v2 only delegates what the parent enables). */
-static int make_cgroup(const char *cgroups_path, struct capsid_error *err)
+/* Whether word is one of the names of list (subtree_control: "cpu memory"). */
+static bool has_word(const char *list, const char *word)
 {
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), CGROUP_ROOT "%s", cgroups_path) >= (int)sizeof(path))
-		return capsid_error_set(err, ENAMETOOLONG, "cgroup path too long");
-	size_t root_len = strlen(CGROUP_ROOT);
-	for (char *p = path + root_len + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return capsid_error_errno(err, errno, "mkdir %s", path);
-		_cleanup_close_ int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		/* Each on its own: a controller the kernel lacks must not hide the others. */
-		static const char *const ctl[] = {"+cpu", "+memory", "+pids"};
-		for (size_t i = 0; dir >= 0 && i < ARRAY_SIZE(ctl); i++)
-			write_at(dir, "cgroup.subtree_control", ctl[i]);
-		*p = '/';
+	size_t len = strlen(word);
+	for (const char *p = list + strspn(list, " \n"); *p; p += strspn(p, " \n")) {
+		size_t n = strcspn(p, " \n");
+		if (n == len && strncmp(p, word, n) == 0)
+			return true;
+		p += n;
 	}
+	return false;
+}
+
+int bcgroup_delegate(int dirfd, struct capsid_error *err)
+{
+	/* Read first: a write takes the cgroup mutex and walks every cgroup
+	 * below, even when it changes nothing, and a parent is set up once. */
+	_cleanup_free_ char *enabled = NULL;
+	if (util_read_file_at(dirfd, "cgroup.subtree_control", 4096, &enabled, NULL) < 0)
+		enabled = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(delegated_controllers); i++) {
+		const char *name = delegated_controllers[i];
+		if (enabled && has_word(enabled, name))
+			continue;
+		char op[16];
+		snprintf(op, sizeof(op), "+%s", name);
+		/* Each on its own: a controller the kernel lacks must not hide the others. */
+		int w = write_at(dirfd, "cgroup.subtree_control", op);
+		if (w < 0 && rc == 0)
+			rc = capsid_error_errno(err, -w, "enable the %s controller", name);
+	}
+	return rc;
+}
+
+/* mkdir of one cgroup (one that exists is fine); with delegate, its
+ * children get the controllers. */
+static int make_dir(const char *path, bool delegate, struct capsid_error *err)
+{
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		return capsid_error_errno(err, errno, "mkdir %s", path);
+	if (!delegate)
+		return 0;
+	_cleanup_close_ int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0)
+		bcgroup_delegate(dir, NULL);
 	return 0;
 }
 
-int bcgroup_prepare(const struct bspec *s, struct capsid_error *err)
+/* mkdir -p of cgroup (below BCGROUP_ROOT), enabling the controllers for
+ * the children on the way down (cgroup v2 only delegates what the parent
+ * enables), in the last directory too with delegate_last. */
+static int make_cgroup(const char *cgroup, bool delegate_last, struct capsid_error *err)
 {
-	int rc = make_cgroup(s->cgroups_path, err);
+	char path[PATH_MAX];
+	if (cgroup[0] != '/')
+		return capsid_error_set(err, EINVAL, "cgroup path %.64s: not absolute", cgroup);
+	if (snprintf(path, sizeof(path), BCGROUP_ROOT "%s", cgroup) >= (int)sizeof(path))
+		return capsid_error_set(err, ENAMETOOLONG, "cgroup path too long");
+	for (char *p = path + strlen(BCGROUP_ROOT) + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		bool last = !*p;
+		*p = '\0';
+		int rc = make_dir(path, !last || delegate_last, err);
+		if (rc < 0 || last)
+			return rc;
+		*p = '/';
+	}
+}
+
+int bcgroup_make_parent(const char *cgroup, struct capsid_error *err)
+{
+	return make_cgroup(cgroup, true, err);
+}
+
+int bcgroup_prepare(const struct bspec *s, int dev_filter_fd, struct capsid_error *err)
+{
+	int rc = make_cgroup(s->cgroups_path, false, err);
 	if (rc < 0)
 		return rc;
 	char path[PATH_MAX], v[64];
-	snprintf(path, sizeof(path), CGROUP_ROOT "%s", s->cgroups_path);
+	snprintf(path, sizeof(path), BCGROUP_ROOT "%s", s->cgroups_path);
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return capsid_error_errno(err, errno, "open %s", path);
@@ -187,7 +271,7 @@ int bcgroup_prepare(const struct bspec *s, struct capsid_error *err)
 		if ((rc = write_at(dir, "cpu.max", v)) < 0)
 			return capsid_error_errno(err, -rc, "cpu.max");
 	}
-	rc = attach_dev_filter(dir, err);
+	rc = attach_dev_filter(dir, dev_filter_fd, err);
 	if (rc < 0)
 		return rc;
 	return TAKE_FD(dir);
@@ -196,7 +280,7 @@ int bcgroup_prepare(const struct bspec *s, struct capsid_error *err)
 int bcgroup_open(const char *cgroups_path, struct capsid_error *err)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), CGROUP_ROOT "%s", cgroups_path);
+	snprintf(path, sizeof(path), BCGROUP_ROOT "%s", cgroups_path);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return capsid_error_errno(err, errno, "open %s", path);
@@ -214,7 +298,7 @@ static bool populated(int dir)
 int bcgroup_destroy(const char *cgroups_path, struct capsid_error *err)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), CGROUP_ROOT "%s", cgroups_path);
+	snprintf(path, sizeof(path), BCGROUP_ROOT "%s", cgroups_path);
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return errno == ENOENT ? 0 : capsid_error_errno(err, errno, "open %s", path);

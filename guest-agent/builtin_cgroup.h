@@ -9,10 +9,33 @@
 #include "builtin_spec.h"
 #include "error.h"
 
-/* Create the container's cgroup (cgroupsPath under /sys/fs/cgroup) with
- * its limits and the device filter; returns its directory fd, for
+/* Where the guest's cgroup2 hierarchy is mounted. */
+#define BCGROUP_ROOT "/sys/fs/cgroup"
+
+/* Enable the controllers containers get (cpu, memory, pids: the one list,
+ * for the root at boot too) for the children of the cgroup directory
+ * dirfd, each on its own so that one the kernel lacks does not hide the
+ * others; those already enabled are left alone. Returns 0 or the first
+ * failure, naming the controller. */
+int bcgroup_delegate(int dirfd, struct capsid_error *err);
+
+/* mkdir -p of a cgroup (a path under /sys/fs/cgroup) that will hold
+ * containers, delegating the controllers in each directory, itself
+ * included. The agent makes its parent of containers at boot: the first
+ * container does not pay for it. */
+int bcgroup_make_parent(const char *cgroup, struct capsid_error *err);
+
+/* Load the device filter (BPF_PROG_LOAD, the verifier's pass). Returns the
+ * program's fd, close-on-exec: the agent loads it once at boot and hands
+ * it to every launcher. */
+int bcgroup_load_dev_filter(struct capsid_error *err);
+
+/* Create the container's cgroup (cgroupsPath under /sys/fs/cgroup; the
+ * parents that are missing, with the controllers) with its limits and the
+ * device filter dev_filter_fd attached, or one loaded here when that is
+ * not a device program (-1, a closed fd); returns its directory fd, for
  * clone3(CLONE_INTO_CGROUP). */
-int bcgroup_prepare(const struct bspec *s, struct capsid_error *err);
+int bcgroup_prepare(const struct bspec *s, int dev_filter_fd, struct capsid_error *err);
 /* The directory fd of an existing container cgroup. */
 int bcgroup_open(const char *cgroups_path, struct capsid_error *err);
 /* Kill every process of the cgroup, wait until it is empty and remove it.

@@ -1,6 +1,7 @@
 /* Guest boot, run first by the agent as PID 1 on the initramfs: move onto
  * a real (tmpfs) root, mount the kernel filesystems, set up the console,
- * load modules, enable cgroup controllers, set the hostname from the
+ * load modules, prepare the containers' cgroups (controllers, the parent
+ * cgroup, the builtin runtime's device filter), set the hostname from the
  * kernel command line and bring up loopback. */
 #ifndef AGENT_INIT_H
 #define AGENT_INIT_H
@@ -9,7 +10,7 @@
 
 struct agent;
 
-/* Fills a->console_fd, a->kmsg_fd and a->kernel. Errors are fatal only
+/* Fills a->console_fd, a->kmsg_fd, a->kernel and a->dev_filter_fd. Errors are fatal only
  * when the agent cannot work at all (no /proc, no /dev...). */
 int init_boot(struct agent *a, struct capsid_error *err);
 

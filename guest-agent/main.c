@@ -330,7 +330,7 @@ static int setup_signals(struct agent *a)
 
 int main(int argc, char **argv)
 {
-	struct agent agent = {.sig_fd = -1, .kmsg_fd = -1, .console_fd = -1};
+	struct agent agent = {.sig_fd = -1, .kmsg_fd = -1, .console_fd = -1, .dev_filter_fd = -1};
 	struct agent *a = &agent;
 	struct capsid_error err = {0};
 	a->pid1 = getpid() == 1;

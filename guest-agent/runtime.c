@@ -43,6 +43,18 @@ bool runtime_present(const char *runtime)
 	return bin && access(bin, X_OK) == 0;
 }
 
+/* Close every descriptor above stdio but keep (-1: none). */
+static void close_fds_except(int keep)
+{
+	if (keep <= 2) {
+		close_range(3, ~0u, 0);
+		return;
+	}
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)keep + 1, ~0u, 0);
+}
+
 /* In the child between fork and exec: only async-signal-safe calls.
  *
  * crun runs without address-space randomisation: under TCG a translated
@@ -54,8 +66,8 @@ bool runtime_present(const char *runtime)
  * are randomised again: config.json sets the Linux personality, which crun
  * applies before it executes the container's process. runc does not
  * apply it, so runc keeps ASLR. */
-static void __attribute__((noreturn))
-exec_child(const char *bin, bool fixed_layout, char *const argv[], int in, int out, int err)
+static void __attribute__((noreturn)) exec_child(const char *bin, bool fixed_layout, char *const argv[],
+						 int in, int out, int err, int dev_filter_fd)
 {
 	if (fixed_layout)
 		personality(ADDR_NO_RANDOMIZE);
@@ -77,12 +89,15 @@ exec_child(const char *bin, bool fixed_layout, char *const argv[], int in, int o
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			_exit(126);
-	close_range(3, ~0u, 0);
+	/* An executed runtime gets nothing above 2; the builtin launcher keeps
+	 * the agent's device filter at its number (close-on-exec: no process
+	 * of the container keeps it). */
+	close_fds_except(bin ? -1 : dev_filter_fd);
 	if (!bin) {
 		int argc = 0;
 		while (argv[argc])
 			argc++;
-		_exit(builtin_main(argc, argv));
+		_exit(builtin_main(argc, argv, dev_filter_fd));
 	}
 	static char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	static char env_home[] = "HOME=/";
@@ -91,8 +106,8 @@ exec_child(const char *bin, bool fixed_layout, char *const argv[], int in, int o
 	_exit(127);
 }
 
-static int spawn(const char *bin, const char *runtime, const char *const *args, int in, int out, int err,
-		 pid_t *pid)
+static int spawn(struct agent *a, const char *bin, const char *runtime, const char *const *args, int in,
+		 int out, int err, pid_t *pid)
 {
 	char *argv[MAX_ARGS + 2];
 	size_t n = 0;
@@ -107,7 +122,7 @@ static int spawn(const char *bin, const char *runtime, const char *const *args, 
 	if (p < 0)
 		return -errno;
 	if (p == 0)
-		exec_child(bin, strcmp(runtime, "crun") == 0, argv, in, out, err);
+		exec_child(bin, strcmp(runtime, "crun") == 0, argv, in, out, err, a->dev_filter_fd);
 	*pid = p;
 	return 0;
 }
@@ -147,7 +162,7 @@ int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, 
 	j->reaped_mark = reaped_mark(&a->reaped);
 	j->err_fd = need_pipe ? errpipe[0] : -1;
 	j->console_fd = -1;
-	int rc = spawn(bin, runtime, args, in, o, e, &j->pid);
+	int rc = spawn(a, bin, runtime, args, in, o, e, &j->pid);
 	if (need_pipe)
 		close(errpipe[1]);
 	if (rc < 0) {
@@ -172,7 +187,7 @@ int runtime_run_sync(struct agent *a, const char *runtime, const char *const *ar
 		return -errno;
 	int log = a->console_fd >= 0 ? a->console_fd : null;
 	pid_t pid;
-	int rc = spawn(bin, runtime, args, null, log, log, &pid);
+	int rc = spawn(a, bin, runtime, args, null, log, log, &pid);
 	if (rc < 0)
 		return rc;
 	uint64_t deadline = util_now_ms() + timeout_ms;

@@ -99,7 +99,9 @@ class Checks:
         # What every runtime must enforce inside the guest: the default
         # capability set (no CAP_SYS_ADMIN), the device filter (a node of
         # the guest's disk can be made but not opened), masked and
-        # read-only /proc, its own pid 1, nothing of the agent's files.
+        # read-only /proc, its own pid 1, nothing of the agent's files,
+        # no descriptor but stdio (the agent's device filter program is
+        # close-on-exec). ls runs in a child: it lists the shell's fds.
         script = ("grep CapEff /proc/self/status; "
                   "d=$(cat /sys/block/vda/dev); mknod /tmp/vd b ${d%:*} ${d#*:} && echo made; "
                   "head -c 1 /tmp/vd >/dev/null 2>&1 && echo disk-read || echo disk-denied; "
@@ -107,11 +109,11 @@ class Checks:
                   "echo x > /proc/sys/kernel/domainname 2>/dev/null && echo sys-written || echo sys-ro; "
                   "mount -t tmpfs t /mnt 2>/dev/null && echo mounted || echo mount-denied; "
                   "ls /run/capsid >/dev/null 2>&1 && echo agent-visible || echo agent-hidden; "
-                  "cat /proc/1/cmdline | tr '\\000' ' '; echo; cat /proc/self/cgroup")
+                  "cat /proc/1/cmdline | tr '\\000' ' '; echo; ls /proc/$$/fd; cat /proc/self/cgroup")
         st = self.run("isolated", ["/bin/sh", "-c", script])
         lines = st.stdout.decode().splitlines()
         want = ["CapEff:\t00000000a80425fb", "made", "disk-denied", "0", "sys-ro", "mount-denied", "agent-hidden",
-                "/bin/sh -c " + script + " ", "0::/"]
+                "/bin/sh -c " + script + " ", "0", "1", "2", "0::/"]
         check(lines == want, "isolation: %r, want %r (stderr %r)" % (lines, want, st.stderr))
         self.exit_of(st, 0)
 
@@ -258,6 +260,12 @@ class Checks:
                                                    "tr '\\000' ' ' < /proc/1/cmdline | cut -c1-9"]})
         st = c.wait_exit(sid)
         check(st.stdout == b"0::/\n67108864\n/bin/sh -\n", "exec cgroup %r" % st.stdout)
+
+        # an exec'd process holds its stdio only (ls in a child of the shell)
+        sid = self.stream_id()
+        c.request(EXEC, {"container": "sleeper", "stream": sid, "args": ["/bin/sh", "-c", "ls /proc/$$/fd; true"]})
+        st = c.wait_exit(sid)
+        check(st.stdout == b"0\n1\n2\n", "exec descriptors %r" % st.stdout)
 
         # exec with stdin
         sid = self.stream_id()

@@ -1,27 +1,35 @@
-/* The builtin runtime's pure parts, without a VM: it reads exactly what
+/* The builtin runtime's parts, without a VM: it reads exactly what
  * oci_config.c writes, refuses what it cannot apply (naming the field),
  * finds programs like execvp, converts cpu shares like crun, and keeps
  * mount points inside the container's root whatever the image's symlinks
- * say. */
+ * say. As root, in a cgroup2 of its own mount namespace: the parent cgroup
+ * made once, and every container cgroup gets the device filter, the
+ * agent's preloaded program when it is handed over, its own otherwise. */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <linux/bpf.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "builtin_cgroup.h"
 #include "builtin_mount.h"
 #include "builtin_proc.h"
 #include "builtin_spec.h"
+#include "cleanup.h"
 #include "oci_config.h"
 #include "testlib.h"
+#include "util.h"
 
 static struct json_object *agent_config(void)
 {
@@ -238,6 +246,182 @@ static void test_mount_points_stay_in_root(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* A cgroup2 hierarchy on /sys/fs/cgroup, for this process only (the
+ * host's may be elsewhere or hybrid); the test's cgroups go in a parent of
+ * their own, removed at the end. */
+static bool cgroup_ready;
+static char test_parent[64];
+
+static bool enter_cgroup2(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP cgroup tests: need root (cgroup2, BPF)\n");
+		return false;
+	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		fprintf(stderr, "SKIP cgroup tests: mount cgroup2: %s\n", strerror(errno));
+		return false;
+	}
+	snprintf(test_parent, sizeof(test_parent), "/capsid-unit-%d", (int)getpid());
+	return true;
+}
+
+static int bpf(int cmd, union bpf_attr *attr)
+{
+	return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = {0};
+	union bpf_attr a = {0};
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(info);
+	a.info.info = (uint64_t)(uintptr_t)&info;
+	return bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0 ? info.id : 0;
+}
+
+/* How many device programs the cgroup has; *id: the first one's. */
+static int attached(int cgfd, uint32_t *id)
+{
+	uint32_t ids[4] = {0};
+	union bpf_attr a = {0};
+	a.query.target_fd = (uint32_t)cgfd;
+	a.query.attach_type = BPF_CGROUP_DEVICE;
+	a.query.prog_ids = (uint64_t)(uintptr_t)ids;
+	a.query.prog_cnt = ARRAY_SIZE(ids);
+	if (bpf(BPF_PROG_QUERY, &a) < 0)
+		return -errno;
+	*id = ids[0];
+	return (int)a.query.prog_cnt;
+}
+
+static bool opens(const char *node)
+{
+	int fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+/* In a child moved into the cgroup: the policy of integration.agent's
+ * isolation check. 0: a node of /dev/kmsg (1:11, outside the policy)
+ * could be made but not opened, /dev/null opens; else which step
+ * disagreed. */
+static int device_policy_in(int cgfd, const char *dir)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int procs = openat(cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (procs < 0 || write(procs, "0", 1) != 1)
+			_exit(10);
+		char node[PATH_MAX];
+		snprintf(node, sizeof(node), "%s/kmsg-%d", dir, (int)getpid());
+		if (mknod(node, S_IFCHR | 0600, makedev(1, 11)) < 0)
+			_exit(11);
+		bool denied = !opens(node) && errno == EPERM;
+		unlink(node);
+		_exit(!denied ? 12 : !opens("/dev/null") ? 13 : 0);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* Whether the controller list (cgroup.subtree_control) names " name ". */
+static bool has_name(const char *list, const char *name)
+{
+	char padded[4096 + 2];
+	snprintf(padded, sizeof(padded), " %s", list);
+	for (char *p = padded; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	strncat(padded, " ", sizeof(padded) - strlen(padded) - 1);
+	return strstr(padded, name) != NULL;
+}
+
+static void test_parent_cgroup_made_once(void)
+{
+	if (!cgroup_ready)
+		return;
+	struct capsid_error err = {0};
+	CHECK(bcgroup_make_parent(test_parent, &err) == 0);
+	CHECK(bcgroup_make_parent(test_parent, &err) == 0); /* made already: fine */
+	CHECK(bcgroup_make_parent("relative", &err) == -EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "not absolute");
+	/* The controllers the root delegates reach the parent's children. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cgroup.subtree_control", test_parent);
+	_cleanup_free_ char *root = NULL, *mine = NULL;
+	CHECK(util_read_file_at(AT_FDCWD, "/sys/fs/cgroup/cgroup.subtree_control", 4096, &root, NULL) >= 0);
+	CHECK(util_read_file_at(AT_FDCWD, path, 4096, &mine, NULL) >= 0);
+	static const char *const ctl[] = {" cpu ", " memory ", " pids "};
+	for (size_t i = 0; root && mine && i < ARRAY_SIZE(ctl); i++)
+		CHECK(!has_name(root, ctl[i]) || has_name(mine, ctl[i]));
+}
+
+/* A container's cgroup as builtin run makes it, with filter_fd handed over. */
+static void expect_filtered(const char *leaf, int filter_fd, uint32_t want_id, bool same)
+{
+	static struct bspec s;
+	char cg[128];
+	snprintf(cg, sizeof(cg), "%s/%s", test_parent, leaf);
+	s.cgroups_path = cg;
+	struct capsid_error err = {0};
+	int cgfd = bcgroup_prepare(&s, filter_fd, &err);
+	CHECK(cgfd >= 0);
+	if (cgfd < 0) {
+		fprintf(stderr, "  %s: %s\n", leaf, err.msg);
+		bcgroup_destroy(cg, NULL);
+		return;
+	}
+	uint32_t id = 0;
+	CHECK(attached(cgfd, &id) == 1);
+	CHECK(same ? id == want_id : id != want_id);
+	/* Only where a node of /dev/kmsg opens without the filter can its
+	 * denial show that the filter does it. */
+	if (opens("/dev/kmsg"))
+		CHECK(device_policy_in(cgfd, "/tmp") == 0);
+	else
+		fprintf(stderr, "SKIP device policy in %s: /dev/kmsg does not open here\n", leaf);
+	close(cgfd);
+	CHECK(bcgroup_destroy(cg, &err) == 0);
+}
+
+static void test_device_filter_preloaded_or_own(void)
+{
+	if (!cgroup_ready)
+		return;
+	struct capsid_error err = {0};
+	int prog = bcgroup_load_dev_filter(&err);
+	if (prog < 0 && err.code == EPERM) {
+		fprintf(stderr, "SKIP device filter: %s\n", err.msg);
+		return;
+	}
+	CHECK(prog >= 0);
+	if (prog < 0)
+		return;
+	CHECK(fcntl(prog, F_GETFD) & FD_CLOEXEC); /* no container process keeps it */
+	uint32_t id = prog_id(prog);
+	CHECK(id != 0);
+	expect_filtered("preloaded", prog, id, true);
+	/* Without the agent's program (none, or its fd closed and the number
+	 * taken by another file since): its own. */
+	expect_filtered("own", -1, id, false);
+	int gone = dup(prog);
+	close(gone);
+	expect_filtered("closed", gone, id, false);
+	close(prog);
+	/* A parent that nobody made is made on the way. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/missing", test_parent);
+	CHECK(bcgroup_destroy(path, &err) == 0);
+	expect_filtered("missing/ct", -1, 0, false);
+	CHECK(bcgroup_destroy(path, &err) == 0);
+}
+
 int main(void)
 {
 	RUN_TEST(test_reads_the_agents_config);
@@ -245,5 +429,10 @@ int main(void)
 	RUN_TEST(test_program_lookup);
 	RUN_TEST(test_shares_to_weight);
 	RUN_TEST(test_mount_points_stay_in_root);
+	cgroup_ready = enter_cgroup2();
+	RUN_TEST(test_parent_cgroup_made_once);
+	RUN_TEST(test_device_filter_preloaded_or_own);
+	if (cgroup_ready)
+		bcgroup_destroy(test_parent, NULL);
 	TEST_EXIT();
 }
