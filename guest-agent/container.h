@@ -40,6 +40,8 @@ struct json_object *container_stats(struct agent *a);
 /* The /dev path of the virtio disk with this serial, waiting briefly for
  * the kernel to probe it. */
 int container_find_disk(const char *serial, char *dev, size_t len, struct capsid_error *err);
+/* Read every disk's serial now (at boot: a warm-start template keeps them). */
+int container_scan_disks(void);
 
 /* Unmount every image (shutdown). */
 void container_unmount_images(struct agent *a);

@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "builtin_cgroup.h"
 #include "cleanup.h"
+#include "container.h"
 #include "kmod.h"
 #include "request.h"
 #include "util.h"
@@ -222,6 +223,7 @@ int init_boot(struct agent *a, struct capsid_error *err)
 
 	uint64_t t_cg = util_now_ms();
 	prepare_cgroups(a);
+	container_scan_disks();
 	uint64_t t_cg_end = util_now_ms();
 	report_free_pages_finely(a);
 	set_hostname(a);

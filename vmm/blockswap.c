@@ -14,6 +14,7 @@
 
 #define QMP_TIMEOUT_MS 5000
 
+/* As the command line's disks: cache=none (O_DIRECT), aio=threads. */
 static int add_file_node(int fd, const char *node, const char *path)
 {
 	_cleanup_json_ struct json_object *args = json_object_new_object();

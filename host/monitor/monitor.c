@@ -226,7 +226,8 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	m->warm.standby_asked = false;
 	if (m->adopt && !(warm > 0 && monitor_standby_adopt(m, &cfg) == 0))
 		monitor_standby_discard(m);
-	if (m->adopt) {
+	bool adopted = m->adopt != NULL;
+	if (adopted) {
 		m->adopt = NULL; /* the VM is the ready clone: no spawn, no restore */
 	} else {
 		unlink(m->paths->agent);
@@ -259,6 +260,8 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	m->user_stop = false;
 	m->vm_deadline = util_now_ms() + m->opts->boot_timeout_ms;
 	m->agent_retry_at = util_now_ms();
+	if (adopted)
+		monitor_agent_negotiated(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		c->created = c->running = c->exited = false;

@@ -49,12 +49,12 @@ struct monitor_options {
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
  * its QEMU (a child of this very process: the standby exec'd the monitor),
- * the connected agent channel with the agent's HELLO unread, the standby
+ * the connected agent channel, negotiated (HELLO read, NEGOTIATE done), the standby
  * tap QEMU holds, the template it was restored from, and the standby
  * directory its sockets and console live in until the group takes them. */
 struct monitor_adopt {
 	pid_t qemu_pid;
-	int agent_fd;
+	int agent_fd; /* negotiated: HELLO and NEGOTIATE are done */
 	char tap[16];
 	char key[20];
 	char dir[PATH_MAX];
@@ -260,6 +260,12 @@ void monitor_agent_readable(struct monitor *m);
 void monitor_agent_close(struct monitor *m, const char *why);
 /* Use fd (connected to the agent socket) as the agent channel. */
 int monitor_agent_attach(struct monitor *m, int fd);
+/* The protocol version to speak with the agent whose HELLO body is body,
+ * or -1 with why set (also when the guest lacks this group's runtime). */
+int monitor_agent_hello_version(const struct monitor *m, struct json_object *body, char *why, size_t len);
+/* The channel was negotiated before this monitor had it (a ready clone):
+ * continue as after NEGOTIATE's answer. */
+void monitor_agent_negotiated(struct monitor *m);
 void monitor_start_container(struct monitor *m, size_t i);
 void monitor_run_timers(struct monitor *m, uint64_t now);
 uint64_t monitor_next_timer(struct monitor *m);

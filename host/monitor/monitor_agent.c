@@ -456,18 +456,17 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 	}
 }
 
-static void handle_hello(struct monitor *m, const struct frame *f)
+int monitor_agent_hello_version(const struct monitor *m, struct json_object *body, char *why, size_t len)
 {
-	_cleanup_json_ struct json_object *body = frame_body_json(f);
 	int64_t min, max;
-	if (m->vm != VM_BOOTING || !body || json_int_field(body, "min", 1, 65535, &min) < 0 ||
+	if (!body || json_int_field(body, "min", 1, 65535, &min) < 0 ||
 	    json_int_field(body, "max", 1, 65535, &max) < 0 || min > max) {
-		monitor_agent_close(m, "agent sent an invalid HELLO");
-		return;
+		snprintf(why, len, "agent sent an invalid HELLO");
+		return -1;
 	}
 	if (max < CAPSID_PROTO_VERSION_MIN || min > CAPSID_PROTO_VERSION_MAX) {
-		monitor_agent_close(m, "agent speaks no protocol version this host supports");
-		return;
+		snprintf(why, len, "agent speaks no protocol version this host supports");
+		return -1;
 	}
 	/* Each runtime has its own initramfs: a guest without the group's
 	 * runtime is a broken guest directory, named as such. */
@@ -480,19 +479,36 @@ static void handle_hello(struct monitor *m, const struct frame *f)
 				has_runtime = true;
 		}
 	if (!has_runtime) {
-		char why[256];
-		snprintf(why, sizeof(why), "the guest has no %s (guest directory %s)", m->opts->runtime,
-			 m->opts->guest_dir);
-		monitor_agent_close(m, why);
+		snprintf(why, len, "the guest has no %s (guest directory %s)", m->opts->runtime, m->opts->guest_dir);
+		return -1;
+	}
+	return (int)(max < CAPSID_PROTO_VERSION_MAX ? max : CAPSID_PROTO_VERSION_MAX);
+}
+
+static void handle_hello(struct monitor *m, const struct frame *f)
+{
+	_cleanup_json_ struct json_object *body = frame_body_json(f);
+	char why[PATH_MAX + 64];
+	int version = m->vm == VM_BOOTING ? monitor_agent_hello_version(m, body, why, sizeof(why)) : -1;
+	if (version < 0) {
+		monitor_agent_close(m, m->vm == VM_BOOTING ? why : "agent sent an invalid HELLO");
 		return;
 	}
-	int64_t version = max < CAPSID_PROTO_VERSION_MAX ? max : CAPSID_PROTO_VERSION_MAX;
 	struct json_object *neg = json_object_new_object();
 	json_object_object_add(neg, "version", json_object_new_int64(version));
 	struct pending_req req = {.kind = REQ_NEGOTIATE};
 	m->vm = VM_NEGOTIATE;
 	if (monitor_agent_request(m, CAPSID_MSG_NEGOTIATE, neg, &req) < 0)
 		monitor_agent_close(m, "cannot send NEGOTIATE");
+}
+
+/* Negotiated already (a ready clone, standby.c): go on as after NEGOTIATE. */
+void monitor_agent_negotiated(struct monitor *m)
+{
+	m->vm = VM_NEGOTIATE;
+	int rc = m->warm.restored ? monitor_template_send_identity(m) : monitor_net_configure_guest(m);
+	if (rc < 0)
+		monitor_agent_close(m, "cannot send the guest's identity");
 }
 
 struct broadcast_ctx {

@@ -8,7 +8,7 @@
  *
  *   - restores a clone of the template with placeholder disks, on a tap
  *     of its own that is on no bridge and down (it can reach nothing),
- *   - connects to the agent channel and waits for HELLO (left unread),
+ *   - connects to the agent channel, reads HELLO and negotiates,
  *   - listens on claim.sock (SOCK_SEQPACKET): a CLI creating a group of
  *     that machine sends {group, accel, runtime, guestDir, env} with the
  *     spec pipe and the ready pipe (SCM_RIGHTS), as it would give them to
@@ -45,7 +45,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "frame.h"
 #include "monitor.h"
+#include "proto.h"
 #include "spec.h"
 #include "util.h"
 
@@ -167,6 +169,43 @@ static int agent_hello_pending(struct standby *s)
 	return -ETIMEDOUT;
 }
 
+/* HELLO and NEGOTIATE now, so that the group's monitor starts with
+ * IDENTITY. One frame at a time (frame_read_blocking reads no further): the
+ * channel goes on to the monitor with nothing of it consumed. */
+static int negotiate(struct standby *s, int fd, struct capsid_error *err)
+{
+	struct timeval tv = {.tv_sec = 10};
+	if (fcntl(fd, F_SETFL, 0) < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return capsid_error_errno(err, errno, "agent channel");
+	struct frame f;
+	_cleanup_free_ uint8_t *hello = NULL;
+	int rc = frame_read_blocking(fd, CAPSID_FRAME_MAX_BODY, &f, &hello);
+	if (rc < 0 || f.type != CAPSID_MSG_HELLO)
+		return capsid_error_set(err, EPROTO, "the restored agent did not say HELLO");
+	_cleanup_json_ struct json_object *body = frame_body_json(&f);
+	char why[PATH_MAX + 64];
+	int version = monitor_agent_hello_version(&s->m, body, why, sizeof(why));
+	if (version < 0)
+		return capsid_error_set(err, EPROTO, "%s", why);
+	_cleanup_json_ struct json_object *neg = json_object_new_object();
+	json_object_object_add(neg, "version", json_object_new_int(version));
+	if ((rc = frame_write_json_blocking(fd, CAPSID_MSG_NEGOTIATE, 1, neg)) < 0)
+		return capsid_error_errno(err, -rc, "send NEGOTIATE");
+	for (;;) {
+		_cleanup_free_ uint8_t *data = NULL;
+		if ((rc = frame_read_blocking(fd, CAPSID_FRAME_MAX_BODY, &f, &data)) < 0)
+			return capsid_error_errno(err, -rc, "read the answer to NEGOTIATE");
+		if (f.id == 1 && f.type == CAPSID_MSG_RESPONSE)
+			break;
+		if (f.id == 1 && f.type == CAPSID_MSG_ERROR)
+			return capsid_error_set(err, EPROTO, "the agent refused NEGOTIATE");
+		/* Anything else before the answer (a log record) is the clone's own. */
+	}
+	tv.tv_sec = 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? capsid_error_errno(err, errno, "agent channel") : 0;
+}
+
 static int listen_claims(const char *path)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -205,6 +244,8 @@ static int standby_boot(struct standby *s, struct capsid_error *err)
 	m->agent_fd = agent_hello_pending(s);
 	if (m->agent_fd < 0)
 		return capsid_error_errno(err, -m->agent_fd, "no HELLO from the restored agent");
+	if ((rc = negotiate(s, m->agent_fd, err)) < 0)
+		return rc;
 	s->listen_fd = listen_claims(s->paths.control);
 	if (s->listen_fd < 0)
 		return capsid_error_errno(err, -s->listen_fd, "listen on %s", s->paths.control);
@@ -572,7 +613,6 @@ int monitor_standby_adopt(struct monitor *m, const struct vmm_config *cfg)
 	if (monitor_agent_attach(m, a->agent_fd) < 0)
 		return adopt_fail(m, "out of memory");
 	m->warm.restored = true;
-	m->warm.hello_by = util_now_ms() + 3000;
 	monitor_log(m, "warm start: adopted the ready clone of template %s (QEMU pid %d) in %llu ms", m->warm.key,
 		    (int)a->qemu_pid, (unsigned long long)(util_now_ms() - t0));
 	return 0;

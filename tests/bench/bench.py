@@ -72,9 +72,9 @@ class Harness:
         print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     # --- setup -----------------------------------------------------------------
-    def capsid(self, *args, check=True, timeout=300):
-        r = subprocess.run([self.capsid_bin, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=timeout)
+    def capsid(self, *args, check=True, timeout=300, env=None):
+        r = subprocess.run([self.capsid_bin, *args], env=env or self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
         if check and r.returncode != 0:
             raise RuntimeError(f"capsid {' '.join(args)}: exit {r.returncode}: {r.stderr.decode()[-800:]}")
         return r
@@ -406,25 +406,49 @@ class Harness:
             self.record("create_rate", k, v, "groups/s", concurrency=b)
 
     def phase_warm(self):
-        """Warm start: the cold phase's `capsid run --rm` with
-        CAPSID_WARM_START=1 (VM templating: the VM is restored from a
-        template instead of booted). The first run builds the template and is
-        reported on its own; the runs after it are the warm starts."""
+        """Warm start, two ways, each the cold phase's `capsid run --rm` with
+        CAPSID_WARM_START=1 (VM templating):
+        - "capsid (restore)": the group's VM is restored from the template;
+        - "capsid": with CAPSID_WARM_STANDBY=1 too, the group takes the
+          ready clone of its machine (a clone restored ahead of time). Each
+          run waits until the next ready clone is up (its time is reported
+          as standbyReadySeconds), so the row is the start a group gets when
+          a clone is ready.
+        The first run builds the template and is reported on its own."""
         self.mark_load("warm")
-        env = dict(self.env, CAPSID_WARM_START="1")
-        samples, build = [], None
-        for i in range(self.a.runs + 1):
-            t1, _, rc, _ = L.time_to_line(
-                [self.capsid_bin, "run", "--rm", "-f", self.spec_for(self.spec_echo, f"warm{i}")],
-                want=READY_WORD, env=env)
-            if rc != 0:
-                raise RuntimeError(f"warm start run {i}: exit {rc}")
-            if i == 0:
-                build = t1
-            else:
-                samples.append(t1)
-            self.log(f"warm run {i}/{self.a.runs}: {t1:.3f}s" + (" (builds the template)" if i == 0 else ""))
-        self.record("warm_start", "capsid", samples, "s", firstRunWithTemplateBuildSeconds=build)
+        for system, standby in (("capsid (restore)", "0"), ("capsid", "1")):
+            env = dict(self.env, CAPSID_WARM_START="1", CAPSID_WARM_STANDBY=standby)
+            samples, ready, build = [], [], None
+            for i in range(self.a.runs + 1):
+                t0 = time.monotonic()
+                if standby == "1" and i > 0:
+                    self.wait_standby(env)
+                    ready.append(time.monotonic() - t0)
+                t1, _, rc, _ = L.time_to_line(
+                    [self.capsid_bin, "run", "--rm", "-f", self.spec_for(self.spec_echo, f"warm{standby}x{i}")],
+                    want=READY_WORD, env=env)
+                if rc != 0:
+                    raise RuntimeError(f"warm start run {i} ({system}): exit {rc}")
+                if i == 0:
+                    build = t1
+                else:
+                    samples.append(t1)
+                self.log(f"warm run {i}/{self.a.runs} ({system}): {t1:.3f}s" + (" (first run)" if i == 0 else ""))
+            extra = {"firstRunSeconds": build}
+            if ready:
+                extra["standbyReadySeconds"] = ready
+            self.record("warm_start", system, samples, "s", **extra)
+            self.capsid("standby", "stop", check=False, timeout=60, env=env)
+
+    def wait_standby(self, env, timeout=60):
+        """Until `capsid standby list` shows a ready clone."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.capsid("standby", "list", check=False, env=env)
+            if b" ready" in r.stdout:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("no ready clone within %d s" % timeout)
 
     # --- cleanup -------------------------------------------------------------------
     def cleanup(self):
@@ -475,12 +499,13 @@ def build_ratios(h):
             base = h.find(metric, b)
             if c and base:
                 out.append({"metric": metric, "of": "capsid", "to": b, "ratio": ratio(c["median"], base["median"])})
-    warm = h.find("warm_start", "capsid")
-    for b in ("capsid", "runc", "runsc"):
-        base = h.find("cold_start", b)
-        if warm and base:
-            out.append({"metric": "warm_start", "of": "capsid", "to": f"{b} cold",
-                        "ratio": ratio(warm["median"], base["median"])})
+    for of in ("capsid", "capsid (restore)"):
+        warm = h.find("warm_start", of)
+        for b in ("capsid", "runc", "runsc"):
+            base = h.find("cold_start", b)
+            if warm and base:
+                out.append({"metric": "warm_start", "of": of, "to": f"{b} cold",
+                            "ratio": ratio(warm["median"], base["median"])})
     runsc = h.find("idle_pss", "runsc")
     for r in h.results:
         if r["metric"] == "idle_pss" and r["system"] == "capsid" and runsc:
@@ -501,7 +526,7 @@ def print_table(h, ratios, out=sys.stdout):
     names = {"cold_start": "cold start to first output", "exec_true": "exec -- true",
              "idle_pss": "idle PSS per group", "create_rate": "create rate (concurrent)",
              "warm_start": "warm start to first output", "idle_pss_warm": "idle PSS, 5 side by side"}
-    print(f"{'metric':28} {'system':12} {'unit':8} {'median':>8} {'min':>8} {'max':>8} {'n':>3}  vs baselines (median ratio)",
+    print(f"{'metric':28} {'system':17} {'unit':8} {'median':>8} {'min':>8} {'max':>8} {'n':>3}  vs baselines (median ratio)",
           file=out)
     for r in h.results:
         sysname = r["system"]
@@ -512,7 +537,7 @@ def print_table(h, ratios, out=sys.stdout):
         rs = [x for x in ratios if x["metric"] == r["metric"] and x["of"] == (
             f"capsid@{r['groups']}" if r["metric"] == "idle_pss" and r["system"] == "capsid" else r["system"])]
         rtxt = "  ".join(f"{x['ratio']:.2f}x {x['to']}" for x in rs if x["ratio"] is not None)
-        print(f"{names.get(r['metric'], r['metric']):28} {sysname:12} {r['unit']:8} {fmt(r['median'], r['unit']):>8} "
+        print(f"{names.get(r['metric'], r['metric']):28} {sysname:17} {r['unit']:8} {fmt(r['median'], r['unit']):>8} "
               f"{fmt(r['min'], r['unit']):>8} {fmt(r['max'], r['unit']):>8} {r['n']:>3}  {rtxt}", file=out)
 
 
