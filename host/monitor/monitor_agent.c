@@ -243,7 +243,16 @@ void monitor_start_container(struct monitor *m, size_t i)
 
 	struct pending_req req = {.kind = REQ_CREATE, .container = i};
 	int rc = monitor_agent_request(m, CAPSID_MSG_CREATE, body, &req);
-	if (rc < 0)
+	if (rc < 0) {
+		container_terminated(m, c, 128, "cannot reach the agent");
+		return;
+	}
+	/* START right behind it (the agent handles them in order): no round
+	 * trip between the two. */
+	struct json_object *sb = json_object_new_object();
+	json_object_object_add(sb, "container", json_object_new_string(sc->name));
+	struct pending_req start = {.kind = REQ_START, .container = i, .stream = c->stream};
+	if (monitor_agent_request(m, CAPSID_MSG_START, sb, &start) < 0)
 		container_terminated(m, c, 128, "cannot reach the agent");
 }
 
@@ -335,6 +344,21 @@ static const char *json_error_text(struct json_object *o, char *buf, size_t len)
 	return buf;
 }
 
+/* After NEGOTIATE: the guest's identity (a restored clone), network and
+ * volumes, sent at once. The agent handles requests in order, so nothing
+ * waits for an answer to be sent: under TCG each round trip to the guest
+ * cost ~5-15 ms. A refused step closes the channel (the VM goes), so the
+ * later ones never matter; VOLUMES' answer makes the guest ready. */
+static void send_guest_setup(struct monitor *m)
+{
+	if (m->warm.restored && monitor_template_send_identity(m) < 0)
+		monitor_agent_close(m, "cannot send the guest's identity");
+	else if (monitor_net_configure_guest(m) < 0)
+		monitor_agent_close(m, "cannot send the network configuration");
+	else if (monitor_volumes_configure_guest(m) < 0)
+		monitor_agent_close(m, "cannot send the volume definitions");
+}
+
 static void handle_answer(struct monitor *m, const struct frame *f)
 {
 	struct pending_req req;
@@ -351,13 +375,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 			monitor_agent_close(m, "agent refused protocol negotiation");
 			return;
 		}
-		if (m->warm.restored) {
-			if (monitor_template_send_identity(m) < 0)
-				monitor_agent_close(m, "cannot send the guest's identity");
-			break;
-		}
-		if (monitor_net_configure_guest(m) < 0)
-			monitor_agent_close(m, "cannot send the network configuration");
+		send_guest_setup(m);
 		break;
 	case REQ_IDENTITY:
 		if (!ok) {
@@ -367,8 +385,6 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 			monitor_agent_close(m, why);
 			return;
 		}
-		if (monitor_net_configure_guest(m) < 0)
-			monitor_agent_close(m, "cannot send the network configuration");
 		break;
 	case REQ_NETWORK:
 		if (!ok) {
@@ -378,8 +394,6 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 			monitor_agent_close(m, why);
 			return;
 		}
-		if (monitor_volumes_configure_guest(m) < 0)
-			monitor_agent_close(m, "cannot send the volume definitions");
 		break;
 	case REQ_VOLUMES:
 		if (!ok) {
@@ -407,15 +421,13 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		c->created = true;
 		monitor_log(m, "container %s created", c->view->name);
 		view_event_add(&c->view->events, "Created", "Normal", "created container %s", c->view->name);
-		struct json_object *sb = json_object_new_object();
-		json_object_object_add(sb, "container", json_object_new_string(c->view->name));
-		struct pending_req start = {.kind = REQ_START, .container = req.container};
-		if (monitor_agent_request(m, CAPSID_MSG_START, sb, &start) < 0)
-			container_terminated(m, c, 128, "cannot reach the agent");
 		break;
 	}
 	case REQ_START: {
 		struct mcontainer *c = &m->containers[req.container];
+		/* Sent right behind its CREATE: a CREATE that failed has ended the run. */
+		if (!c->created || c->stream != req.stream)
+			break;
 		if (!ok) {
 			char detail[600];
 			snprintf(detail, sizeof(detail), "start failed: %s", json_error_text(body, errbuf, sizeof(errbuf)));
@@ -506,9 +518,7 @@ static void handle_hello(struct monitor *m, const struct frame *f)
 void monitor_agent_negotiated(struct monitor *m)
 {
 	m->vm = VM_NEGOTIATE;
-	int rc = m->warm.restored ? monitor_template_send_identity(m) : monitor_net_configure_guest(m);
-	if (rc < 0)
-		monitor_agent_close(m, "cannot send the guest's identity");
+	send_guest_setup(m);
 }
 
 struct broadcast_ctx {
