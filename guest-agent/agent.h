@@ -118,6 +118,9 @@ struct job {
 	bool reaped;
 	int wstatus;
 	uint64_t reaped_mark; /* statuses recorded before it started are not its processes' */
+	/* The agent's own `run` (builtin_run_inline): pid is the container's
+	 * init, not a runtime command; done at EOF on err_fd, its exec pipe. */
+	bool inline_run;
 	uint32_t req_id;      /* request to answer when done; 0 for internal jobs */
 	char container[AGENT_NAME_MAX + 1];
 	uint32_t stream;

@@ -221,39 +221,65 @@ static pid_t clone_into(int flags, int cgroup_fd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+/* The container's init, in the child of clone_into; never returns. stdio:
+ * what becomes its 0-2 (the agent's own run, builtin_run_inline), NULL
+ * when they are that already (a launcher's child). */
+static void __attribute__((noreturn)) init_child(const struct bspec *s, int console, const int *stdio, int errfd)
+{
+	struct capsid_error cerr = {0};
+	if (stdio && bproc_child_setup(stdio, errfd) < 0) {
+		capsid_error_errno(&cerr, errno, "stdio");
+		child_fail(errfd, &cerr);
+	}
+	/* The cgroup namespace after the clone, so that its root is the
+	 * container's cgroup. */
+	if ((s->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+		capsid_error_errno(&cerr, errno, "cgroup namespace");
+		child_fail(errfd, &cerr);
+	}
+	if (bmount_setup(s, &cerr) < 0)
+		child_fail(errfd, &cerr);
+	if (s->hostname && (s->namespaces & CLONE_NEWUTS) && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+		capsid_error_errno(&cerr, errno, "sethostname");
+		child_fail(errfd, &cerr);
+	}
+	bproc_exec(&s->process, console, true, &cerr);
+	child_fail(errfd, &cerr);
+}
+
+/* Clone the container's init into its cgroup; *errfd gets the read end of
+ * its close-on-exec error pipe (see wait_exec). */
+static pid_t spawn_init(const struct bspec *s, int cgroup, int console, const int *stdio, int *errfd,
+			struct capsid_error *err)
+{
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return capsid_error_errno(err, errno, "pipe");
+	pid_t child = clone_into(s->namespaces & ~CLONE_NEWCGROUP, cgroup);
+	if (child == 0) {
+		close(ep[0]);
+		init_child(s, console, stdio, ep[1]);
+	}
+	int saved = errno;
+	close(ep[1]);
+	if (child < 0) {
+		close(ep[0]);
+		return capsid_error_errno(err, saved, "clone the container process");
+	}
+	*errfd = ep[0];
+	return child;
+}
+
 /* Clone the container's init into its cgroup, wait until its program
  * runs, and record its pid. */
 static int start_init(const struct options *o, const struct bspec *s, int cgroup, int console, int piddir,
 		      const char *leaf, struct capsid_error *err)
 {
-	int ep[2];
-	if (pipe2(ep, O_CLOEXEC) < 0)
-		return capsid_error_errno(err, errno, "pipe");
-	/* The cgroup namespace after the clone, so that its root is the
-	 * container's cgroup. */
-	pid_t child = clone_into(s->namespaces & ~CLONE_NEWCGROUP, cgroup);
-	if (child == 0) {
-		close(ep[0]);
-		struct capsid_error cerr = {0};
-		if ((s->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
-			capsid_error_errno(&cerr, errno, "cgroup namespace");
-			child_fail(ep[1], &cerr);
-		}
-		if (bmount_setup(s, &cerr) < 0)
-			child_fail(ep[1], &cerr);
-		if (s->hostname && (s->namespaces & CLONE_NEWUTS) &&
-		    sethostname(s->hostname, strlen(s->hostname)) < 0) {
-			capsid_error_errno(&cerr, errno, "sethostname");
-			child_fail(ep[1], &cerr);
-		}
-		bproc_exec(&s->process, console, true, &cerr);
-		child_fail(ep[1], &cerr);
-	}
-	int saved = errno;
-	close(ep[1]);
-	_cleanup_close_ int errfd = ep[0];
+	int fd;
+	pid_t child = spawn_init(s, cgroup, console, NULL, &fd, err);
 	if (child < 0)
-		return capsid_error_errno(err, saved, "clone the container process");
+		return child;
+	_cleanup_close_ int errfd = fd;
 	int rc = wait_exec(errfd, child, err);
 	if (rc < 0)
 		return rc;
@@ -263,27 +289,83 @@ static int start_init(const struct options *o, const struct bspec *s, int cgroup
 	return 0;
 }
 
+/* The bundle's config.json parsed; its strings point into *doc, which the
+ * caller keeps while it uses them and then puts. */
+static struct bspec *load_config(const char *bundle, struct json_object **doc, struct capsid_error *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	*doc = read_json(path, err);
+	if (!*doc)
+		return NULL;
+	struct bspec *s = calloc(1, sizeof(*s));
+	if (!s) {
+		capsid_error_errno(err, ENOMEM, "spec");
+		return NULL;
+	}
+	if (bspec_parse_config(*doc, s, err) < 0) {
+		capsid_error_prefix(err, "%s", path);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, const int stdio[3], pid_t *pid,
+		       int *exec_fd, struct capsid_error *err)
+{
+	_cleanup_json_ struct json_object *doc = NULL;
+	_cleanup_free_ struct bspec *s = load_config(bundle, &doc, err);
+	if (!s)
+		return -EINVAL;
+	if (s->process.terminal)
+		return capsid_error_set(err, EINVAL, "process.terminal: a terminal needs the launcher");
+	_cleanup_close_ int cgroup = bcgroup_prepare(s, dev_filter_fd, err);
+	if (cgroup < 0)
+		return cgroup;
+	int fd = -1;
+	pid_t child = spawn_init(s, cgroup, -1, stdio, &fd, err);
+	int rc = child < 0 ? (int)child : state_write(name, child, s->cgroups_path);
+	if (child > 0 && rc < 0) {
+		capsid_error_errno(err, -rc, "record the container's pid");
+		close(fd);
+	}
+	if (rc < 0) {
+		/* The cgroup kills the process, if there is one. */
+		bcgroup_destroy(s->cgroups_path, NULL);
+		return rc;
+	}
+	*pid = child;
+	*exec_fd = fd;
+	return 0;
+}
+
+void builtin_run_inline_failed(const char *name)
+{
+	pid_t init;
+	char cgroup[PATH_MAX], path[PATH_MAX];
+	if (state_read(name, &init, cgroup) < 0)
+		return;
+	bcgroup_destroy(cgroup, NULL);
+	if (state_path(path, name) == 0)
+		unlink(path);
+}
+
 static int cmd_run(const struct options *o, int dev_filter_fd, struct capsid_error *err)
 {
 	if (!o->bundle || !o->pid_file || !o->detach)
 		return capsid_error_set(err, EINVAL, "run needs --detach --bundle and --pid-file");
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/config.json", o->bundle);
-	_cleanup_json_ struct json_object *doc = read_json(path, err);
-	if (!doc)
-		return -EINVAL;
-	_cleanup_free_ struct bspec *s = calloc(1, sizeof(*s));
+	_cleanup_json_ struct json_object *doc = NULL;
+	_cleanup_free_ struct bspec *s = load_config(o->bundle, &doc, err);
 	if (!s)
-		return capsid_error_errno(err, ENOMEM, "spec");
-	int rc = bspec_parse_config(doc, s, err);
-	if (rc < 0)
-		return capsid_error_prefix(err, "%s", path);
+		return -EINVAL;
 	const char *leaf;
 	_cleanup_close_ int piddir = open_pid_dir(o->pid_file, &leaf);
 	if (piddir < 0)
 		return capsid_error_errno(err, -piddir, "pid file %s", o->pid_file);
 	_cleanup_close_ int console = -1;
-	if ((rc = console_for(o, s->process.terminal, &console, err)) < 0)
+	int rc = console_for(o, s->process.terminal, &console, err);
+	if (rc < 0)
 		return rc;
 	_cleanup_close_ int cgroup = bcgroup_prepare(s, dev_filter_fd, err);
 	if (cgroup >= 0)

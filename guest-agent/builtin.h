@@ -19,11 +19,28 @@
 #ifndef AGENT_BUILTIN_H
 #define AGENT_BUILTIN_H
 
+#include <sys/types.h>
+
+#include "error.h"
+
 /* Runs in a child of the agent with stdio in place; returns the exit status.
  * dev_filter_fd is the device filter the agent loaded at boot (close-on-
  * exec: no container process keeps it), which run attaches to the
  * container's cgroup; with -1 (or anything but a device program) run
  * loads its own. */
 int builtin_main(int argc, char *const argv[], int dev_filter_fd);
+
+/* `run` of a container without a terminal, done by the agent itself: the
+ * launcher's work without the launcher (under TCG a fork of the agent and
+ * then the launcher's fork of the container cost ~25 ms more than one
+ * clone, and the launcher's exit and reaping came on top). The init gets
+ * stdio[0..2] (-1: /dev/null) as 0-2; *pid is it, *exec_fd the read end of
+ * its close-on-exec pipe: EOF once its program runs, bytes the reason it
+ * did not (then call builtin_run_inline_failed). Its state is recorded as
+ * `run` records it, so kill, exec and delete work the same. */
+int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, const int stdio[3], pid_t *pid,
+		       int *exec_fd, struct capsid_error *err);
+/* Remove the cgroup and state of an inline run whose program did not start. */
+void builtin_run_inline_failed(const char *name);
 
 #endif

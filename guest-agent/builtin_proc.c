@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,34 @@ int bproc_find_program(const struct bspec_process *p, char *out, size_t len)
 			path++;
 	}
 	return found;
+}
+
+int bproc_child_setup(const int stdio[3], int keep)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	setsid();
+	/* dup2 first into high numbers: a source may already sit on 0-2. */
+	int fds[3];
+	for (int i = 0; i < 3; i++) {
+		fds[i] = stdio[i] >= 0 ? fcntl(stdio[i], F_DUPFD, 10) : open("/dev/null", O_RDWR);
+		if (fds[i] < 0)
+			return -errno;
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			return -errno;
+	if (keep <= 2) {
+		close_range(3, ~0u, 0);
+		return 0;
+	}
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)keep + 1, ~0u, 0);
+	return 0;
 }
 
 int bproc_exec(const struct bspec_process *p, int console_fd, bool bind_console, struct capsid_error *err)

@@ -9,6 +9,13 @@
 #include "builtin_spec.h"
 #include "error.h"
 
+/* A new process of the agent's, before it runs a runtime or becomes a
+ * container's init: signals unblocked and at their defaults (the agent
+ * blocks SIGCHLD/SIGIO for its signalfd, and a mask is inherited), a
+ * session of its own, stdio[0..2] as 0-2 (-1: /dev/null), every other
+ * descriptor closed but keep (-1: none). Async-signal-safe. */
+int bproc_child_setup(const int stdio[3], int keep);
+
 /* Turn the calling process into the spec's process and execve it. Returns
  * only on failure. console_fd: a socket connected to the console socket
  * (terminal processes: the pty master is sent there), else -1. */

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "cleanup.h"
 #include "container.h"
 #include "process.h"
@@ -17,6 +18,8 @@
 
 static bool job_succeeded(const struct job *j)
 {
+	if (j->inline_run)
+		return j->err_len == 0; /* the exec pipe closed with nothing in it */
 	return WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 0;
 }
 
@@ -183,6 +186,32 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 	agent_respond(a, id, NULL);
 }
 
+/* builtin without a terminal: the agent runs the container itself
+ * (builtin_run_inline); the job ends when its program runs. */
+static int start_inline(struct agent *a, struct container *c, struct stream *s, const char *bundle,
+			struct job **out, struct capsid_error *err)
+{
+	const int stdio[3] = {c->child.in, c->child.out, c->child.err};
+	uint64_t mark = reaped_mark(&a->reaped);
+	pid_t pid;
+	int exec_fd;
+	int rc = builtin_run_inline(c->name, bundle, a->dev_filter_fd, stdio, &pid, &exec_fd, err);
+	stream_close_child_ends(&c->child);
+	if (rc < 0)
+		return rc;
+	struct job *j = runtime_job_inline(a, pid, exec_fd, mark);
+	if (!j) {
+		/* Its cgroup takes the process with it. */
+		close(exec_fd);
+		builtin_run_inline_failed(c->name);
+		return capsid_error_errno(err, ENOMEM, "job");
+	}
+	j->stream = s->id;
+	snprintf(j->container, sizeof(j->container), "%s", c->name);
+	*out = j;
+	return 0;
+}
+
 void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
 {
 	struct capsid_error err = {0};
@@ -208,8 +237,11 @@ void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
 	struct job *j;
 	/* From here on the runtime may hold state for it: delete goes through it. */
 	c->in_runtime = true;
-	if (start_stream_job(a, JOB_RUN, c->runtime, args, 6, c->name, s, &c->child, "c", c->name, &j, &err) <
-	    0) {
+	int rc = strcmp(c->runtime, "builtin") == 0 && !s->tty
+			 ? start_inline(a, c, s, bundle, &j, &err)
+			 : start_stream_job(a, JOB_RUN, c->runtime, args, 6, c->name, s, &c->child, "c", c->name, &j,
+					    &err);
+	if (rc < 0) {
 		c->in_runtime = false;
 		agent_respond_error(a, id, "start %s: %s", name, err.msg);
 		return;
@@ -228,11 +260,13 @@ static void run_done(struct agent *a, struct job *j, struct container *c, struct
 	if (!s) {
 		snprintf(why, sizeof(why), "stream lost");
 	} else if (!job_succeeded(j)) {
-		runtime_job_error(j, s->tty ? -1 : s->err_fd, why, sizeof(why));
+		runtime_job_error(j, s->tty || j->inline_run ? -1 : s->err_fd, why, sizeof(why));
+		if (j->inline_run)
+			builtin_run_inline_failed(c->name);
 	} else {
 		container_path(pidfile, sizeof(pidfile), c->name, "pid");
-		pid_t pid;
-		int rc = runtime_read_pid(pidfile, &pid);
+		pid_t pid = j->pid;
+		int rc = j->inline_run ? 0 : runtime_read_pid(pidfile, &pid);
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "read pid file: %s", strerror(-rc));
 		} else {

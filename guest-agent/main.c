@@ -107,7 +107,7 @@ static void reap_children(struct agent *a)
 			return;
 		bool claimed = false;
 		for (struct job *j = a->jobs; j && !claimed; j = j->next)
-			if (j->pid == pid && !j->reaped) {
+			if (j->pid == pid && !j->reaped && !j->inline_run) {
 				j->reaped = true;
 				j->wstatus = st;
 				claimed = true;
@@ -295,7 +295,7 @@ static void finish_work(struct agent *a)
 	 * stream's EXIT must follow the request's answer. */
 	for (struct job *j = a->jobs, *next; j; j = next) {
 		next = j->next;
-		if (!j->reaped)
+		if (!(j->inline_run ? j->err_fd < 0 : j->reaped))
 			continue;
 		runtime_job_read_err(j);
 		lifecycle_job_done(a, j);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "builtin_proc.h"
 #include "cleanup.h"
 #include "util.h"
 
@@ -43,18 +44,6 @@ bool runtime_present(const char *runtime)
 	return bin && access(bin, X_OK) == 0;
 }
 
-/* Close every descriptor above stdio but keep (-1: none). */
-static void close_fds_except(int keep)
-{
-	if (keep <= 2) {
-		close_range(3, ~0u, 0);
-		return;
-	}
-	if (keep > 3)
-		close_range(3, (unsigned)keep - 1, 0);
-	close_range((unsigned)keep + 1, ~0u, 0);
-}
-
 /* In the child between fork and exec: only async-signal-safe calls.
  *
  * crun runs without address-space randomisation: under TCG a translated
@@ -71,28 +60,12 @@ static void __attribute__((noreturn)) exec_child(const char *bin, bool fixed_lay
 {
 	if (fixed_layout)
 		personality(ADDR_NO_RANDOMIZE);
-	sigset_t none;
-	sigemptyset(&none);
-	/* The agent blocks SIGCHLD/SIGIO for its signalfd, and a blocked mask
-	 * is inherited by everything the runtime starts. */
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	setsid();
-	/* dup2 first into high numbers: a source may already sit on 0-2. */
-	int fds[3] = {in, out, err};
-	for (int i = 0; i < 3; i++) {
-		fds[i] = fcntl(fds[i], F_DUPFD, 10);
-		if (fds[i] < 0)
-			_exit(126);
-	}
-	for (int i = 0; i < 3; i++)
-		if (dup2(fds[i], i) < 0)
-			_exit(126);
 	/* An executed runtime gets nothing above 2; the builtin launcher keeps
 	 * the agent's device filter at its number (close-on-exec: no process
 	 * of the container keeps it). */
-	close_fds_except(bin ? -1 : dev_filter_fd);
+	const int stdio[3] = {in, out, err};
+	if (bproc_child_setup(stdio, bin ? -1 : dev_filter_fd) < 0)
+		_exit(126);
 	if (!bin) {
 		int argc = 0;
 		while (argv[argc])
@@ -175,6 +148,23 @@ int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, 
 	a->jobs = j;
 	*out = j;
 	return 0;
+}
+
+struct job *runtime_job_inline(struct agent *a, pid_t pid, int exec_fd, uint64_t reaped_mark)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->kind = JOB_RUN;
+	j->inline_run = true;
+	j->pid = pid;
+	j->reaped_mark = reaped_mark;
+	j->err_fd = exec_fd;
+	j->console_fd = -1;
+	util_set_nonblock(exec_fd, 1);
+	j->next = a->jobs;
+	a->jobs = j;
+	return j;
 }
 
 int runtime_run_sync(struct agent *a, const char *runtime, const char *const *args, unsigned timeout_ms)

@@ -21,6 +21,10 @@ bool runtime_present(const char *runtime);
 int runtime_job_start(struct agent *a, enum job_kind kind, const char *runtime, const char *const *args,
 		      const struct runtime_stdio *io, struct job **out, struct capsid_error *err);
 
+/* The job of the agent's own run of a container (builtin_run_inline): its
+ * init pid and exec pipe (the job owns it); done at the pipe's EOF. */
+struct job *runtime_job_inline(struct agent *a, pid_t pid, int exec_fd, uint64_t reaped_mark);
+
 /* Run a runtime command to completion, blocking (shutdown only). Returns
  * its wait status or -errno. */
 int runtime_run_sync(struct agent *a, const char *runtime, const char *const *args, unsigned timeout_ms);
