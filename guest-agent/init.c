@@ -168,22 +168,34 @@ static void set_hostname(struct agent *a)
 	}
 }
 
-static void loopback_up(struct agent *a)
+static void link_up(struct agent *a, int s, const char *name)
+{
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		log_warn(a, "%s: get flags: %s", name, strerror(errno));
+		return;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		log_warn(a, "%s: up: %s", name, strerror(errno));
+}
+
+/* Loopback, and every NIC without an address (NETWORK gives those): a NIC's
+ * first up fills its receive ring, ~20 ms under TCG, which a warm-start
+ * template then holds already (a clone changes the MAC while up). */
+static void links_up(struct agent *a)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		log_warn(a, "socket: %s", strerror(errno));
 		return;
 	}
-	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		log_warn(a, "lo: get flags: %s", strerror(errno));
-		return;
-	}
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		log_warn(a, "lo: up: %s", strerror(errno));
+	struct if_nameindex *all = if_nameindex();
+	for (struct if_nameindex *i = all; i && i->if_index; i++)
+		link_up(a, s, i->if_name);
+	if (all)
+		if_freenameindex(all);
 }
 
 int init_boot(struct agent *a, struct capsid_error *err)
@@ -227,7 +239,7 @@ int init_boot(struct agent *a, struct capsid_error *err)
 	uint64_t t_cg_end = util_now_ms();
 	report_free_pages_finely(a);
 	set_hostname(a);
-	loopback_up(a);
+	links_up(a);
 	static const char *const dirs[] = {AGENT_RUN_DIR, AGENT_IMAGES_DIR, AGENT_CONTAINERS_DIR,
 					   AGENT_SOCK_DIR};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)

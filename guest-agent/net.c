@@ -322,13 +322,23 @@ static void set_sin(struct sockaddr *sa, uint32_t addr)
 
 /* A guest restored from a warm-start template has the template's MAC on
  * its NIC (the device state is the template's): no interface carries the
- * group's MAC. Then interface idx (eth<idx>) takes it, set while the link
- * is down, since the host bridge only passes the group's MAC. A cold guest
- * always finds its MAC and never gets here. */
+ * group's MAC. Then interface idx (eth<idx>) takes it (the host bridge
+ * only passes the group's MAC): while up when the device can (virtio-net
+ * with VIRTIO_NET_F_CTRL_MAC_ADDR: the NIC is up since boot, see init.c),
+ * else with the link down. A cold guest always finds its MAC and never
+ * gets here. */
 static int adopt_mac(int s, const uint8_t mac[6], size_t idx, char *name)
 {
 	struct ifreq ifr = {0};
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth%zu", idx);
+	snprintf(name, IFNAMSIZ, "%s", ifr.ifr_name);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	/* virtio-net changes it while up (VIRTIO_NET_F_CTRL_MAC_ADDR). */
+	if (ioctl(s, SIOCSIFHWADDR, &ifr) == 0)
+		return 0;
+	if (errno != EBUSY)
+		return -errno;
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
 		return -errno;
 	if (ifr.ifr_flags & IFF_UP) {
