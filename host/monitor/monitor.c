@@ -591,6 +591,22 @@ static void monitor_loop(struct monitor *m)
 	}
 }
 
+int monitor_process_setup(const char *pid_path)
+{
+	char pid[32];
+	int pn = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	util_write_file_atomic(pid_path, pid, (size_t)pn, 0644);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
 int monitor_main(const struct group_paths *paths, const struct monitor_options *opts, int spec_fd, int ready_fd)
 {
 	struct monitor_adopt adopt = opts->adopt ? *opts->adopt : (struct monitor_adopt){0};
@@ -621,19 +637,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 							   : "cannot take the monitor lock");
 		return 1;
 	}
-	char pid[32];
-	int pn = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	util_write_file_atomic(paths->pid, pid, (size_t)pn, 0644);
-
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	m->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	m->signal_fd = monitor_process_setup(paths->pid);
 
 	int rc = monitor_prepare(m, spec_fd, &err);
 	close(spec_fd);

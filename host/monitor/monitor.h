@@ -252,12 +252,17 @@ void monitor_vm_config(const struct monitor_options *opts, const struct group_pa
 void monitor_stop_vm(struct monitor *m, bool user);
 void monitor_vm_gone(struct monitor *m, const char *why);
 void monitor_report_ready(struct monitor *m, const char *error);
+/* A monitor's or standby's process: its pid file written, SIGCHLD, SIGTERM,
+ * SIGINT and SIGHUP blocked for the signalfd returned, SIGPIPE ignored. */
+int monitor_process_setup(const char *pid_path);
 
 /* monitor_agent.c */
 int monitor_agent_send(struct monitor *m, uint16_t type, uint32_t id, struct json_object *body);
 int monitor_agent_request(struct monitor *m, uint16_t type, struct json_object *body, struct pending_req *req);
 void monitor_agent_readable(struct monitor *m);
 void monitor_agent_close(struct monitor *m, const char *why);
+/* Connect to the agent socket at path (non-blocking). Returns fd or -errno. */
+int monitor_agent_connect(const char *path);
 /* Use fd (connected to the agent socket) as the agent channel. */
 int monitor_agent_attach(struct monitor *m, int fd);
 /* The protocol version to speak with the agent whose HELLO body is body,

@@ -106,10 +106,10 @@ void monitor_agent_close(struct monitor *m, const char *why)
 	}
 }
 
-static int agent_try_connect(struct monitor *m)
+int monitor_agent_connect(const char *path)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", m->paths->agent);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
@@ -118,7 +118,13 @@ static int agent_try_connect(struct monitor *m)
 		close(fd);
 		return rc;
 	}
-	return monitor_agent_attach(m, fd);
+	return fd;
+}
+
+static int agent_try_connect(struct monitor *m)
+{
+	int fd = monitor_agent_connect(m->paths->agent);
+	return fd < 0 ? fd : monitor_agent_attach(m, fd);
 }
 
 int monitor_agent_attach(struct monitor *m, int fd)

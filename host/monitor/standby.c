@@ -130,21 +130,6 @@ struct standby {
 	int listen_fd;
 };
 
-static int connect_agent(const char *path)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
 /* The restored agent says HELLO to a host that connects after the restore
  * (the template hung up before its save); should it have been frozen
  * before noticing, it needs a hang-up first (template.c). The HELLO stays
@@ -152,7 +137,7 @@ static int connect_agent(const char *path)
 static int agent_hello_pending(struct standby *s)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = connect_agent(s->paths.agent);
+		int fd = monitor_agent_connect(s->paths.agent);
 		if (fd < 0)
 			return fd;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -465,18 +450,7 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 	s.m = (struct monitor){.paths = &s.paths, .opts = opts, .agent_fd = -1, .listen_fd = -1, .signal_fd = -1,
 			       .ready_fd = -1};
 	s.m.log_fd = open(s.paths.monitor_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	char pid[32];
-	int pn = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	util_write_file_atomic(s.paths.pid, pid, (size_t)pn, 0644);
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	_cleanup_close_ int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	_cleanup_close_ int signal_fd = monitor_process_setup(s.paths.pid);
 	setpriority(PRIO_PROCESS, 0, STANDBY_NICE);
 	/* Taps of standbys that were killed (their QEMU died with them). */
 	net_standby_tap_prune();
