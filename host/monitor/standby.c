@@ -132,8 +132,8 @@ struct standby {
 
 /* The restored agent says HELLO to a host that connects after the restore
  * (the template hung up before its save); should it have been frozen
- * before noticing, it needs a hang-up first (template.c). The HELLO stays
- * in the socket for the monitor that adopts the clone. */
+ * before noticing, it needs a hang-up first (template.c). Returns the
+ * connected channel with the HELLO readable. */
 static int agent_hello_pending(struct standby *s)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {

@@ -1,5 +1,6 @@
 /* Monitor building blocks without a VM: the instance view, CRI log files,
- * group paths and the liveness lock. */
+ * group paths and the liveness lock, the ready clone's hand-over string
+ * and directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -12,6 +13,7 @@
 
 #include "group.h"
 #include "logfile.h"
+#include "monitor.h"
 #include "testlib.h"
 #include "util.h"
 #include "view.h"
@@ -179,6 +181,37 @@ static void test_group_paths_and_lock(void)
 	group_names_free(names, n);
 }
 
+/* `__monitor --adopt`: what a standby hands its exec'd monitor. */
+static void test_adopt_parse(void)
+{
+	struct monitor_adopt a;
+	CHECK(monitor_adopt_parse("qemu=4242,agent=5,tap=capsid-s17,key=0123456789abcdef,dir=/r/standby/b-1-384", &a) == 0);
+	CHECK(a.qemu_pid == 4242 && a.agent_fd == 5);
+	CHECK(strcmp(a.tap, "capsid-s17") == 0 && strcmp(a.key, "0123456789abcdef") == 0);
+	CHECK(strcmp(a.dir, "/r/standby/b-1-384") == 0);
+	/* A directory may hold commas: it is the rest of the string. */
+	CHECK(monitor_adopt_parse("qemu=9,agent=5,tap=t,key=k,dir=/a,b", &a) == 0 && strcmp(a.dir, "/a,b") == 0);
+	static const char *const bad[] = {
+	    "",
+	    "qemu=1,agent=5,tap=t,key=k,dir=/d",    /* pid 1 is never a QEMU child */
+	    "qemu=9,agent=2,tap=t,key=k,dir=/d",    /* stdio is not a channel */
+	    "qemu=9,agent=5,tap=t,key=k,dir=",      /* no directory */
+	    "qemu=9,agent=5,key=k,tap=t,dir=/d",    /* out of order */
+	    "qemu=9,agent=5,tap=waytoolongtapname,key=k,dir=/d",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(monitor_adopt_parse(bad[i], &a) < 0);
+	char dir[128];
+	CHECK(monitor_standby_dir("/var/lib/capsid", "builtin", 1, 384, dir, sizeof(dir)) == 0);
+	CHECK(strcmp(dir, "/var/lib/capsid/standby/builtin-1-384") == 0);
+	/* Its sockets must fit in sun_path. */
+	char longroot[100];
+	memset(longroot, 'r', sizeof(longroot) - 1);
+	longroot[0] = '/';
+	longroot[sizeof(longroot) - 1] = '\0';
+	CHECK(monitor_standby_dir(longroot, "builtin", 1, 384, dir, sizeof(dir)) == -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -187,6 +220,7 @@ int main(void)
 	RUN_TEST(test_container_states);
 	RUN_TEST(test_log_roundtrip);
 	RUN_TEST(test_group_paths_and_lock);
+	RUN_TEST(test_adopt_parse);
 	util_rm_rf(tmpdir);
 	TEST_EXIT();
 }
