@@ -227,8 +227,18 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	if (m->adopt && !(warm > 0 && monitor_standby_adopt(m, &cfg) == 0))
 		monitor_standby_discard(m);
 	bool adopted = m->adopt != NULL;
+	m->vm = VM_BOOTING;
+	m->user_stop = false;
+	m->vm_deadline = util_now_ms() + m->opts->boot_timeout_ms;
+	m->agent_retry_at = util_now_ms();
 	if (adopted) {
-		m->adopt = NULL; /* the VM is the ready clone: no spawn, no restore */
+		/* The VM is the ready clone: no spawn, no restore. Its first
+		 * requests go out now, to be handled while the network's host
+		 * half is made. */
+		m->adopt = NULL;
+		monitor_agent_negotiated(m);
+		if (m->agent_fd >= 0 && frame_writer_flush(m->agent_out, m->agent_fd) < 0)
+			monitor_agent_close(m, NULL);
 	} else {
 		unlink(m->paths->agent);
 		unlink(m->paths->qmp);
@@ -237,15 +247,27 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 			close(log); /* QEMU appends the serial console; start each boot afresh */
 		rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
 		if (rc < 0) {
+			m->vm = VM_DOWN;
 			monitor_volumes_release(m);
 			return rc;
 		}
+	}
+	/* The rules, the bridge and the tap on it while QEMU starts. */
+	rc = monitor_net_finish(m, err);
+	if (rc < 0) {
+		monitor_agent_close(m, NULL);
+		vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
+		m->qemu_pid = 0;
+		m->vm = VM_DOWN;
+		monitor_volumes_release(m);
+		return rc;
 	}
 	if (warm > 0 && !m->warm.restored && monitor_template_restore(m, err) < 0) {
 		/* A template that does not load (e.g. QEMU changed under it) must not stop the group: boot cold. */
 		monitor_log(m, "warm start: restore failed (%s): booting cold", err->msg);
 		vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
 		m->qemu_pid = 0;
+		m->vm = VM_DOWN;
 		monitor_volumes_release(m);
 		*err = (struct capsid_error){0};
 		m->warm.cold_once = true;
@@ -256,12 +278,6 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	util_now_rfc3339(m->vm_started_at);
 	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->qemu_pid, cfg.vcpus, cfg.memory_mib,
 		    vmm_accel_name(cfg.accel));
-	m->vm = VM_BOOTING;
-	m->user_stop = false;
-	m->vm_deadline = util_now_ms() + m->opts->boot_timeout_ms;
-	m->agent_retry_at = util_now_ms();
-	if (adopted)
-		monitor_agent_negotiated(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		c->created = c->running = c->exited = false;

@@ -203,6 +203,7 @@ struct monitor {
 	struct net_config netcfg;
 	struct net_attachment net;  /* valid when attached */
 	bool attached;
+	bool net_unfinished;        /* attached with tap_only: monitor_net_finish does the rest */
 
 	enum vm_phase vm;
 	pid_t qemu_pid;
@@ -277,6 +278,8 @@ uint64_t monitor_next_timer(struct monitor *m);
 
 /* monitor_net.c */
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
+/* The host half of a new attachment (or only the DNS responder): after QEMU started. */
+int monitor_net_finish(struct monitor *m, struct capsid_error *err);
 int monitor_net_configure_guest(struct monitor *m);
 void monitor_net_describe(struct monitor *m, struct json_object *props, struct json_object *ext);
 

@@ -1,6 +1,8 @@
 /* The monitor's use of host networking: the group's attachment (tap, MAC,
- * address, published ports, DNS name) is made before the first boot and
- * kept for the life of the group, so its address is stable across stop and
+ * address, published ports, DNS name) is made at the first boot and
+ * kept for the life of the group (in two steps: the lease and the tap,
+ * down on no bridge, before QEMU starts; the rules, the bridge and the tap
+ * on it while QEMU starts), so its address is stable across stop and
  * start; `capsid delete` detaches it. The guest side is configured by the
  * agent from a NETWORK request sent right after negotiation. */
 #include <errno.h>
@@ -60,20 +62,30 @@ int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_
 			}
 			/* A ready clone's QEMU holds its standby tap: that becomes the group's. */
 			req.adopt_tap = m->adopt ? m->adopt->tap : NULL;
+			req.tap_only = true; /* the rest while QEMU starts: monitor_net_finish */
 			rc = net_attach(&m->netcfg, &req, &m->net, err);
 			if (rc < 0)
 				return capsid_error_prefix(err, "network");
 			m->attached = true;
+			m->net_unfinished = true;
 			m->warm.tap_adopted = m->adopt != NULL;
 			monitor_log(m, "network %s: %s/%u on %s (tap %s, mac %s)%s%s", m->net.network, m->net.ip,
 				    m->net.prefix, m->net.bridge, m->net.tap, m->net.mac, m->net.fqdn[0] ? ", " : "",
 				    m->net.fqdn);
 		}
 	}
-	if (net_dns_ensure_running(&m->netcfg, err) < 0)
-		return capsid_error_prefix(err, "DNS responder");
 	cfg->nics[0] = (struct vmm_nic){.tap = m->net.tap, .mac = m->net.mac};
 	cfg->n_nics = 1;
+	return 0;
+}
+
+int monitor_net_finish(struct monitor *m, struct capsid_error *err)
+{
+	if (!m->net_unfinished)
+		return net_dns_ensure_running(&m->netcfg, err) < 0 ? capsid_error_prefix(err, "DNS responder") : 0;
+	if (net_attach_finish(&m->netcfg, m->paths->name, err) < 0)
+		return capsid_error_prefix(err, "network");
+	m->net_unfinished = false;
 	return 0;
 }
 

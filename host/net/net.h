@@ -120,6 +120,10 @@ struct net_attach_request {
 	/* Warm start's ready clone: its QEMU already holds this tap (a
 	 * standby tap): it becomes the group's tap instead of a new one. */
 	const char *adopt_tap;
+	/* Only the lease, the network's bridge and the group's tap, down on
+	 * no bridge (QEMU can open it, nothing passes): net_attach_finish
+	 * does the rest (rules, tap on the bridge, DNS) while the VM starts. */
+	bool tap_only;
 };
 
 struct net_attachment {
@@ -144,6 +148,10 @@ struct net_attachment {
  * -EEXIST or -ENOENT with a message naming the other group. */
 int net_attach(const struct net_config *cfg, const struct net_attach_request *req, struct net_attachment *out,
 	       struct capsid_error *err);
+/* The second step of an attach made with tap_only: the rules, then the
+ * tap enslaved and up, and the DNS responder. On failure the caller
+ * detaches the group. */
+int net_attach_finish(const struct net_config *cfg, const char *group, struct capsid_error *err);
 /* Remove everything a group has: tap, lease, ports, DNS record, rules, and
  * its network's bridge when it was the last group there. Idempotent: a
  * group that is not attached is success. */

@@ -166,6 +166,23 @@ static int attach_kernel(struct net_link *link, const struct net_state *st, cons
 	return net_link_tap_create(link, tap, bridge, err);
 }
 
+/* The first step of a deferred attach (tap_only): the network's bridge
+ * (its gateway address is where host services such as SMB listen) and the
+ * group's tap, down on no bridge (QEMU can open it; nothing passes), or the
+ * adopted one renamed. */
+static int attach_tap_only(struct net_link *link, const struct net_network *n, const struct net_group *g,
+			   const char *adopt_tap, bool *bridge_created, struct capsid_error *err)
+{
+	char tap[16];
+	net_tap_name(g, tap);
+	int rc;
+	if ((rc = ip_forward_on(err)) < 0 || (rc = net_link_bridge_ensure(link, n, bridge_created, err)) < 0)
+		return rc;
+	if (adopt_tap)
+		return net_link_tap_adopt(link, adopt_tap, tap, NULL, err);
+	return net_link_tap_create(link, tap, NULL, err);
+}
+
 static int attach_locked(const struct net_config *cfg, const struct net_attach_request *req,
 			 struct net_attachment *out, bool *was_attached, struct capsid_error *err)
 {
@@ -201,7 +218,8 @@ static int attach_locked(const struct net_config *cfg, const struct net_attach_r
 	bool bridge_created = false;
 	rc = net_link_open(&link, err);
 	if (rc == 0)
-		rc = attach_kernel(link, &st, n, &g, req->adopt_tap, publish, &bridge_created, err);
+		rc = req->tap_only ? attach_tap_only(link, n, &g, req->adopt_tap, &bridge_created, err)
+				   : attach_kernel(link, &st, n, &g, req->adopt_tap, publish, &bridge_created, err);
 	if (rc < 0) {
 		/* Undo in reverse; the store goes last so a crash here still
 		 * leaves the lease that names what to clean. */
@@ -237,6 +255,8 @@ int net_attach(const struct net_config *cfg, const struct net_attach_request *re
 		if ((rc = attach_locked(cfg, req, out, &was_attached, err)) < 0)
 			return rc;
 	}
+	if (req->tap_only)
+		return 0;
 	/* Outside the store lock: the responder takes it to read the store. */
 	rc = net_dns_ensure_running(cfg, err);
 	if (rc < 0) {
@@ -247,6 +267,36 @@ int net_attach(const struct net_config *cfg, const struct net_attach_request *re
 		return rc;
 	}
 	return 0;
+}
+
+int net_attach_finish(const struct net_config *cfg, const char *group, struct capsid_error *err)
+{
+	{
+		_cleanup_close_ int lock = -1;
+		int rc = net_store_lock(cfg, true, &lock, err);
+		if (rc < 0)
+			return rc;
+		_cleanup_state_ struct net_state st = {0};
+		if ((rc = net_store_load(cfg, &st, err)) < 0)
+			return rc;
+		const struct net_group *g = net_state_group(&st, group);
+		const struct net_network *n = g ? net_state_network(&st, g->network) : NULL;
+		if (!n)
+			return capsid_error_set(err, ENOENT, "group \"%.64s\" is not attached to a network", group);
+		char tap[16], bridge[16];
+		net_tap_name(g, tap);
+		net_bridge_name(n, bridge);
+		_cleanup_netlink_ struct net_link *link = NULL;
+		bool created;
+		if ((rc = net_link_open(&link, err)) < 0 || (rc = ip_forward_on(err)) < 0 ||
+		    (rc = net_link_bridge_ensure(link, n, &created, err)) < 0 ||
+		    (rc = net_nft_apply_state(&st, net_effective_publish(cfg, &st), err)) < 0 ||
+		    (rc = net_link_tap_enslave(link, tap, bridge, err)) < 0)
+			return capsid_error_prefix(err, "attach group %s to network %s", group, n->name);
+	}
+	/* Outside the store lock: the responder takes it to read the store. */
+	int rc = net_dns_ensure_running(cfg, err);
+	return rc < 0 ? capsid_error_prefix(err, "attach group %s", group) : 0;
 }
 
 /* Delete bridges of networks without groups (and unknown capsid bridges). */

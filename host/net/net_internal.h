@@ -130,9 +130,12 @@ int net_link_bridge_ensure(struct net_link *l, const struct net_network *n, bool
  * bridge NULL: a new tap on no bridge, left down. */
 int net_link_tap_create(struct net_link *l, const char *tap, const char *bridge, struct capsid_error *err);
 /* Rename the existing tap `from` (down, on no bridge) to `tap`, enslave it
- * to bridge and bring it up: QEMU keeps the tap it holds. */
+ * to bridge and bring it up (bridge NULL: only rename): QEMU keeps the tap
+ * it holds. */
 int net_link_tap_adopt(struct net_link *l, const char *from, const char *tap, const char *bridge,
 		       struct capsid_error *err);
+/* An existing tap enslaved to bridge and up. */
+int net_link_tap_enslave(struct net_link *l, const char *tap, const char *bridge, struct capsid_error *err);
 /* Delete a link by name; a missing one is success. */
 int net_link_delete(struct net_link *l, const char *name, struct capsid_error *err);
 /* 1 if a link of that name exists, 0 if not, -errno. */

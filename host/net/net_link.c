@@ -236,12 +236,18 @@ int net_link_tap_create(struct net_link *l, const char *tap, const char *bridge,
 	return 0;
 }
 
-int net_link_tap_adopt(struct net_link *l, const char *from, const char *tap, const char *bridge,
-		       struct capsid_error *err)
+int net_link_tap_enslave(struct net_link *l, const char *tap, const char *bridge, struct capsid_error *err)
 {
 	int br = (int)if_nametoindex(bridge);
 	if (br <= 0)
 		return capsid_error_errno(err, errno, "bridge %s", bridge);
+	disable_ipv6(tap);
+	return link_up(l, tap, br, err);
+}
+
+int net_link_tap_adopt(struct net_link *l, const char *from, const char *tap, const char *bridge,
+		       struct capsid_error *err)
+{
 	_cleanup_link_ struct rtnl_link *cur = NULL;
 	int rc = rtnl_link_get_kernel(l->sk, 0, from, &cur);
 	if (rc < 0)
@@ -256,8 +262,7 @@ int net_link_tap_adopt(struct net_link *l, const char *from, const char *tap, co
 	rc = rtnl_link_change(l->sk, cur, change, 0);
 	if (rc < 0)
 		return nl_fail(err, rc, "rename tap", from);
-	disable_ipv6(tap);
-	return link_up(l, tap, br, err);
+	return bridge ? net_link_tap_enslave(l, tap, bridge, err) : 0;
 }
 
 int net_link_delete(struct net_link *l, const char *name, struct capsid_error *err)
