@@ -340,15 +340,29 @@ int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, 
 	return 0;
 }
 
-void builtin_run_inline_failed(const char *name)
+/* What `delete` removes: the container's cgroup (its processes killed),
+ * then its state. One the runtime does not know is success. */
+static int remove_container(const char *name, struct capsid_error *err)
 {
 	pid_t init;
 	char cgroup[PATH_MAX], path[PATH_MAX];
-	if (state_read(name, &init, cgroup) < 0)
-		return;
-	bcgroup_destroy(cgroup, NULL);
-	if (state_path(path, name) == 0)
-		unlink(path);
+	int rc = state_read(name, &init, cgroup);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "state of %s", name);
+	rc = bcgroup_destroy(cgroup, err);
+	if (rc < 0)
+		return rc;
+	state_path(path, name);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return capsid_error_errno(err, errno, "remove %s", path);
+	return 0;
+}
+
+void builtin_run_inline_failed(const char *name)
+{
+	remove_container(name, NULL);
 }
 
 static int cmd_run(const struct options *o, int dev_filter_fd, struct capsid_error *err)
@@ -489,20 +503,7 @@ static int cmd_delete(const struct options *o, struct capsid_error *err)
 {
 	if (!o->force)
 		return capsid_error_set(err, EINVAL, "delete needs --force");
-	pid_t init;
-	char cgroup[PATH_MAX], path[PATH_MAX];
-	int rc = state_read(o->name, &init, cgroup);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return capsid_error_errno(err, -rc, "state of %s", o->name);
-	rc = bcgroup_destroy(cgroup, err);
-	if (rc < 0)
-		return rc;
-	state_path(path, o->name);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return capsid_error_errno(err, errno, "remove %s", path);
-	return 0;
+	return remove_container(o->name, err);
 }
 
 int builtin_main(int argc, char *const argv[], int dev_filter_fd)

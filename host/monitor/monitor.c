@@ -252,7 +252,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 			return rc;
 		}
 	}
-	/* The rules, the bridge and the tap on it while QEMU starts. */
+	/* The rules and the tap on the bridge while QEMU starts. */
 	rc = monitor_net_finish(m, err);
 	if (rc < 0) {
 		monitor_agent_close(m, NULL);
@@ -625,7 +625,6 @@ int monitor_process_setup(const char *pid_path)
 
 int monitor_main(const struct group_paths *paths, const struct monitor_options *opts, int spec_fd, int ready_fd)
 {
-	struct monitor_adopt adopt = opts->adopt ? *opts->adopt : (struct monitor_adopt){0};
 	struct monitor mon = {
 		.paths = paths,
 		.opts = opts,
@@ -636,7 +635,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.next_req_id = 1,
 		.next_stream = 1,
 		.vm = VM_DOWN,
-		.adopt = opts->adopt ? &adopt : NULL,
+		.adopt = opts->adopt,
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};

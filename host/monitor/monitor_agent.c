@@ -505,11 +505,15 @@ int monitor_agent_hello_version(const struct monitor *m, struct json_object *bod
 
 static void handle_hello(struct monitor *m, const struct frame *f)
 {
+	if (m->vm != VM_BOOTING) {
+		monitor_agent_close(m, "agent sent an invalid HELLO");
+		return;
+	}
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
 	char why[PATH_MAX + 64];
-	int version = m->vm == VM_BOOTING ? monitor_agent_hello_version(m, body, why, sizeof(why)) : -1;
+	int version = monitor_agent_hello_version(m, body, why, sizeof(why));
 	if (version < 0) {
-		monitor_agent_close(m, m->vm == VM_BOOTING ? why : "agent sent an invalid HELLO");
+		monitor_agent_close(m, why);
 		return;
 	}
 	struct json_object *neg = json_object_new_object();

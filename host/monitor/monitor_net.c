@@ -1,8 +1,8 @@
 /* The monitor's use of host networking: the group's attachment (tap, MAC,
  * address, published ports, DNS name) is made at the first boot and
- * kept for the life of the group (in two steps: the lease and the tap,
- * down on no bridge, before QEMU starts; the rules, the bridge and the tap
- * on it while QEMU starts), so its address is stable across stop and
+ * kept for the life of the group (in two steps: the lease, the bridge and
+ * the tap, down on no bridge, before QEMU starts; the rules and the tap on
+ * the bridge while QEMU starts), so its address is stable across stop and
  * start; `capsid delete` detaches it. The guest side is configured by the
  * agent from a NETWORK request sent right after negotiation. */
 #include <errno.h>
