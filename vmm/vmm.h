@@ -114,6 +114,12 @@ int vmm_restore_state(const char *qmp_socket, const char *path, unsigned timeout
  * (it would keep cached blocks of the old file). Once per slot. */
 int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, struct capsid_error *err);
 
+/* Once the guest kernel runs, have the host reclaim the pages of QEMU pid's
+ * mappings of these files (the -kernel and -initrd it keeps for a reset
+ * that -no-reboot turns into an exit): vmm/reclaim.c. Returns the bytes
+ * advised (0 when nothing is mapped) or -errno. */
+long vmm_release_files(pid_t pid, const char *const *paths, size_t n_paths, struct capsid_error *err);
+
 /* Ask QEMU to quit over QMP (best effort), then SIGKILL after grace_ms.
  * Reaps the child. Returns 0 once the process is gone. */
 int vmm_terminate(pid_t pid, const char *qmp_socket, unsigned grace_ms);

@@ -188,6 +188,11 @@ void monitor_standby_discard(struct monitor *m);
 #define MONITOR_MAX_PENDING 256
 #define MONITOR_MAX_EXECS 64
 
+/* The guest files a VM boots from. */
+struct monitor_vm_files {
+	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
+};
+
 struct monitor {
 	const struct group_paths *paths;
 	const struct monitor_options *opts;
@@ -212,6 +217,8 @@ struct monitor {
 	struct frame_writer *agent_out;
 	uint64_t vm_deadline;     /* boot or stop deadline, monotonic ms */
 	uint64_t agent_retry_at;  /* next connect attempt to agent.sock */
+	struct monitor_vm_files boot_files; /* of the running QEMU */
+	uint64_t release_at;      /* when to release QEMU's mappings of them, 0 = done */
 	bool user_stop;           /* the current stop was asked for */
 	bool start_after_stop;    /* restart: boot again once down */
 	bool exit_after_stop;     /* delete: exit once down */
@@ -245,14 +252,15 @@ void monitor_save_state(struct monitor *m);
 void monitor_update_phase(struct monitor *m);
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err);
 /* The machine of a group of these options (no disks, no NIC yet). */
-struct monitor_vm_files {
-	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
-};
 void monitor_vm_config(const struct monitor_options *opts, const struct group_paths *paths, unsigned vcpus,
 		       unsigned memory_mib, struct monitor_vm_files *files, struct vmm_config *cfg);
 void monitor_stop_vm(struct monitor *m, bool user);
 void monitor_vm_gone(struct monitor *m, const char *why);
 void monitor_report_ready(struct monitor *m, const char *error);
+/* The guest is up: QEMU's copies of the kernel and initramfs go back to
+ * the host (vmm_release_files), a little later, off the start's path. */
+void monitor_release_boot_files_later(struct monitor *m);
+void monitor_release_boot_files(struct monitor *m);
 /* A monitor's or standby's process: its pid file written, SIGCHLD, SIGTERM,
  * SIGINT and SIGHUP blocked for the signalfd returned, SIGPIPE ignored. */
 int monitor_process_setup(const char *pid_path);

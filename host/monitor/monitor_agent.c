@@ -411,6 +411,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		}
 		m->vm = VM_READY;
 		monitor_log(m, "agent ready");
+		monitor_release_boot_files_later(m);
 		for (size_t i = 0; i < m->n_containers; i++)
 			monitor_start_container(m, i);
 		monitor_update_phase(m);
@@ -669,6 +670,8 @@ uint64_t monitor_next_timer(struct monitor *m)
 		next = m->agent_retry_at;
 	if (monitor_template_next_timer(m) < next)
 		next = monitor_template_next_timer(m);
+	if (m->vm == VM_READY && m->release_at && m->release_at < next)
+		next = m->release_at;
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->restart_at && !c->created && c->restart_at < next)
@@ -704,6 +707,8 @@ void monitor_run_timers(struct monitor *m, uint64_t now)
 	}
 	if (m->vm != VM_READY)
 		return;
+	if (m->release_at && now >= m->release_at)
+		monitor_release_boot_files(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->restart_at && !c->created && now >= c->restart_at) {

@@ -220,9 +220,12 @@ class Harness:
         self.delete_groups([name])
         out, i = [], 0
         drop = {"-device", "-chardev", "-qmp", "-drive", "-netdev", "-monitor"}
+        self.floor_balloon = []
         while i < len(argv):
             a = argv[i]
             if a in drop:
+                if a == "-device" and argv[i + 1].startswith("virtio-balloon"):
+                    self.floor_balloon = argv[i:i + 2]
                 i += 2
                 continue
             if a == "-initrd":
@@ -257,6 +260,37 @@ class Harness:
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-kernel", os.path.join(self.guest_dir, "vmlinuz"), "-initrd", self.a.floor_initrd,
                 "-append", append, "-serial", "stdio"]
+
+    def floor_idle_cmd(self):
+        """The idle memory floor: the VM floor's QEMU, kernel, RAM and
+        translation cache with capsid's free-page-reporting balloon, an init
+        that stays up doing nothing."""
+        cmd = self.floor_cmd() + getattr(self, "floor_balloon", [])
+        i = cmd.index("-append")
+        cmd[i + 1] += " capsid_floor=idle"
+        return cmd
+
+    def floor_idle_pss(self):
+        """PSS (MiB) of one idle VM floor, its boot files released as
+        capsid's monitor releases a group's."""
+        cmd = self.floor_idle_cmd()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while b"capsid-floor" not in p.stdout.readline():
+                if p.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"idle VM floor did not come up: {' '.join(cmd)}")
+            self.settle()
+            L.release_mappings(p.pid, [cmd[cmd.index("-kernel") + 1], cmd[cmd.index("-initrd") + 1]])
+            time.sleep(0.2)
+            pss = L.smaps_rollup(p.pid)
+            if not pss:
+                raise RuntimeError("idle VM floor: QEMU is gone")
+            return pss["Pss"] / 1024
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
 
     # --- phases -------------------------------------------------------------------
     def phase_cold(self):
@@ -355,6 +389,11 @@ class Harness:
         self.record("idle_pss", "runsc", runsc_pss, "MiB", groups=len(ids))
         for cid in ids:
             self.remove_container("runsc", cid)
+
+        # The VM floor idle: what this QEMU and kernel cost doing nothing.
+        if not getattr(self, "floor_argv", None):
+            self.capture_floor()
+        self.record("idle_pss", "floor", [self.floor_idle_pss() for _ in range(self.a.runs)], "MiB", groups=1)
 
         # One group at a time, measured alone.
         one = []
@@ -506,11 +545,12 @@ def build_ratios(h):
             if warm and base:
                 out.append({"metric": "warm_start", "of": of, "to": f"{b} cold",
                             "ratio": ratio(warm["median"], base["median"])})
-    runsc = h.find("idle_pss", "runsc")
-    for r in h.results:
-        if r["metric"] == "idle_pss" and r["system"] == "capsid" and runsc:
-            out.append({"metric": "idle_pss", "of": f"capsid@{r['groups']}", "to": "runsc",
-                        "ratio": ratio(r["median"], runsc["median"])})
+    for base in ("runsc", "floor"):
+        b = h.find("idle_pss", base)
+        for r in h.results:
+            if r["metric"] == "idle_pss" and r["system"] == "capsid" and b:
+                out.append({"metric": "idle_pss", "of": f"capsid@{r['groups']}", "to": base,
+                            "ratio": ratio(r["median"], b["median"])})
     return out
 
 

@@ -1,6 +1,7 @@
 """Helpers for the capsid benchmark harness (tests/bench/run.sh): statistics,
 process timing, PSS from /proc, machine facts. Python 3 standard library only."""
 
+import ctypes
 import json
 import os
 import platform
@@ -51,6 +52,44 @@ def smaps_rollup(pid):
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return out or None
+
+
+def release_mappings(pid, paths):
+    """What capsid's monitor does once a guest is up (vmm/reclaim.c): have
+    the host reclaim the pages of pid's mappings of these files
+    (process_madvise MADV_PAGEOUT). Returns the bytes advised."""
+    ids = set()
+    for p in paths:
+        st = os.stat(p)
+        ids.add((st.st_dev, st.st_ino))
+    ranges = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            a = line.split()
+            major, minor = (int(x, 16) for x in a[3].split(":"))
+            if (os.makedev(major, minor), int(a[4])) in ids:
+                start, end = (int(x, 16) for x in a[0].split("-"))
+                ranges.append((start, end - start))
+    if not ranges:
+        return 0
+
+    class IoVec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    sys_pidfd_open, sys_process_madvise, madv_pageout = 434, 440, 21  # x86_64
+    pidfd = libc.syscall(sys_pidfd_open, ctypes.c_int(pid), ctypes.c_uint(0))
+    if pidfd < 0:
+        raise OSError(ctypes.get_errno(), f"pidfd_open {pid}")
+    try:
+        iov = (IoVec * len(ranges))(*[IoVec(a, n) for a, n in ranges])
+        r = libc.syscall(sys_process_madvise, ctypes.c_int(pidfd), iov, ctypes.c_size_t(len(ranges)),
+                         ctypes.c_int(madv_pageout), ctypes.c_uint(0))
+        if r < 0:
+            raise OSError(ctypes.get_errno(), f"process_madvise {pid}")
+        return r
+    finally:
+        os.close(pidfd)
 
 
 def proc_cmdline(pid):

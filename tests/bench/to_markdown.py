@@ -26,6 +26,8 @@ def bench(d):
         system = r["system"]
         if r["metric"] == "idle_pss" and system == "capsid":
             system += f", {r['groups']} group{'s' if r['groups'] > 1 else ''}"
+        elif r["metric"] == "idle_pss" and system == "floor":
+            system = "VM floor, idle (QEMU + kernel, init does nothing)"
         of = f"capsid@{r['groups']}" if r["metric"] == "idle_pss" and r["system"] == "capsid" else r["system"]
         rs = [x for x in d["ratios"] if x["metric"] == r["metric"] and x["of"] == of and x["ratio"] is not None]
         rtxt = ", ".join(f"{x['ratio']:.2f}x {x['to']}" for x in rs)

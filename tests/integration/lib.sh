@@ -99,6 +99,12 @@ group_state() { capsid show "$1" | json_get 'd["properties"]["instanceView"]["st
 # wait_for DESCRIPTION COMMAND...: poll until COMMAND succeeds. The bound is
 # generous (slow CI machines under TCG); it exists only so a broken build
 # fails instead of hanging.
+# Rss (kB) of process $1's mappings of the file $2 (matched by inode).
+mapped_rss_kb() {
+	awk -v ino="$(stat -c %i "$2")" '$1 ~ /-/ && NF >= 5 { on = ($5 == ino) } on && $1 == "Rss:" { s += $2 }
+		END { print s + 0 }' "/proc/$1/smaps"
+}
+
 wait_for() {
 	local what=$1
 	shift

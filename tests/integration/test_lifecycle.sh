@@ -3,10 +3,23 @@
 # and a delete of a running group that leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
 
+# The group boots from a private copy of the guest files: pages of the
+# kernel that a QEMU of another test maps too are not reclaimed.
+cp -a "${CAPSID_GUEST_DIR:-$BUILD_DIR/share/capsid/guest}" "$WORK/guest"
+export CAPSID_GUEST_DIR=$WORK/guest
+# Once the guest is up, QEMU's copies of the kernel and the initramfs (kept
+# for a reset that -no-reboot makes an exit) go back to the host.
+boot_files_released() {
+	local qemu
+	qemu=$(qemu_of_root)
+	[ -n "$qemu" ] && [ "$(mapped_rss_kb "$qemu" "$WORK/guest/vmlinuz")" -lt 512 ]
+}
+
 write_spec "$WORK/svc.yaml" svc Always 'web|1|0.25|echo started; exec sleep 3600'
 capsid create -f "$WORK/svc.yaml" | grep -qx svc || fail "create did not print the name"
 wait_for "svc running" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
 capsid list | grep -Eq '^svc +Running' || fail "list: $(capsid list)"
+wait_for "QEMU's kernel pages released" boot_files_released
 
 set +e
 capsid create -f "$WORK/svc.yaml" 2>"$WORK/e"
@@ -23,6 +36,7 @@ capsid start svc
 wait_for "svc running again" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
 capsid restart svc
 wait_for "svc running after restart" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
+wait_for "the new QEMU's kernel pages released" boot_files_released
 wait_for "three runs logged across stop/start" sh -c "[ \$($CAPSID_BIN logs svc | grep -c '^started\$') -ge 3 ]"
 
 monitor_pid=$(cat "$ROOT/groups/svc/monitor.pid")

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -255,6 +256,104 @@ static void test_save_restore_real_qemu(void)
 	CHECK(vmm_save_state(sock1, "/tmp/it's", 100, &err) == -EINVAL);
 }
 
+/* Rss (kB) of pid's mappings of inode ino, from /proc/PID/smaps. */
+static long mapped_rss_kb(pid_t pid, ino_t ino)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	long rss = 0;
+	bool in = false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, inode;
+		unsigned major, minor;
+		long kb;
+		if (sscanf(line, "%lx-%lx %*s %*x %x:%x %lu", &start, &end, &major, &minor, &inode) == 5)
+			in = inode == (unsigned long)ino;
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			rss += kb;
+	}
+	fclose(f);
+	return rss;
+}
+
+/* The pages of another process's mapping of a file go back to the host;
+ * those a second process maps too stay. The file lives in the build tree:
+ * pages of a tmpfs file cannot be reclaimed without swap. */
+static void test_release_files(void)
+{
+	char path[] = "capsid-reclaim.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	char buf[65536];
+	memset(buf, 'k', sizeof(buf));
+	for (int i = 0; i < 64; i++)
+		CHECK(write(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf));
+	CHECK(fsync(fd) == 0); /* clean pages: reclaim drops them without writing */
+	struct stat st;
+	CHECK(fstat(fd, &st) == 0);
+	const size_t size = 64 * sizeof(buf);
+
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t child = fork();
+	if (child == 0) {
+		const volatile char *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(1);
+		unsigned sum = 0;
+		for (size_t off = 0; off < size; off += 4096)
+			sum += (unsigned)p[off];
+		if (write(ready[1], &sum, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	long before = mapped_rss_kb(child, st.st_ino);
+	CHECK(before >= 4096 - 64);
+
+	/* Mapped here as well: the kernel leaves those pages to both. */
+	const volatile char *mine = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(mine != MAP_FAILED);
+	unsigned sum = 0;
+	for (size_t off = 0; off < size; off += 4096)
+		sum += (unsigned)mine[off];
+	CHECK(sum == 'k' * (unsigned)(size / 4096));
+	const char *files[] = {path, "/nonexistent/vmlinuz"};
+	struct capsid_error err = {0};
+	CHECK(vmm_release_files(child, files, 2, &err) == (long)size);
+	CHECK(mapped_rss_kb(child, st.st_ino) >= before);
+
+	/* Mapped by the child alone: reclaimed. */
+	munmap((void *)mine, size);
+	CHECK(vmm_release_files(child, files, 2, &err) == (long)size);
+	long after = mapped_rss_kb(child, st.st_ino);
+	CHECK(after >= 0 && after < before / 8);
+
+	/* A file it does not map: nothing to do. */
+	char unmapped[] = "capsid-reclaim.XXXXXX";
+	int ufd = mkstemp(unmapped);
+	CHECK(ufd >= 0);
+	const char *other[] = {unmapped};
+	CHECK(vmm_release_files(child, other, 1, &err) == 0);
+	close(ufd);
+	unlink(unmapped);
+
+	kill(child, SIGKILL);
+	CHECK(waitpid(child, NULL, 0) == child);
+	/* A process that is gone: the error names it. */
+	CHECK(vmm_release_files(child, files, 1, &err) < 0);
+	CHECK_STR_CONTAINS(err.msg, "release boot files");
+	close(ready[0]);
+	close(ready[1]);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -263,6 +362,7 @@ int main(void)
 	RUN_TEST(test_argv);
 	RUN_TEST(test_qmp_quit_real_qemu);
 	RUN_TEST(test_save_restore_real_qemu);
+	RUN_TEST(test_release_files);
 	util_rm_rf(tmpdir);
 	TEST_EXIT();
 }
