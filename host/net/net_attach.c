@@ -273,11 +273,9 @@ int net_attach_finish(const struct net_config *cfg, const char *group, struct ca
 {
 	{
 		_cleanup_close_ int lock = -1;
-		int rc = net_store_lock(cfg, true, &lock, err);
-		if (rc < 0)
-			return rc;
 		_cleanup_state_ struct net_state st = {0};
-		if ((rc = net_store_load(cfg, &st, err)) < 0)
+		int rc = net_store_open(cfg, true, &lock, &st, err);
+		if (rc < 0)
 			return rc;
 		const struct net_group *g = net_state_group(&st, group);
 		const struct net_network *n = g ? net_state_network(&st, g->network) : NULL;
@@ -324,11 +322,9 @@ int net_detach(const struct net_config *cfg, const char *group, struct capsid_er
 		return capsid_error_set(err, EINVAL, "group name \"%.64s\" is not a DNS label",
 					group ? group : "");
 	_cleanup_close_ int lock = -1;
-	int rc = net_store_lock(cfg, true, &lock, err);
-	if (rc < 0)
-		return rc;
 	_cleanup_state_ struct net_state st = {0};
-	if ((rc = net_store_load(cfg, &st, err)) < 0)
+	int rc = net_store_open(cfg, true, &lock, &st, err);
+	if (rc < 0)
 		return rc;
 	const struct net_group *g = net_state_group(&st, group);
 	if (!g)
@@ -350,11 +346,9 @@ int net_lookup(const struct net_config *cfg, const char *group, struct net_attac
 {
 	*out = (struct net_attachment){0};
 	_cleanup_close_ int lock = -1;
-	int rc = net_store_lock(cfg, false, &lock, err);
-	if (rc < 0)
-		return rc;
 	_cleanup_state_ struct net_state st = {0};
-	if ((rc = net_store_load(cfg, &st, err)) < 0)
+	int rc = net_store_open(cfg, false, &lock, &st, err);
+	if (rc < 0)
 		return rc;
 	const struct net_group *g = net_state_group(&st, group);
 	if (!g)
@@ -367,12 +361,10 @@ int net_lookup(const struct net_config *cfg, const char *group, struct net_attac
 int net_reconcile(const struct net_config *cfg, struct capsid_error *err)
 {
 	_cleanup_close_ int lock = -1;
-	int rc = net_store_lock(cfg, true, &lock, err);
-	if (rc < 0)
-		return rc;
 	_cleanup_state_ struct net_state st = {0};
 	_cleanup_netlink_ struct net_link *link = NULL;
-	if ((rc = net_store_load(cfg, &st, err)) < 0 || (rc = net_link_open(&link, err)) < 0)
+	int rc = net_store_open(cfg, true, &lock, &st, err);
+	if (rc < 0 || (rc = net_link_open(&link, err)) < 0)
 		return rc;
 	/* Unknown taps first, then bridges, so no bridge is busy with one. */
 	const size_t max_taps = NET_MAX_GROUPS + 64;

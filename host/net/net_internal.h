@@ -107,6 +107,9 @@ uint32_t net_group_dns_address(const struct net_group *g, uint32_t publish);
 int net_store_dir(const struct net_config *cfg, const char *leaf, char *out, size_t len);
 int net_store_lock(const struct net_config *cfg, bool exclusive, int *fd, struct capsid_error *err);
 int net_store_load(const struct net_config *cfg, struct net_state *st, struct capsid_error *err);
+/* Both: the lock taken (the caller closes *lock) and the state loaded. */
+int net_store_open(const struct net_config *cfg, bool exclusive, int *lock, struct net_state *st,
+		   struct capsid_error *err);
 int net_store_save(const struct net_config *cfg, const struct net_state *st, struct capsid_error *err);
 
 /* The publish address as a number: configured, else the default route's

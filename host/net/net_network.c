@@ -36,11 +36,9 @@ int net_network_create(const struct net_config *cfg, const char *name, const cha
 		    err, EINVAL, "subnet \"%.32s\" is not an IPv4 network (A.B.C.D/N with no host bits set)",
 		    cidr ? cidr : "");
 	_cleanup_close_ int lock = -1;
-	int rc = net_store_lock(cfg, true, &lock, err);
-	if (rc < 0)
-		return rc;
 	_cleanup_state_ struct net_state st = {0};
-	if ((rc = net_store_load(cfg, &st, err)) < 0 || (rc = net_state_ensure_default(cfg, &st, err)) < 0)
+	int rc = net_store_open(cfg, true, &lock, &st, err);
+	if (rc < 0 || (rc = net_state_ensure_default(cfg, &st, err)) < 0)
 		return rc;
 	if (net_state_network(&st, name))
 		return capsid_error_set(err, EEXIST, "network \"%s\" already exists", name);
@@ -55,11 +53,9 @@ int net_network_remove(const struct net_config *cfg, const char *name, struct ca
 	if (name && !strcmp(name, NET_DEFAULT_NETWORK))
 		return capsid_error_set(err, EPERM, "the default network cannot be removed");
 	_cleanup_close_ int lock = -1;
-	int rc = net_store_lock(cfg, true, &lock, err);
-	if (rc < 0)
-		return rc;
 	_cleanup_state_ struct net_state st = {0};
-	if ((rc = net_store_load(cfg, &st, err)) < 0)
+	int rc = net_store_open(cfg, true, &lock, &st, err);
+	if (rc < 0)
 		return rc;
 	const struct net_network *n = net_state_network(&st, name);
 	if (!n)
@@ -107,11 +103,9 @@ int net_network_list(const struct net_config *cfg, struct net_network_info **out
 	*out = NULL;
 	*n = 0;
 	_cleanup_close_ int lock = -1;
-	int rc = net_store_lock(cfg, false, &lock, err);
-	if (rc < 0)
-		return rc;
 	_cleanup_state_ struct net_state st = {0};
-	if ((rc = net_store_load(cfg, &st, err)) < 0 || (rc = net_state_ensure_default(cfg, &st, err)) < 0)
+	int rc = net_store_open(cfg, false, &lock, &st, err);
+	if (rc < 0 || (rc = net_state_ensure_default(cfg, &st, err)) < 0)
 		return rc;
 	struct net_network_info *info = calloc(st.n_networks + 1, sizeof(*info));
 	if (!info)

@@ -372,6 +372,14 @@ int net_store_lock(const struct net_config *cfg, bool exclusive, int *fd, struct
 	return 0;
 }
 
+int net_store_open(const struct net_config *cfg, bool exclusive, int *lock, struct net_state *st,
+		   struct capsid_error *err)
+{
+	*st = (struct net_state){0};
+	int rc = net_store_lock(cfg, exclusive, lock, err);
+	return rc < 0 ? rc : net_store_load(cfg, st, err);
+}
+
 int net_store_load(const struct net_config *cfg, struct net_state *st, struct capsid_error *err)
 {
 	*st = (struct net_state){0};

@@ -118,6 +118,16 @@ wait_for() {
 
 state_is() { [ "$(group_state "$1")" = "$2" ]; }
 
+# The monitor's log of group $1.
+glog() { cat "$ROOT/groups/$1/monitor.log"; }
+
+# write_web_spec FILE: group "web", an httpd answering web-says-hi on 8080
+# (what a probe in another group fetches over the group network).
+write_web_spec() {
+	write_spec "$1" web Always \
+		'httpd|1|0.25|mkdir -p /www && echo web-says-hi > /www/index.html && exec httpd -f -p 8080 -h /www'
+}
+
 # write_spec FILE NAME POLICY then container lines "name|cpu|mem|command"
 write_spec() {
 	local file=$1 name=$2 policy=$3

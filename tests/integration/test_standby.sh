@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 export CAPSID_WARM_START=1 CAPSID_WARM_STANDBY=1
 
-glog() { cat "$ROOT/groups/$1/monitor.log"; }
 ready_count() { "$CAPSID_BIN" standby list | grep -c ' ready$' || true; }
 standby_pid() { "$CAPSID_BIN" standby list | awk -v m="$1" '$1 == m && $3 == "ready" {print $2}'; }
 # has_standby MACHINE [NOT_PID]: a ready clone of MACHINE (other than NOT_PID) is up.
@@ -20,16 +19,7 @@ has_standby() {
 }
 MACHINE=builtin-1-384 # runtime, vCPUs, MiB (0.25 GB + 128 MiB overhead)
 
-cat >"$WORK/web.yaml" <<'Y'
-name: web
-properties:
-  containers:
-  - name: httpd
-    properties:
-      image: capsid/demo:latest
-      command: ["/bin/sh", "-c", "mkdir -p /www && echo web-says-hi > /www/index.html && exec httpd -f -p 8080 -h /www"]
-      resources: {requests: {cpu: 1, memoryInGB: 0.25}}
-Y
+write_web_spec "$WORK/web.yaml"
 capsid create -f "$WORK/web.yaml" >/dev/null
 glog web | grep -q 'warm start: restored from template' || fail "the first group did not restore: $(glog web)"
 wait_for "a ready clone of $MACHINE" has_standby $MACHINE

@@ -7,19 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 export CAPSID_WARM_START=1
 
-glog() { cat "$ROOT/groups/$1/monitor.log"; }
-
 # A web server the clone reaches over the group network, by address.
-cat >"$WORK/web.yaml" <<'Y'
-name: web
-properties:
-  containers:
-  - name: httpd
-    properties:
-      image: capsid/demo:latest
-      command: ["/bin/sh", "-c", "mkdir -p /www && echo web-says-hi > /www/index.html && exec httpd -f -p 8080 -h /www"]
-      resources: {requests: {cpu: 1, memoryInGB: 0.25}}
-Y
+write_web_spec "$WORK/web.yaml"
 capsid create -f "$WORK/web.yaml" >/dev/null
 glog web | grep -q 'warm start: built template' || fail "the first group built no template: $(glog web)"
 glog web | grep -q 'warm start: restored from template' || fail "the first group did not restore: $(glog web)"
