@@ -175,8 +175,8 @@ static int pick_refs(const struct image_plan *plan, const char *override, char *
 	return 0;
 }
 
-static int import_locked(struct import *im, const char *path, const char *override, struct json_object *index,
-			 char **out_ref, struct capsid_error *err)
+static int import_locked(struct import *im, const char *path, const char *override, const char *source,
+			 struct json_object *index, char **out_ref, struct capsid_error *err)
 {
 	struct image_bundle bundle;
 	struct image_plan plan;
@@ -210,6 +210,13 @@ static int import_locked(struct import *im, const char *path, const char *overri
 	}
 	if (rc == 0)
 		rc = pick_refs(&plan, override, &refs, &n_refs, err);
+	/* Where the image came from, for `image list`; the last import or
+	 * pull of a digest names it. */
+	char source_path[80];
+	snprintf(source_path, sizeof(source_path), "%.64s/source", hex);
+	if (rc == 0 && source &&
+	    (rc = util_write_file_atomic_at(im->s->images_fd, source_path, source, strlen(source), 0600)) < 0)
+		rc = capsid_error_errno(err, -rc, "write %s/%s", im->s->images_dir, source_path);
 	for (size_t i = 0; rc == 0 && i < n_refs; i++)
 		if (json_object_object_add(index, refs[i], json_object_new_string(plan.digest)) < 0)
 			rc = capsid_error_set(err, ENOMEM, "out of memory");
@@ -229,6 +236,33 @@ static int import_locked(struct import *im, const char *path, const char *overri
 	return rc;
 }
 
+int image_import_locked(struct image_store *s, const char *path, const char *override, const char *source,
+			char **out_ref, struct capsid_error *err)
+{
+	_cleanup_json_ struct json_object *index = NULL;
+	int rc = image_index_load(s, &index, err);
+	if (rc < 0)
+		return rc;
+	char workdir[PATH_MAX];
+	if ((size_t)snprintf(workdir, sizeof(workdir), "%s/.tmp-XXXXXX", s->images_dir) >= sizeof(workdir))
+		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
+	if (!mkdtemp(workdir))
+		return capsid_error_errno(err, errno, "create work directory in %s", s->images_dir);
+	const char *workname = strrchr(workdir, '/') + 1;
+	struct import im = {.s = s, .workdir = workdir};
+	im.workfd = openat(s->images_fd, workname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (im.workfd < 0)
+		rc = capsid_error_errno(err, errno, "open %s", workdir);
+	else
+		rc = import_locked(&im, path, override, source, index, out_ref, err);
+	if (im.workfd >= 0)
+		close(im.workfd);
+	int rm = image_path_remove_at(s->images_fd, workname);
+	if (rc == 0 && rm < 0)
+		image_warn(s, "remove %s: %s", workdir, strerror(-rm));
+	return rc;
+}
+
 int image_import(struct image_store *s, const char *path, const char *name_override, char **out_ref,
 		 struct capsid_error *err)
 {
@@ -245,23 +279,8 @@ int image_import(struct image_store *s, const char *path, const char *name_overr
 	_cleanup_json_ struct json_object *index = NULL;
 	if ((rc = image_index_load(s, &index, err)) < 0 || (rc = image_store_gc(s, index, err)) < 0)
 		return rc;
-
-	char workdir[PATH_MAX];
-	if ((size_t)snprintf(workdir, sizeof(workdir), "%s/.tmp-XXXXXX", s->images_dir) >= sizeof(workdir))
-		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
-	if (!mkdtemp(workdir))
-		return capsid_error_errno(err, errno, "create work directory in %s", s->images_dir);
-	const char *workname = strrchr(workdir, '/') + 1;
-	struct import im = {.s = s, .workdir = workdir};
-	im.workfd = openat(s->images_fd, workname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (im.workfd < 0)
-		rc = capsid_error_errno(err, errno, "open %s", workdir);
-	else
-		rc = import_locked(&im, path, override, index, out_ref, err);
-	if (im.workfd >= 0)
-		close(im.workfd);
-	int rm = image_path_remove_at(s->images_fd, workname);
-	if (rc == 0 && rm < 0)
-		image_warn(s, "remove %s: %s", workdir, strerror(-rm));
-	return rc;
+	_cleanup_free_ char *source = NULL;
+	if (asprintf(&source, "import %s", path) < 0)
+		return capsid_error_set(err, ENOMEM, "out of memory");
+	return image_import_locked(s, path, override, source, out_ref, err);
 }

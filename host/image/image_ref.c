@@ -1,5 +1,5 @@
-/* Image references, Docker's grammar without digests:
- *   [domain[:port]/]component[/component...][:tag]
+/* Image references, Docker's grammar:
+ *   [domain[:port]/]component[/component...][:tag][@sha256:<64 hex>]
  * component: [a-z0-9]+ joined by ".", "_", "__" or runs of "-";
  * tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. The tag defaults to "latest". */
 #include <ctype.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "image_internal.h"
 
 #define REF_MAX_NAME 255
 #define REF_MAX_TAG  128
@@ -109,8 +109,27 @@ static bool valid_name(const char *name, size_t n)
 
 char *image_normalize_ref(const char *ref)
 {
-	if (!ref || !*ref || strchr(ref, '@'))
+	if (!ref || !*ref)
 		return NULL;
+	const char *at = strchr(ref, '@');
+	if (at) {
+		/* name[:tag]@digest: the digest decides, the tag is dropped. */
+		if (!image_digest_valid(at + 1))
+			return NULL;
+		size_t n = (size_t)(at - ref);
+		const char *slash = memrchr(ref, '/', n);
+		const char *colon = memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
+		size_t name_len = colon ? (size_t)(colon - ref) : n;
+		char *tagbuf = NULL;
+		if (colon && asprintf(&tagbuf, "%.*s", (int)(n - name_len - 1), colon + 1) < 0)
+			return NULL;
+		bool ok = valid_name(ref, name_len) && (!tagbuf || valid_tag(tagbuf));
+		free(tagbuf);
+		char *out = NULL;
+		if (!ok || asprintf(&out, "%.*s%s", (int)name_len, ref, at) < 0)
+			return NULL;
+		return out;
+	}
 	size_t len = strlen(ref);
 	const char *slash = strrchr(ref, '/');
 	const char *colon = strrchr(slash ? slash : ref, ':');
