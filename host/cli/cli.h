@@ -33,6 +33,16 @@ int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __smbd start ADDR...|stop */
 
+/* Registry pulls (cmd_pull.c): `image pull`, and create/run pulling the
+ * images a group lacks (policy "missing" (NULL), "always" or "never") with
+ * the spec's imageRegistryCredentials. The CAPSID_REGISTRY_* and
+ * CAPSID_INSECURE_REGISTRIES variables are read here only. */
+struct registry_config;
+struct spec_group;
+void cli_registry_config(const struct cli_ctx *ctx, struct registry_config *cfg);
+int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pull_images(struct cli_ctx *ctx, const struct spec_group *spec, const char *policy, struct capsid_error *err);
+
 /* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

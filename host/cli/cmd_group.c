@@ -24,8 +24,9 @@
 #include "view_cli.h"
 
 static const char create_help[] =
-	"usage: capsid create -f FILE [--runtime builtin|crun|runc]\n"
-	"Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up.\n";
+	"usage: capsid create -f FILE [--runtime builtin|crun|runc] [--pull missing|always|never]\n"
+	"Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up.\n"
+	"Images the store lacks are pulled first (--pull, default missing).\n";
 static const char run_help[] =
 	"usage: capsid run -f FILE [--runtime builtin|crun|runc] [--rm]\n"
 	"Create a group, stream every container's output prefixed by its name, and wait until the\n"
@@ -35,6 +36,7 @@ static const char run_help[] =
 struct create_args {
 	const char *file;
 	const char *runtime;
+	const char *pull; /* --pull missing|always|never */
 	bool rm;
 };
 
@@ -44,6 +46,7 @@ static int parse_create_args(int argc, char **argv, bool is_run, struct create_a
 		{"file", required_argument, NULL, 'f'},
 		{"runtime", required_argument, NULL, 'r'},
 		{"rm", no_argument, NULL, 'R'},
+		{"pull", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -56,6 +59,9 @@ static int parse_create_args(int argc, char **argv, bool is_run, struct create_a
 			break;
 		case 'r':
 			a->runtime = optarg;
+			break;
+		case 'P':
+			a->pull = optarg;
 			break;
 		case 'R':
 			if (!is_run)
@@ -108,6 +114,8 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct
 		cli_warn("%s: %s", a->file, warn.items[i]);
 	spec_warnings_free(&warn);
 	int rc = group_paths_init(ctx->root, spec->name, paths, &err);
+	if (rc >= 0)
+		rc = cli_pull_images(ctx, spec, a->pull, &err);
 	if (rc >= 0) {
 		struct image_store *store = NULL;
 		rc = image_store_open(ctx->root, &store, &err);

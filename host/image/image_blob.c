@@ -27,8 +27,13 @@
 
 #define BLOB_DIR "blobs/sha256"
 
-static int blob_dir(struct image_store *s, struct capsid_error *err)
+static int blob_dir(struct image_store *s, bool create, struct capsid_error *err)
 {
+	if (!create) {
+		int fd = openat(s->images_fd, BLOB_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return fd >= 0 || errno == ENOENT ? (fd >= 0 ? fd : -ENOENT)
+						  : capsid_error_errno(err, errno, "open %s/%s", s->images_dir, BLOB_DIR);
+	}
 	if ((mkdirat(s->images_fd, "blobs", 0700) < 0 && errno != EEXIST) ||
 	    (mkdirat(s->images_fd, BLOB_DIR, 0700) < 0 && errno != EEXIST))
 		return capsid_error_errno(err, errno, "create %s/%s", s->images_dir, BLOB_DIR);
@@ -63,7 +68,7 @@ int image_blob_create(struct image_store *s, const char *digest, int *fd_out, st
 	int rc = check_digest(digest, err);
 	if (rc < 0)
 		return rc;
-	_cleanup_close_ int dirfd = blob_dir(s, err);
+	_cleanup_close_ int dirfd = blob_dir(s, true, err);
 	if (dirfd < 0)
 		return dirfd;
 	char name[80];
@@ -207,7 +212,9 @@ static int referenced_blobs(struct image_store *s, struct json_object *refs, str
 static int sweep(struct image_store *s, const struct digest_set *keep, const struct digest_set *only,
 		 struct image_prune_stats *st, struct capsid_error *err)
 {
-	_cleanup_close_ int dirfd = blob_dir(s, err);
+	_cleanup_close_ int dirfd = blob_dir(s, false, err);
+	if (dirfd == -ENOENT)
+		return 0;
 	if (dirfd < 0)
 		return dirfd;
 	char **names = NULL;

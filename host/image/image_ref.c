@@ -107,10 +107,29 @@ static bool valid_name(const char *name, size_t n)
 	return true;
 }
 
+/* Docker Hub's names in their short form, as Docker shows them:
+ * "docker.io/library/nginx" -> "nginx", "index.docker.io/u/app" -> "u/app". */
+static const char *hub_short(const char *ref)
+{
+	static const char *const hosts[] = {"docker.io/", "index.docker.io/", "registry-1.docker.io/"};
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+		if (strncmp(ref, hosts[i], n) != 0)
+			continue;
+		ref += n;
+		size_t name = strcspn(ref, ":@");
+		if (!strncmp(ref, "library/", 8) && !memchr(ref + 8, '/', name - (name >= 8 ? 8 : name)))
+			ref += 8;
+		break;
+	}
+	return ref;
+}
+
 char *image_normalize_ref(const char *ref)
 {
 	if (!ref || !*ref)
 		return NULL;
+	ref = hub_short(ref);
 	const char *at = strchr(ref, '@');
 	if (at) {
 		/* name[:tag]@digest: the digest decides, the tag is dropped. */

@@ -30,6 +30,7 @@ struct json_object;
 #define SPEC_MAX_MOUNTS	     20		/* volumeMounts per container */
 #define SPEC_MAX_SECRET_FILES 64	/* files per secret volume */
 #define SPEC_MAX_SECRET_BYTES (256u << 10) /* decoded bytes per secret volume */
+#define SPEC_MAX_REGISTRY_CREDENTIALS 20
 
 enum spec_restart_policy { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER };
 
@@ -152,6 +153,15 @@ struct spec_tag {
 	char *value;
 };
 
+/* properties.imageRegistryCredentials[]: what create pulls images with.
+ * password is a secret like secureValue (NULL when read back redacted),
+ * wiped when freed. Servers are unique. */
+struct spec_registry_credential {
+	char *server; /* "myreg.azurecr.io", "host:5000", "index.docker.io" */
+	char *username;
+	char *password;
+};
+
 struct spec_group {
 	char *api_version; /* NULL when not given */
 	char *name;
@@ -168,6 +178,8 @@ struct spec_group {
 	size_t n_subnets;
 	struct spec_volume *volumes;
 	size_t n_volumes;
+	struct spec_registry_credential *registry_credentials;
+	size_t n_registry_credentials;
 };
 
 /* Each item reads like "properties.foo: unknown field, ignored". */
@@ -210,7 +222,7 @@ int spec_from_json_ex(struct json_object *doc, unsigned flags, struct spec_group
 /* Serialise back to the ACI JSON shape (defaults written out). SPEC_REDACT:
  * secureValue entries keep their name but carry no value (like ACI's GET,
  * which omits secureValue); storageAccountKey is left out and secret files
- * keep their names with null content. SPEC_WITH_SECRETS: full round-trip (used only
+ * keep their names with null content, registry passwords are left out. SPEC_WITH_SECRETS: full round-trip (used only
  * over a pipe to the monitor). Returns a new reference, NULL on ENOMEM. */
 enum spec_json_mode { SPEC_REDACT, SPEC_WITH_SECRETS };
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode);

@@ -98,6 +98,14 @@ void spec_put_volume_mounts(struct json_object *props, const struct spec_contain
 void spec_volumes_free(struct spec_group *g);
 void spec_volume_mounts_free(struct spec_container *ct);
 
+/* ---- registry credentials (spec_registry.c) ------------------------------ */
+
+/* properties.imageRegistryCredentials (target: struct spec_group). */
+int spec_parse_registry_credentials(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_registry_credentials(struct json_object *props, const struct spec_group *g,
+				   enum spec_json_mode mode, bool *ok);
+void spec_registry_credentials_free(struct spec_group *g);
+
 /* Attach child to an object (key) or array (key NULL); a NULL child means an
  * allocation failed, remembered in *ok so the caller checks once. Returns
  * child, or NULL (child freed) on failure. */

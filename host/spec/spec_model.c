@@ -125,7 +125,7 @@ void spec_wipe_secure_values(struct json_object *obj)
 		if (!strcmp(key, "secret") && json_object_is_type(v, json_type_object))
 			wipe_strings(v);
 		else if (json_object_is_type(v, json_type_string) &&
-			 (!strcmp(key, "secureValue") || !strcmp(key, "storageAccountKey")))
+			 (!strcmp(key, "secureValue") || !strcmp(key, "storageAccountKey") || !strcmp(key, "password")))
 			wipe_string(v);
 		else
 			spec_wipe_secure_values(v);
@@ -269,6 +269,7 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 		put_container(cts, &g->containers[i], mode, &ok);
 	put_network(props, g, &ok);
 	spec_put_volumes(props, g, mode, &ok);
+	spec_put_registry_credentials(props, g, mode, &ok);
 	if (!ok) {
 		if (mode == SPEC_WITH_SECRETS)
 			spec_wipe_secure_values(doc);
@@ -331,6 +332,7 @@ void spec_free(struct spec_group *g)
 	free(g->containers);
 	network_free(g);
 	spec_volumes_free(g);
+	spec_registry_credentials_free(g);
 	for (size_t i = 0; i < g->n_tags; i++) {
 		free(g->tags[i].key);
 		free(g->tags[i].value);

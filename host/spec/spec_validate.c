@@ -505,6 +505,7 @@ static const struct spec_field group_properties_fields[] = {
     {"dnsConfig", spec_parse_dns_config, false},
     {"subnetIds", spec_parse_subnet_ids, false},
     {"volumes", spec_parse_volumes, false},
+    {"imageRegistryCredentials", spec_parse_registry_credentials, false},
 };
 
 static int parse_group_properties(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
