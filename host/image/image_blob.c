@@ -349,6 +349,10 @@ int image_install_pulled(struct image_store *s, const char *manifest_digest, con
 		rc = write_layout(s, layoutfd, manifest_digest, media_type, err);
 	if (rc == 0)
 		rc = image_import_locked(s, dir, ref, source, out_ref, err);
+	/* The private layout's path means nothing to the user. */
+	size_t dl = strlen(dir);
+	if (rc < 0 && err && !strncmp(err->msg, dir, dl) && !strncmp(err->msg + dl, ": ", 2))
+		memmove(err->msg, err->msg + dl + 2, strlen(err->msg + dl + 2) + 1);
 	image_path_remove_at(s->images_fd, name);
 	return rc;
 }
