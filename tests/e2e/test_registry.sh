@@ -74,6 +74,14 @@ out=$(capsid image pull --quiet "$REG_ANON/test/app:v1" 2>"$ROOT/progress")
 capsid image pull "$REG_ANON/test/app:v1" 2>"$ROOT/progress" >/dev/null
 [ "$(grep -c 'already present' "$ROOT/progress")" = 3 ] || fail "re-pull: $(cat "$ROOT/progress")"
 
+echo "$(date +%T) --- on a terminal: one live line per layer"
+capsid image rm "$REG_ANON/test/app:v1" >/dev/null
+script -qec "$BUILD_DIR/bin/capsid image pull $REG_ANON/test/app:v1" /dev/null >"$ROOT/tty" </dev/null ||
+	fail "pull on a terminal: $(cat "$ROOT/tty")"
+grep -q $'\033\[2K[0-9a-f]\{12\}: downloading' "$ROOT/tty" || fail "no live lines: $(od -c "$ROOT/tty" | head)"
+grep -q $'\033\[3A' "$ROOT/tty" || fail "the live block is not redrawn in place"
+[ "$(grep -c 'done (' "$ROOT/tty")" -ge 3 ] || fail "terminal output: $(cat -v "$ROOT/tty")"
+
 echo "$(date +%T) --- pull by digest"
 digest=$(capsid image list | awk -v r="$REG_ANON/test/app:v1" '$1 == r { print $2 }')
 full=$(find "$CAPSID_ROOT/images" -maxdepth 1 -name "$digest*" -printf '%f\n')
