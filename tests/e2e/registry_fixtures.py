@@ -3,7 +3,8 @@
 
   OUT/app    tag v1: three layers - busybox-static (gzip), /etc/greeting
              (uncompressed tar), RANDOM bytes of /data/random (zstd) - and a
-             config that runs `cat /etc/greeting`.
+             config that runs `cat /etc/greeting` (--random-layers N: N random
+             layers, zstd and gzip alternating).
   OUT/multi  tag v1: an image index with linux/amd64 and linux/arm64 images
              that differ in /etc/arch.
 
@@ -117,16 +118,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--random-bytes", type=int, default=1 << 20)
+    ap.add_argument("--random-layers", type=int, default=1)
     ap.add_argument("--busybox", default="/bin/busybox")
     a = ap.parse_args()
     bb = busybox_layer(a.busybox)
     greeting = tar_bytes([("etc", "dir", None, 0o755),
                           ("etc/greeting", "file", b"hello from the registry\n", 0o644)])
-    rnd = tar_bytes([("data", "dir", None, 0o755), ("data/random", "file", os.urandom(a.random_bytes), 0o644)])
+    rnd = [tar_bytes([("data", "dir", None, 0o755), ("data/random%s" % ("" if i == 0 else i), "file",
+                                                        os.urandom(a.random_bytes), 0o644)])
+           for i in range(a.random_layers)]
     cmd = ["/bin/sh", "-c", "cat /etc/greeting"]
 
     app = Layout(os.path.join(a.out, "app"))
-    app.index(app.image([(bb, "gzip"), (greeting, "none"), (rnd, "zstd")], "amd64", cmd), "v1")
+    layers = [(bb, "gzip"), (greeting, "none")] + [(r, "zstd" if i % 2 == 0 else "gzip") for i, r in enumerate(rnd)]
+    app.index(app.image(layers, "amd64", cmd), "v1")
 
     multi = Layout(os.path.join(a.out, "multi"))
     plats = []
@@ -138,7 +143,7 @@ def main():
     idx = multi.blob(json.dumps({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": plats}).encode())
     idx["mediaType"] = MT_INDEX
     multi.index(idx, "v1")
-    json.dump({"app_layers": 3, "multi_platforms": [p["digest"] for p in plats]}, sys.stdout)
+    json.dump({"app_layers": 2 + a.random_layers, "multi_platforms": [p["digest"] for p in plats]}, sys.stdout)
     print()
 
 

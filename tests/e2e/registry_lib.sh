@@ -97,7 +97,7 @@ registry_setup() {
 	registry_make_certs
 	htpasswd -Bbc "$REG_WORK/htpasswd" "$REG_USER" "$REG_PASS" 2>/dev/null
 	python3 "$REG_LIB_DIR/registry_fixtures.py" "$REG_WORK/fixtures" \
-		--random-bytes "${REG_RANDOM_BYTES:-1048576}" >"$REG_WORK/fixtures.json"
+		--random-bytes "${REG_RANDOM_BYTES:-1048576}" --random-layers "${REG_RANDOM_LAYERS:-1}" >"$REG_WORK/fixtures.json"
 	REG_AUTH=127.0.0.1:5001
 	REG_ANON=127.0.0.1:5002
 	registry_start auth 5001 auth
