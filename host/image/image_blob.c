@@ -348,7 +348,7 @@ int image_install_pulled(struct image_store *s, const char *manifest_digest, con
 	else
 		rc = write_layout(s, layoutfd, manifest_digest, media_type, err);
 	if (rc == 0)
-		rc = image_import_locked(s, dir, ref, source, out_ref, err);
+		rc = image_import_locked(s, dir, ref, source, true, out_ref, err);
 	/* The private layout's path means nothing to the user. */
 	size_t dl = strlen(dir);
 	if (rc < 0 && err && !strncmp(err->msg, dir, dl) && !strncmp(err->msg + dl, ": ", 2))

@@ -24,6 +24,7 @@ struct import {
 	const struct image_bundle *bundle;
 	int workfd;
 	const char *workdir; /* absolute */
+	bool verified;	     /* blobs from the store's blobs/, verified when they arrived */
 };
 
 static int write_new_file(int dirfd, const char *name, const char *data, size_t len, struct capsid_error *err)
@@ -89,7 +90,7 @@ static int flatten_all(struct import *im, int rootfd, struct capsid_error *err)
 			capsid_error_prefix(err, "layer %zu blob %s", i + 1, name);
 			break;
 		}
-		if ((rc = verify_blob_first(i, l, fd, err)) < 0)
+		if (!im->verified && (rc = verify_blob_first(i, l, fd, err)) < 0)
 			break;
 		if ((rc = image_flatten_layer(f, fd, &dg, err)) < 0) {
 			capsid_error_prefix(err, "layer %zu blob %s", i + 1, name);
@@ -237,7 +238,7 @@ static int import_locked(struct import *im, const char *path, const char *overri
 }
 
 int image_import_locked(struct image_store *s, const char *path, const char *override, const char *source,
-			char **out_ref, struct capsid_error *err)
+			bool blobs_verified, char **out_ref, struct capsid_error *err)
 {
 	_cleanup_json_ struct json_object *index = NULL;
 	int rc = image_index_load(s, &index, err);
@@ -249,7 +250,9 @@ int image_import_locked(struct image_store *s, const char *path, const char *ove
 	if (!mkdtemp(workdir))
 		return capsid_error_errno(err, errno, "create work directory in %s", s->images_dir);
 	const char *workname = strrchr(workdir, '/') + 1;
-	struct import im = {.s = s, .workdir = workdir};
+	/* A pull's layers were verified while they streamed in; the
+	 * flattening pass still checks their digests after the fact. */
+	struct import im = {.s = s, .workdir = workdir, .verified = blobs_verified};
 	im.workfd = openat(s->images_fd, workname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (im.workfd < 0)
 		rc = capsid_error_errno(err, errno, "open %s", workdir);
@@ -282,5 +285,5 @@ int image_import(struct image_store *s, const char *path, const char *name_overr
 	_cleanup_free_ char *source = NULL;
 	if (asprintf(&source, "import %s", path) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");
-	return image_import_locked(s, path, override, source, out_ref, err);
+	return image_import_locked(s, path, override, source, false, out_ref, err);
 }

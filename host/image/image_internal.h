@@ -161,9 +161,11 @@ int image_erofs_build(const char *src_dir, const char *out_path, const char *dig
 
 /* ---- image_import.c ---- */
 /* image_import with the lock held, override already normalized, no initial
- * clean-up; source is recorded for `image list` (may be NULL). */
+ * clean-up; source is recorded for `image list` (may be NULL). With
+ * blobs_verified (a pull's blobs, checked as they arrived) the extra hashing
+ * pass before flattening is skipped; flattening still checks the digests. */
 int image_import_locked(struct image_store *s, const char *path, const char *override, const char *source,
-			char **out_ref, struct capsid_error *err);
+			bool blobs_verified, char **out_ref, struct capsid_error *err);
 
 /* ---- image_blob.c ---- */
 /* After removing image removed_hex: deletes its blobs no image in refs lists. */

@@ -92,6 +92,7 @@ void reg_client_free(struct reg_client *c)
 {
 	if (!c)
 		return;
+	curl_easy_cleanup(c->easy);
 	if (c->auth) {
 		explicit_bzero(c->auth, strlen(c->auth));
 		free(c->auth);
@@ -231,9 +232,11 @@ static int perform(struct reg_client *c, const char *url, const char *accept, bo
 		   struct reg_response *r, struct capsid_error *err)
 {
 	reg_response_clear(r);
-	CURL *h = curl_easy_init();
-	if (!h)
+	/* One handle for the small requests: its connection is reused. */
+	if (!c->easy && !(c->easy = curl_easy_init()))
 		return capsid_error_set(err, ENOMEM, "curl_easy_init failed");
+	CURL *h = c->easy;
+	curl_easy_reset(h);
 	struct curl_slist *hdrs = NULL, *t;
 	char acc[512];
 	bool ok = true;
@@ -263,7 +266,6 @@ static int perform(struct reg_client *c, const char *url, const char *accept, bo
 			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	}
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
 	if (rc == 0 && !r->body && !(r->body = calloc(1, 1)))
 		rc = capsid_error_set(err, ENOMEM, "out of memory");
 	return rc;

@@ -17,6 +17,7 @@ struct reg_client {
 	bool insecure;
 	bool basic;  /* send basic credentials */
 	char *auth;  /* "Authorization: Bearer ..." once a token is held */
+	CURL *easy;  /* reused by the small GETs (keeps the connection) */
 	unsigned stall;
 };
 

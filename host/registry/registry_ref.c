@@ -88,7 +88,10 @@ int registry_ref_parse(const char *ref, struct registry_ref *out, struct capsid_
 	snprintf(full, sizeof(full), "%s/%s%s%s%s%s", out->domain, out->repo, out->tag[0] ? ":" : "", out->tag,
 		 out->digest[0] ? "@" : "", out->digest);
 	_cleanup_free_ char *norm = image_normalize_ref(full);
-	if (!norm || rlen == 0)
+	bool upper = false;
+	for (const char *c = out->repo; *c; c++)
+		upper |= isupper((unsigned char)*c) != 0;
+	if (!norm || rlen == 0 || upper)
 		return capsid_error_set(err, EINVAL,
 					"invalid image reference '%s': expected [registry/]name[:tag][@sha256:digest] "
 					"with lowercase names",
