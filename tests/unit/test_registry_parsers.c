@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "registry_internal.h"
 #include "testlib.h"
 
@@ -68,6 +69,41 @@ static void test_refs(void)
 	CHECK_STR_CONTAINS(err.msg, "'..' not allowed");
 	CHECK(registry_ref_parse("bad\x01ref", &r, &err) < 0);
 	CHECK_STR_CONTAINS(err.msg, "\\x01");
+}
+
+/* The store's names: what the registry module computes must be what the
+ * store's own normalisation gives for the same text (create resolves the
+ * spec's image through the latter). */
+static void check_norm(const char *in, const char *want)
+{
+	char *got = image_normalize_ref(in);
+	CHECK(want ? got && !strcmp(got, want) : !got);
+	if (want ? !got || strcmp(got, want) : got != NULL)
+		fprintf(stderr, "  image_normalize_ref(%s) = %s\n", in, got ? got : "(null)");
+	free(got);
+}
+
+static void test_store_names(void)
+{
+	check_norm("nginx", "nginx:latest");
+	check_norm("docker.io/library/nginx:1.25", "nginx:1.25");
+	check_norm("index.docker.io/user/app", "user/app:latest");
+	check_norm("docker.io/library/a/b", "library/a/b:latest");
+	check_norm("127.0.0.1:5000/app@sha256:" D64, "127.0.0.1:5000/app@sha256:" D64);
+	check_norm("127.0.0.1:5000/app:v1@sha256:" D64, "127.0.0.1:5000/app@sha256:" D64);
+	check_norm("app@sha256:123", NULL);
+	check_norm("app:v1@", NULL);
+	check_norm("app:b@d@sha256:" D64, NULL);
+	static const char *const refs[] = {"nginx", "docker.io/library/nginx:1.25", "user/app:v2",
+					   "127.0.0.1:5000/a/b:t", "r.io/app@sha256:" D64};
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		struct registry_ref r;
+		struct capsid_error err = {0};
+		CHECK(registry_ref_parse(refs[i], &r, &err) == 0);
+		char *norm = image_normalize_ref(refs[i]);
+		CHECK(norm && !strcmp(norm, r.store_ref));
+		free(norm);
+	}
 }
 
 static void test_servers(void)
@@ -238,6 +274,7 @@ static void test_error_body(void)
 int main(void)
 {
 	RUN_TEST(test_refs);
+	RUN_TEST(test_store_names);
 	RUN_TEST(test_servers);
 	RUN_TEST(test_platforms);
 	RUN_TEST(test_challenges);
