@@ -55,6 +55,10 @@ registry_start() {
 		if [ "$mode" = auth ]; then
 			echo "auth: {htpasswd: {realm: capsid-test, path: $REG_WORK/htpasswd}}"
 		fi
+		if [ "$mode" = token ]; then
+			echo "auth: {token: {realm: 'https://127.0.0.1:$REG_TOKEN_PORT/token', service: capsid-test,"
+			echo "  issuer: capsid-test-issuer, rootcertbundle: $REG_WORK/tls/token.crt}}"
+		fi
 	} >"$dir/config.yml"
 	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
 	CLEANUP_PIDS+=($!)
@@ -86,6 +90,27 @@ registry_push() {
 		echo "FAIL: skopeo copy $src $dest" >&2
 		exit 1
 	}
+}
+
+# registry_start_token PORT TOKEN_PORT: a docker-registry in `auth: token`
+# mode (the bearer flow of Docker Hub, ACR, MCR) and its token service
+# (token_server.py: JWTs signed with a key made here), filled like the others.
+registry_start_token() {
+	REG_TOKEN_PORT=$2
+	local d=$REG_WORK/tls
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=capsid-token-signer \
+		-keyout "$d/token.key" -out "$d/token.crt" 2>/dev/null
+	python3 "$REG_LIB_DIR/token_server.py" "$2" "$d/server.crt" "$d/server.key" "$d/token.crt" "$d/token.key" \
+		capsid-test-issuer "$REG_USER" "$REG_PASS" 2>"$REG_WORK/token.log" &
+	CLEANUP_PIDS+=($!)
+	local i
+	for i in $(seq 1 100); do
+		curl -s -o /dev/null --cacert "$d/ca.crt" "https://127.0.0.1:$2/token" && break
+		sleep 0.1
+	done
+	registry_start token "$1" token
+	REG_TOKEN=127.0.0.1:$1
+	registry_push "$REG_WORK/fixtures/app" "$REG_TOKEN/test/app:v1" "$REG_USER:$REG_PASS"
 }
 
 # Everything the tests use: certificates, two registries, two images in each.

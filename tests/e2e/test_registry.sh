@@ -4,7 +4,8 @@
 # (evil_registry.py): anonymous, basic and bearer auth, tags, digests, a
 # multi-platform index, shared layers, rm/prune, a killed pull resumed, CA
 # and insecure settings, a docker.io mirror, and the bad inputs, each of
-# which must fail clearly and leave nothing half-stored. No VM.
+# which must fail clearly and leave nothing half-stored. Bearer tokens come
+# from a docker-registry in token mode with the test's token service. No VM.
 set -eu
 if [ -z "${CAPSID_TEST_NETNS:-}" ]; then
 	exec unshare --net -- env CAPSID_TEST_NETNS=1 bash "$0" "$@"
@@ -121,6 +122,15 @@ out=$(printf '%s\n' "$REG_PASS" | capsid image pull --username "$REG_USER" --pas
 [ "$out" = "$REG_AUTH/test/app:v1" ] || fail "authenticated pull printed $out"
 expect_fail "--username and --password-stdin go together" capsid image pull --username x "$REG_AUTH/test/app:v1"
 expect_fail "doesn't allow an argument" capsid image pull --password=x "$REG_AUTH/test/app:v1"
+
+echo "$(date +%T) --- bearer tokens: docker-registry in token mode and its token service"
+registry_start_token 5006 5005
+expect_fail "token service https://127.0.0.1:5005/token: unauthorized (HTTP 401)" capsid image pull "$REG_TOKEN/test/app:v1"
+echo wrong | expect_fail "invalid username or password" \
+	capsid image pull --username "$REG_USER" --password-stdin "$REG_TOKEN/test/app:v1"
+out=$(printf '%s\n' "$REG_PASS" | capsid image pull --username "$REG_USER" --password-stdin "$REG_TOKEN/test/app:v1" 2>/dev/null)
+[ "$out" = "$REG_TOKEN/test/app:v1" ] || fail "token pull printed $out"
+capsid image rm "$REG_TOKEN/test/app:v1"
 
 echo "$(date +%T) --- trust: no CA, certs.d, plain http only when listed"
 expect_fail "TLS error" env -u CAPSID_REGISTRY_CA "$BUILD_DIR/bin/capsid" image pull "$REG_ANON/test/multi:v1"
