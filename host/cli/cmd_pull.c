@@ -70,8 +70,8 @@ static void human(uint64_t b, char out[16])
 		snprintf(out, 16, "%.2fGiB", b / 1073741824.0);
 }
 
-static void layer_line(const struct progress *pr, size_t i, const struct registry_layer_status *l, uint64_t now,
-		       char *out, size_t len)
+static void layer_line(const struct progress *pr, size_t i, const struct registry_layer_status *l,
+		       uint64_t now, char *out, size_t len)
 {
 	char got[16], total[16], rate[16];
 	human(l->received, got);
@@ -113,7 +113,7 @@ static void on_progress(void *ctx, enum registry_phase phase, const struct regis
 			return;
 		pr->n = n;
 		for (size_t i = 0; i < n; i++)
-			pr->seen[i] = (enum registry_layer_state)-1;
+			pr->seen[i] = (enum registry_layer_state) - 1;
 	}
 	uint64_t now = util_now_ms();
 	char line[160];
@@ -176,7 +176,8 @@ static int read_password(char **out)
 	if (len == 0 || len > PASSWORD_MAX || memchr(buf, '\n', len)) {
 		explicit_bzero(buf, PASSWORD_MAX + 2);
 		free(buf);
-		return cli_fail("--password-stdin: expected one line of 1-%d bytes on standard input", PASSWORD_MAX);
+		return cli_fail("--password-stdin: expected one line of 1-%d bytes on standard input",
+				PASSWORD_MAX);
 	}
 	*out = buf;
 	return 0;
@@ -231,8 +232,11 @@ int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv)
 	cli_registry_config(ctx, &cfg);
 	struct registry_credentials creds = {.username = username, .password = password};
 	struct progress pr = {.tty = isatty(STDERR_FILENO) == 1, .quiet = quiet};
-	struct registry_pull_opts o = {
-	    .cfg = &cfg, .platform = &plat, .creds = username ? &creds : NULL, .progress = on_progress, .progress_ctx = &pr};
+	struct registry_pull_opts o = {.cfg = &cfg,
+				       .platform = &plat,
+				       .creds = username ? &creds : NULL,
+				       .progress = on_progress,
+				       .progress_ctx = &pr};
 	struct image_store *s = NULL;
 	char *out = NULL;
 	int rc = image_store_open(ctx->root, &s, &err);
@@ -253,7 +257,8 @@ int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- create/run: the images a group needs ---- */
 
-int cli_pull_images(struct cli_ctx *ctx, const struct spec_group *spec, const char *policy, struct capsid_error *err)
+int cli_pull_images(struct cli_ctx *ctx, const struct spec_group *spec, const char *policy,
+		    struct capsid_error *err)
 {
 	bool always = policy && !strcmp(policy, "always");
 	if (policy && strcmp(policy, "missing") && !always && strcmp(policy, "never"))
@@ -301,7 +306,8 @@ int cli_pull_images(struct cli_ctx *ctx, const struct spec_group *spec, const ch
 			free(out);
 		}
 		if (rc < 0)
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image: pull %s", i, image);
+			capsid_error_prefix(err, "properties.containers[%zu].properties.image: pull %s", i,
+					    image);
 	}
 	image_store_close(s);
 	return rc;

@@ -31,8 +31,9 @@ static int blob_dir(struct image_store *s, bool create, struct capsid_error *err
 {
 	if (!create) {
 		int fd = openat(s->images_fd, BLOB_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		return fd >= 0 || errno == ENOENT ? (fd >= 0 ? fd : -ENOENT)
-						  : capsid_error_errno(err, errno, "open %s/%s", s->images_dir, BLOB_DIR);
+		return fd >= 0 || errno == ENOENT
+			   ? (fd >= 0 ? fd : -ENOENT)
+			   : capsid_error_errno(err, errno, "open %s/%s", s->images_dir, BLOB_DIR);
 	}
 	if ((mkdirat(s->images_fd, "blobs", 0700) < 0 && errno != EEXIST) ||
 	    (mkdirat(s->images_fd, BLOB_DIR, 0700) < 0 && errno != EEXIST))
@@ -226,10 +227,12 @@ static int sweep(struct image_store *s, const struct digest_set *keep, const str
 		char d[IMAGE_DIGEST_SIZE + 8];
 		bool tmp = !strncmp(names[i], ".tmp-", 5);
 		snprintf(d, sizeof(d), "sha256:%s", names[i]);
-		if (tmp ? only != NULL : (!image_digest_valid(d) || set_has(keep, d) || (only && !set_has(only, d))))
+		if (tmp ? only != NULL
+			: (!image_digest_valid(d) || set_has(keep, d) || (only && !set_has(only, d))))
 			continue;
 		struct stat sb;
-		uint64_t size = fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 ? (uint64_t)sb.st_size : 0;
+		uint64_t size =
+		    fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 ? (uint64_t)sb.st_size : 0;
 		if (image_path_remove_at(dirfd, names[i]) == 0 && st) {
 			st->blobs++;
 			st->bytes += size;
@@ -286,8 +289,8 @@ static int link_blob(struct image_store *s, int layoutfd, const char *digest, st
 	return 0;
 }
 
-static int write_layout(struct image_store *s, int layoutfd, const char *manifest_digest, const char *media_type,
-			struct capsid_error *err)
+static int write_layout(struct image_store *s, int layoutfd, const char *manifest_digest,
+			const char *media_type, struct capsid_error *err)
 {
 	char mpath[96];
 	snprintf(mpath, sizeof(mpath), BLOB_DIR "/%s", manifest_digest + 7);
@@ -305,7 +308,8 @@ static int write_layout(struct image_store *s, int layoutfd, const char *manifes
 	struct json_object *cfg = NULL, *layers = NULL;
 	if (m && json_object_object_get_ex(m, "config", &cfg))
 		rc = set_add(&set, desc_digest(cfg));
-	if (m && json_object_object_get_ex(m, "layers", &layers) && json_object_is_type(layers, json_type_array))
+	if (m && json_object_object_get_ex(m, "layers", &layers) &&
+	    json_object_is_type(layers, json_type_array))
 		for (size_t i = 0; rc == 0 && i < json_object_array_length(layers); i++)
 			rc = set_add(&set, desc_digest(json_object_array_get_idx(layers, i)));
 	if (rc < 0)
@@ -324,8 +328,8 @@ static int write_layout(struct image_store *s, int layoutfd, const char *manifes
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	static const char oci_layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	if ((rc = util_write_file_atomic_at(layoutfd, "index.json", index, (size_t)n, 0600)) < 0 ||
-	    (rc = util_write_file_atomic_at(layoutfd, "oci-layout", oci_layout, sizeof(oci_layout) - 1, 0600)) <
-		0)
+	    (rc = util_write_file_atomic_at(layoutfd, "oci-layout", oci_layout, sizeof(oci_layout) - 1,
+					    0600)) < 0)
 		return capsid_error_errno(err, -rc, "write layout");
 	return 0;
 }
@@ -342,7 +346,8 @@ int image_install_pulled(struct image_store *s, const char *manifest_digest, con
 	if (!mkdtemp(dir))
 		return capsid_error_errno(err, errno, "create %s", dir);
 	const char *name = strrchr(dir, '/') + 1;
-	_cleanup_close_ int layoutfd = openat(s->images_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int layoutfd =
+	    openat(s->images_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (layoutfd < 0)
 		rc = capsid_error_errno(err, errno, "open %s", dir);
 	else

@@ -75,8 +75,8 @@ struct registry_layer_status {
 	enum registry_layer_state state;
 };
 enum registry_phase { REGISTRY_PHASE_LAYERS, REGISTRY_PHASE_INSTALL, REGISTRY_PHASE_DONE };
-typedef void (*registry_progress_fn)(void *ctx, enum registry_phase phase, const struct registry_layer_status *l,
-				     size_t n);
+typedef void (*registry_progress_fn)(void *ctx, enum registry_phase phase,
+				     const struct registry_layer_status *l, size_t n);
 
 struct registry_pull_opts {
 	const struct registry_config *cfg;

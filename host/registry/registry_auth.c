@@ -173,7 +173,8 @@ int reg_token_parse(const char *body, size_t len, char **token, struct capsid_er
 	if (!doc || !complete || !json_object_is_type(doc, json_type_object))
 		return capsid_error_set(err, EINVAL, "token service: answer is not a JSON object");
 	struct json_object *t = NULL;
-	if (!json_object_object_get_ex(doc, "token", &t) && !json_object_object_get_ex(doc, "access_token", &t))
+	if (!json_object_object_get_ex(doc, "token", &t) &&
+	    !json_object_object_get_ex(doc, "access_token", &t))
 		return capsid_error_set(err, EINVAL, "token service: no token in the answer");
 	if (!json_object_is_type(t, json_type_string) || json_object_get_string_len(t) == 0 ||
 	    json_object_get_string_len(t) > 16384)
@@ -181,7 +182,8 @@ int reg_token_parse(const char *body, size_t len, char **token, struct capsid_er
 	const char *s = json_object_get_string(t);
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-			return capsid_error_set(err, EINVAL, "token service: token has unprintable characters");
+			return capsid_error_set(err, EINVAL,
+						"token service: token has unprintable characters");
 	*token = strdup(s);
 	if (!*token)
 		return capsid_error_set(err, ENOMEM, "out of memory");

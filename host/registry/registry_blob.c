@@ -126,8 +126,8 @@ static int dl_finish(struct dl *d, struct image_store *s, CURLM *m, CURLcode cc,
 	else if (status != 200)
 		rc = reg_status_error(status, d->errbody, d->errlen, err);
 	else if (l->received != l->size)
-		rc = capsid_error_set(err, EIO, "truncated: %llu of %llu bytes", (unsigned long long)l->received,
-				      (unsigned long long)l->size);
+		rc = capsid_error_set(err, EIO, "truncated: %llu of %llu bytes",
+				      (unsigned long long)l->received, (unsigned long long)l->size);
 	if (rc == 0) {
 		unsigned char sum[EVP_MAX_MD_SIZE];
 		unsigned int n = 0;
@@ -146,8 +146,8 @@ static int dl_finish(struct dl *d, struct image_store *s, CURLM *m, CURLcode cc,
 	return rc;
 }
 
-int reg_fetch_layers(struct reg_client *c, struct image_store *s, struct registry_layer_status *layers, size_t n,
-		     registry_progress_fn progress, void *progress_ctx, struct capsid_error *err)
+int reg_fetch_layers(struct reg_client *c, struct image_store *s, struct registry_layer_status *layers,
+		     size_t n, registry_progress_fn progress, void *progress_ctx, struct capsid_error *err)
 {
 	unsigned parallel = c->cfg->parallel ? c->cfg->parallel : 3;
 	CURLM *m = curl_multi_init();

@@ -37,7 +37,8 @@ static bool host_listed(const char *list, const char *host)
 }
 
 int reg_client_new(const struct registry_config *cfg, const struct registry_ref *ref,
-		   const struct registry_credentials *creds, struct reg_client **out, struct capsid_error *err)
+		   const struct registry_credentials *creds, struct reg_client **out,
+		   struct capsid_error *err)
 {
 	struct reg_client *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -280,7 +281,10 @@ int reg_status_error(long status, const char *body, size_t len, struct capsid_er
 			   : status == 404 ? "not found"
 			   : status == 429 ? "too many requests"
 					   : "registry error";
-	return capsid_error_set(err, status == 404 ? ENOENT : (status == 401 || status == 403) ? EACCES : EIO,
+	return capsid_error_set(err,
+				status == 404			   ? ENOENT
+				: (status == 401 || status == 403) ? EACCES
+								   : EIO,
 				"%s (HTTP %ld)%s%s", what, status, why[0] ? ": " : "", why);
 }
 
@@ -302,19 +306,21 @@ static int authenticate(struct reg_client *c, const char *header, struct capsid_
 	char q[200];
 	int rc = reg_challenge_parse(header, &ch, &why);
 	if (rc == -ENOTSUP)
-		return capsid_error_set(err, ENOTSUP, "unauthorized: the registry asks for an unsupported "
-						      "authentication scheme (%s)",
+		return capsid_error_set(err, ENOTSUP,
+					"unauthorized: the registry asks for an unsupported "
+					"authentication scheme (%s)",
 					reg_quote(header, 60, q, sizeof(q)));
 	if (rc < 0)
 		return capsid_error_set(err, EPROTO,
-					"unauthorized, with a malformed WWW-Authenticate challenge (%s): %s", why,
-					reg_quote(header, 120, q, sizeof(q)));
+					"unauthorized, with a malformed WWW-Authenticate challenge (%s): %s",
+					why, reg_quote(header, 120, q, sizeof(q)));
 	if (ch.scheme == REG_AUTH_BASIC) {
 		if (!c->creds)
-			return capsid_error_set(err, EACCES,
-						"unauthorized: %s needs a username and password (--username and "
-						"--password-stdin, or imageRegistryCredentials)",
-						c->ref.domain);
+			return capsid_error_set(
+			    err, EACCES,
+			    "unauthorized: %s needs a username and password (--username and "
+			    "--password-stdin, or imageRegistryCredentials)",
+			    c->ref.domain);
 		c->basic = true;
 		return 0;
 	}
@@ -326,7 +332,8 @@ static int authenticate(struct reg_client *c, const char *header, struct capsid_
 	snprintf(def_scope, sizeof(def_scope), "repository:%s:pull", c->ref.repo);
 	scope = url_escape(ch.scope[0] ? ch.scope : def_scope);
 	if (!service || !scope ||
-	    asprintf(&url, "%s%sservice=%s&scope=%s", ch.realm, strchr(ch.realm, '?') ? "&" : "?", service, scope) < 0)
+	    asprintf(&url, "%s%sservice=%s&scope=%s", ch.realm, strchr(ch.realm, '?') ? "&" : "?", service,
+		     scope) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	struct reg_response r = {0};
 	bool saved = c->basic;

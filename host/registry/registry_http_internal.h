@@ -15,9 +15,9 @@ struct reg_client {
 	char base[REGISTRY_MAX_DOMAIN + 16];	  /* "https://HOST[:PORT]" */
 	char certs_ca[PATH_MAX];		  /* "" when there is none */
 	bool insecure;
-	bool basic;  /* send basic credentials */
-	char *auth;  /* "Authorization: Bearer ..." once a token is held */
-	CURL *easy;  /* reused by the small GETs (keeps the connection) */
+	bool basic; /* send basic credentials */
+	char *auth; /* "Authorization: Bearer ..." once a token is held */
+	CURL *easy; /* reused by the small GETs (keeps the connection) */
 	unsigned stall;
 };
 

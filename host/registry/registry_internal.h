@@ -77,7 +77,8 @@ struct reg_response {
 };
 void reg_response_clear(struct reg_response *r);
 int reg_client_new(const struct registry_config *cfg, const struct registry_ref *ref,
-		   const struct registry_credentials *creds, struct reg_client **out, struct capsid_error *err);
+		   const struct registry_credentials *creds, struct reg_client **out,
+		   struct capsid_error *err);
 void reg_client_free(struct reg_client *c);
 /* GET base + path ("/v2/<repo>/manifests/<ref>"), authenticating on a 401
  * as the challenge says; bodies over max are an error. A non-2xx status is
@@ -87,7 +88,7 @@ int reg_get(struct reg_client *c, const char *path, const char *accept, size_t m
 /* Downloads the layers marked WAITING into the store, at most cfg->parallel
  * at once, verifying as they stream. */
 struct image_store;
-int reg_fetch_layers(struct reg_client *c, struct image_store *s, struct registry_layer_status *layers, size_t n,
-		     registry_progress_fn progress, void *progress_ctx, struct capsid_error *err);
+int reg_fetch_layers(struct reg_client *c, struct image_store *s, struct registry_layer_status *layers,
+		     size_t n, registry_progress_fn progress, void *progress_ctx, struct capsid_error *err);
 
 #endif

@@ -84,8 +84,8 @@ static int parse_desc(struct json_object *o, const char *where, uint64_t max, st
 	if (!digest)
 		return capsid_error_set(err, EINVAL, "%s.digest: missing", where);
 	if (strncmp(digest, "sha256:", 7) != 0)
-		return capsid_error_set(err, ENOTSUP, "%s.digest %s: unsupported algorithm (only sha256)", where,
-					reg_quote(digest, 40, q, sizeof(q)));
+		return capsid_error_set(err, ENOTSUP, "%s.digest %s: unsupported algorithm (only sha256)",
+					where, reg_quote(digest, 40, q, sizeof(q)));
 	if (!digest_ok(digest))
 		return capsid_error_set(err, EINVAL, "%s.digest: not a sha256 digest", where);
 	snprintf(d->digest, sizeof(d->digest), "%s", digest);
@@ -93,7 +93,8 @@ static int parse_desc(struct json_object *o, const char *where, uint64_t max, st
 		return capsid_error_set(err, EINVAL, "%s.size: missing or negative", where);
 	int64_t sz = json_object_get_int64(size);
 	if ((uint64_t)sz > max)
-		return capsid_error_set(err, EFBIG, "%s (%s): declared size %lld is over the limit of %llu bytes", where,
+		return capsid_error_set(err, EFBIG,
+					"%s (%s): declared size %lld is over the limit of %llu bytes", where,
 					d->digest, (long long)sz, (unsigned long long)max);
 	d->size = (uint64_t)sz;
 	return 0;
@@ -121,10 +122,11 @@ int reg_doc_kind(const char *body, size_t len, const char *content_type, char me
 	if (!strcmp(mt, MT_OCI_MANIFEST) || !strcmp(mt, MT_DOCKER_MANIFEST))
 		return 0;
 	if (strstr(mt, "manifest.v1"))
-		return capsid_error_set(err, ENOTSUP,
-					"manifest: Docker schema 1 (%s) is not supported; push the image again "
-					"with a current client",
-					reg_quote(mt, strlen(mt), q, sizeof(q)));
+		return capsid_error_set(
+		    err, ENOTSUP,
+		    "manifest: Docker schema 1 (%s) is not supported; push the image again "
+		    "with a current client",
+		    reg_quote(mt, strlen(mt), q, sizeof(q)));
 	return capsid_error_set(err, ENOTSUP, "manifest: unsupported media type %s",
 				reg_quote(mt, strlen(mt), q, sizeof(q)));
 }
@@ -160,7 +162,8 @@ int reg_index_select(const char *body, size_t len, const struct registry_platfor
 		if (so + 1 < sizeof(seen)) {
 			char q1[40], q2[40];
 			so += (size_t)snprintf(seen + so, sizeof(seen) - so, "%s%s/%s", so ? ", " : "",
-					       reg_quote(os, 32, q1, sizeof(q1)), reg_quote(arch, 32, q2, sizeof(q2)));
+					       reg_quote(os, 32, q1, sizeof(q1)),
+					       reg_quote(arch, 32, q2, sizeof(q2)));
 			if (so >= sizeof(seen))
 				so = sizeof(seen) - 1;
 		}
@@ -176,8 +179,9 @@ int reg_index_select(const char *body, size_t len, const struct registry_platfor
 		found = true;
 	}
 	if (!found)
-		return capsid_error_set(err, ENOENT, "no image for %s/%s%s%s in the index (it has: %s)", p->os,
-					p->arch, p->variant[0] ? "/" : "", p->variant, seen[0] ? seen : "none");
+		return capsid_error_set(err, ENOENT, "no image for %s/%s%s%s in the index (it has: %s)",
+					p->os, p->arch, p->variant[0] ? "/" : "", p->variant,
+					seen[0] ? seen : "none");
 	return 0;
 }
 
@@ -214,7 +218,8 @@ int reg_manifest_parse(const char *body, size_t len, const char *media_type, str
 	const char *cmt = m->config.media_type;
 	if (cmt[0] && strcmp(cmt, "application/vnd.oci.image.config.v1+json") &&
 	    strcmp(cmt, "application/vnd.docker.container.image.v1+json"))
-		return capsid_error_set(err, ENOTSUP, "manifest: config media type %s is not a container image",
+		return capsid_error_set(err, ENOTSUP,
+					"manifest: config media type %s is not a container image",
 					reg_quote(cmt, strlen(cmt), q, sizeof(q)));
 	struct json_object *layers = member(doc, "layers");
 	if (!layers || !json_object_is_type(layers, json_type_array))
@@ -229,7 +234,8 @@ int reg_manifest_parse(const char *body, size_t len, const char *media_type, str
 		char at[64];
 		snprintf(at, sizeof(at), "manifest: layers[%zu]", i);
 		struct reg_desc *d = &m->layers[i];
-		if ((rc = parse_desc(json_object_array_get_idx(layers, i), at, REG_MAX_LAYER_BYTES, d, err)) < 0) {
+		if ((rc = parse_desc(json_object_array_get_idx(layers, i), at, REG_MAX_LAYER_BYTES, d, err)) <
+		    0) {
 			reg_manifest_clear(m);
 			return rc;
 		}

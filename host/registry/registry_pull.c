@@ -40,10 +40,11 @@ static int get_manifest(struct reg_client *c, const struct registry_ref *r, cons
 	if (sha256_hex(resp->body, resp->len, digest) < 0)
 		return capsid_error_set(err, EIO, "sha256 failed");
 	if (want && strcmp(want, digest) != 0)
-		return capsid_error_set(err, EINVAL, "manifest %s: digest mismatch: the content is %s", want, digest);
+		return capsid_error_set(err, EINVAL, "manifest %s: digest mismatch: the content is %s", want,
+					digest);
 	if (want && want_size && resp->len != want_size)
-		return capsid_error_set(err, EINVAL, "manifest %s: %zu bytes, the index says %llu", want, resp->len,
-					(unsigned long long)want_size);
+		return capsid_error_set(err, EINVAL, "manifest %s: %zu bytes, the index says %llu", want,
+					resp->len, (unsigned long long)want_size);
 	return 0;
 }
 
@@ -54,7 +55,8 @@ static int get_config(struct reg_client *c, const struct registry_ref *r, const 
 	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", r->repo, d->digest);
 	int rc = reg_get(c, path, NULL, d->size, resp, err);
 	if (rc == 0 && resp->len != d->size)
-		rc = capsid_error_set(err, EIO, "truncated: %zu of %llu bytes", resp->len, (unsigned long long)d->size);
+		rc = capsid_error_set(err, EIO, "truncated: %zu of %llu bytes", resp->len,
+				      (unsigned long long)d->size);
 	if (rc == 0 && sha256_hex(resp->body, resp->len, actual) < 0)
 		rc = capsid_error_set(err, EIO, "sha256 failed");
 	if (rc == 0 && strcmp(actual, d->digest))
@@ -77,10 +79,12 @@ static int resolve_manifest(struct pull *p, struct capsid_error *err)
 {
 	const struct registry_ref *r = &p->r;
 	const char *ref = r->digest[0] ? r->digest : r->tag;
-	int rc = get_manifest(p->c, r, ref, r->digest[0] ? r->digest : NULL, 0, &p->manifest, p->manifest_digest, err);
+	int rc = get_manifest(p->c, r, ref, r->digest[0] ? r->digest : NULL, 0, &p->manifest,
+			      p->manifest_digest, err);
 	if (rc < 0)
 		return rc;
-	int kind = reg_doc_kind(p->manifest.body, p->manifest.len, p->manifest.content_type, p->media_type, err);
+	int kind =
+	    reg_doc_kind(p->manifest.body, p->manifest.len, p->manifest.content_type, p->media_type, err);
 	if (kind < 0)
 		return kind;
 	if (kind == 1) {
@@ -93,13 +97,15 @@ static int resolve_manifest(struct pull *p, struct capsid_error *err)
 		struct reg_desc d;
 		if ((rc = reg_index_select(p->manifest.body, p->manifest.len, plat, &d, err)) < 0)
 			return rc;
-		if ((rc = get_manifest(p->c, r, d.digest, d.digest, d.size, &p->manifest, p->manifest_digest, err)) < 0)
+		if ((rc = get_manifest(p->c, r, d.digest, d.digest, d.size, &p->manifest, p->manifest_digest,
+				       err)) < 0)
 			return rc;
-		if ((kind = reg_doc_kind(p->manifest.body, p->manifest.len, p->manifest.content_type, p->media_type,
-					 err)) < 0)
+		if ((kind = reg_doc_kind(p->manifest.body, p->manifest.len, p->manifest.content_type,
+					 p->media_type, err)) < 0)
 			return kind;
 		if (kind != 0)
-			return capsid_error_set(err, ENOTSUP, "manifest %s: an index inside an index", d.digest);
+			return capsid_error_set(err, ENOTSUP, "manifest %s: an index inside an index",
+						d.digest);
 	}
 	return reg_manifest_parse(p->manifest.body, p->manifest.len, p->media_type, &p->m, err);
 }
@@ -134,9 +140,11 @@ static int pull_locked(struct pull *p, char **out_ref, struct capsid_error *err)
 		struct registry_layer_status *l = &p->layers[i];
 		snprintf(l->digest, sizeof(l->digest), "%s", p->m.layers[i].digest);
 		l->size = p->m.layers[i].size;
-		l->state = image_blob_present(p->s, l->digest, l->size) ? REGISTRY_LAYER_PRESENT : REGISTRY_LAYER_WAITING;
+		l->state = image_blob_present(p->s, l->digest, l->size) ? REGISTRY_LAYER_PRESENT
+									: REGISTRY_LAYER_WAITING;
 	}
-	if ((rc = reg_fetch_layers(p->c, p->s, p->layers, p->m.n_layers, p->o->progress, p->o->progress_ctx, err)) < 0)
+	if ((rc = reg_fetch_layers(p->c, p->s, p->layers, p->m.n_layers, p->o->progress, p->o->progress_ctx,
+				   err)) < 0)
 		return rc;
 	if ((rc = image_blob_write(p->s, p->m.config.digest, p->config.body, p->config.len, err)) < 0 ||
 	    (rc = image_blob_write(p->s, p->manifest_digest, p->manifest.body, p->manifest.len, err)) < 0)
@@ -146,7 +154,8 @@ static int pull_locked(struct pull *p, char **out_ref, struct capsid_error *err)
 	_cleanup_free_ char *source = NULL;
 	if (asprintf(&source, "registry %s/%s", p->r.domain, p->r.repo) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");
-	rc = image_install_pulled(p->s, p->manifest_digest, p->media_type, p->r.store_ref, source, out_ref, err);
+	rc = image_install_pulled(p->s, p->manifest_digest, p->media_type, p->r.store_ref, source, out_ref,
+				  err);
 	if (rc < 0) {
 		drop_new_blobs(p);
 		return rc;

@@ -31,8 +31,9 @@ int registry_ref_parse(const char *ref, struct registry_ref *out, struct capsid_
 		return capsid_error_set(err, EINVAL, "image reference longer than %d characters", REF_MAX);
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)ref[i]) && !strchr("._-:/@", ref[i]))
-			return capsid_error_set(err, EINVAL, "invalid image reference '%s': character '%s' not allowed",
-						reg_quote(ref, len, q, sizeof(q)), reg_quote(ref + i, 1, q + 64, 32));
+			return capsid_error_set(
+			    err, EINVAL, "invalid image reference '%s': character '%s' not allowed",
+			    reg_quote(ref, len, q, sizeof(q)), reg_quote(ref + i, 1, q + 64, 32));
 	if (strstr(ref, ".."))
 		return capsid_error_set(err, EINVAL, "invalid image reference '%s': '..' not allowed",
 					reg_quote(ref, len, q, sizeof(q)));
@@ -40,13 +41,14 @@ int registry_ref_parse(const char *ref, struct registry_ref *out, struct capsid_
 	size_t name_end = at ? (size_t)(at - ref) : len;
 	if (at) {
 		if (strncmp(at + 1, "sha256:", 7) != 0)
-			return capsid_error_set(err, ENOTSUP,
-						"invalid image reference '%s': only sha256 digests are supported",
-						reg_quote(ref, len, q, sizeof(q)));
+			return capsid_error_set(
+			    err, ENOTSUP, "invalid image reference '%s': only sha256 digests are supported",
+			    reg_quote(ref, len, q, sizeof(q)));
 		if (strlen(at + 1) != 71)
-			return capsid_error_set(err, EINVAL,
-						"invalid image reference '%s': a digest is sha256: and 64 hex digits",
-						reg_quote(ref, len, q, sizeof(q)));
+			return capsid_error_set(
+			    err, EINVAL,
+			    "invalid image reference '%s': a digest is sha256: and 64 hex digits",
+			    reg_quote(ref, len, q, sizeof(q)));
 		snprintf(out->digest, sizeof(out->digest), "%s", at + 1);
 	}
 	const char *slash = memchr(ref, '/', name_end);
@@ -64,9 +66,11 @@ int registry_ref_parse(const char *ref, struct registry_ref *out, struct capsid_
 	size_t start = 0;
 	if (slash) {
 		size_t flen = (size_t)(slash - ref);
-		if (memchr(ref, '.', flen) || memchr(ref, ':', flen) || (flen == 9 && !strncmp(ref, "localhost", 9))) {
+		if (memchr(ref, '.', flen) || memchr(ref, ':', flen) ||
+		    (flen == 9 && !strncmp(ref, "localhost", 9))) {
 			if (flen >= sizeof(out->domain))
-				return capsid_error_set(err, EINVAL, "invalid image reference: registry name too long");
+				return capsid_error_set(err, EINVAL,
+							"invalid image reference: registry name too long");
 			if (is_docker_hub(ref, flen))
 				snprintf(out->domain, sizeof(out->domain), "docker.io");
 			else
@@ -80,31 +84,32 @@ int registry_ref_parse(const char *ref, struct registry_ref *out, struct capsid_
 	size_t rlen = repo_end > start ? repo_end - start : 0;
 	bool hub = !strcmp(out->domain, "docker.io");
 	bool library = hub && !memchr(repo, '/', rlen);
-	if ((size_t)snprintf(out->repo, sizeof(out->repo), "%s%.*s", library ? "library/" : "", (int)rlen, repo) >=
-	    sizeof(out->repo))
+	if ((size_t)snprintf(out->repo, sizeof(out->repo), "%s%.*s", library ? "library/" : "", (int)rlen,
+			     repo) >= sizeof(out->repo))
 		return capsid_error_set(err, EINVAL, "invalid image reference: repository name too long");
 	/* The grammar check of the image store, on the whole name. */
 	char full[sizeof(out->store_ref)];
-	snprintf(full, sizeof(full), "%s/%s%s%s%s%s", out->domain, out->repo, out->tag[0] ? ":" : "", out->tag,
-		 out->digest[0] ? "@" : "", out->digest);
+	snprintf(full, sizeof(full), "%s/%s%s%s%s%s", out->domain, out->repo, out->tag[0] ? ":" : "",
+		 out->tag, out->digest[0] ? "@" : "", out->digest);
 	_cleanup_free_ char *norm = image_normalize_ref(full);
 	bool upper = false;
 	for (const char *c = out->repo; *c; c++)
 		upper |= isupper((unsigned char)*c) != 0;
 	if (!norm || rlen == 0 || upper)
-		return capsid_error_set(err, EINVAL,
-					"invalid image reference '%s': expected [registry/]name[:tag][@sha256:digest] "
-					"with lowercase names",
-					reg_quote(ref, len, q, sizeof(q)));
+		return capsid_error_set(
+		    err, EINVAL,
+		    "invalid image reference '%s': expected [registry/]name[:tag][@sha256:digest] "
+		    "with lowercase names",
+		    reg_quote(ref, len, q, sizeof(q)));
 	const char *short_repo = out->repo;
 	if (hub && !strncmp(short_repo, "library/", 8))
 		short_repo += 8;
 	if (out->digest[0])
-		snprintf(out->store_ref, sizeof(out->store_ref), "%s%s%s@%s", hub ? "" : out->domain, hub ? "" : "/",
-			 short_repo, out->digest);
+		snprintf(out->store_ref, sizeof(out->store_ref), "%s%s%s@%s", hub ? "" : out->domain,
+			 hub ? "" : "/", short_repo, out->digest);
 	else
-		snprintf(out->store_ref, sizeof(out->store_ref), "%s%s%s:%s", hub ? "" : out->domain, hub ? "" : "/",
-			 short_repo, out->tag);
+		snprintf(out->store_ref, sizeof(out->store_ref), "%s%s%s:%s", hub ? "" : out->domain,
+			 hub ? "" : "/", short_repo, out->tag);
 	return 0;
 }
 
@@ -147,7 +152,8 @@ int registry_platform_parse(const char *s, struct registry_platform *p, struct c
 	size_t alen = a ? (size_t)((v ? v : a + strlen(a)) - a - 1) : 0;
 	if (!a || !platform_word(s, (size_t)(a - s)) || !platform_word(a + 1, alen) ||
 	    (v && !platform_word(v + 1, strlen(v + 1))))
-		return capsid_error_set(err, EINVAL, "--platform %s: expected OS/ARCH[/VARIANT], e.g. linux/arm64",
+		return capsid_error_set(err, EINVAL,
+					"--platform %s: expected OS/ARCH[/VARIANT], e.g. linux/arm64",
 					reg_quote(s, strlen(s), q, sizeof(q)));
 	snprintf(p->os, sizeof(p->os), "%.*s", (int)(a - s), s);
 	snprintf(p->arch, sizeof(p->arch), "%.*s", (int)alen, a + 1);

@@ -48,8 +48,8 @@ static int parse_username(struct spec_vctx *c, struct json_object *v, const char
 	if (r < 0)
 		return r;
 	if (!*s || strlen(s) > USERNAME_MAX || strchr(s, ':') || !printable_no_space(s))
-		return capsid_error_set(c->err, EINVAL,
-					"%s: must be 1-%d characters without spaces or ':'", path, USERNAME_MAX);
+		return capsid_error_set(c->err, EINVAL, "%s: must be 1-%d characters without spaces or ':'",
+					path, USERNAME_MAX);
 	return (rc->username = strdup(s)) ? 0 : spec_nomem(c);
 }
 
@@ -78,7 +78,8 @@ static const struct spec_field credential_fields[] = {
     {"password", parse_password, false}, /* required below unless redacted */
 };
 
-int spec_parse_registry_credentials(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
+int spec_parse_registry_credentials(struct spec_vctx *c, struct json_object *v, const char *path,
+				    void *target)
 {
 	struct spec_group *g = target;
 	if (!json_object_is_type(v, json_type_array))
@@ -107,7 +108,8 @@ int spec_parse_registry_credentials(struct spec_vctx *c, struct json_object *v, 
 			if (!strcasecmp(g->registry_credentials[j].server, rc->server)) {
 				char s[80];
 				spec_sanitize(s, sizeof(s), rc->server);
-				return capsid_error_set(c->err, EINVAL, "%s.server: %s is listed twice", p, s);
+				return capsid_error_set(c->err, EINVAL, "%s.server: %s is listed twice", p,
+							s);
 			}
 	}
 	return 0;
@@ -118,7 +120,8 @@ void spec_put_registry_credentials(struct json_object *props, const struct spec_
 {
 	if (!g->n_registry_credentials)
 		return;
-	struct json_object *arr = spec_json_put(props, "imageRegistryCredentials", json_object_new_array(), ok);
+	struct json_object *arr =
+	    spec_json_put(props, "imageRegistryCredentials", json_object_new_array(), ok);
 	for (size_t i = 0; arr && i < g->n_registry_credentials; i++) {
 		const struct spec_registry_credential *rc = &g->registry_credentials[i];
 		struct json_object *o = spec_json_put(arr, NULL, json_object_new_object(), ok);

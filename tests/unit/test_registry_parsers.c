@@ -9,8 +9,8 @@
 #include "registry_internal.h"
 #include "testlib.h"
 
-static void check_ref(const char *in, const char *domain, const char *repo, const char *tag, const char *digest,
-		      const char *store)
+static void check_ref(const char *in, const char *domain, const char *repo, const char *tag,
+		      const char *digest, const char *store)
 {
 	struct registry_ref r;
 	struct capsid_error err = {0};
@@ -38,8 +38,9 @@ static void test_refs(void)
 	check_ref("docker.io/library/nginx", "docker.io", "library/nginx", "latest", "", "nginx:latest");
 	check_ref("index.docker.io/user/app:v2", "docker.io", "user/app", "v2", "", "user/app:v2");
 	check_ref("user/app", "docker.io", "user/app", "latest", "", "user/app:latest");
-	check_ref("mcr.microsoft.com/azuredocs/aci-helloworld", "mcr.microsoft.com", "azuredocs/aci-helloworld",
-		  "latest", "", "mcr.microsoft.com/azuredocs/aci-helloworld:latest");
+	check_ref("mcr.microsoft.com/azuredocs/aci-helloworld", "mcr.microsoft.com",
+		  "azuredocs/aci-helloworld", "latest", "",
+		  "mcr.microsoft.com/azuredocs/aci-helloworld:latest");
 	check_ref("myregistry.azurecr.io/app:v2", "myregistry.azurecr.io", "app", "v2", "",
 		  "myregistry.azurecr.io/app:v2");
 	check_ref("127.0.0.1:5000/a/b/c:t1", "127.0.0.1:5000", "a/b/c", "t1", "", "127.0.0.1:5000/a/b/c:t1");
@@ -50,8 +51,10 @@ static void test_refs(void)
 		  "busybox@sha256:" D64);
 
 	static const char *const bad[] = {
-	    "", "UPPER/case", "a/../b", "host:5000/../x", "a b", "app:", "app@sha256:123", "app@md5:" D64,
-	    "/abs", "app//x", "a/b:t/c", "x;rm", "app:bad$tag", "host:port/app", "app@", "-lead",
+	    "",	       "UPPER/case",	 "a/../b",	 "host:5000/../x", "a b",
+	    "app:",    "app@sha256:123", "app@md5:" D64, "/abs",	   "app//x",
+	    "a/b:t/c", "x;rm",		 "app:bad$tag",	 "host:port/app",  "app@",
+	    "-lead",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct registry_ref r;
@@ -126,7 +129,8 @@ static void test_platforms(void)
 {
 	struct registry_platform p;
 	struct capsid_error err = {0};
-	CHECK(registry_platform_parse(NULL, &p, &err) == 0 && !strcmp(p.os, "linux") && !strcmp(p.arch, "amd64"));
+	CHECK(registry_platform_parse(NULL, &p, &err) == 0 && !strcmp(p.os, "linux") &&
+	      !strcmp(p.arch, "amd64"));
 	CHECK(registry_platform_parse("linux/arm64/v8", &p, &err) == 0 && !strcmp(p.arch, "arm64") &&
 	      !strcmp(p.variant, "v8"));
 	CHECK(registry_platform_parse("linux", &p, &err) < 0);
@@ -138,21 +142,32 @@ static void test_challenges(void)
 {
 	struct reg_challenge c;
 	const char *why;
-	CHECK(reg_challenge_parse("Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
-				  "scope=\"repository:library/nginx:pull\"",
-				  &c, &why) == 0);
+	CHECK(reg_challenge_parse(
+		  "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+		  "scope=\"repository:library/nginx:pull\"",
+		  &c, &why) == 0);
 	CHECK(c.scheme == REG_AUTH_BEARER && !strcmp(c.realm, "https://auth.docker.io/token") &&
 	      !strcmp(c.service, "registry.docker.io") && !strcmp(c.scope, "repository:library/nginx:pull"));
-	CHECK(reg_challenge_parse("Basic realm=\"Registry Realm\"", &c, &why) == 0 && c.scheme == REG_AUTH_BASIC);
+	CHECK(reg_challenge_parse("Basic realm=\"Registry Realm\"", &c, &why) == 0 &&
+	      c.scheme == REG_AUTH_BASIC);
 	CHECK(reg_challenge_parse("basic", &c, &why) == 0 && c.scheme == REG_AUTH_BASIC);
 	CHECK(reg_challenge_parse("Bearer realm = \"https://a/t\" , service = x", &c, &why) == 0 &&
 	      !strcmp(c.realm, "https://a/t") && !strcmp(c.service, "x"));
-	CHECK(reg_challenge_parse("Bearer realm=\"https://a/\\\"q\"", &c, &why) == 0 && !strcmp(c.realm, "https://a/\"q"));
+	CHECK(reg_challenge_parse("Bearer realm=\"https://a/\\\"q\"", &c, &why) == 0 &&
+	      !strcmp(c.realm, "https://a/\"q"));
 	CHECK(reg_challenge_parse("Negotiate abc", &c, &why) == -ENOTSUP);
 	static const char *const bad[] = {
-	    "", "Bearer", "Bearer realm=", "Bearer realm=\"https://x", "Bearer realm=\"https://x\" service=y",
-	    "Bearer realm=\"ftp://x\"", "Bearer service=\"x\"", "Bearer,realm=x", "Bearer realm=\"a\x01\"",
-	    "Bearer realm", "Bearer =x",
+	    "",
+	    "Bearer",
+	    "Bearer realm=",
+	    "Bearer realm=\"https://x",
+	    "Bearer realm=\"https://x\" service=y",
+	    "Bearer realm=\"ftp://x\"",
+	    "Bearer service=\"x\"",
+	    "Bearer,realm=x",
+	    "Bearer realm=\"a\x01\"",
+	    "Bearer realm",
+	    "Bearer =x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = reg_challenge_parse(bad[i], &c, &why);
@@ -177,20 +192,26 @@ static void test_tokens(void)
 	const char *at = "{\"access_token\":\"xyz\",\"expires_in\":300}";
 	CHECK(reg_token_parse(at, strlen(at), &t, &err) == 0 && t && !strcmp(t, "xyz"));
 	free(t);
-	const char *bad[] = {"{}", "[]", "{\"token\":1}", "{\"token\":\"\"}", "{\"token\":\"a b\"}", "{\"token\":\"a\"} x"};
+	const char *bad[] = {
+	    "{}", "[]", "{\"token\":1}", "{\"token\":\"\"}", "{\"token\":\"a b\"}", "{\"token\":\"a\"} x"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(reg_token_parse(bad[i], strlen(bad[i]), &t, &err) < 0);
 }
 
-#define DG(c) "sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+#define DG(c)                                                                                                \
+	"sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c  \
+	    c c c c c c c c c c c c c c c c c c c
 static const char index_doc[] =
     "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":["
-    "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" DG("a") "\",\"size\":10,"
-    "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
-    "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" DG("b") "\",\"size\":11,"
-    "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
-    "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" DG("c") "\",\"size\":12,"
-    "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}";
+    "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" DG(
+	"a") "\",\"size\":10,"
+	     "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+	     "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" DG(
+		 "b") "\",\"size\":11,"
+		      "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+		      "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"" DG(
+			  "c") "\",\"size\":12,"
+			       "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}";
 
 static void test_index(void)
 {
@@ -200,10 +221,11 @@ static void test_index(void)
 	char mt[128];
 	CHECK(reg_doc_kind(index_doc, strlen(index_doc), NULL, mt, &err) == 1);
 	registry_platform_parse(NULL, &p, &err);
-	CHECK(reg_index_select(index_doc, strlen(index_doc), &p, &d, &err) == 0 && !strcmp(d.digest, DG("b")) &&
-	      d.size == 11);
+	CHECK(reg_index_select(index_doc, strlen(index_doc), &p, &d, &err) == 0 &&
+	      !strcmp(d.digest, DG("b")) && d.size == 11);
 	registry_platform_parse("linux/arm64", &p, &err);
-	CHECK(reg_index_select(index_doc, strlen(index_doc), &p, &d, &err) == 0 && !strcmp(d.digest, DG("a")));
+	CHECK(reg_index_select(index_doc, strlen(index_doc), &p, &d, &err) == 0 &&
+	      !strcmp(d.digest, DG("a")));
 	registry_platform_parse("linux/arm64/v7", &p, &err);
 	CHECK(reg_index_select(index_doc, strlen(index_doc), &p, &d, &err) == -ENOENT);
 	CHECK_STR_CONTAINS(err.msg, "no image for linux/arm64/v7");
@@ -213,10 +235,11 @@ static void test_index(void)
 	/* Docker's manifest list, told by its Content-Type alone. */
 	const char *list = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" MT_DOCKER_MANIFEST
 			   "\",\"digest\":\"" DG("d") "\",\"size\":5,\"platform\":{\"os\":\"linux\","
-			   "\"architecture\":\"amd64\"}}]}";
+						      "\"architecture\":\"amd64\"}}]}";
 	CHECK(reg_doc_kind(list, strlen(list), MT_DOCKER_LIST "; charset=utf-8", mt, &err) == 1);
 	registry_platform_parse(NULL, &p, &err);
-	CHECK(reg_index_select(list, strlen(list), &p, &d, &err) == 0 && !strcmp(d.media_type, MT_DOCKER_MANIFEST));
+	CHECK(reg_index_select(list, strlen(list), &p, &d, &err) == 0 &&
+	      !strcmp(d.media_type, MT_DOCKER_MANIFEST));
 	const char *bad_digest = "{\"manifests\":[{\"digest\":\"sha512:00\",\"size\":1}]}";
 	CHECK(reg_index_select(bad_digest, strlen(bad_digest), &p, &d, &err) == -ENOTSUP);
 }
@@ -226,30 +249,37 @@ static void test_manifest(void)
 	struct capsid_error err = {0};
 	struct reg_manifest m;
 	char mt[128];
-	const char *doc = "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST "\","
-			  "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
-			  "\"digest\":\"" DG("1") "\",\"size\":100},\"layers\":["
-			  "{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"" DG("2")
-			  "\",\"size\":2000},"
-			  "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" DG("3")
-			  "\",\"size\":3000}]}";
-	CHECK(reg_doc_kind(doc, strlen(doc), "application/json", mt, &err) == 0 && !strcmp(mt, MT_DOCKER_MANIFEST));
+	const char *doc =
+	    "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST "\","
+	    "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
+	    "\"digest\":\"" DG(
+		"1") "\",\"size\":100},\"layers\":["
+		     "{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"" DG(
+			 "2") "\",\"size\":2000},"
+			      "{\"mediaType\":\"application/"
+			      "vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" DG("3") "\",\"size\":3000}]}";
+	CHECK(reg_doc_kind(doc, strlen(doc), "application/json", mt, &err) == 0 &&
+	      !strcmp(mt, MT_DOCKER_MANIFEST));
 	CHECK(reg_manifest_parse(doc, strlen(doc), mt, &m, &err) == 0 && m.n_layers == 2 &&
 	      m.layers[1].size == 3000 && m.config.size == 100);
 	reg_manifest_clear(&m);
-	const char *huge = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" DG("1") "\",\"size\":1},\"layers\":["
-			   "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"" DG("2")
-			   "\",\"size\":999999999999999}]}";
+	const char *huge = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" DG(
+	    "1") "\",\"size\":1},\"layers\":["
+		 "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"" DG(
+		     "2") "\",\"size\":999999999999999}]}";
 	CHECK(reg_manifest_parse(huge, strlen(huge), MT_OCI_MANIFEST, &m, &err) == -EFBIG);
 	CHECK_STR_CONTAINS(err.msg, "declared size 999999999999999");
-	const char *foreign = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" DG("1") "\",\"size\":1},\"layers\":["
-			      "{\"mediaType\":\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\","
-			      "\"digest\":\"" DG("2") "\",\"size\":9}]}";
+	const char *foreign = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" DG(
+	    "1") "\",\"size\":1},\"layers\":["
+		 "{\"mediaType\":\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\","
+		 "\"digest\":\"" DG("2") "\",\"size\":9}]}";
 	CHECK(reg_manifest_parse(foreign, strlen(foreign), MT_OCI_MANIFEST, &m, &err) == -ENOTSUP);
-	const char *helm = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\","
-			   "\"digest\":\"" DG("1") "\",\"size\":1},\"layers\":[]}";
+	const char *helm =
+	    "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\","
+	    "\"digest\":\"" DG("1") "\",\"size\":1},\"layers\":[]}";
 	CHECK(reg_manifest_parse(helm, strlen(helm), MT_OCI_MANIFEST, &m, &err) == -ENOTSUP);
-	const char *v1 = "{\"schemaVersion\":1,\"mediaType\":\"application/vnd.docker.distribution.manifest.v1+prettyjws\"}";
+	const char *v1 = "{\"schemaVersion\":1,\"mediaType\":\"application/"
+			 "vnd.docker.distribution.manifest.v1+prettyjws\"}";
 	CHECK(reg_doc_kind(v1, strlen(v1), NULL, mt, &err) == -ENOTSUP);
 	CHECK_STR_CONTAINS(err.msg, "schema 1");
 	CHECK(reg_doc_kind("[1]", 3, NULL, mt, &err) == -EINVAL);

@@ -30,8 +30,10 @@ static char *with_creds(const char *creds)
 {
 	char *out = NULL;
 	if (asprintf(&out,
-		     "{\"name\":\"c\",\"properties\":{\"imageRegistryCredentials\":%s,\"containers\":[{\"name\":\"a\","
-		     "\"properties\":{\"image\":\"x\",\"resources\":{\"requests\":{\"cpu\":1,\"memoryInGB\":1}}}}]}}",
+		     "{\"name\":\"c\",\"properties\":{\"imageRegistryCredentials\":%s,\"containers\":[{"
+		     "\"name\":\"a\","
+		     "\"properties\":{\"image\":\"x\",\"resources\":{\"requests\":{\"cpu\":1,\"memoryInGB\":"
+		     "1}}}}]}}",
 		     creds) < 0)
 		abort();
 	return out;
@@ -53,7 +55,8 @@ static void test_parse_and_redact(void)
 
 	_cleanup_json_ struct json_object *red = spec_to_json(g, SPEC_REDACT);
 	const char *text = json_object_to_json_string(red);
-	CHECK(strstr(text, "imageRegistryCredentials") && strstr(text, "myreg.azurecr.io") && strstr(text, "\"app\""));
+	CHECK(strstr(text, "imageRegistryCredentials") && strstr(text, "myreg.azurecr.io") &&
+	      strstr(text, "\"app\""));
 	CHECK(!strstr(text, PASS) && !strstr(text, "other-secret") && !strstr(text, "password"));
 	/* A redacted spec reads back only as such. */
 	struct spec_group *back = NULL;
