@@ -28,7 +28,7 @@ static const char create_help[] =
 	"Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up.\n"
 	"Images the store lacks are pulled first (--pull, default missing).\n";
 static const char run_help[] =
-	"usage: capsid run -f FILE [--runtime builtin|crun|runc] [--rm]\n"
+	"usage: capsid run -f FILE [--runtime builtin|crun|runc] [--rm] [--pull missing|always|never]\n"
 	"Create a group, stream every container's output prefixed by its name, and wait until the\n"
 	"group ends (Succeeded or Failed) or Ctrl-C stops it. The exit code is the first non-zero\n"
 	"container exit code in spec order, else 0. --rm deletes the group afterwards.\n";

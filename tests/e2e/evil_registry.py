@@ -17,6 +17,8 @@ path component picks the behaviour:
   stall/app         blobs send a few bytes and then nothing
   badchallenge/app  401 with a malformed WWW-Authenticate header
   resume/app        the last layer stalls until the file RESUME_FLAG exists
+  slow/app          every layer takes 0.5 s; the most layers in flight at
+                    once is logged as "slow max N"
 
 Every blob request is appended to LOG as "REPO DIGEST".
 usage: evil_registry.py PORT CERT KEY LAYOUT USER PASS RESUME_FLAG LOG
@@ -35,6 +37,7 @@ PORT, CERT, KEY, LAYOUT, USER, PASS, FLAG, LOG = sys.argv[1:9]
 TOKEN = "tok-" + hashlib.sha256(os.urandom(16)).hexdigest()[:24]
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 log_lock = threading.Lock()
+in_flight = [0, 0]  # now, most
 
 
 def sha(b):
@@ -146,6 +149,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                       "redirfile": "file:///etc/passwd",
                       "redirok": f"https://127.0.0.1:{PORT}/storage/{ref}"}[kind]
             return self.send(307, b"", headers=[("Location", target)])
+        if kind == "slow" and not is_config:
+            with log_lock:
+                in_flight[0] += 1
+                in_flight[1] = max(in_flight[1], in_flight[0])
+            time.sleep(0.5)
+            with log_lock:
+                in_flight[0] -= 1
+                with open(LOG, "a") as f:
+                    f.write(f"slow max {in_flight[1]}\n")
         last = ref == json.loads(manifest)["layers"][-1]["digest"]
         if (kind == "stall" and not is_config) or (kind == "resume" and last and not os.path.exists(FLAG)):
             self.send_response(200)

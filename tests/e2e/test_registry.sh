@@ -160,8 +160,10 @@ expect_fail "only sha256 digests" capsid image pull "$REG_ANON/test/app@md5:00"
 
 echo "$(date +%T) --- the misbehaving registry"
 EVIL=127.0.0.1:5004
+# Its image has six layers: busybox, a small one, four random ones.
+python3 "$REG_LIB_DIR/registry_fixtures.py" "$REG_WORK/evil-fixtures" --random-bytes 65536 --random-layers 4 >/dev/null
 python3 "$(dirname "$0")/evil_registry.py" 5004 "$REG_WORK/tls/server.crt" "$REG_WORK/tls/server.key" \
-	"$REG_WORK/fixtures/app" "$REG_USER" "$REG_PASS" "$ROOT/resume-flag" "$ROOT/evil.log" 2>"$ROOT/evil.err" &
+	"$REG_WORK/evil-fixtures/app" "$REG_USER" "$REG_PASS" "$ROOT/resume-flag" "$ROOT/evil.log" 2>"$ROOT/evil.err" &
 CLEANUP_PIDS+=($!)
 for i in $(seq 1 100); do curl -s -o /dev/null --cacert "$REG_CA" "https://$EVIL/v2/" && break; sleep 0.1; done
 capsid image rm test/multi:v1 "$REG_ANON/test/multi:v1" "$REG_PLAIN/test/multi:v1" "$REG_AUTH/test/app:v1" >/dev/null
@@ -197,22 +199,31 @@ echo "$REG_PASS" | capsid image pull -q --username "$REG_USER" --password-stdin 
 capsid image rm "$EVIL/redirok/app:v1" "$EVIL/bearer/app:v1" >/dev/null
 capsid image prune >/dev/null
 
+echo "$(date +%T) --- layers download in parallel, at most three at once"
+: >"$ROOT/evil.log"
+capsid image pull -q "$EVIL/slow/app:v1" >/dev/null || fail "slow pull"
+[ "$(awk '$1 == "slow" { m = $3 } END { print m }' "$ROOT/evil.log")" = 3 ] ||
+	fail "most layers in flight: $(cat "$ROOT/evil.log")"
+capsid image rm "$EVIL/slow/app:v1" >/dev/null
+capsid image prune >/dev/null
+
 echo "$(date +%T) --- a pull killed halfway resumes with the layers it has"
 : >"$ROOT/evil.log"
 CAPSID_REGISTRY_STALL_TIMEOUT=60 capsid image pull "$EVIL/resume/app:v1" >/dev/null 2>&1 &
 pull=$!
-# Layers 1 and 2 land; layer 3 stalls until the flag exists.
-for i in $(seq 1 300); do [ "$(n_blobs)" -ge 2 ] && break; sleep 0.1; done
-[ "$(n_blobs)" = 2 ] || fail "want 2 finished layers before the kill, have $(n_blobs)"
+# Layers 1-5 land; layer 6 stalls until the flag exists.
+for i in $(seq 1 300); do [ "$(n_blobs)" -ge 5 ] && break; sleep 0.1; done
+sleep 0.5
+[ "$(n_blobs)" = 5 ] || fail "want 5 finished layers before the kill, have $(n_blobs)"
 kill -9 $pull
 wait $pull 2>/dev/null || true
 [ "$(refs)" = "" ] || fail "killed pull left a ref"
 touch "$ROOT/resume-flag"
 capsid image pull "$EVIL/resume/app:v1" 2>"$ROOT/progress" >/dev/null || fail "resumed pull: $(cat "$ROOT/progress")"
-[ "$(grep -c 'already present' "$ROOT/progress")" = 2 ] || fail "resume: $(cat "$ROOT/progress")"
+[ "$(grep -c 'already present' "$ROOT/progress")" = 5 ] || fail "resume: $(cat "$ROOT/progress")"
 # Each layer was fetched once, the stalled one twice (killed, then resumed).
 counts=$(sort "$ROOT/evil.log" | uniq -c | awk '{print $1}' | sort | tr '\n' ' ')
-[ "$counts" = "1 1 2 2 " ] || fail "blob requests (config fetched per pull): $(sort "$ROOT/evil.log" | uniq -c)"
+[ "$counts" = "1 1 1 1 1 2 2 " ] || fail "blob requests (config fetched per pull): $(sort "$ROOT/evil.log" | uniq -c)"
 no_tmp
 extract "$EVIL/resume/app:v1"
 [ "$(cat "$ROOT/x/etc/greeting")" = "hello from the registry" ] || fail "resumed image incomplete"
