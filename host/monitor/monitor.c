@@ -85,6 +85,19 @@ struct json_object *monitor_instance_view(struct monitor *m)
 	return copy;
 }
 
+void monitor_event(struct monitor *m, struct mcontainer *c, const char *name, const char *type,
+		   const char *fmt, ...)
+{
+	char message[VIEW_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	view_event_add(c ? &c->view->events : &m->view.events, name, type, "%s", message);
+	if (!strcmp(type, "Warning"))
+		monitor_control_broadcast_event(m, c ? c->view->name : NULL, name, message);
+}
+
 void monitor_save_state(struct monitor *m)
 {
 	_cleanup_json_ struct json_object *doc = monitor_instance_view(m);
@@ -161,8 +174,8 @@ void monitor_update_phase(struct monitor *m)
 	 * so `capsid run` returns with nothing of the group left running. */
 	if (p == GROUP_SUCCEEDED || p == GROUP_FAILED) {
 		/* Every container has ended for good: release the VM (ACI deallocates too). */
-		view_event_add(&m->view.events, p == GROUP_SUCCEEDED ? "Succeeded" : "Failed",
-			       p == GROUP_SUCCEEDED ? "Normal" : "Warning", "all containers terminated");
+		monitor_event(m, NULL, p == GROUP_SUCCEEDED ? "Succeeded" : "Failed",
+			      p == GROUP_SUCCEEDED ? "Normal" : "Warning", "all containers terminated");
 		monitor_stop_vm(m, false);
 	}
 }
@@ -309,8 +322,8 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		c->restart_at = 0;
 		c->stream = 0;
 	}
-	view_event_add(&m->view.events, "Started", "Normal", "started VM (%u vCPU, %u MiB, %s)", cfg.vcpus,
-		       cfg.memory_mib, vmm_accel_name(cfg.accel));
+	monitor_event(m, NULL, "Started", "Normal", "started VM (%u vCPU, %u MiB, %s)", cfg.vcpus,
+		      cfg.memory_mib, vmm_accel_name(cfg.accel));
 	monitor_update_phase(m);
 	return 0;
 }
@@ -342,8 +355,8 @@ void monitor_stop_vm(struct monitor *m, bool user)
 	if (user)
 		for (size_t i = 0; i < m->n_containers; i++)
 			if (m->containers[i].running)
-				view_event_add(&m->containers[i].view->events, "Killing", "Normal",
-					       "stopping container %s", m->containers[i].view->name);
+				monitor_event(m, &m->containers[i], "Killing", "Normal",
+					      "stopping container %s", m->containers[i].view->name);
 	monitor_update_phase(m);
 	if (agent_up) {
 		struct json_object *body = json_object_new_object();
@@ -391,14 +404,14 @@ void monitor_vm_gone(struct monitor *m, const char *why)
 		monitor_control_start_done(m, reason);
 		m->view.phase = GROUP_FAILED;
 		snprintf(m->view.detail, sizeof(m->view.detail), "%s", reason);
-		view_event_add(&m->view.events, "Failed", "Warning", "%s", reason);
+		monitor_event(m, NULL, "Failed", "Warning", "%s", reason);
 		monitor_save_state(m);
 		monitor_control_broadcast_end(m);
 		monitor_control_stop_done(m);
 		return;
 	}
 	(void)was;
-	view_event_add(&m->view.events, "Stopped", "Normal", "VM stopped");
+	monitor_event(m, NULL, "Stopped", "Normal", "VM stopped");
 	monitor_log(m, "vm stopped");
 	/* The group ended before every container started (a create failed and
 	 * the policy does not restart it): the group exists, so whoever waits

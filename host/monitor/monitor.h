@@ -248,6 +248,11 @@ struct monitor {
 };
 
 void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record an event in the instance view, the group's (c NULL) or a
+ * container's; a Warning also goes to the clients attached with events
+ * (`capsid run` prints it as it happens). type: "Normal" or "Warning". */
+void monitor_event(struct monitor *m, struct mcontainer *c, const char *name, const char *type,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void monitor_save_state(struct monitor *m);
 void monitor_update_phase(struct monitor *m);
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err);
@@ -307,6 +312,10 @@ void monitor_control_free_all(struct monitor *m);
 void monitor_control_broadcast_log(struct monitor *m, size_t container, int stream, const char *time, bool partial,
 				   const char *content, size_t len);
 void monitor_control_broadcast_end(struct monitor *m);
+/* A Warning event to the clients attached with "events" (container NULL:
+ * the group's). */
+void monitor_control_broadcast_event(struct monitor *m, const char *container, const char *name,
+				     const char *message);
 void monitor_control_stop_done(struct monitor *m);
 void monitor_control_start_done(struct monitor *m, const char *error);
 int monitor_control_send(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id,

@@ -96,7 +96,7 @@ void monitor_agent_close(struct monitor *m, const char *why)
 	if (why && m->vm != VM_DOWN) {
 		/* A broken channel means the VM cannot be managed any more. */
 		monitor_log(m, "agent channel closed: %s", why);
-		view_event_add(&m->view.events, "AgentError", "Warning", "%s", why);
+		monitor_event(m, NULL, "AgentError", "Warning", "%s", why);
 		bool stopping = m->vm == VM_STOPPING;
 		if (m->qemu_pid > 0) {
 			vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
@@ -314,8 +314,8 @@ static void container_terminated(struct monitor *m, struct mcontainer *c, int ex
 	if (restart) {
 		unsigned delay = backoff_delay(m, c);
 		c->restart_at = util_now_ms() + delay;
-		view_event_add(&c->view->events, "BackOff", "Warning", "back-off %u ms restarting container %s", delay,
-			       c->view->name);
+		monitor_event(m, c, "BackOff", "Warning", "back-off %u ms restarting container %s", delay,
+			      c->view->name);
 	} else {
 		c->exited = true;
 	}
@@ -374,7 +374,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 	}
 	bool ok = f->type == CAPSID_MSG_RESPONSE;
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
-	char errbuf[512];
+	char errbuf[CAPSID_ERROR_MAX];
 	switch (req.kind) {
 	case REQ_NEGOTIATE:
 		if (!ok) {
@@ -385,7 +385,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		break;
 	case REQ_IDENTITY:
 		if (!ok) {
-			char why[600];
+			char why[VIEW_MESSAGE_MAX];
 			snprintf(why, sizeof(why), "restored guest refused its identity: %s",
 				 json_error_text(body, errbuf, sizeof(errbuf)));
 			monitor_agent_close(m, why);
@@ -394,7 +394,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		break;
 	case REQ_NETWORK:
 		if (!ok) {
-			char why[600];
+			char why[VIEW_MESSAGE_MAX];
 			snprintf(why, sizeof(why), "guest network configuration failed: %s",
 				 json_error_text(body, errbuf, sizeof(errbuf)));
 			monitor_agent_close(m, why);
@@ -403,7 +403,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		break;
 	case REQ_VOLUMES:
 		if (!ok) {
-			char why[600];
+			char why[VIEW_MESSAGE_MAX];
 			snprintf(why, sizeof(why), "guest volume definitions refused: %s",
 				 json_error_text(body, errbuf, sizeof(errbuf)));
 			monitor_agent_close(m, why);
@@ -419,15 +419,15 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 	case REQ_CREATE: {
 		struct mcontainer *c = &m->containers[req.container];
 		if (!ok) {
-			char detail[600];
+			char detail[VIEW_MESSAGE_MAX];
 			snprintf(detail, sizeof(detail), "create failed: %s", json_error_text(body, errbuf, sizeof(errbuf)));
-			view_event_add(&c->view->events, "Failed", "Warning", "%s", detail);
+			monitor_event(m, c, "Failed", "Warning", "%s", detail);
 			container_terminated(m, c, 128, detail);
 			return;
 		}
 		c->created = true;
 		monitor_log(m, "container %s created", c->view->name);
-		view_event_add(&c->view->events, "Created", "Normal", "created container %s", c->view->name);
+		monitor_event(m, c, "Created", "Normal", "created container %s", c->view->name);
 		break;
 	}
 	case REQ_START: {
@@ -436,9 +436,9 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		if (!c->created || c->stream != req.stream)
 			break;
 		if (!ok) {
-			char detail[600];
+			char detail[VIEW_MESSAGE_MAX];
 			snprintf(detail, sizeof(detail), "start failed: %s", json_error_text(body, errbuf, sizeof(errbuf)));
-			view_event_add(&c->view->events, "Failed", "Warning", "%s", detail);
+			monitor_event(m, c, "Failed", "Warning", "%s", detail);
 			container_terminated(m, c, 128, detail);
 			return;
 		}
@@ -446,7 +446,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		c->started_at = util_now_ms();
 		monitor_log(m, "container %s started", c->view->name);
 		view_container_transition(c->view, CONTAINER_RUNNING, 0, "");
-		view_event_add(&c->view->events, "Started", "Normal", "started container %s", c->view->name);
+		monitor_event(m, c, "Started", "Normal", "started container %s", c->view->name);
 		monitor_save_state(m);
 		monitor_update_phase(m);
 		report_ready_when_started(m);

@@ -32,6 +32,7 @@ struct ctl_client {
 	struct frame_reader *in;
 	struct frame_writer *out;
 	bool attached;     /* receives live log lines */
+	bool events;	   /* and Warning events */
 	bool *containers;  /* which containers it follows */
 	bool close_after_flush;
 	bool dead;
@@ -154,6 +155,67 @@ void monitor_control_broadcast_log(struct monitor *m, size_t container, int stre
 	}
 }
 
+static struct json_object *event_json(const char *container, const char *name, const char *message,
+				      const char *time)
+{
+	struct json_object *o = json_object_new_object();
+	if (container)
+		json_object_object_add(o, "container", json_object_new_string(container));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	json_object_object_add(o, "time", json_object_new_string(time));
+	return o;
+}
+
+void monitor_control_broadcast_event(struct monitor *m, const char *container, const char *name,
+				     const char *message)
+{
+	char now[VIEW_TIME_LEN];
+	util_now_rfc3339(now);
+	for (struct ctl_client *c = m->clients; c; c = c->next)
+		if (c->attached && c->events && !c->dead)
+			monitor_control_send_json(m, c, CAPSID_CTL_EVENT, 0,
+						  event_json(container, name, message, now));
+}
+
+/* The Warning events recorded so far (the group's and its followed
+ * containers'), oldest first: `run` attaches after `create` returned, and
+ * a container that failed to start did so before. */
+struct past_event {
+	const char *container;
+	const struct view_event *e;
+};
+
+static int past_event_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct past_event *)a)->e->last, ((const struct past_event *)b)->e->last);
+}
+
+static void replay_events(struct monitor *m, struct ctl_client *c)
+{
+	size_t cap = VIEW_MAX_EVENTS * (m->n_containers + 1), n = 0;
+	_cleanup_free_ struct past_event *all = calloc(cap, sizeof(*all));
+	if (!all) {
+		monitor_log(m, "event replay for a client: out of memory");
+		return;
+	}
+	for (size_t k = 0; k <= m->n_containers; k++) {
+		bool group = k == m->n_containers;
+		if (!group && !c->containers[k])
+			continue;
+		const struct view_events *ev = group ? &m->view.events : &m->containers[k].view->events;
+		for (size_t i = 0; i < ev->n; i++)
+			if (!strcmp(ev->items[i].type, "Warning"))
+				all[n++] = (struct past_event){group ? NULL : m->containers[k].view->name,
+							       &ev->items[i]};
+	}
+	qsort(all, n, sizeof(*all), past_event_cmp);
+	for (size_t i = 0; i < n; i++)
+		monitor_control_send_json(
+		    m, c, CAPSID_CTL_EVENT, 0,
+		    event_json(all[i].container, all[i].e->name, all[i].e->message, all[i].e->last));
+}
+
 static int group_exit_code(struct monitor *m)
 {
 	/* First non-zero exit code in container order, else 0. */
@@ -232,6 +294,8 @@ static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, 
 		tail = (long)json_object_get_int64(v);
 	if (json_object_object_get_ex(body, "follow", &v))
 		follow = json_object_get_boolean(v);
+	if (json_object_object_get_ex(body, "events", &v))
+		c->events = json_object_get_boolean(v);
 	bool any = false;
 	if (json_object_object_get_ex(body, "containers", &v) && json_object_is_type(v, json_type_array) &&
 	    json_object_array_length(v) > 0) {
@@ -279,6 +343,8 @@ static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, 
 		return;
 	}
 	c->attached = true;
+	if (c->events)
+		replay_events(m, c);
 	if (!view_group_phase_active(m->view.phase))
 		send_group_end(m, c);
 }

@@ -208,7 +208,7 @@ static int reload(struct dns_server *s)
 	if (s->cfg.dns_port) {
 		add_want(want, &n_want, INADDR_LOOPBACK, s->cfg.dns_port);
 		/* The public side only when an operator named the address. */
-		if (publish && s->cfg.publish_address[0])
+		if (publish && publish != NET_PUBLISH_ALL && s->cfg.publish_address[0])
 			add_want(want, &n_want, publish, s->cfg.dns_port);
 	}
 	set_listeners(s, want, n_want);

@@ -153,6 +153,18 @@ struct spec_tag {
 	char *value;
 };
 
+/* The ARM resource type of a group: "type" may be given (any case) and is
+ * always shown back. */
+#define SPEC_RESOURCE_TYPE "Microsoft.ContainerInstance/containerGroups"
+
+/* identity (ARM managed identities): accepted and shown back; capsid serves
+ * no identity endpoint to the guest. */
+struct spec_identity {
+	char *type;	      /* SystemAssigned | UserAssigned | "SystemAssigned, UserAssigned" | None */
+	char **user_assigned; /* resource ids, when type has UserAssigned */
+	size_t n_user_assigned;
+};
+
 /* properties.imageRegistryCredentials[]: what create pulls images with.
  * password is a secret like secureValue (NULL when read back redacted),
  * wiped when freed. Servers are unique. */
@@ -164,8 +176,9 @@ struct spec_registry_credential {
 
 struct spec_group {
 	char *api_version; /* NULL when not given */
-	char *name;
-	char *location; /* NULL when not given */
+	char *name;	   /* stored lowercase: ARM resource names are case-insensitive */
+	char *location;	   /* NULL when not given */
+	struct spec_identity *identity; /* NULL when not given */
 	char *os_type;	/* always "Linux" */
 	struct spec_tag *tags;
 	size_t n_tags;
@@ -228,6 +241,10 @@ enum spec_json_mode { SPEC_REDACT, SPEC_WITH_SECRETS };
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode);
 
 void spec_free(struct spec_group *g); /* NULL-safe; wipes secure values (explicit_bzero) before free */
+/* Overwrite every secret string of a document before it is freed (what
+ * spec_to_json(SPEC_WITH_SECRETS) or a caller's own document holds):
+ * secureValue, storageAccountKey, password, secret volume contents. NULL-safe. */
+void spec_json_wipe_secrets(struct json_object *doc);
 void spec_warnings_free(struct spec_warnings *w);		  /* frees the items, leaves *w empty */
 const char *spec_restart_policy_name(enum spec_restart_policy p); /* "Always", "OnFailure", "Never" */
 const char *spec_protocol_name(enum spec_protocol p);		  /* "TCP", "UDP" */

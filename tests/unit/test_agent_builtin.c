@@ -255,12 +255,12 @@ static char test_parent[64];
 static bool enter_cgroup2(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP cgroup tests: need root (cgroup2, BPF)\n");
+		TEST_SKIP("cgroup tests: need root (cgroup2, BPF)");
 		return false;
 	}
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
-		fprintf(stderr, "SKIP cgroup tests: mount cgroup2: %s\n", strerror(errno));
+		TEST_SKIP("cgroup tests: mount cgroup2: %s", strerror(errno));
 		return false;
 	}
 	snprintf(test_parent, sizeof(test_parent), "/capsid-unit-%d", (int)getpid());
@@ -385,7 +385,7 @@ static void expect_filtered(const char *leaf, int filter_fd, uint32_t want_id, b
 	if (opens("/dev/kmsg"))
 		CHECK(device_policy_in(cgfd, "/tmp") == 0);
 	else
-		fprintf(stderr, "SKIP device policy in %s: /dev/kmsg does not open here\n", leaf);
+		TEST_SKIP("device policy in %s: /dev/kmsg does not open here", leaf);
 	close(cgfd);
 	CHECK(bcgroup_destroy(cg, &err) == 0);
 }
@@ -397,7 +397,7 @@ static void test_device_filter_preloaded_or_own(void)
 	struct capsid_error err = {0};
 	int prog = bcgroup_load_dev_filter(&err);
 	if (prog < 0 && err.code == EPERM) {
-		fprintf(stderr, "SKIP device filter: %s\n", err.msg);
+		TEST_SKIP("device filter: %s", err.msg);
 		return;
 	}
 	CHECK(prog >= 0);
