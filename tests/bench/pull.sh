@@ -10,7 +10,8 @@
 #      rebuilt: verify + flatten + erofs, no download), and a re-pull of the
 #      stored image (manifest check only);
 #   3. `capsid run` of a not-yet-pulled image to its first output line
-#      (the small two-layer image, and the 62 MB one).
+#      (the small two-layer image, and the 62 MB one), and of the small one
+#      again once it is in the store.
 # Timing decides nothing; it prints a table.
 # usage: CAPSID_BUILD_DIR=build bash tests/bench/pull.sh [RUNS]
 . "$(dirname "$0")/../integration/lib.sh"
@@ -82,6 +83,7 @@ spec "$WORK/small.yaml" small "$SMALL"
 spec "$WORK/big.yaml" big "$IMG"
 run_small=$(first_line "$WORK/small.yaml")
 run_big=$(first_line "$WORK/big.yaml")
+run_present=$(first_line "$WORK/small.yaml") # the same image, now in the store
 
 mc=$(echo "${cold[*]}" | median)
 ms=$(echo "${skopeo_t[*]}" | median)
@@ -94,3 +96,4 @@ printf '%-52s %s\n' "every layer present, image rebuilt (median; all)" "$(echo "
 printf '%-52s %s\n' "re-pull of the stored image (median; all)" "$(echo "${repull[*]}" | median) s; ${repull[*]}"
 printf '%-52s %s\n' "run, not yet pulled, to first line (2 layers)" "$run_small s"
 printf '%-52s %s\n' "run, not yet pulled, to first line (62 MB)" "$run_big s"
+printf '%-52s %s\n' "run, image in the store, to first line (2 layers)" "$run_present s"
