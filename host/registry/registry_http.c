@@ -132,7 +132,9 @@ int reg_easy_setup(struct reg_client *c, CURL *h, const char *url, struct curl_s
 	SET(CURLOPT_CONNECTTIMEOUT, 30L);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SET(CURLOPT_LOW_SPEED_TIME, (long)c->stall);
-	SET(CURLOPT_NOSIGNAL, 1L);
+	/* Not CURLOPT_NOSIGNAL: without it curl ignores SIGPIPE during a
+	 * transfer, so a registry closing on us mid-write is an error, not
+	 * the end of the process. */
 	SET(CURLOPT_USERAGENT, "capsid/0.1");
 	SET(CURLOPT_SSL_CTX_FUNCTION, add_trust);
 	SET(CURLOPT_SSL_CTX_DATA, c);
