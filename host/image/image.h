@@ -13,7 +13,7 @@
  *   images/<hex>/manifest.json      the OCI manifest (synthesized for docker save)
  *   images/<hex>/config.json        the image config blob
  *   images/<hex>/rootfs.erofs       the flattened root filesystem
- *   images/<hex>/source             where it came from ("import PATH", "registry HOST/REPO")
+ *   images/<hex>/sources.json       per ref, where it came from ("import PATH", "registry HOST/REPO")
  *   images/blobs/sha256/<hex>       blobs of pulled images (manifests, configs, layers),
  *                                   shared by every image that lists them
  *   images/.lock                    flock held by import and rm

@@ -176,6 +176,30 @@ static int pick_refs(const struct image_plan *plan, const char *override, char *
 	return 0;
 }
 
+/* <hex>/sources.json: {"ref": "import PATH" | "registry HOST/REPO"}. */
+static int record_sources(struct image_store *s, const char *hex, char **refs, size_t n, const char *source,
+			  struct capsid_error *err)
+{
+	char path[80];
+	snprintf(path, sizeof(path), "%.64s/sources.json", hex);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	_cleanup_json_ struct json_object *map = NULL;
+	if (util_read_file_at(s->images_fd, path, IMAGE_MAX_JSON, &buf, &len) == 0)
+		map = json_tokener_parse(buf);
+	if (!map || !json_object_is_type(map, json_type_object)) {
+		json_object_put(map);
+		if (!(map = json_object_new_object()))
+			return capsid_error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (json_object_object_add(map, refs[i], json_object_new_string(source)) < 0)
+			return capsid_error_set(err, ENOMEM, "out of memory");
+	const char *text = json_object_to_json_string_ext(map, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = text ? util_write_file_atomic_at(s->images_fd, path, text, strlen(text), 0600) : -ENOMEM;
+	return rc < 0 ? capsid_error_errno(err, -rc, "write %s/%s", s->images_dir, path) : 0;
+}
+
 static int import_locked(struct import *im, const char *path, const char *override, const char *source,
 			 struct json_object *index, char **out_ref, struct capsid_error *err)
 {
@@ -211,13 +235,9 @@ static int import_locked(struct import *im, const char *path, const char *overri
 	}
 	if (rc == 0)
 		rc = pick_refs(&plan, override, &refs, &n_refs, err);
-	/* Where the image came from, for `image list`; the last import or
-	 * pull of a digest names it. */
-	char source_path[80];
-	snprintf(source_path, sizeof(source_path), "%.64s/source", hex);
-	if (rc == 0 && source &&
-	    (rc = util_write_file_atomic_at(im->s->images_fd, source_path, source, strlen(source), 0600)) < 0)
-		rc = capsid_error_errno(err, -rc, "write %s/%s", im->s->images_dir, source_path);
+	/* Where each ref's image came from, for `image list`. */
+	if (rc == 0 && source)
+		rc = record_sources(im->s, hex, refs, n_refs, source, err);
 	for (size_t i = 0; rc == 0 && i < n_refs; i++)
 		if (json_object_object_add(index, refs[i], json_object_new_string(plan.digest)) < 0)
 			rc = capsid_error_set(err, ENOMEM, "out of memory");

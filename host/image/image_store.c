@@ -228,10 +228,15 @@ static int info_load(struct image_store *s, const char *ref, const char *digest,
 	} else {
 		info->disk_size = (uint64_t)st.st_size;
 		char src_path[80];
-		snprintf(src_path, sizeof(src_path), "%.64s/source", hex);
+		snprintf(src_path, sizeof(src_path), "%.64s/sources.json", hex);
+		_cleanup_free_ char *sbuf = NULL;
 		size_t n;
-		if (util_read_file_at(s->images_fd, src_path, 4096, &info->source, &n) < 0)
-			info->source = NULL;
+		_cleanup_json_ struct json_object *map = NULL;
+		struct json_object *v = NULL;
+		if (util_read_file_at(s->images_fd, src_path, IMAGE_MAX_JSON, &sbuf, &n) == 0 &&
+		    (map = json_tokener_parse(sbuf)) && json_object_is_type(map, json_type_object) &&
+		    json_object_object_get_ex(map, ref, &v) && json_object_is_type(v, json_type_string))
+			info->source = strdup(json_object_get_string(v)); /* NULL: shown as unknown */
 	}
 	if (rc < 0) {
 		image_info_free(info);

@@ -130,6 +130,10 @@ echo wrong | expect_fail "invalid username or password" \
 	capsid image pull --username "$REG_USER" --password-stdin "$REG_TOKEN/test/app:v1"
 out=$(printf '%s\n' "$REG_PASS" | capsid image pull --username "$REG_USER" --password-stdin "$REG_TOKEN/test/app:v1" 2>/dev/null)
 [ "$out" = "$REG_TOKEN/test/app:v1" ] || fail "token pull printed $out"
+# The same image from two registries: each ref names its own source.
+capsid image list | grep -q "^$REG_TOKEN/test/app:v1 .* registry $REG_TOKEN/test/app\$" &&
+	capsid image list | grep -q "^$REG_AUTH/test/app:v1 .* registry $REG_AUTH/test/app\$" ||
+	fail "sources: $(capsid image list)"
 capsid image rm "$REG_TOKEN/test/app:v1"
 
 echo "$(date +%T) --- trust: no CA, certs.d, plain http only when listed"
