@@ -142,6 +142,13 @@ static int pull_locked(struct pull *p, char **out_ref, struct capsid_error *err)
 		l->size = p->m.layers[i].size;
 		l->state = image_blob_present(p->s, l->digest, l->size) ? REGISTRY_LAYER_PRESENT
 									: REGISTRY_LAYER_WAITING;
+		/* A layer listed twice (images repeat empty layers) is fetched
+		 * once: two downloads would share one temporary file. */
+		for (size_t j = 0; j < i && l->state == REGISTRY_LAYER_WAITING; j++)
+			if (!strcmp(p->layers[j].digest, l->digest)) {
+				l->state = REGISTRY_LAYER_DONE;
+				l->received = l->size;
+			}
 	}
 	if ((rc = reg_fetch_layers(p->c, p->s, p->layers, p->m.n_layers, p->o->progress, p->o->progress_ctx,
 				   err)) < 0)

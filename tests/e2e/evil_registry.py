@@ -17,6 +17,7 @@ path component picks the behaviour:
   stall/app         blobs send a few bytes and then nothing
   badchallenge/app  401 with a malformed WWW-Authenticate header
   resume/app        the last layer stalls until the file RESUME_FLAG exists
+  dup/app           a layer listed twice (as images repeat empty layers)
   slow/app          every layer takes 0.5 s; the most layers in flight at
                     once is logged as "slow max N"
 
@@ -80,11 +81,18 @@ def variant(kind):
         m["config"] = {"mediaType": m["config"]["mediaType"], "digest": sha(cfg_b), "size": len(cfg_b)}
         m["layers"] = [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(junk),
                         "size": len(junk)}]
+    elif kind == "dup":
+        cfg = json.loads(blobs[m["config"]["digest"]])
+        cfg["rootfs"]["diff_ids"].insert(1, cfg["rootfs"]["diff_ids"][-1])
+        m["layers"].insert(1, m["layers"][-1])
+        cfg_b = json.dumps(cfg).encode()
+        blobs[sha(cfg_b)] = cfg_b
+        m["config"] = {"mediaType": m["config"]["mediaType"], "digest": sha(cfg_b), "size": len(cfg_b)}
     mb = json.dumps(m).encode()
     return mb, blobs, served
 
 
-VARIANTS = {k: variant(k) for k in ("base", "huge", "mismatch", "oversize", "nottar")}
+VARIANTS = {k: variant(k) for k in ("base", "huge", "mismatch", "oversize", "nottar", "dup")}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -203,6 +203,12 @@ echo "$REG_PASS" | capsid image pull -q --username "$REG_USER" --password-stdin 
 capsid image rm "$EVIL/redirok/app:v1" "$EVIL/bearer/app:v1" >/dev/null
 capsid image prune >/dev/null
 
+echo "$(date +%T) --- a layer listed twice is fetched once"
+: >"$ROOT/evil.log"
+capsid image pull -q "$EVIL/dup/app:v1" >/dev/null || fail "pull of an image listing a layer twice"
+[ "$(sort "$ROOT/evil.log" | uniq -d | wc -l)" = 0 ] || fail "a blob fetched twice: $(sort "$ROOT/evil.log" | uniq -c)"
+capsid image rm "$EVIL/dup/app:v1" >/dev/null
+
 echo "$(date +%T) --- layers download in parallel, at most three at once"
 : >"$ROOT/evil.log"
 capsid image pull -q "$EVIL/slow/app:v1" >/dev/null || fail "slow pull"
