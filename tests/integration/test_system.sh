@@ -30,8 +30,11 @@ ip addr add 10.251.0.1/32 dev lo
 "$CAPSID_BIN" --root "$ROOT2" share create acct2/data >/dev/null
 "$CAPSID_BIN" --root "$ROOT2" __smbd start 10.251.0.1 >/dev/null
 [ -n "$(smbd_of "$ROOT2")" ] && [ -n "$(keeper_of "$ROOT2")" ] || fail "smbd of the second root did not start"
+# Should the keeper not notice, the test's cleanup ends them.
+CLEANUP_PIDS+=($(keeper_of "$ROOT2") $(smbd_of "$ROOT2"))
 rm -rf "$ROOT2"
 wait_for "smbd to end once its state root is removed" no_smbd_of "$ROOT2"
+CLEANUP_PIDS=() # gone: their pids may be another's by now
 
 # --- smbd lives as long as a group mounts its share ---------------------------
 capsid share create acct1/data >/dev/null
