@@ -10,7 +10,8 @@
 #     monitor (nothing is stopped), and with no such group stops everything:
 #     afterwards no process names the root on its command line, the group
 #     shows Stopped with its logs (not Failed/MonitorLost), and `capsid
-#     start` boots it again.
+#     start` boots it again; `--force` also stops a group with a secure
+#     value, with a warning, and `start` then refuses it.
 # Processes are found by their command line naming this test's own root:
 # other roots' smbd and monitors on the machine are never touched.
 export CAPSID_TEST_PRIVATE_ETC=1 # the SMB accounts' unix users live in a private /etc
@@ -121,4 +122,31 @@ capsid start plain >/dev/null
 wait_for "plain runs again" state_is plain Running
 wait_for "plain's second output" sh -c "[ \"\$('$CAPSID_BIN' logs plain | grep -c plain-says-hi)\" -ge 2 ]"
 [ -n "$(status_get '[s["pid"] for s in d["services"] if s["name"] == "dns"][0]')" ] || fail "no DNS responder after start"
+
+# --force: a group with a secure value is stopped too, with a warning, and
+# cannot be started again (the value died with its monitor).
+cat >"$WORK/secret.yaml" <<'Y'
+name: secret
+properties:
+  restartPolicy: Never
+  containers:
+  - name: app
+    properties:
+      image: capsid/demo:latest
+      command: ["/bin/sh", "-c", "sleep 600"]
+      environmentVariables: [{name: TOKEN, secureValue: s3cr3t-value}]
+      resources: {requests: {cpu: 1, memoryInGB: 0.25}}
+Y
+capsid create -f "$WORK/secret.yaml" >/dev/null
+if capsid system stop >"$WORK/stop.out" 2>&1; then fail "system stop ended a group with a secure value without --force"; fi
+grep -q 'group secret has secure environment variables' "$WORK/stop.out" || fail "stop: $(cat "$WORK/stop.out")"
+state_is plain Running && state_is secret Running || fail "a refused stop changed a group"
+capsid system stop --force >"$WORK/stop.out" 2>&1 || fail "system stop --force: $(cat "$WORK/stop.out")"
+grep -q 'group secret has .*cannot be started again' "$WORK/stop.out" || fail "no warning: $(cat "$WORK/stop.out")"
+grep -q 'group plain: stopped' "$WORK/stop.out" && grep -q 'group secret: stopped' "$WORK/stop.out" ||
+	fail "stop --force output: $(cat "$WORK/stop.out")"
+[ -z "$(processes_of "$ROOT")" ] || fail "processes of the root left after system stop --force"
+state_is secret Stopped || fail "after system stop --force the group is $(group_state secret)"
+if capsid start secret >"$WORK/start.out" 2>&1; then fail "a group whose secure value is gone started"; fi
+grep -q "only in its monitor's memory" "$WORK/start.out" || fail "start: $(cat "$WORK/start.out")"
 echo PASS
