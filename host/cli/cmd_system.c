@@ -391,6 +391,12 @@ static int stop_services(const char *root)
 	return rc;
 }
 
+static int count_one(const char *dir, const char *machine, pid_t pid, void *arg)
+{
+	(void)dir, (void)machine, (void)pid, (void)arg;
+	return 1;
+}
+
 static int system_stop(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -438,6 +444,8 @@ static int system_stop(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_fail("system stop: nothing stopped: %zu group%s would lose %s secure values for good "
 				"(they could only be deleted and created again); --force stops them anyway",
 				n_memory, n_memory == 1 ? "" : "s", n_memory == 1 ? "its" : "their");
+	struct service svc[2];
+	bool any = n || services(ctx->root, svc) || cli_standby_for_each(ctx->root, count_one, NULL);
 	int rc = cli_cmd_standby(ctx, 2, (char *[]){(char *)"standby", (char *)"stop", NULL});
 	for (size_t i = 0; i < n; i++)
 		rc |= stop_group(ctx->root, &groups[i]);
@@ -453,6 +461,8 @@ static int system_stop(struct cli_ctx *ctx, int argc, char **argv)
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", i ? " " : "", (int)left[i]);
 		return cli_fail("system stop: still running with %s on their command line: %s", ctx->root, list);
 	}
+	if (!any)
+		printf("nothing runs for %s\n", ctx->root);
 	return rc ? 1 : 0;
 }
 
