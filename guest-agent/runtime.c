@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builtin.h"
-#include "builtin_proc.h"
+#include "builtin/builtin.h"
+#include "builtin/proc.h"
 #include "cleanup.h"
 #include "util.h"
 
@@ -64,7 +64,7 @@ static void __attribute__((noreturn)) exec_child(const char *bin, bool fixed_lay
 	 * the agent's device filter at its number (close-on-exec: no process
 	 * of the container keeps it). */
 	const int stdio[3] = {in, out, err};
-	if (bproc_child_setup(stdio, bin ? -1 : dev_filter_fd) < 0)
+	if (builtin_proc_child_setup(stdio, bin ? -1 : dev_filter_fd) < 0)
 		_exit(126);
 	if (!bin) {
 		int argc = 0;
