@@ -30,7 +30,7 @@ const char *runtime_binary(const char *runtime)
 	return NULL;
 }
 
-/* The agent's own runtime (builtin.c): forked, not executed. */
+/* The agent's own runtime (builtin/): forked, not executed. */
 static bool runtime_is_builtin(const char *runtime)
 {
 	return strcmp(runtime, "builtin") == 0;

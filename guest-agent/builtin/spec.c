@@ -395,7 +395,7 @@ static int parse_resources(struct json_object *res, struct builtin_spec *s, stru
 	if (cpu && (v = member(cpu, "period", json_type_int)))
 		s->cpu_period = json_object_get_uint64(v);
 	/* Device rules: the builtin runtime always applies its fixed policy
-	 * (builtin_cgroup.c); anything but "deny all" would be ignored, so it
+	 * (builtin/cgroup.c); anything but "deny all" would be ignored, so it
 	 * is refused. */
 	struct json_object *devs = member(res, "devices", json_type_array);
 	for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {

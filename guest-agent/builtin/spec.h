@@ -1,5 +1,5 @@
 /* The subset of the OCI runtime spec the builtin runtime implements: what
- * oci_config.c writes. A document asking for anything else is refused with
+ * oci.c writes. A document asking for anything else is refused with
  * the field's name rather than half-applied. Strings point into `doc`. */
 #ifndef AGENT_BUILTIN_SPEC_H
 #define AGENT_BUILTIN_SPEC_H

@@ -1,5 +1,5 @@
 /* The builtin runtime's parts, without a VM: it reads exactly what
- * oci_config.c writes, refuses what it cannot apply (naming the field),
+ * oci.c writes, refuses what it cannot apply (naming the field),
  * finds programs like execvp, converts cpu shares like crun, and keeps
  * mount points inside the container's root whatever the image's symlinks
  * say. As root, in a cgroup2 of its own mount namespace: the parent cgroup
