@@ -17,7 +17,7 @@
 
 #include "cleanup.h"
 /* Both sides name their header net.h: spell out which is which. */
-#include "../../guest-agent/net.h"
+#include "../../guest-agent/agent_net.h"
 #include "../../host/net/net.h"
 #include "testlib.h"
 #include "util.h"

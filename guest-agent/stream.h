@@ -2,8 +2,8 @@
  * container's init process or an exec, relayed to the host as
  * STDOUT/STDERR frames (stream id = the frame id), host STDIN written back,
  * and the one EXIT frame once the process is gone and its output drained. */
-#ifndef AGENT_PROCESS_H
-#define AGENT_PROCESS_H
+#ifndef AGENT_STREAM_H
+#define AGENT_STREAM_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "builtin_spec.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -53,7 +53,7 @@ static const char *const cap_names[] = {
     "CAP_CHECKPOINT_RESTORE",
 };
 
-int bspec_cap_number(const char *name)
+int builtin_spec_cap_number(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
 		if (strcmp(cap_names[i], name) == 0)
@@ -166,16 +166,16 @@ static int get_strings(struct json_object *o, const char *key, const char **out,
 	return 0;
 }
 
-static int parse_caps(struct json_object *caps, uint64_t out[BSPEC_NCAPSETS], struct capsid_error *err)
+static int parse_caps(struct json_object *caps, uint64_t out[BUILTIN_SPEC_NCAPSETS], struct capsid_error *err)
 {
-	static const char *const sets[BSPEC_NCAPSETS] = {"bounding", "effective", "permitted", "inheritable",
-							 "ambient"};
-	for (int s = 0; s < BSPEC_NCAPSETS; s++) {
+	static const char *const sets[BUILTIN_SPEC_NCAPSETS] = {"bounding", "effective", "permitted",
+								"inheritable", "ambient"};
+	for (int s = 0; s < BUILTIN_SPEC_NCAPSETS; s++) {
 		out[s] = 0;
 		struct json_object *arr = member(caps, sets[s], json_type_array);
 		for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
 			const char *name = json_object_get_string(json_object_array_get_idx(arr, i));
-			int c = name ? bspec_cap_number(name) : -1;
+			int c = name ? builtin_spec_cap_number(name) : -1;
 			if (c < 0)
 				return capsid_error_set(
 				    err, EINVAL, "process.capabilities.%s[%zu]: unknown capability %.40s",
@@ -186,10 +186,10 @@ static int parse_caps(struct json_object *caps, uint64_t out[BSPEC_NCAPSETS], st
 	return 0;
 }
 
-static int parse_rlimits(struct json_object *arr, struct bspec_process *p, struct capsid_error *err)
+static int parse_rlimits(struct json_object *arr, struct builtin_spec_process *p, struct capsid_error *err)
 {
 	size_t n = arr ? json_object_array_length(arr) : 0;
-	if (n > BSPEC_MAX_RLIMITS)
+	if (n > BUILTIN_SPEC_MAX_RLIMITS)
 		return capsid_error_set(err, E2BIG, "process.rlimits: too many");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *r = json_object_array_get_idx(arr, i), *soft, *hard;
@@ -216,9 +216,10 @@ static int parse_rlimits(struct json_object *arr, struct bspec_process *p, struc
 	return 0;
 }
 
-int bspec_parse_process(struct json_object *doc, struct bspec_process *p, struct capsid_error *err)
+int builtin_spec_parse_process(struct json_object *doc, struct builtin_spec_process *p,
+			       struct capsid_error *err)
 {
-	*p = (struct bspec_process){0};
+	*p = (struct builtin_spec_process){0};
 	if (!json_object_is_type(doc, json_type_object))
 		return capsid_error_set(err, EINVAL, "process: must be an object");
 	struct json_object *v;
@@ -242,9 +243,9 @@ int bspec_parse_process(struct json_object *doc, struct bspec_process *p, struct
 	p->gid = gid;
 	struct json_object *groups = member(user, "additionalGids", json_type_array);
 	size_t ng = groups ? json_object_array_length(groups) : 0;
-	if (ng > BSPEC_MAX_GROUPS)
+	if (ng > BUILTIN_SPEC_MAX_GROUPS)
 		return capsid_error_set(err, E2BIG, "process.user.additionalGids: more than %d",
-					BSPEC_MAX_GROUPS);
+					BUILTIN_SPEC_MAX_GROUPS);
 	for (size_t i = 0; i < ng; i++) {
 		struct json_object *g = json_object_array_get_idx(groups, i);
 		int64_t x = json_object_is_type(g, json_type_int) ? json_object_get_int64(g) : -1;
@@ -254,8 +255,8 @@ int bspec_parse_process(struct json_object *doc, struct bspec_process *p, struct
 	}
 	p->n_groups = ng;
 	size_t nargs;
-	if (get_strings(doc, "args", p->args, BSPEC_MAX_ARGS, &nargs, "process", err) < 0 ||
-	    get_strings(doc, "env", p->env, BSPEC_MAX_ENV, NULL, "process", err) < 0)
+	if (get_strings(doc, "args", p->args, BUILTIN_SPEC_MAX_ARGS, &nargs, "process", err) < 0 ||
+	    get_strings(doc, "env", p->env, BUILTIN_SPEC_MAX_ENV, NULL, "process", err) < 0)
 		return -EINVAL;
 	if (nargs == 0)
 		return capsid_error_set(err, EINVAL, "process.args: must not be empty");
@@ -272,7 +273,7 @@ int bspec_parse_process(struct json_object *doc, struct bspec_process *p, struct
 	return 0;
 }
 
-static int parse_mount_options(struct json_object *opts, struct bspec_mount *m, size_t idx,
+static int parse_mount_options(struct json_object *opts, struct builtin_spec_mount *m, size_t idx,
 			       struct capsid_error *err)
 {
 	size_t used = 0;
@@ -310,15 +311,15 @@ static int parse_mount_options(struct json_object *opts, struct bspec_mount *m, 
 	return 0;
 }
 
-static int parse_mounts(struct json_object *arr, struct bspec *s, struct capsid_error *err)
+static int parse_mounts(struct json_object *arr, struct builtin_spec *s, struct capsid_error *err)
 {
 	size_t n = arr ? json_object_array_length(arr) : 0;
-	if (n > BSPEC_MAX_MOUNTS)
-		return capsid_error_set(err, E2BIG, "mounts: more than %d", BSPEC_MAX_MOUNTS);
+	if (n > BUILTIN_SPEC_MAX_MOUNTS)
+		return capsid_error_set(err, E2BIG, "mounts: more than %d", BUILTIN_SPEC_MAX_MOUNTS);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i);
-		struct bspec_mount *m = &s->mounts[i];
-		*m = (struct bspec_mount){0};
+		struct builtin_spec_mount *m = &s->mounts[i];
+		*m = (struct builtin_spec_mount){0};
 		char field[32];
 		snprintf(field, sizeof(field), "mounts[%zu]", i);
 		if (!json_object_is_type(o, json_type_object))
@@ -343,7 +344,7 @@ static int parse_mounts(struct json_object *arr, struct bspec *s, struct capsid_
 	return 0;
 }
 
-static int parse_namespaces(struct json_object *arr, struct bspec *s, struct capsid_error *err)
+static int parse_namespaces(struct json_object *arr, struct builtin_spec *s, struct capsid_error *err)
 {
 	static const struct {
 		const char *name;
@@ -375,7 +376,7 @@ static int parse_namespaces(struct json_object *arr, struct bspec *s, struct cap
 	return 0;
 }
 
-static int parse_resources(struct json_object *res, struct bspec *s, struct capsid_error *err)
+static int parse_resources(struct json_object *res, struct builtin_spec *s, struct capsid_error *err)
 {
 	s->memory_limit = -1;
 	s->cpu_quota = -1;
@@ -394,7 +395,7 @@ static int parse_resources(struct json_object *res, struct bspec *s, struct caps
 	if (cpu && (v = member(cpu, "period", json_type_int)))
 		s->cpu_period = json_object_get_uint64(v);
 	/* Device rules: the builtin runtime always applies its fixed policy
-	 * (builtin_cgroup.c); anything but "deny all" would be ignored, so it
+	 * (builtin/cgroup.c); anything but "deny all" would be ignored, so it
 	 * is refused. */
 	struct json_object *devs = member(res, "devices", json_type_array);
 	for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
@@ -407,12 +408,12 @@ static int parse_resources(struct json_object *res, struct bspec *s, struct caps
 	return 0;
 }
 
-int bspec_parse_config(struct json_object *doc, struct bspec *s, struct capsid_error *err)
+int builtin_spec_parse_config(struct json_object *doc, struct builtin_spec *s, struct capsid_error *err)
 {
-	*s = (struct bspec){0};
+	*s = (struct builtin_spec){0};
 	if (!json_object_is_type(doc, json_type_object))
 		return capsid_error_set(err, EINVAL, "config.json: must be an object");
-	if (bspec_parse_process(member(doc, "process", json_type_object), &s->process, err) < 0)
+	if (builtin_spec_parse_process(member(doc, "process", json_type_object), &s->process, err) < 0)
 		return -EINVAL;
 	struct json_object *root = member(doc, "root", json_type_object), *v;
 	if (!root || get_string(root, "path", true, &s->root, "root", err) < 0)
@@ -446,9 +447,10 @@ int bspec_parse_config(struct json_object *doc, struct bspec *s, struct capsid_e
 		return capsid_error_set(err, ENOTSUP, "linux.personality.domain: only LINUX is supported");
 	if (parse_resources(member(lx, "resources", json_type_object), s, err) < 0)
 		return -EINVAL;
-	if (get_strings(lx, "maskedPaths", s->masked, BSPEC_MAX_PATHS - 1, &s->n_masked, "linux", err) < 0 ||
-	    get_strings(lx, "readonlyPaths", s->readonly, BSPEC_MAX_PATHS - 1, &s->n_readonly, "linux", err) <
-		0)
+	if (get_strings(lx, "maskedPaths", s->masked, BUILTIN_SPEC_MAX_PATHS - 1, &s->n_masked, "linux",
+			err) < 0 ||
+	    get_strings(lx, "readonlyPaths", s->readonly, BUILTIN_SPEC_MAX_PATHS - 1, &s->n_readonly, "linux",
+			err) < 0)
 		return -EINVAL;
 	return 0;
 }

@@ -1,4 +1,4 @@
-#include "builtin_mount.h"
+#include "mount.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 /* Depth of directories created for one mount point. */
 #define MAX_COMPONENTS 64
 
-int bmount_open_in_root(int rootfd, const char *path, int flags)
+int builtin_mount_open_in_root(int rootfd, const char *path, int flags)
 {
 	return inroot_open(rootfd, path, flags, 0);
 }
@@ -45,7 +45,7 @@ static int split_last(const char *path, char parent[PATH_MAX], const char **last
 
 static int make_in_root(int rootfd, const char *path, bool as_file, int depth)
 {
-	int fd = bmount_open_in_root(rootfd, path, O_PATH);
+	int fd = builtin_mount_open_in_root(rootfd, path, O_PATH);
 	if (fd >= 0 || fd != -ENOENT)
 		return fd;
 	char parent[PATH_MAX];
@@ -64,7 +64,7 @@ static int make_in_root(int rootfd, const char *path, bool as_file, int depth)
 	if (depth >= MAX_COMPONENTS)
 		return -ELOOP;
 	_cleanup_close_ int dir = strcmp(parent, "/") == 0
-				      ? bmount_open_in_root(rootfd, "/", O_PATH | O_DIRECTORY)
+				      ? builtin_mount_open_in_root(rootfd, "/", O_PATH | O_DIRECTORY)
 				      : make_in_root(rootfd, parent, false, depth + 1);
 	if (dir < 0)
 		return dir;
@@ -89,10 +89,10 @@ static int make_in_root(int rootfd, const char *path, bool as_file, int depth)
 	} else if (mkdirat(d, name, 0755) < 0 && errno != EEXIST) {
 		return -errno;
 	}
-	return bmount_open_in_root(rootfd, path, O_PATH);
+	return builtin_mount_open_in_root(rootfd, path, O_PATH);
 }
 
-int bmount_make_in_root(int rootfd, const char *path, bool as_file)
+int builtin_mount_make_in_root(int rootfd, const char *path, bool as_file)
 {
 	return make_in_root(rootfd, path, as_file, 0);
 }
@@ -108,10 +108,10 @@ static int is_dir_path(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int mount_one(int rootfd, const struct bspec_mount *m, struct capsid_error *err)
+static int mount_one(int rootfd, const struct builtin_spec_mount *m, struct capsid_error *err)
 {
 	bool as_file = m->bind && !is_dir_path(m->source);
-	_cleanup_close_ int target = bmount_make_in_root(rootfd, m->destination, as_file);
+	_cleanup_close_ int target = builtin_mount_make_in_root(rootfd, m->destination, as_file);
 	if (target < 0)
 		return capsid_error_errno(err, -target, "mount point %s", m->destination);
 	char at[64];
@@ -126,7 +126,7 @@ static int mount_one(int rootfd, const struct bspec_mount *m, struct capsid_erro
 		unsigned long extra = m->flags & ~(MS_BIND | MS_REC);
 		if (extra) {
 			/* A fresh fd: the bind mount now sits on top of `target`. */
-			_cleanup_close_ int top = bmount_open_in_root(rootfd, m->destination, O_PATH);
+			_cleanup_close_ int top = builtin_mount_open_in_root(rootfd, m->destination, O_PATH);
 			if (top < 0)
 				return capsid_error_errno(err, -top, "reopen %s", m->destination);
 			fd_path(at, top);
@@ -137,7 +137,7 @@ static int mount_one(int rootfd, const struct bspec_mount *m, struct capsid_erro
 		return capsid_error_errno(err, errno, "mount %s on %s", type, m->destination);
 	}
 	if (m->propagation) {
-		_cleanup_close_ int top = bmount_open_in_root(rootfd, m->destination, O_PATH);
+		_cleanup_close_ int top = builtin_mount_open_in_root(rootfd, m->destination, O_PATH);
 		if (top < 0)
 			return capsid_error_errno(err, -top, "reopen %s", m->destination);
 		fd_path(at, top);
@@ -161,7 +161,7 @@ static int make_devices(int rootfd, struct capsid_error *err)
 					       {"/proc/self/fd/1", "stdout"},
 					       {"/proc/self/fd/2", "stderr"},
 					       {"pts/ptmx", "ptmx"}};
-	_cleanup_close_ int p = bmount_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+	_cleanup_close_ int p = builtin_mount_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
 	if (p < 0)
 		return capsid_error_errno(err, -p, "open /dev");
 	_cleanup_close_ int dev = openat(p, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -182,10 +182,10 @@ static int make_devices(int rootfd, struct capsid_error *err)
 	return 0;
 }
 
-static int mask_paths(int rootfd, const struct bspec *s, struct capsid_error *err)
+static int mask_paths(int rootfd, const struct builtin_spec *s, struct capsid_error *err)
 {
 	for (size_t i = 0; i < s->n_masked; i++) {
-		_cleanup_close_ int fd = bmount_open_in_root(rootfd, s->masked[i], O_PATH);
+		_cleanup_close_ int fd = builtin_mount_open_in_root(rootfd, s->masked[i], O_PATH);
 		if (fd == -ENOENT)
 			continue;
 		if (fd < 0)
@@ -201,7 +201,7 @@ static int mask_paths(int rootfd, const struct bspec *s, struct capsid_error *er
 			return capsid_error_errno(err, errno, "mask %s", s->masked[i]);
 	}
 	for (size_t i = 0; i < s->n_readonly; i++) {
-		_cleanup_close_ int fd = bmount_open_in_root(rootfd, s->readonly[i], O_PATH);
+		_cleanup_close_ int fd = builtin_mount_open_in_root(rootfd, s->readonly[i], O_PATH);
 		if (fd == -ENOENT)
 			continue;
 		if (fd < 0)
@@ -210,7 +210,7 @@ static int mask_paths(int rootfd, const struct bspec *s, struct capsid_error *er
 		fd_path(at, fd);
 		if (mount(at, at, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return capsid_error_errno(err, errno, "read-only %s", s->readonly[i]);
-		_cleanup_close_ int top = bmount_open_in_root(rootfd, s->readonly[i], O_PATH);
+		_cleanup_close_ int top = builtin_mount_open_in_root(rootfd, s->readonly[i], O_PATH);
 		if (top < 0)
 			return capsid_error_errno(err, -top, "read-only %s", s->readonly[i]);
 		fd_path(at, top);
@@ -221,7 +221,7 @@ static int mask_paths(int rootfd, const struct bspec *s, struct capsid_error *er
 	return 0;
 }
 
-int bmount_setup(const struct bspec *s, struct capsid_error *err)
+int builtin_mount_setup(const struct builtin_spec *s, struct capsid_error *err)
 {
 	/* Nothing done here may reach the agent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

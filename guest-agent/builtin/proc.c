@@ -1,4 +1,4 @@
-#include "builtin_proc.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +49,7 @@ static int send_fd(int sock, int fd)
 /* A pty of the container's own devpts instance: the master goes to the
  * console socket, the slave becomes the controlling terminal and stdio
  * (and /dev/console for a container's init, as runc and crun do). */
-static int setup_terminal(const struct bspec_process *p, int console_fd, bool bind_console,
+static int setup_terminal(const struct builtin_spec_process *p, int console_fd, bool bind_console,
 			  struct capsid_error *err)
 {
 	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -89,10 +89,10 @@ static int setup_terminal(const struct bspec_process *p, int console_fd, bool bi
 
 /* Bounding set, user with the permitted set kept across setuid, then the
  * spec's sets exactly (runc's order). */
-static int setup_user_and_caps(const struct bspec_process *p, struct capsid_error *err)
+static int setup_user_and_caps(const struct builtin_spec_process *p, struct capsid_error *err)
 {
 	for (int c = 0; c <= CAP_LAST_CAP; c++)
-		if (!(p->caps[BSPEC_BOUNDING] & (UINT64_C(1) << c)) &&
+		if (!(p->caps[BUILTIN_SPEC_BOUNDING] & (UINT64_C(1) << c)) &&
 		    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 			return capsid_error_errno(err, errno, "drop capability %d from the bounding set", c);
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
@@ -109,22 +109,22 @@ static int setup_user_and_caps(const struct bspec_process *p, struct capsid_erro
 	struct __user_cap_data_struct data[2];
 	for (int i = 0; i < 2; i++)
 		data[i] = (struct __user_cap_data_struct){
-		    .effective = (uint32_t)(p->caps[BSPEC_EFFECTIVE] >> (32 * i)),
-		    .permitted = (uint32_t)(p->caps[BSPEC_PERMITTED] >> (32 * i)),
-		    .inheritable = (uint32_t)(p->caps[BSPEC_INHERITABLE] >> (32 * i)),
+		    .effective = (uint32_t)(p->caps[BUILTIN_SPEC_EFFECTIVE] >> (32 * i)),
+		    .permitted = (uint32_t)(p->caps[BUILTIN_SPEC_PERMITTED] >> (32 * i)),
+		    .inheritable = (uint32_t)(p->caps[BUILTIN_SPEC_INHERITABLE] >> (32 * i)),
 		};
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return capsid_error_errno(err, errno, "capset");
 	/* An ambient capability must also be inheritable; those that are not
 	 * are skipped (EPERM), as crun does. */
 	for (int c = 0; c <= CAP_LAST_CAP; c++)
-		if ((p->caps[BSPEC_AMBIENT] & (UINT64_C(1) << c)) &&
+		if ((p->caps[BUILTIN_SPEC_AMBIENT] & (UINT64_C(1) << c)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EPERM)
 			return capsid_error_errno(err, errno, "raise ambient capability %d", c);
 	return 0;
 }
 
-static const char *env_get(const struct bspec_process *p, const char *key)
+static const char *env_get(const struct builtin_spec_process *p, const char *key)
 {
 	size_t k = strlen(key);
 	for (size_t i = 0; p->env[i]; i++)
@@ -133,7 +133,7 @@ static const char *env_get(const struct bspec_process *p, const char *key)
 	return NULL;
 }
 
-int bproc_find_program(const struct bspec_process *p, char *out, size_t len)
+int builtin_proc_find_program(const struct builtin_spec_process *p, char *out, size_t len)
 {
 	const char *name = p->args[0];
 	if (!name || !*name)
@@ -168,7 +168,7 @@ int bproc_find_program(const struct bspec_process *p, char *out, size_t len)
 	return found;
 }
 
-int bproc_child_setup(const int stdio[3], int keep)
+int builtin_proc_child_setup(const int stdio[3], int keep)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -196,7 +196,8 @@ int bproc_child_setup(const int stdio[3], int keep)
 	return 0;
 }
 
-int bproc_exec(const struct bspec_process *p, int console_fd, bool bind_console, struct capsid_error *err)
+int builtin_proc_exec(const struct builtin_spec_process *p, int console_fd, bool bind_console,
+		      struct capsid_error *err)
 {
 	int rc;
 	if (p->terminal) {
@@ -221,7 +222,7 @@ int bproc_exec(const struct bspec_process *p, int console_fd, bool bind_console,
 	if (chdir(p->cwd) < 0)
 		return capsid_error_errno(err, errno, "chdir to cwd %s", p->cwd);
 	char prog[PATH_MAX];
-	rc = bproc_find_program(p, prog, sizeof(prog));
+	rc = builtin_proc_find_program(p, prog, sizeof(prog));
 	if (rc == -ENOENT && !strchr(p->args[0], '/'))
 		return capsid_error_set(err, ENOENT, "exec: \"%.200s\": executable file not found in $PATH",
 					p->args[0]);

@@ -1,4 +1,4 @@
-#include "builtin_cgroup.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@
  * every directory of a cgroupsPath that is not the container's own. */
 static const char *const delegated_controllers[] = {"cpu", "memory", "pids"};
 
-unsigned long bcgroup_weight_of_shares(unsigned long shares)
+unsigned long builtin_cgroup_weight_of_shares(unsigned long shares)
 {
 	if (shares < 2)
 		shares = 2;
@@ -99,7 +99,7 @@ static size_t build_dev_filter(struct bpf_insn *p, size_t max)
 	return n;
 }
 
-int bcgroup_load_dev_filter(struct capsid_error *err)
+int builtin_cgroup_load_dev_filter(struct capsid_error *err)
 {
 	struct bpf_insn prog[160];
 	size_t n = build_dev_filter(prog, ARRAY_SIZE(prog));
@@ -150,7 +150,7 @@ static int attach_dev_filter(int cgfd, int dev_filter_fd, struct capsid_error *e
 	_cleanup_close_ int own = -1;
 	int prog = dev_filter_fd;
 	if (!is_dev_program(prog)) {
-		own = bcgroup_load_dev_filter(err);
+		own = builtin_cgroup_load_dev_filter(err);
 		if (own < 0)
 			return own;
 		prog = own;
@@ -177,7 +177,7 @@ static bool has_word(const char *list, const char *word)
 	return false;
 }
 
-int bcgroup_delegate(int dirfd, struct capsid_error *err)
+int builtin_cgroup_delegate(int dirfd, struct capsid_error *err)
 {
 	/* Read first: a write takes the cgroup mutex and walks every cgroup
 	 * below, even when it changes nothing, and a parent is set up once. */
@@ -209,11 +209,11 @@ static int make_dir(const char *path, bool delegate, struct capsid_error *err)
 		return 0;
 	_cleanup_close_ int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir >= 0)
-		bcgroup_delegate(dir, NULL);
+		builtin_cgroup_delegate(dir, NULL);
 	return 0;
 }
 
-/* mkdir -p of cgroup (below BCGROUP_ROOT), enabling the controllers for
+/* mkdir -p of cgroup (below BUILTIN_CGROUP_ROOT), enabling the controllers for
  * the children on the way down (cgroup v2 only delegates what the parent
  * enables), in the last directory too with delegate_last. */
 static int make_cgroup(const char *cgroup, bool delegate_last, struct capsid_error *err)
@@ -221,9 +221,9 @@ static int make_cgroup(const char *cgroup, bool delegate_last, struct capsid_err
 	char path[PATH_MAX];
 	if (cgroup[0] != '/')
 		return capsid_error_set(err, EINVAL, "cgroup path %.64s: not absolute", cgroup);
-	if (snprintf(path, sizeof(path), BCGROUP_ROOT "%s", cgroup) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), BUILTIN_CGROUP_ROOT "%s", cgroup) >= (int)sizeof(path))
 		return capsid_error_set(err, ENAMETOOLONG, "cgroup path too long");
-	for (char *p = path + strlen(BCGROUP_ROOT) + 1;; p++) {
+	for (char *p = path + strlen(BUILTIN_CGROUP_ROOT) + 1;; p++) {
 		if (*p && *p != '/')
 			continue;
 		bool last = !*p;
@@ -235,18 +235,18 @@ static int make_cgroup(const char *cgroup, bool delegate_last, struct capsid_err
 	}
 }
 
-int bcgroup_make_parent(const char *cgroup, struct capsid_error *err)
+int builtin_cgroup_make_parent(const char *cgroup, struct capsid_error *err)
 {
 	return make_cgroup(cgroup, true, err);
 }
 
-int bcgroup_prepare(const struct bspec *s, int dev_filter_fd, struct capsid_error *err)
+int builtin_cgroup_prepare(const struct builtin_spec *s, int dev_filter_fd, struct capsid_error *err)
 {
 	int rc = make_cgroup(s->cgroups_path, false, err);
 	if (rc < 0)
 		return rc;
 	char path[PATH_MAX], v[64];
-	snprintf(path, sizeof(path), BCGROUP_ROOT "%s", s->cgroups_path);
+	snprintf(path, sizeof(path), BUILTIN_CGROUP_ROOT "%s", s->cgroups_path);
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return capsid_error_errno(err, errno, "open %s", path);
@@ -258,7 +258,7 @@ int bcgroup_prepare(const struct bspec *s, int dev_filter_fd, struct capsid_erro
 		write_at(dir, "memory.swap.max", "0");
 	}
 	if (s->cpu_shares) {
-		snprintf(v, sizeof(v), "%lu", bcgroup_weight_of_shares(s->cpu_shares));
+		snprintf(v, sizeof(v), "%lu", builtin_cgroup_weight_of_shares(s->cpu_shares));
 		if ((rc = write_at(dir, "cpu.weight", v)) < 0)
 			return capsid_error_errno(err, -rc, "cpu.weight");
 	}
@@ -277,10 +277,10 @@ int bcgroup_prepare(const struct bspec *s, int dev_filter_fd, struct capsid_erro
 	return TAKE_FD(dir);
 }
 
-int bcgroup_open(const char *cgroups_path, struct capsid_error *err)
+int builtin_cgroup_open(const char *cgroups_path, struct capsid_error *err)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), BCGROUP_ROOT "%s", cgroups_path);
+	snprintf(path, sizeof(path), BUILTIN_CGROUP_ROOT "%s", cgroups_path);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return capsid_error_errno(err, errno, "open %s", path);
@@ -295,10 +295,10 @@ static bool populated(int dir)
 	return strstr(ev, "populated 1") != NULL;
 }
 
-int bcgroup_destroy(const char *cgroups_path, struct capsid_error *err)
+int builtin_cgroup_destroy(const char *cgroups_path, struct capsid_error *err)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), BCGROUP_ROOT "%s", cgroups_path);
+	snprintf(path, sizeof(path), BUILTIN_CGROUP_ROOT "%s", cgroups_path);
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return errno == ENOENT ? 0 : capsid_error_errno(err, errno, "open %s", path);
@@ -319,7 +319,7 @@ int bcgroup_destroy(const char *cgroups_path, struct capsid_error *err)
 	return 0;
 }
 
-bool bcgroup_has(const char *cgroups_path, pid_t pid)
+bool builtin_cgroup_has(const char *cgroups_path, pid_t pid)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);

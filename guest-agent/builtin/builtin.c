@@ -17,11 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builtin_cgroup.h"
-#include "builtin_mount.h"
-#include "builtin_proc.h"
-#include "builtin_spec.h"
+#include "cgroup.h"
 #include "cleanup.h"
+#include "mount.h"
+#include "proc.h"
+#include "spec.h"
 #include "util.h"
 
 /* Per container: "PID CGROUPS_PATH\n", written once its init runs. */
@@ -224,10 +224,11 @@ static pid_t clone_into(int flags, int cgroup_fd)
 /* The container's init, in the child of clone_into; never returns. stdio:
  * what becomes its 0-2 (the agent's own run, builtin_run_inline), NULL
  * when they are that already (a launcher's child). */
-static void __attribute__((noreturn)) init_child(const struct bspec *s, int console, const int *stdio, int errfd)
+static void __attribute__((noreturn))
+init_child(const struct builtin_spec *s, int console, const int *stdio, int errfd)
 {
 	struct capsid_error cerr = {0};
-	if (stdio && bproc_child_setup(stdio, errfd) < 0) {
+	if (stdio && builtin_proc_child_setup(stdio, errfd) < 0) {
 		capsid_error_errno(&cerr, errno, "stdio");
 		child_fail(errfd, &cerr);
 	}
@@ -237,19 +238,20 @@ static void __attribute__((noreturn)) init_child(const struct bspec *s, int cons
 		capsid_error_errno(&cerr, errno, "cgroup namespace");
 		child_fail(errfd, &cerr);
 	}
-	if (bmount_setup(s, &cerr) < 0)
+	if (builtin_mount_setup(s, &cerr) < 0)
 		child_fail(errfd, &cerr);
-	if (s->hostname && (s->namespaces & CLONE_NEWUTS) && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+	if (s->hostname && (s->namespaces & CLONE_NEWUTS) &&
+	    sethostname(s->hostname, strlen(s->hostname)) < 0) {
 		capsid_error_errno(&cerr, errno, "sethostname");
 		child_fail(errfd, &cerr);
 	}
-	bproc_exec(&s->process, console, true, &cerr);
+	builtin_proc_exec(&s->process, console, true, &cerr);
 	child_fail(errfd, &cerr);
 }
 
 /* Clone the container's init into its cgroup; *errfd gets the read end of
  * its close-on-exec error pipe (see wait_exec). */
-static pid_t spawn_init(const struct bspec *s, int cgroup, int console, const int *stdio, int *errfd,
+static pid_t spawn_init(const struct builtin_spec *s, int cgroup, int console, const int *stdio, int *errfd,
 			struct capsid_error *err)
 {
 	int ep[2];
@@ -272,8 +274,8 @@ static pid_t spawn_init(const struct bspec *s, int cgroup, int console, const in
 
 /* Clone the container's init into its cgroup, wait until its program
  * runs, and record its pid. */
-static int start_init(const struct options *o, const struct bspec *s, int cgroup, int console, int piddir,
-		      const char *leaf, struct capsid_error *err)
+static int start_init(const struct options *o, const struct builtin_spec *s, int cgroup, int console,
+		      int piddir, const char *leaf, struct capsid_error *err)
 {
 	int fd;
 	pid_t child = spawn_init(s, cgroup, console, NULL, &fd, err);
@@ -291,19 +293,20 @@ static int start_init(const struct options *o, const struct bspec *s, int cgroup
 
 /* The bundle's config.json parsed; its strings point into *doc, which the
  * caller keeps while it uses them and then puts. */
-static struct bspec *load_config(const char *bundle, struct json_object **doc, struct capsid_error *err)
+static struct builtin_spec *load_config(const char *bundle, struct json_object **doc,
+					struct capsid_error *err)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	*doc = read_json(path, err);
 	if (!*doc)
 		return NULL;
-	struct bspec *s = calloc(1, sizeof(*s));
+	struct builtin_spec *s = calloc(1, sizeof(*s));
 	if (!s) {
 		capsid_error_errno(err, ENOMEM, "spec");
 		return NULL;
 	}
-	if (bspec_parse_config(*doc, s, err) < 0) {
+	if (builtin_spec_parse_config(*doc, s, err) < 0) {
 		capsid_error_prefix(err, "%s", path);
 		free(s);
 		return NULL;
@@ -311,16 +314,16 @@ static struct bspec *load_config(const char *bundle, struct json_object **doc, s
 	return s;
 }
 
-int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, const int stdio[3], pid_t *pid,
-		       int *exec_fd, struct capsid_error *err)
+int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, const int stdio[3],
+		       pid_t *pid, int *exec_fd, struct capsid_error *err)
 {
 	_cleanup_json_ struct json_object *doc = NULL;
-	_cleanup_free_ struct bspec *s = load_config(bundle, &doc, err);
+	_cleanup_free_ struct builtin_spec *s = load_config(bundle, &doc, err);
 	if (!s)
 		return -EINVAL;
 	if (s->process.terminal)
 		return capsid_error_set(err, EINVAL, "process.terminal: a terminal needs the launcher");
-	_cleanup_close_ int cgroup = bcgroup_prepare(s, dev_filter_fd, err);
+	_cleanup_close_ int cgroup = builtin_cgroup_prepare(s, dev_filter_fd, err);
 	if (cgroup < 0)
 		return cgroup;
 	int fd = -1;
@@ -332,7 +335,7 @@ int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, 
 	}
 	if (rc < 0) {
 		/* The cgroup kills the process, if there is one. */
-		bcgroup_destroy(s->cgroups_path, NULL);
+		builtin_cgroup_destroy(s->cgroups_path, NULL);
 		return rc;
 	}
 	*pid = child;
@@ -351,7 +354,7 @@ static int remove_container(const char *name, struct capsid_error *err)
 		return 0;
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "state of %s", name);
-	rc = bcgroup_destroy(cgroup, err);
+	rc = builtin_cgroup_destroy(cgroup, err);
 	if (rc < 0)
 		return rc;
 	state_path(path, name);
@@ -370,7 +373,7 @@ static int cmd_run(const struct options *o, int dev_filter_fd, struct capsid_err
 	if (!o->bundle || !o->pid_file || !o->detach)
 		return capsid_error_set(err, EINVAL, "run needs --detach --bundle and --pid-file");
 	_cleanup_json_ struct json_object *doc = NULL;
-	_cleanup_free_ struct bspec *s = load_config(o->bundle, &doc, err);
+	_cleanup_free_ struct builtin_spec *s = load_config(o->bundle, &doc, err);
 	if (!s)
 		return -EINVAL;
 	const char *leaf;
@@ -381,12 +384,12 @@ static int cmd_run(const struct options *o, int dev_filter_fd, struct capsid_err
 	int rc = console_for(o, s->process.terminal, &console, err);
 	if (rc < 0)
 		return rc;
-	_cleanup_close_ int cgroup = bcgroup_prepare(s, dev_filter_fd, err);
+	_cleanup_close_ int cgroup = builtin_cgroup_prepare(s, dev_filter_fd, err);
 	if (cgroup >= 0)
 		rc = start_init(o, s, cgroup, console, piddir, leaf, err);
 	/* Whatever it made goes with a failure: the cgroup kills the process. */
 	if (cgroup < 0 || rc < 0) {
-		bcgroup_destroy(s->cgroups_path, NULL);
+		builtin_cgroup_destroy(s->cgroups_path, NULL);
 		return cgroup < 0 ? cgroup : rc;
 	}
 	return 0;
@@ -433,15 +436,15 @@ static int cmd_exec(const struct options *o, struct capsid_error *err)
 	_cleanup_json_ struct json_object *doc = read_json(o->process, err);
 	if (!doc)
 		return -EINVAL;
-	_cleanup_free_ struct bspec_process *p = calloc(1, sizeof(*p));
+	_cleanup_free_ struct builtin_spec_process *p = calloc(1, sizeof(*p));
 	if (!p)
 		return capsid_error_errno(err, ENOMEM, "process");
-	int rc = bspec_parse_process(doc, p, err);
+	int rc = builtin_spec_parse_process(doc, p, err);
 	if (rc < 0)
 		return capsid_error_prefix(err, "%s", o->process);
 	pid_t init;
 	char cgroup[PATH_MAX];
-	if (state_read(o->name, &init, cgroup) < 0 || !bcgroup_has(cgroup, init))
+	if (state_read(o->name, &init, cgroup) < 0 || !builtin_cgroup_has(cgroup, init))
 		return capsid_error_set(err, ESRCH, "container %s is not running", o->name);
 	const char *leaf;
 	_cleanup_close_ int piddir = open_pid_dir(o->pid_file, &leaf);
@@ -450,7 +453,7 @@ static int cmd_exec(const struct options *o, struct capsid_error *err)
 	_cleanup_close_ int console = -1;
 	if ((rc = console_for(o, p->terminal, &console, err)) < 0)
 		return rc;
-	_cleanup_close_ int cgfd = bcgroup_open(cgroup, err);
+	_cleanup_close_ int cgfd = builtin_cgroup_open(cgroup, err);
 	if (cgfd < 0)
 		return cgfd;
 	_cleanup_close_ int cgroup_ns = join_namespaces(init, err);
@@ -469,7 +472,7 @@ static int cmd_exec(const struct options *o, struct capsid_error *err)
 			capsid_error_errno(&cerr, errno, "join the cgroup namespace");
 			child_fail(ep[1], &cerr);
 		}
-		bproc_exec(p, console, false, &cerr);
+		builtin_proc_exec(p, console, false, &cerr);
 		child_fail(ep[1], &cerr);
 	}
 	close(ep[1]);
@@ -492,7 +495,7 @@ static int cmd_kill(const struct options *o, struct capsid_error *err)
 					NSIG - 1);
 	pid_t init;
 	char cgroup[PATH_MAX];
-	if (state_read(o->name, &init, cgroup) < 0 || !bcgroup_has(cgroup, init))
+	if (state_read(o->name, &init, cgroup) < 0 || !builtin_cgroup_has(cgroup, init))
 		return capsid_error_set(err, ESRCH, "container %s is not running", o->name);
 	if (kill(init, (int)sig) < 0)
 		return capsid_error_errno(err, errno, "kill %s", o->name);

@@ -1,4 +1,4 @@
-#include "oci_config.h"
+#include "oci.h"
 
 #include <json-c/json.h>
 #include <string.h>

@@ -8,20 +8,20 @@
 
 #include <stdbool.h>
 
-#include "builtin_spec.h"
 #include "error.h"
+#include "spec.h"
 
 /* Called in the container's mount namespace, before pivot; on success the
  * process's root and cwd are the container's root. */
-int bmount_setup(const struct bspec *s, struct capsid_error *err);
+int builtin_mount_setup(const struct builtin_spec *s, struct capsid_error *err);
 
 /* Open `path` inside the directory tree rootfd (O_PATH), as if rootfd
  * were "/". Exposed for the unit test. */
-int bmount_open_in_root(int rootfd, const char *path, int flags);
+int builtin_mount_open_in_root(int rootfd, const char *path, int flags);
 
 /* Create what is missing of `path` inside rootfd (directories; the last
  * component a directory or, with as_file, an empty file) and open it
  * O_PATH. A last component that is a dangling symlink is replaced. */
-int bmount_make_in_root(int rootfd, const char *path, bool as_file);
+int builtin_mount_make_in_root(int rootfd, const char *path, bool as_file);
 
 #endif

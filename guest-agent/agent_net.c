@@ -1,4 +1,4 @@
-#include "net.h"
+#include "agent_net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "process.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <fcntl.h>

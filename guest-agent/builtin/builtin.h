@@ -38,8 +38,8 @@ int builtin_main(int argc, char *const argv[], int dev_filter_fd);
  * its close-on-exec pipe: EOF once its program runs, bytes the reason it
  * did not (then call builtin_run_inline_failed). Its state is recorded as
  * `run` records it, so kill, exec and delete work the same. */
-int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, const int stdio[3], pid_t *pid,
-		       int *exec_fd, struct capsid_error *err);
+int builtin_run_inline(const char *name, const char *bundle, int dev_filter_fd, const int stdio[3],
+		       pid_t *pid, int *exec_fd, struct capsid_error *err);
 /* Remove the cgroup and state of an inline run whose program did not start. */
 void builtin_run_inline_failed(const char *name);
 

@@ -5,8 +5,8 @@
  * network stack and reach each other on localhost), a cgroup namespace
  * (limits visible at /sys/fs/cgroup), a writable root (an overlay), and
  * noNewPrivileges false (setuid binaries in images work). */
-#ifndef AGENT_OCI_CONFIG_H
-#define AGENT_OCI_CONFIG_H
+#ifndef AGENT_OCI_H
+#define AGENT_OCI_H
 
 #include <stdbool.h>
 
