@@ -36,9 +36,10 @@ static const char rm_help[] = "usage: capsid image rm REF...\n"
 			      "Remove refs; an image's files go once no ref points at its digest, and\n"
 			      "with them the pulled layers no other image lists.\n";
 
-static const char prune_help[] = "usage: capsid image prune\n"
-				 "Remove every stored blob (pulled layers, configs, manifests) that no image\n"
-				 "lists, and what interrupted pulls left.\n";
+static const char prune_help[] =
+    "usage: capsid image prune\n"
+    "Remove every stored blob (pulled layers, configs, manifests) that no image\n"
+    "lists, and what interrupted pulls left.\n";
 
 static void print_warning(void *ctx, const char *msg)
 {
@@ -136,8 +137,8 @@ static int cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		char size[16];
 		human_size(list[i]->disk_size, size);
-		printf("%-*s  %.12s  %-9s  %s\n", width, list[i]->ref, list[i]->digest + strlen("sha256:"), size,
-		       list[i]->source ? list[i]->source : "-");
+		printf("%-*s  %.12s  %-9s  %s\n", width, list[i]->ref, list[i]->digest + strlen("sha256:"),
+		       size, list[i]->source ? list[i]->source : "-");
 	}
 	image_list_free(list, n);
 	return 0;
@@ -190,12 +191,8 @@ static int cmd_prune(struct cli_ctx *ctx, int argc, char **argv)
 int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct cli_subcommand table[] = {
-	    {"import", NULL, cmd_import},
-	    {"pull", NULL, cli_cmd_image_pull},
-	    {"prune", NULL, cmd_prune},
-	    {"list", "ls", cmd_list},
-	    {"rm", "remove", cmd_rm},
-	    {0},
+	    {"import", NULL, cmd_import}, {"pull", NULL, cli_cmd_image_pull}, {"prune", NULL, cmd_prune},
+	    {"list", "ls", cmd_list},	  {"rm", "remove", cmd_rm},	      {0},
 	};
 	return cli_subcommand(ctx, argc, argv, "image", image_help, table);
 }

@@ -195,7 +195,8 @@ static int record_sources(struct image_store *s, const char *hex, char **refs, s
 	for (size_t i = 0; i < n; i++)
 		if (json_object_object_add(map, refs[i], json_object_new_string(source)) < 0)
 			return capsid_error_set(err, ENOMEM, "out of memory");
-	const char *text = json_object_to_json_string_ext(map, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+	    json_object_to_json_string_ext(map, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	int rc = text ? util_write_file_atomic_at(s->images_fd, path, text, strlen(text), 0600) : -ENOMEM;
 	return rc < 0 ? capsid_error_errno(err, -rc, "write %s/%s", s->images_dir, path) : 0;
 }

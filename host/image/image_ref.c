@@ -137,7 +137,8 @@ char *image_normalize_ref(const char *ref)
 			return NULL;
 		size_t n = (size_t)(at - ref);
 		const char *slash = memrchr(ref, '/', n);
-		const char *colon = memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
+		const char *colon =
+		    memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
 		size_t name_len = colon ? (size_t)(colon - ref) : n;
 		char *tagbuf = NULL;
 		if (colon && asprintf(&tagbuf, "%.*s", (int)(n - name_len - 1), colon + 1) < 0)

@@ -267,7 +267,10 @@ int image_resolve(struct image_store *s, const char *ref, struct image_info **ou
 		if (json_object_object_get_ex(refs, norm, &digest))
 			return info_load(s, norm, json_object_get_string(digest), out, err);
 	}
-	return capsid_error_set(err, ENOENT, "image %s not found: pull it with 'capsid image pull' or import it with 'capsid image import'", ref);
+	return capsid_error_set(
+	    err, ENOENT,
+	    "image %s not found: pull it with 'capsid image pull' or import it with 'capsid image import'",
+	    ref);
 }
 
 static int cmp_str(const void *a, const void *b)
