@@ -95,6 +95,10 @@ int image_blob_present(struct image_store *s, const char *digest, uint64_t size)
 /* A new, empty temporary file for blob DIGEST (*fd read-write). The caller
  * verifies what it writes, then commits (rename into place) or discards. */
 int image_blob_create(struct image_store *s, const char *digest, int *fd, struct capsid_error *err);
+/* The temporary file a killed pull left for DIGEST, if it holds 1..max-1
+ * bytes (*size, the offset to resume at), else a new empty one (*size 0). */
+int image_blob_open_partial(struct image_store *s, const char *digest, uint64_t max, int *fd, uint64_t *size,
+			    struct capsid_error *err);
 int image_blob_commit(struct image_store *s, const char *digest, int fd, struct capsid_error *err);
 void image_blob_discard(struct image_store *s, const char *digest);
 /* A small blob from memory, checked against DIGEST first. */

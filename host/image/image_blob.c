@@ -82,6 +82,27 @@ int image_blob_create(struct image_store *s, const char *digest, int *fd_out, st
 	return 0;
 }
 
+int image_blob_open_partial(struct image_store *s, const char *digest, uint64_t max, int *fd_out,
+			    uint64_t *size, struct capsid_error *err)
+{
+	int rc = check_digest(digest, err);
+	if (rc < 0)
+		return rc;
+	char name[96];
+	snprintf(name, sizeof(name), BLOB_DIR "/.tmp-%s", digest + 7);
+	int fd = openat(s->images_fd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size < max) {
+		*fd_out = fd;
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return image_blob_create(s, digest, fd_out, err) < 0 ? -EIO : (*size = 0, 0);
+}
+
 void image_blob_discard(struct image_store *s, const char *digest)
 {
 	if (!image_digest_valid(digest))

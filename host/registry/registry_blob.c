@@ -2,7 +2,9 @@
  * streamed into a temporary blob of the store while its SHA-256 is
  * computed and its size held to the manifest's, committed only when both
  * match. The first failure stops the others; layers already committed stay
- * for the next pull. */
+ * for the next pull, and a layer a killed pull left half-written continues
+ * from where it stopped (HTTP Range; from the start when the server sends
+ * the whole blob instead). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -24,8 +26,11 @@ struct dl {
 	struct curl_slist *hdrs;
 	int fd;
 	EVP_MD_CTX *md;
-	bool too_big, write_failed;
+	bool too_big, write_failed, bad_range;
 	int write_errno;
+	uint64_t resume_from; /* bytes of the partial blob kept, 0 for a fresh start */
+	int64_t range_start;  /* the answer's Content-Range start, -1 when none */
+	bool started;	      /* the first byte of the final answer was seen */
 	char errbuf[CURL_ERROR_SIZE];
 	char errbody[REG_MAX_ERROR_BODY + 1];
 	size_t errlen;
@@ -37,7 +42,24 @@ static size_t dl_write(char *p, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb;
 	long status = 0;
 	curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) { /* an error body: keep the start for the message */
+	if (status == 206 && d->resume_from && !d->started && d->range_start != (int64_t)d->resume_from) {
+		d->bad_range = true;
+		return 0;
+	}
+	if (status == 200 && d->resume_from && !d->started) {
+		/* The whole blob after all: start the file and the hash over. */
+		if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0 ||
+		    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1) {
+			d->write_failed = true;
+			d->write_errno = errno ? errno : EIO;
+			return 0;
+		}
+		d->l->received = 0;
+		d->resume_from = 0;
+	}
+	if (status == 200 || (status == 206 && d->resume_from))
+		d->started = true;
+	else { /* an error body: keep the start for the message */
 		size_t k = n < REG_MAX_ERROR_BODY - d->errlen ? n : REG_MAX_ERROR_BODY - d->errlen;
 		memcpy(d->errbody + d->errlen, p, k);
 		d->errlen += k;
@@ -60,6 +82,39 @@ static size_t dl_write(char *p, size_t size, size_t nmemb, void *ud)
 	}
 	d->l->received += n;
 	return n;
+}
+
+static size_t dl_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct dl *d = ud;
+	size_t n = size * nmemb;
+	unsigned long long start;
+	if (n > 5 && !strncmp(p, "HTTP/", 5))
+		d->range_start = -1; /* a new answer (after a redirect) */
+	else if (n > 14 && !strncasecmp(p, "content-range:", 14) &&
+		 sscanf(p + 14, " bytes %llu-", &start) == 1)
+		d->range_start = (int64_t)start;
+	return n;
+}
+
+/* Hash the bytes a killed pull left, to go on from there. */
+static int hash_partial(struct dl *d)
+{
+	char buf[65536];
+	uint64_t off = 0;
+	while (off < d->resume_from) {
+		size_t want =
+		    d->resume_from - off < sizeof(buf) ? (size_t)(d->resume_from - off) : sizeof(buf);
+		ssize_t r = pread(d->fd, buf, want, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		if (EVP_DigestUpdate(d->md, buf, (size_t)r) != 1)
+			return -EIO;
+		off += (uint64_t)r;
+	}
+	return lseek(d->fd, (off_t)off, SEEK_SET) < 0 ? -errno : 0;
 }
 
 static void dl_free(struct dl *d, struct image_store *s, CURLM *m, bool discard)
@@ -88,24 +143,39 @@ static int dl_start(struct dl *d, struct image_store *s, CURLM *m, struct capsid
 	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", d->c->ref.repo, d->l->digest);
 	if (asprintf(&url, "%s%s", d->c->base, path) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");
-	int rc = image_blob_create(s, d->l->digest, &d->fd, err);
+	int rc = image_blob_open_partial(s, d->l->digest, d->l->size, &d->fd, &d->resume_from, err);
 	if (rc < 0)
 		return rc;
+	d->range_start = -1;
 	d->md = EVP_MD_CTX_new();
 	d->h = curl_easy_init();
 	if (!d->md || !d->h || EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1)
 		return capsid_error_set(err, ENOMEM, "out of memory");
-	if (d->c->auth && !(d->hdrs = curl_slist_append(NULL, d->c->auth)))
+	if (d->resume_from && (rc = hash_partial(d)) < 0) {
+		/* Unreadable: start over. */
+		d->resume_from = 0;
+		if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0 ||
+		    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1)
+			return capsid_error_errno(err, errno ? errno : EIO, "restart blob %s", d->l->digest);
+	}
+	struct curl_slist *t;
+	char range[64];
+	snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)d->resume_from);
+	if (d->resume_from && !(d->hdrs = curl_slist_append(NULL, range)))
+		return capsid_error_set(err, ENOMEM, "out of memory");
+	if (d->c->auth && !((t = curl_slist_append(d->hdrs, d->c->auth)) && (d->hdrs = t)))
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	if (reg_easy_setup(d->c, d->h, url, d->hdrs, true, d->errbuf) < 0 ||
 	    curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION, dl_write) != CURLE_OK ||
 	    curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d) != CURLE_OK ||
+	    curl_easy_setopt(d->h, CURLOPT_HEADERFUNCTION, dl_header) != CURLE_OK ||
+	    curl_easy_setopt(d->h, CURLOPT_HEADERDATA, d) != CURLE_OK ||
 	    curl_easy_setopt(d->h, CURLOPT_PRIVATE, d) != CURLE_OK)
 		return capsid_error_set(err, EINVAL, "set up the request");
 	if (curl_multi_add_handle(m, d->h) != CURLM_OK)
 		return capsid_error_set(err, ENOMEM, "curl_multi_add_handle failed");
 	d->l->state = REGISTRY_LAYER_DOWNLOADING;
-	d->l->received = 0;
+	d->l->received = d->resume_from;
 	return 0;
 }
 
@@ -119,11 +189,14 @@ static int dl_finish(struct dl *d, struct image_store *s, CURLM *m, CURLcode cc,
 	if (d->too_big)
 		rc = capsid_error_set(err, EFBIG, "larger than the %llu bytes the manifest declares",
 				      (unsigned long long)l->size);
+	else if (d->bad_range)
+		rc = capsid_error_set(err, EPROTO, "the registry resumed at byte %lld, not %llu",
+				      (long long)d->range_start, (unsigned long long)d->resume_from);
 	else if (d->write_failed)
 		rc = capsid_error_errno(err, d->write_errno, "write to the store");
 	else if (cc != CURLE_OK)
 		rc = reg_curl_error(d->c, cc, d->errbuf, err);
-	else if (status != 200)
+	else if (!d->started && !(status == 200 && l->size == 0))
 		rc = reg_status_error(status, d->errbody, d->errlen, err);
 	else if (l->received != l->size)
 		rc = capsid_error_set(err, EIO, "truncated: %llu of %llu bytes",

@@ -16,7 +16,9 @@ path component picks the behaviour:
   redirok/app       blobs redirect to https://127.0.0.1:PORT/storage/...
   stall/app         blobs send a few bytes and then nothing
   badchallenge/app  401 with a malformed WWW-Authenticate header
-  resume/app        the last layer stalls until the file RESUME_FLAG exists
+  resume/app        the last layer stalls until the file RESUME_FLAG exists;
+                    Range requests are answered (206) and logged as
+                    "range DIGEST from N"
   dup/app           a layer listed twice (as images repeat empty layers)
   slow/app          every layer takes 0.5 s; the most layers in flight at
                     once is logged as "slow max N"
@@ -176,6 +178,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(600)
             return
+        rng = self.headers.get("Range", "")
+        if kind == "resume" and rng.startswith("bytes=") and rng.endswith("-"):
+            start = int(rng[6:-1])
+            with log_lock, open(LOG, "a") as f:
+                f.write(f"range {ref} from {start}\n")
+            return self.send(206, body[start:], "application/octet-stream",
+                             [("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")])
         self.send(200, body, "application/octet-stream")
 
 

@@ -219,20 +219,23 @@ capsid image prune >/dev/null
 
 echo "$(date +%T) --- a pull killed halfway resumes with the layers it has"
 : >"$ROOT/evil.log"
-CAPSID_REGISTRY_STALL_TIMEOUT=60 capsid image pull "$EVIL/resume/app:v1" >/dev/null 2>&1 &
+CAPSID_REGISTRY_STALL_TIMEOUT=60 "$BUILD_DIR/bin/capsid" image pull "$EVIL/resume/app:v1" >/dev/null 2>&1 &
 pull=$!
 # Layers 1-5 land; layer 6 stalls until the flag exists.
-for i in $(seq 1 300); do [ "$(n_blobs)" -ge 5 ] && break; sleep 0.1; done
-sleep 0.5
+partial() { stat -c %s "$BLOBS"/.tmp-* 2>/dev/null || true; }
+for i in $(seq 1 300); do [ "$(n_blobs)" -ge 5 ] && [ "$(partial)" = 100 ] && break; sleep 0.1; done
 [ "$(n_blobs)" = 5 ] || fail "want 5 finished layers before the kill, have $(n_blobs)"
+[ "$(partial)" = 100 ] || fail "want the stalled layer's first 100 bytes before the kill: $(partial)"
 kill -9 $pull
 wait $pull 2>/dev/null || true
 [ "$(refs)" = "" ] || fail "killed pull left a ref"
 touch "$ROOT/resume-flag"
 capsid image pull "$EVIL/resume/app:v1" 2>"$ROOT/progress" >/dev/null || fail "resumed pull: $(cat "$ROOT/progress")"
 [ "$(grep -c 'already present' "$ROOT/progress")" = 5 ] || fail "resume: $(cat "$ROOT/progress")"
+# The half-written layer went on from byte 100.
+grep -q '^range sha256:[0-9a-f]* from 100$' "$ROOT/evil.log" || fail "no ranged request: $(cat "$ROOT/evil.log")"
 # Each layer was fetched once, the stalled one twice (killed, then resumed).
-counts=$(sort "$ROOT/evil.log" | uniq -c | awk '{print $1}' | sort | tr '\n' ' ')
+counts=$(grep -v '^range' "$ROOT/evil.log" | sort | uniq -c | awk '{print $1}' | sort | tr '\n' ' ')
 [ "$counts" = "1 1 1 1 1 2 2 " ] || fail "blob requests (config fetched per pull): $(sort "$ROOT/evil.log" | uniq -c)"
 no_tmp
 extract "$EVIL/resume/app:v1"
