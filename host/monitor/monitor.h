@@ -127,7 +127,7 @@ struct monitor_volume {
 
 /* ---- warm start (template.c) ---- */
 struct monitor_warm {
-	struct warm_template tpl; /* the template of the group's machine */
+	struct template_files tpl; /* the template of the group's machine */
 	bool restored;	/* the running VM is a clone: send IDENTITY after NEGOTIATE */
 	bool cold_once; /* the next boot is cold (a restore just failed) */
 	uint64_t hello_by; /* reconnect to the restored agent if no HELLO by then */

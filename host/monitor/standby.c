@@ -127,7 +127,7 @@ struct standby {
 	int log_fd;
 	pid_t qemu_pid;
 	int agent_fd; /* negotiated: handed to the claiming group's monitor */
-	struct warm_template tpl;
+	struct template_files tpl;
 	const char *root;
 	unsigned vcpus, memory_mib;
 	char tap[16];

@@ -176,7 +176,7 @@ static int wait_hello(const char *sock, uint64_t deadline, struct capsid_error *
 }
 
 /* template_ensure bounds the directory's length, so these always fit. */
-static void template_file(const struct warm_template *t, const char *leaf, char *buf, size_t len)
+static void template_file(const struct template_files *t, const char *leaf, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s", t->dir, leaf);
 	if (n < 0 || (size_t)n >= len)
@@ -185,7 +185,7 @@ static void template_file(const struct warm_template *t, const char *leaf, char 
 
 /* The template's machine: the group's cold configuration (same machine,
  * same device set) with nothing of the group in it. */
-static void template_config(const struct warm_template *w, const struct vmm_config *cold, struct vmm_config *t,
+static void template_config(const struct template_files *w, const struct vmm_config *cold, struct vmm_config *t,
 			    char *agent, char *qmp, char *console, char *tap)
 {
 	*t = *cold;
@@ -214,7 +214,7 @@ static void template_config(const struct warm_template *w, const struct vmm_conf
 	t->n_nics = 1;
 }
 
-static int template_build(const struct template_env *env, const struct warm_template *w,
+static int template_build(const struct template_env *env, const struct template_files *w,
 			  const struct vmm_config *cold, struct capsid_error *err)
 {
 	char agent[GROUP_SOCKET_PATH_MAX], qmp[GROUP_SOCKET_PATH_MAX], console[PATH_MAX], tap[16];
@@ -284,7 +284,7 @@ static int template_build(const struct template_env *env, const struct warm_temp
 }
 
 /* Find or build the template for cold's machine; fills w's paths. */
-static int template_ensure(const struct template_env *env, struct warm_template *w, const struct vmm_config *cold,
+static int template_ensure(const struct template_env *env, struct template_files *w, const struct vmm_config *cold,
 			   struct capsid_error *err)
 {
 	snprintf(w->key, sizeof(w->key), "%016llx", (unsigned long long)template_key(env, cold));
@@ -314,7 +314,7 @@ static int template_ensure(const struct template_env *env, struct warm_template 
 	return template_build(env, w, cold, err);
 }
 
-int template_clone_config(const struct template_env *env, struct warm_template *t, struct vmm_config *cfg)
+int template_clone_config(const struct template_env *env, struct template_files *t, struct vmm_config *cfg)
 {
 	const char *why = NULL;
 	if (cfg->n_disks > MONITOR_WARM_SLOTS)
@@ -352,7 +352,7 @@ int template_clone_config(const struct template_env *env, struct warm_template *
 	return 1;
 }
 
-int template_load(const struct template_env *env, const struct warm_template *t, const char *qmp,
+int template_load(const struct template_env *env, const struct template_files *t, const char *qmp,
 		  struct capsid_error *err)
 {
 	uint64_t t0 = util_now_ms();

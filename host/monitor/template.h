@@ -13,11 +13,11 @@
 struct monitor_options;
 
 /* Disk slots of a template: a clone with more disks boots cold. */
-#define MONITOR_WARM_SLOTS 4
+#define MONITOR_WARM_SLOTS   4
 #define MONITOR_TEMPLATE_MAC "52:54:00:00:ca:fe"
 
 /* A machine's template: <root>/templates/<key>/. */
-struct warm_template {
+struct template_files {
 	char key[20];
 	char dir[PATH_MAX];
 	char ram[PATH_MAX + 16];
@@ -37,9 +37,9 @@ struct template_env {
  * its machine's template (t filled), building the template on first need.
  * Returns 1 when cfg is now a clone (load it after the spawn), 0 when it
  * boots cold (it does not fit a template, or the template failed: logged). */
-int template_clone_config(const struct template_env *env, struct warm_template *t, struct vmm_config *cfg);
+int template_clone_config(const struct template_env *env, struct template_files *t, struct vmm_config *cfg);
 /* Load t's state into the clone just spawned (its QMP socket qmp) and let it run. */
-int template_load(const struct template_env *env, const struct warm_template *t, const char *qmp,
+int template_load(const struct template_env *env, const struct template_files *t, const char *qmp,
 		  struct capsid_error *err);
 
 #endif

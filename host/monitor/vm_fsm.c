@@ -241,8 +241,8 @@ void vm_fsm_step(struct vm_fsm *f, enum vm_event ev, const struct vm_facts *fact
 const char *vm_state_name(enum vm_state s)
 {
 	static const char *const names[VM_STATE_COUNT] = {
-	    [VM_DOWN] = "Down",		[VM_BOOTING] = "Booting",	[VM_NEGOTIATE] = "Negotiate",
-	    [VM_READY] = "Ready",	[VM_STOPPING] = "Stopping",	[VM_RESTARTING] = "Restarting",
+	    [VM_DOWN] = "Down",	      [VM_BOOTING] = "Booting",	  [VM_NEGOTIATE] = "Negotiate",
+	    [VM_READY] = "Ready",     [VM_STOPPING] = "Stopping", [VM_RESTARTING] = "Restarting",
 	    [VM_EXITING] = "Exiting",
 	};
 	return (unsigned)s < VM_STATE_COUNT ? names[s] : "?";
@@ -251,12 +251,18 @@ const char *vm_state_name(enum vm_state s)
 const char *vm_event_name(enum vm_event e)
 {
 	static const char *const names[VM_EVENT_COUNT] = {
-	    [VM_EV_MONITOR_START] = "monitor-start", [VM_EV_START] = "start",
-	    [VM_EV_RESTART] = "restart",	     [VM_EV_STOP] = "stop",
-	    [VM_EV_DELETE] = "delete",		     [VM_EV_BOOT_FAILED] = "boot-failed",
-	    [VM_EV_HELLO] = "hello",		     [VM_EV_GUEST_READY] = "guest-ready",
-	    [VM_EV_ALL_ENDED] = "all-ended",	     [VM_EV_QEMU_EXITED] = "qemu-exited",
-	    [VM_EV_AGENT_LOST] = "agent-lost",	     [VM_EV_BOOT_TIMEOUT] = "boot-timeout",
+	    [VM_EV_MONITOR_START] = "monitor-start",
+	    [VM_EV_START] = "start",
+	    [VM_EV_RESTART] = "restart",
+	    [VM_EV_STOP] = "stop",
+	    [VM_EV_DELETE] = "delete",
+	    [VM_EV_BOOT_FAILED] = "boot-failed",
+	    [VM_EV_HELLO] = "hello",
+	    [VM_EV_GUEST_READY] = "guest-ready",
+	    [VM_EV_ALL_ENDED] = "all-ended",
+	    [VM_EV_QEMU_EXITED] = "qemu-exited",
+	    [VM_EV_AGENT_LOST] = "agent-lost",
+	    [VM_EV_BOOT_TIMEOUT] = "boot-timeout",
 	    [VM_EV_STOP_TIMEOUT] = "stop-timeout",
 	};
 	return (unsigned)e < VM_EVENT_COUNT ? names[e] : "?";

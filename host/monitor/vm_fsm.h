@@ -27,7 +27,7 @@ enum vm_state {
 };
 
 enum vm_event {
-	VM_EV_MONITOR_START, /* a monitor process took the group (create, or start after its monitor was lost) */
+	VM_EV_MONITOR_START, /* a monitor took the group (create, start after a lost monitor) */
 	VM_EV_START,	     /* a client's start */
 	VM_EV_RESTART,	     /* a client's restart */
 	VM_EV_STOP,	     /* a client's stop */
@@ -44,26 +44,26 @@ enum vm_event {
 };
 
 enum vm_action {
-	VM_ACT_BOOT,		  /* spawn QEMU (or take the ready clone), set the boot deadline */
-	VM_ACT_CANCEL_RESTARTS,	  /* no container restarts after its back-off */
-	VM_ACT_KILLING_EVENTS,	  /* a "Killing" event per running container (a stop asked for) */
-	VM_ACT_SHUTDOWN,	  /* ask the agent to stop the containers and power off; arm the stop deadline */
-	VM_ACT_TERMINATE,	  /* end QEMU (QMP quit, then SIGKILL) and reap it */
-	VM_ACT_START_CONTAINERS,  /* the agent is ready: log it, create and start every container */
-	VM_ACT_RELEASE_BOOT_FILES, /* QEMU's copies of kernel and initramfs back to the host, a little later */
-	VM_ACT_TEARDOWN_STOPPED,  /* QEMU is gone: channel, volumes, containers Terminated "Stopped" */
-	VM_ACT_TEARDOWN_KILLED,	  /* QEMU is gone: channel, volumes, containers Terminated "Killed: the VM exited" */
-	VM_ACT_NOTE_STOPPED,	  /* the "Stopped" event, logged */
-	VM_ACT_NOTE_FAILED,	  /* the group Failed with the reason: detail, "Failed" event, state saved */
-	VM_ACT_REPORT_READY_OK,	  /* the creating CLI (if it still waits) hears "ok" */
+	VM_ACT_BOOT,		   /* spawn QEMU (or take the ready clone), set the boot deadline */
+	VM_ACT_CANCEL_RESTARTS,	   /* no container restarts after its back-off */
+	VM_ACT_KILLING_EVENTS,	   /* a "Killing" event per running container (a stop asked for) */
+	VM_ACT_SHUTDOWN,	   /* the agent stops the containers, powers off; stop deadline armed */
+	VM_ACT_TERMINATE,	   /* end QEMU (QMP quit, then SIGKILL) and reap it */
+	VM_ACT_START_CONTAINERS,   /* the agent is ready: log it, create and start every container */
+	VM_ACT_RELEASE_BOOT_FILES, /* QEMU's copies of kernel and initramfs to the host, 1 s later */
+	VM_ACT_TEARDOWN_STOPPED,   /* QEMU gone: channel, volumes; containers Terminated "Stopped" */
+	VM_ACT_TEARDOWN_KILLED,	   /* the same, containers "Killed: the VM exited"; logged */
+	VM_ACT_NOTE_STOPPED,	   /* the "Stopped" event, logged */
+	VM_ACT_NOTE_FAILED,	   /* the group Failed with the reason: detail, "Failed" event, state saved */
+	VM_ACT_REPORT_READY_OK,	   /* the creating CLI (if it still waits) hears "ok" */
 	VM_ACT_REPORT_READY_ERROR, /* the creating CLI hears the reason */
-	VM_ACT_START_DONE_OK,	  /* clients waiting on start/restart are answered */
-	VM_ACT_START_DONE_ERROR,  /* ... with the reason */
-	VM_ACT_STOP_DONE,	  /* clients waiting on stop/delete are answered */
-	VM_ACT_UPDATE_PHASE,	  /* recompute the group's phase from the VM and the containers */
-	VM_ACT_SAVE_STATE,	  /* state.json */
-	VM_ACT_BROADCAST_END,	  /* attached clients hear the group ended, if it did */
-	VM_ACT_EXIT,		  /* the monitor's loop ends */
+	VM_ACT_START_DONE_OK,	   /* clients waiting on start/restart are answered */
+	VM_ACT_START_DONE_ERROR,   /* ... with the reason */
+	VM_ACT_STOP_DONE,	   /* clients waiting on stop/delete are answered */
+	VM_ACT_UPDATE_PHASE,	   /* recompute the group's phase from the VM and the containers */
+	VM_ACT_SAVE_STATE,	   /* state.json */
+	VM_ACT_BROADCAST_END,	   /* attached clients hear the group ended, if it did */
+	VM_ACT_EXIT,		   /* the monitor's loop ends */
 	VM_ACTION_COUNT
 };
 
@@ -82,7 +82,7 @@ struct vm_facts {
 
 struct vm_step {
 	enum vm_state next;
-	bool refused; /* the event does not apply in this state: nothing changes */
+	bool refused;	      /* the event does not apply in this state: nothing changes */
 	enum vm_event follow; /* fed to the machine right after the actions, VM_EVENT_COUNT: none */
 	size_t n;
 	enum vm_action actions[VM_STEP_MAX_ACTIONS];

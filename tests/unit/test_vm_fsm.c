@@ -46,12 +46,14 @@ static int check_step(enum vm_state from, bool user_stop, enum vm_event ev, stru
 	return 0;
 }
 
-#define STEP(from, ev, want) check_step(from, false, ev, (struct vm_facts){0}, want, __FILE__, __LINE__)
+#define STEP(from, ev, want)	      check_step(from, false, ev, (struct vm_facts){0}, want, __FILE__, __LINE__)
 #define STEP_F(from, ev, facts, want) check_step(from, false, ev, facts, want, __FILE__, __LINE__)
 
 #define FAILED_TAIL "teardown-killed,start-done-error,note-failed,broadcast-end,stop-done"
 #define ASKED_STOP  "cancel-restarts,killing-events,update-phase"
-#define DOWN_TAIL   "teardown-stopped,note-stopped,report-ready-ok,start-done-ok,update-phase,save-state,broadcast-end,stop-done"
+#define DOWN_TAIL                                                                                            \
+	"teardown-stopped,note-stopped,report-ready-ok,start-done-ok,update-phase,save-state,broadcast-end," \
+	"stop-done"
 
 /* The expected outcome of every (state, event) pair with no facts set. */
 static const char *const table[VM_STATE_COUNT][VM_EVENT_COUNT] = {
@@ -196,9 +198,11 @@ static void test_facts(void)
 	/* A create that waits hears the reason; the monitor exits (the CLI removes the group). */
 	for (enum vm_state s = VM_BOOTING; s <= VM_READY; s++) {
 		STEP_F(s, VM_EV_QEMU_EXITED, creating, "Down [teardown-killed,report-ready-error,exit]");
-		STEP_F(s, VM_EV_AGENT_LOST, creating, "Down [terminate,teardown-killed,report-ready-error,exit]");
+		STEP_F(s, VM_EV_AGENT_LOST, creating,
+		       "Down [terminate,teardown-killed,report-ready-error,exit]");
 	}
-	STEP_F(VM_BOOTING, VM_EV_BOOT_TIMEOUT, creating, "Down [terminate,teardown-killed,report-ready-error,exit]");
+	STEP_F(VM_BOOTING, VM_EV_BOOT_TIMEOUT, creating,
+	       "Down [terminate,teardown-killed,report-ready-error,exit]");
 	/* A boot that a request asked for: the request reports the error, nothing else happens. */
 	STEP_F(VM_BOOTING, VM_EV_BOOT_FAILED, waits, "Down []");
 	STEP_F(VM_BOOTING, VM_EV_BOOT_FAILED, creating, "Down [teardown-killed,report-ready-error,exit]");
@@ -230,10 +234,10 @@ static void run(struct vm_fsm *f, const enum vm_event *evs, size_t n, struct vm_
 		drive(f, evs[i], facts, trace, len);
 }
 
-#define RUN(f, facts, trace, ...)                                                                    \
-	do {                                                                                         \
-		const enum vm_event _evs[] = {__VA_ARGS__};                                          \
-		run(f, _evs, ARRAY_LEN(_evs), facts, trace, sizeof(trace));                           \
+#define RUN(f, facts, trace, ...)                                                                            \
+	do {                                                                                                 \
+		const enum vm_event _evs[] = {__VA_ARGS__};                                                  \
+		run(f, _evs, ARRAY_LEN(_evs), facts, trace, sizeof(trace));                                  \
 	} while (0)
 static const struct vm_facts NOFACTS = {0}, CREATING = {.creating = true},
 			     CREATE_WAITS = {.creating = true, .caller_waits = true};
