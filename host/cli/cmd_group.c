@@ -315,21 +315,10 @@ static int group_start_new_monitor(struct cli_ctx *ctx, const struct group_paths
 	_cleanup_free_ char *text = NULL;
 	if (util_read_file_at(AT_FDCWD, paths->spec, 1u << 20, &text, NULL) < 0)
 		return cli_fail("group %s: cannot read %s", paths->name, paths->spec);
-	struct spec_group *spec = NULL;
-	struct spec_warnings warn = {0};
-	int rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &spec, &warn, &err);
-	spec_warnings_free(&warn);
-	if (rc < 0)
-		return cli_fail("group %s: stored spec: %s", paths->name, err.msg);
 	const char *what = NULL;
-	for (size_t i = 0; i < spec->n_containers; i++)
-		for (size_t j = 0; j < spec->containers[i].n_env; j++)
-			if (spec->containers[i].env[j].secure)
-				what = "secure environment variables";
-	for (size_t i = 0; i < spec->n_volumes; i++)
-		if (spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE || spec->volumes[i].kind == SPEC_VOLUME_SECRET)
-			what = "volume secrets (storage account keys, secret volumes)";
-	spec_free(spec);
+	int rc = cli_group_memory_only(paths->spec, &what, &err);
+	if (rc < 0)
+		return cli_fail("group %s: %s", paths->name, err.msg);
 	if (what)
 		return cli_fail("group %s has %s, which capsid keeps only in its monitor's memory; that monitor is "
 				"gone, so delete the group and create it again",

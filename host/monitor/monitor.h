@@ -121,7 +121,7 @@ struct monitor_volume {
 	char disk_path[PATH_MAX];  /* "" when the volume has no disk */
 	const char *format;	   /* "raw" (gitRepo erofs) or "qcow2" (capsidDisk) */
 	bool readonly;
-	int lock_fd;		   /* capsidDisk attach lock, -1 when none */
+	int lock_fd;		   /* capsidDisk attach lock, or the hold on the embedded SMB service; -1 when none */
 	char server[16];	   /* azureFile: the SMB server's address */
 };
 

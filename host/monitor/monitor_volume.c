@@ -12,7 +12,9 @@
  * (CAPSID_SMB_SUFFIX, default "file.<DNS zone>"), looked up in the address
  * map CAPSID_SMB_ADDRESSES ("NAME=IPv4,..." with NAME the server name or
  * the account); else, when the embedded service has the account, the
- * group's gateway, where that service listens; else the host's resolver. */
+ * group's gateway, where that service listens; else the host's resolver.
+ * A VM that mounts an embedded share holds the service (smb_service_hold)
+ * from before its boot until it is gone: smbd stops once no VM does. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -175,6 +177,7 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 	}
 	struct smb_config smb;
 	bool smb_loaded = false, embedded = false;
+	struct monitor_volume *smb_user = NULL; /* holds the service while the VM runs */
 	for (size_t i = 0; i < g->n_volumes; i++) {
 		const struct spec_volume *v = &g->volumes[i];
 		struct monitor_volume *mv = &m->volumes[i];
@@ -186,6 +189,8 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 				smb_loaded = true;
 			if (rc == 0)
 				rc = resolve_server(m, v, mv, &smb, &embedded, err);
+			if (rc == 0 && embedded && !smb_user)
+				smb_user = mv;
 			break;
 		case SPEC_VOLUME_GIT_REPO:
 			rc = git_image(m, v, mv, err);
@@ -210,7 +215,12 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 		}
 	}
 	if (embedded) {
-		int rc = start_smb(m, &smb, err);
+		/* Taken before the start, so the keeper cannot stop smbd in between. */
+		int rc = smb_service_hold(&smb, err);
+		if (rc >= 0) {
+			smb_user->lock_fd = rc;
+			rc = start_smb(m, &smb, err);
+		}
 		if (rc < 0) {
 			monitor_volumes_release(m);
 			return rc;

@@ -23,8 +23,9 @@
  * group directory, and IDENTITY gives the guest its clock, entropy and
  * name as after any restore. Anything that does not fit ends the clone
  * and the group restores or boots as it would have. The group then starts
- * the next ready clone. A clone nobody claims ends after standby_idle_s;
- * `capsid standby stop` ends them all. */
+ * the next ready clone. A clone nobody claims ends after standby_idle_s,
+ * one whose state root is removed within STANDBY_CHECK_MS;
+ * `capsid standby stop` (and `capsid system stop`) ends them all. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -408,7 +409,18 @@ static int serve_claim(struct standby *s)
 	return -1;
 }
 
-static void standby_loop(struct standby *s, int signal_fd)
+/* The lock we hold is still the file at its path: the state root was not
+ * removed from under us. */
+static bool standby_root_present(const struct standby *s, int lock)
+{
+	struct stat held, now;
+	return fstat(lock, &held) == 0 && stat(s->paths.lock, &now) == 0 && held.st_ino == now.st_ino &&
+	       held.st_dev == now.st_dev;
+}
+
+#define STANDBY_CHECK_MS 2000
+
+static void standby_loop(struct standby *s, int signal_fd, int lock)
 {
 	uint64_t idle_until = util_now_ms() + (uint64_t)s->opts->standby_idle_s * 1000;
 	for (;;) {
@@ -418,7 +430,12 @@ static void standby_loop(struct standby *s, int signal_fd)
 			monitor_log_fd(s->log_fd, "standby: not claimed for %u s: ending", s->opts->standby_idle_s);
 			return;
 		}
-		int r = poll(fds, 2, (int)(idle_until - now));
+		if (!standby_root_present(s, lock)) {
+			monitor_log_fd(s->log_fd, "standby: the state root was removed: ending");
+			return;
+		}
+		uint64_t wait = idle_until - now < STANDBY_CHECK_MS ? idle_until - now : STANDBY_CHECK_MS;
+		int r = poll(fds, 2, (int)wait);
 		if (r < 0 && errno != EINTR)
 			return;
 		if (fds[0].revents) {
@@ -471,7 +488,7 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 	} else {
 		monitor_log_fd(s.log_fd, "standby: ready clone of template %s up in %llu ms (QEMU pid %d, tap %s)",
 			    s.tpl.key, (unsigned long long)(util_now_ms() - t0), (int)s.qemu_pid, s.tap);
-		standby_loop(&s, signal_fd);
+		standby_loop(&s, signal_fd, lock);
 	}
 	standby_end(&s);
 	if (s.log_fd >= 0)
