@@ -89,11 +89,11 @@ static int resolve_server(struct monitor *m, const struct spec_volume *v, struct
 	if (suffix && *suffix)
 		snprintf(server, sizeof(server), "%s.%s", account, suffix);
 	else
-		snprintf(server, sizeof(server), "%s.file.%s", account, m->netcfg.zone);
+		snprintf(server, sizeof(server), "%s.file.%s", account, m->net.cfg.zone);
 	if (mapped_address(server, account, mv->server))
 		return 0;
 	if (embedded_has_account(smb, account)) {
-		snprintf(mv->server, sizeof(mv->server), "%s", m->net.gateway);
+		snprintf(mv->server, sizeof(mv->server), "%s", m->net.att.gateway);
 		*embedded = true;
 		return 0;
 	}
@@ -115,13 +115,13 @@ static int start_smb(struct monitor *m, const struct smb_config *smb, struct cap
 {
 	struct net_network_info *nets = NULL;
 	size_t n = 0;
-	int rc = net_network_list(&m->netcfg, &nets, &n, err);
+	int rc = net_network_list(&m->net.cfg, &nets, &n, err);
 	if (rc < 0)
 		return rc;
-	const char *addrs[SMB_MAX_ADDRESSES] = {m->net.gateway};
+	const char *addrs[SMB_MAX_ADDRESSES] = {m->net.att.gateway};
 	size_t k = 1;
 	for (size_t i = 0; i < n && k < SMB_MAX_ADDRESSES; i++)
-		if (nets[i].n_groups > 0 && strcmp(nets[i].gateway, m->net.gateway) != 0)
+		if (nets[i].n_groups > 0 && strcmp(nets[i].gateway, m->net.att.gateway) != 0)
 			addrs[k++] = nets[i].gateway;
 	rc = smb_service_start(smb, addrs, k, err);
 	free(nets);
