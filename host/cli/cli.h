@@ -26,6 +26,7 @@ int cli_cmd_create(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv); /* stop|start|restart|delete */

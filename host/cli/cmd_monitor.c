@@ -54,6 +54,9 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 		.standby = cfg->warm_standby,
 		.standby_idle_s = cfg->warm_standby_idle_s,
 		.qemu = cfg->qemu,
+		.net = &cfg->net,
+		.smb = &cfg->smb,
+		.gitrepo_timeout_s = cfg->gitrepo_timeout_s,
 	};
 	enum vmm_accel accel;
 	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)

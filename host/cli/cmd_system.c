@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "group.h"
 #include "capsid.h"
+#include "config.h"
 #include "net.h"
 #include "proto.h"
 #include "smb.h"
@@ -135,12 +136,13 @@ static void append(char *buf, size_t len, const char *a, unsigned port)
 }
 
 /* The running services (0, 1 or 2 of them). */
-static size_t services(const char *root, struct service out[2])
+static size_t services(const char *root, const struct net_settings *set, const struct smb_settings *smbset,
+		       struct service out[2])
 {
 	size_t n = 0;
 	struct capsid_error err = {0};
 	struct net_config net;
-	if (net_config_load(root, &net, &err) == 0) {
+	if (net_config_load(root, set, &net, &err) == 0) {
 		pid_t pid = net_dns_pid(&net);
 		if (pid) {
 			struct service *s = &out[n++];
@@ -158,7 +160,7 @@ static size_t services(const char *root, struct service out[2])
 	}
 	struct smb_config smb;
 	pid_t keeper = 0, smbd = 0;
-	if (smb_config_init(root, &smb, &err) == 0 && smb_service_pids(&smb, &keeper, &smbd) == 0 && keeper) {
+	if (smb_config_init(root, smbset, &smb, &err) == 0 && smb_service_pids(&smb, &keeper, &smbd) == 0 && keeper) {
 		struct service *s = &out[n++];
 		*s = (struct service){.name = "smbd", .pid = keeper, .child = smbd};
 		char path[PATH_MAX];
@@ -298,7 +300,7 @@ static int system_status(struct cli_ctx *ctx, int argc, char **argv)
 	if (live_groups(ctx, &groups, &n_groups) < 0)
 		return cli_fail("system status: out of memory");
 	struct service svc[2];
-	size_t n_svc = services(ctx->root, svc);
+	size_t n_svc = services(ctx->root, &ctx->cfg->net, &ctx->cfg->smb, svc);
 	if (json)
 		return status_json(ctx->root, groups, n_groups, svc, n_svc);
 	printf("%-8s %-24s %-8s %s\n", "KIND", "NAME", "PID", "DETAIL");
@@ -334,13 +336,13 @@ static int stop_group(struct cli_ctx *ctx, const struct live_group *g)
 	return 0;
 }
 
-static int stop_services(const char *root)
+static int stop_services(const char *root, const struct net_settings *set, const struct smb_settings *smbset)
 {
 	int rc = 0;
 	struct capsid_error err = {0};
 	struct smb_config smb;
 	pid_t keeper = 0, smbd = 0;
-	if (smb_config_init(root, &smb, &err) == 0) {
+	if (smb_config_init(root, smbset, &smb, &err) == 0) {
 		smb_service_pids(&smb, &keeper, &smbd);
 		if (smb_service_pin(&smb, false, &err) < 0 || smb_service_stop(&smb, &err) < 0)
 			rc = cli_fail("smbd: %s", err.msg);
@@ -348,7 +350,7 @@ static int stop_services(const char *root)
 			printf("smbd: stopped\n");
 	}
 	struct net_config net;
-	if (net_config_load(root, &net, &err) == 0) {
+	if (net_config_load(root, set, &net, &err) == 0) {
 		pid_t dns = net_dns_pid(&net);
 		if (net_dns_stop(&net, SERVICE_STOP_WAIT_MS, &err) < 0)
 			rc = cli_fail("DNS responder: %s", err.msg);
@@ -412,11 +414,11 @@ static int system_stop(struct cli_ctx *ctx, int argc, char **argv)
 				"(they could only be deleted and created again); --force stops them anyway",
 				n_memory, n_memory == 1 ? "" : "s", n_memory == 1 ? "its" : "their");
 	struct service svc[2];
-	bool any = n || services(ctx->root, svc) || cli_standby_for_each(ctx->root, count_one, NULL);
+	bool any = n || services(ctx->root, &ctx->cfg->net, &ctx->cfg->smb, svc) || cli_standby_for_each(ctx->root, count_one, NULL);
 	int rc = cli_cmd_standby(ctx, 2, (char *[]){(char *)"standby", (char *)"stop", NULL});
 	for (size_t i = 0; i < n; i++)
 		rc |= stop_group(ctx, &groups[i]);
-	rc |= stop_services(ctx->root);
+	rc |= stop_services(ctx->root, &ctx->cfg->net, &ctx->cfg->smb);
 	/* What stopped has dropped its locks; its exit may take a moment more. */
 	pid_t left[64];
 	size_t n_left = 0;

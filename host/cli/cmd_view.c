@@ -188,6 +188,43 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const char help[] = "usage: capsid export NAME [-o yaml|json]\n"
+				   "Print the group as an ACI spec that `capsid create -f` accepts (YAML by\n"
+				   "default); secure values, storage account keys and secret contents are left out.\n";
+	if (cli_wants_help(argc, argv)) {
+		fputs(help, stdout);
+		return 0;
+	}
+	const char *name = NULL, *format = "yaml";
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+			format = argv[++i];
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else
+			return cli_fail("export: unexpected argument %s", argv[i]);
+	}
+	if (!name) {
+		fputs(help, stderr);
+		return cli_fail("export: NAME is required");
+	}
+	if (strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0)
+		return cli_fail("export: -o %s: must be yaml or json", format);
+	struct capsid_error err = {0};
+	struct json_object *doc = NULL;
+	if (capsid_group_export(ctx->cfg, name, &doc, &err) < 0)
+		return cli_fail("%s", err.msg);
+	if (strcmp(format, "yaml") == 0)
+		yaml_print(doc, 0, false);
+	else
+		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return 0;
+}
+
 /* ---- logs ---- */
 
 static void print_record(const char *container, bool stderr_stream, bool partial, const char *line, size_t len,

@@ -23,6 +23,7 @@ static const char usage[] =
 	"  create -f FILE     create a group and return once its VM is up\n"
 	"  list               list groups\n"
 	"  show NAME          show a group's instance view (-o json|yaml)\n"
+	"  export NAME        print the group as a spec create -f accepts (secure values left out)\n"
 	"  logs NAME          print container logs (--container, --follow, --tail)\n"
 	"  exec NAME -- CMD   run a command in a container (-i, -t, --container)\n"
 	"  stop|start|restart NAME\n"
@@ -152,7 +153,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"run", cli_cmd_run},         {"create", cli_cmd_create},     {"list", cli_cmd_list},
-	{"ls", cli_cmd_list},         {"show", cli_cmd_show},         {"logs", cli_cmd_logs},
+	{"ls", cli_cmd_list},         {"show", cli_cmd_show},         {"export", cli_cmd_export},         {"logs", cli_cmd_logs},
 	{"exec", cli_cmd_exec},       {"stop", cli_cmd_lifecycle},    {"start", cli_cmd_lifecycle},
 	{"restart", cli_cmd_lifecycle}, {"delete", cli_cmd_lifecycle}, {"rm", cli_cmd_lifecycle},
 	{"image", cli_cmd_image},     {"network", cli_cmd_network}, {"__monitor", cli_cmd_monitor},

@@ -58,14 +58,14 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 		cfg->runtime = "builtin";
 	cfg->guest_dir = env_str("CAPSID_GUEST_DIR");
 	cfg->qemu = env_str("CAPSID_QEMU");
-	cfg->net = (struct capsid_net_settings){
+	cfg->net = (struct net_settings){
 		.publish_address = getenv("CAPSID_PUBLISH_ADDRESS"),
 		.dns_zone = env_str("CAPSID_DNS_ZONE"),
 		.default_subnet = env_str("CAPSID_DEFAULT_SUBNET"),
 		.dns_port = env_str("CAPSID_DNS_PORT"),
 		.dns_exe = env_str("CAPSID_DNS_EXE"),
 	};
-	cfg->smb = (struct capsid_smb_settings){
+	cfg->smb = (struct smb_settings){
 		.smbd = env_str("CAPSID_SMBD"),
 		.smbpasswd = env_str("CAPSID_SMBPASSWD"),
 		.suffix = env_str("CAPSID_SMB_SUFFIX"),
@@ -76,8 +76,6 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 		.insecure = env_str("CAPSID_INSECURE_REGISTRIES"),
 		.mirror = env_str("CAPSID_REGISTRY_MIRROR"),
 	};
-	cfg->deb_cache = env_str("CAPSID_DEB_CACHE");
-	cfg->guestfs_cache = env_str("CAPSID_GUESTFS_CACHE");
 	int rc;
 	if ((rc = env_bool("CAPSID_QUIET_ACCEL", false, &cfg->quiet_accel, err)) < 0 ||
 	    (rc = env_uint("CAPSID_BOOT_TIMEOUT_MS", 120000, &cfg->boot_timeout_ms, err)) < 0 ||
@@ -90,9 +88,8 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 	    (rc = env_bool("CAPSID_WARM_START", false, &cfg->warm_start, err)) < 0 ||
 	    (rc = env_bool("CAPSID_WARM_STANDBY", false, &cfg->warm_standby, err)) < 0 ||
 	    (rc = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600, &cfg->warm_standby_idle_s, err)) < 0 ||
-	    (rc = env_uint("CAPSID_SMBD_TIMEOUT_MS", 0, &cfg->smb.smbd_timeout_ms, err)) < 0 ||
+	    (rc = env_uint("CAPSID_SMBD_TIMEOUT_MS", 0, &cfg->smb.start_timeout_ms, err)) < 0 ||
 	    (rc = env_uint("CAPSID_GITREPO_TIMEOUT_S", 0, &cfg->gitrepo_timeout_s, err)) < 0 ||
-	    (rc = env_bool("CAPSID_IMAGE_NO_OPENAT2", false, &cfg->image_no_openat2, err)) < 0 ||
 	    (rc = env_uint("CAPSID_REGISTRY_STALL_TIMEOUT", 0, &cfg->registry.stall_seconds, err)) < 0)
 		return rc;
 	if (cfg->registry.stall_seconds > 3600)

@@ -9,27 +9,10 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "net.h"
+#include "smb.h"
 
 #define CAPSID_DEFAULT_ROOT "/var/lib/capsid"
-
-/* Networking settings that override <root>/networks/config.json (NULL or 0:
- * the file's value, else the default). */
-struct capsid_net_settings {
-	const char *publish_address; /* CAPSID_PUBLISH_ADDRESS: an address, or "all" */
-	const char *dns_zone;	     /* CAPSID_DNS_ZONE */
-	const char *default_subnet;  /* CAPSID_DEFAULT_SUBNET */
-	const char *dns_port;	     /* CAPSID_DNS_PORT */
-	const char *dns_exe;	     /* CAPSID_DNS_EXE: the responder's program */
-};
-
-/* The embedded SMB service and azureFile volumes. */
-struct capsid_smb_settings {
-	const char *smbd;	  /* CAPSID_SMBD, default smbd from PATH */
-	const char *smbpasswd;	  /* CAPSID_SMBPASSWD */
-	unsigned smbd_timeout_ms; /* CAPSID_SMBD_TIMEOUT_MS, 0: the default */
-	const char *suffix;	  /* CAPSID_SMB_SUFFIX, default file.capsid.local */
-	const char *addresses;	  /* CAPSID_SMB_ADDRESSES: name=IPv4,... */
-};
 
 /* How a front end hears what the library notices but does not fail on
  * (the accelerator chosen, ...): the front end prints, the library never. */
@@ -64,15 +47,12 @@ struct capsid_config {
 	bool warm_standby;	      /* CAPSID_WARM_STANDBY (with warm_start) */
 	unsigned warm_standby_idle_s; /* CAPSID_WARM_STANDBY_IDLE_S */
 
-	struct capsid_net_settings net;
-	struct capsid_smb_settings smb;
+	struct net_settings net; /* over <root>/networks/config.json (net.h) */
+	struct smb_settings smb; /* the embedded SMB service, azureFile servers (smb.h) */
 	struct capsid_registry_settings registry;
 
 	/* Volumes and images. */
 	unsigned gitrepo_timeout_s; /* CAPSID_GITREPO_TIMEOUT_S */
-	const char *deb_cache;	    /* CAPSID_DEB_CACHE: Debian packages for the disk appliance */
-	const char *guestfs_cache;  /* CAPSID_GUESTFS_CACHE: the libguestfs appliance */
-	bool image_no_openat2;	    /* CAPSID_IMAGE_NO_OPENAT2: walk paths without openat2 (tests) */
 };
 
 /* Fill cfg from the environment. root and accel, when not NULL, are the

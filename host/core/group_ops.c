@@ -32,10 +32,10 @@ static void sleep_ms(unsigned ms)
 
 /* Remove what a group made on the host: its network attachment (tap,
  * address, published ports, DNS name, rules) and its directory. */
-static int remove_group(const struct group_paths *p, struct capsid_error *err)
+static int remove_group(const struct capsid_config *c, const struct group_paths *p, struct capsid_error *err)
 {
 	struct net_config cfg;
-	int rc = net_config_load(p->root, &cfg, err);
+	int rc = net_config_load(p->root, &c->net, &cfg, err);
 	if (rc >= 0)
 		rc = net_detach(&cfg, p->name, err);
 	if (rc < 0)
@@ -128,7 +128,7 @@ int capsid_group_create(const struct capsid_config *cfg, const struct capsid_cre
 		spec_json_wipe_secrets(full);
 		json_object_put(full);
 		struct capsid_error cleanup = {0};
-		remove_group(&paths, &cleanup);
+		remove_group(cfg, &paths, &cleanup);
 		return capsid_error_errno(err, -rc, "write %s", paths.spec);
 	}
 	s = json_object_to_json_string_length(full, JSON_C_TO_STRING_PLAIN, &len);
@@ -139,7 +139,7 @@ int capsid_group_create(const struct capsid_config *cfg, const struct capsid_cre
 	if (rc < 0) {
 		core_wait_monitor_gone(&paths, 10000);
 		struct capsid_error cleanup = {0};
-		remove_group(&paths, &cleanup);
+		remove_group(cfg, &paths, &cleanup);
 		capsid_error_prefix(err, "create group %s", paths.name);
 		return rc;
 	}
@@ -292,7 +292,7 @@ int capsid_group_delete(const struct capsid_config *cfg, const char *name, struc
 	_cleanup_close_ int lock = group_lock(&p);
 	if (lock < 0 && lock != -ENOENT)
 		return capsid_error_errno(err, -lock, "group %s: cannot take its lock", p.name);
-	rc = remove_group(&p, err);
+	rc = remove_group(cfg, &p, err);
 	return rc < 0 ? capsid_error_prefix(err, "delete %s", p.name) : 0;
 }
 

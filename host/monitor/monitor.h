@@ -21,6 +21,8 @@
 #include "vm_fsm.h"
 #include "vmm.h"
 
+struct smb_settings;
+
 struct spec_group;
 struct image_info;
 struct log_writer;
@@ -47,6 +49,9 @@ struct monitor_options {
 	bool standby;   /* with warm: keep a ready clone per machine (CAPSID_WARM_STANDBY=1; standby.c) */
 	unsigned standby_idle_s;             /* a ready clone nobody claims ends after this */
 	const struct monitor_adopt *adopt;   /* this monitor starts on a ready clone (standby.c) */
+	const struct net_settings *net;      /* the edge's network settings (NULL: the file's) */
+	const struct smb_settings *smb;      /* the edge's SMB settings (NULL: the defaults) */
+	unsigned gitrepo_timeout_s;          /* a gitRepo clone's bound (0: the default) */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
