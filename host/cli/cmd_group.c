@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "group.h"
 #include "image.h"
+#include "jail.h"
 #include "launch.h"
 #include "net.h"
 #include "spec.h"
@@ -245,6 +246,9 @@ static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths)
 		return cli_fail("group %s: cannot take its lock: %s", paths->name, strerror(-lock));
 	if (remove_group(paths, &err) < 0)
 		return cli_fail("delete %s: %s", paths->name, err.msg);
+	/* What a killed monitor could not release (vmm/jail.h). */
+	jail_cgroup_remove(paths->root, paths->name);
+	jail_uid_release(paths->root, paths->name);
 	return 0;
 }
 

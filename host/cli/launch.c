@@ -136,6 +136,8 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 	rc = cli_guest_dir(guest, sizeof(guest), err);
 	if (rc < 0)
 		return rc;
+	if (!env_uint("CAPSID_CONFINE", 1))
+		cli_warn("confinement is off (CAPSID_CONFINE=0 or --no-confine): QEMU runs as root, unsandboxed");
 	const char *runtime = opts && opts->runtime ? opts->runtime : runtime_default();
 	if (strcmp(runtime, "builtin") != 0 && strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
 		return capsid_error_set(err, EINVAL, "runtime %s: must be builtin, crun or runc", runtime);
@@ -297,7 +299,12 @@ static int parse_monitor_args(int argc, char **argv, int first, struct monitor_a
 		.standby = warm && env_uint("CAPSID_WARM_STANDBY", 0) != 0,
 		.standby_idle_s = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600),
 		.qemu = getenv("CAPSID_QEMU") && *getenv("CAPSID_QEMU") ? getenv("CAPSID_QEMU") : NULL,
+		.confine = env_uint("CAPSID_CONFINE", 1) != 0,
+		.vmm_overhead_mib = env_uint("CAPSID_JAIL_VMM_OVERHEAD_MIB", MONITOR_JAIL_VMM_OVERHEAD_MIB),
 	};
+	struct capsid_error err = {0};
+	if (jail_range_parse(getenv("CAPSID_JAIL_UIDS"), &opts->uids, &err) < 0)
+		return -EINVAL;
 	enum vmm_accel accel;
 	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)
 		return -EINVAL;

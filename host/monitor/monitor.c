@@ -268,7 +268,10 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (log >= 0)
 			close(log); /* QEMU appends the serial console; start each boot afresh */
-		rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
+		struct vmm_jail jail;
+		rc = monitor_jail_apply(m, m->jail_owner, &cfg, &jail, err);
+		if (rc == 0)
+			rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
 		if (rc < 0) {
 			m->vm = VM_DOWN;
 			monitor_volumes_release(m);
@@ -366,6 +369,7 @@ void monitor_vm_gone(struct monitor *m, const char *why)
 	}
 	monitor_agent_close(m, NULL);
 	monitor_volumes_release(m); /* QEMU is gone: its disks are free */
+	monitor_jail_vm_gone(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->log)
@@ -661,6 +665,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.next_stream = 1,
 		.vm = VM_DOWN,
 		.adopt = opts->adopt,
+		.jail_owner = paths->name,
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};
@@ -689,6 +694,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		monitor_log(m, "start failed: %s", err.msg);
 		if (m->adopt)
 			monitor_standby_discard(m);
+		monitor_jail_release(m);
 		monitor_report_ready(m, err.msg);
 		monitor_free(m);
 		close(lock_fd);
@@ -699,6 +705,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	if (m->qemu_pid > 0)
 		vmm_terminate(m->qemu_pid, paths->qmp, 2000);
 	monitor_save_state(m);
+	monitor_jail_release(m);
 	monitor_log(m, "monitor exiting");
 	monitor_free(m);
 	unlink(paths->control);

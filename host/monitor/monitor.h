@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "group.h"
+#include "jail.h"
 #include "net.h"
 #include "view.h"
 #include "vmm.h"
@@ -45,6 +46,9 @@ struct monitor_options {
 	bool standby;   /* with warm: keep a ready clone per machine (CAPSID_WARM_STANDBY=1; standby.c) */
 	unsigned standby_idle_s;             /* a ready clone nobody claims ends after this */
 	const struct monitor_adopt *adopt;   /* this monitor starts on a ready clone (standby.c) */
+	bool confine;                        /* jail every QEMU (CAPSID_CONFINE, default on; monitor_jail.c) */
+	struct jail_range uids;              /* CAPSID_JAIL_UIDS */
+	unsigned vmm_overhead_mib;           /* memory.max = guest RAM + this (CAPSID_JAIL_VMM_OVERHEAD_MIB) */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
@@ -226,6 +230,7 @@ struct monitor {
 	int ready_fd;             /* create's CLI waits on it until the VM is up */
 	char vm_started_at[40];
 	struct monitor_warm warm; /* template.c */
+	const char *jail_owner;   /* whose uid and cgroup this monitor's QEMUs get */
 	const struct monitor_adopt *adopt; /* the ready clone to start on, until the first boot */
 
 	int listen_fd;
@@ -290,6 +295,23 @@ int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_
 int monitor_net_finish(struct monitor *m, struct capsid_error *err);
 int monitor_net_configure_guest(struct monitor *m);
 void monitor_net_describe(struct monitor *m, struct json_object *props, struct json_object *ext);
+
+/* QEMU's memory beyond guest RAM under TCG (translation cache, binary,
+ * libraries, device state): measured in docs/ARCHITECTURE.md "Confinement". */
+#define MONITOR_JAIL_VMM_OVERHEAD_MIB 192
+
+/* monitor_jail.c: cfg->jail for a QEMU of jail_owner's (NULL when
+ * confinement is off); j holds it until the spawn. */
+int monitor_jail_apply(struct monitor *m, const char *owner, struct vmm_config *cfg, struct vmm_jail *j,
+		       struct capsid_error *err);
+/* The owner a ready clone's uid and cgroup are held under. */
+int monitor_jail_standby_owner(const char *standby_dir, char *out, size_t len);
+/* The ready clone's uid and QEMU become the group's. */
+int monitor_jail_adopt(struct monitor *m, const struct vmm_config *cfg, struct capsid_error *err);
+/* The group's QEMU is gone: its cgroup goes. */
+void monitor_jail_vm_gone(struct monitor *m);
+/* The monitor ends: the group's cgroup and uid go. */
+void monitor_jail_release(struct monitor *m);
 
 /* monitor_volume.c */
 struct spec_container;

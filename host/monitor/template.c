@@ -234,7 +234,10 @@ static int template_build(struct monitor *m, const struct vmm_config *cold, stru
 
 	uint64_t t0 = util_now_ms();
 	pid_t pid = 0;
-	int rc = vmm_spawn(&t, m->log_fd, &pid, err);
+	struct vmm_jail jail;
+	int rc = monitor_jail_apply(m, m->jail_owner, &t, &jail, err);
+	if (rc == 0)
+		rc = vmm_spawn(&t, m->log_fd, &pid, err);
 	if (rc < 0)
 		return capsid_error_prefix(err, "template");
 	rc = wait_hello(agent, t0 + m->opts->boot_timeout_ms, err);

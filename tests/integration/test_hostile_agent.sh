@@ -5,6 +5,10 @@
 # crashes or hangs, and nothing is left behind.
 . "$(dirname "$0")/lib.sh"
 export CAPSID_QEMU="$(dirname "$0")/fake_qemu.py"
+# The stand-in plays a hostile guest, not a hostile QEMU (that is
+# integration.redteam_qemu): it takes its mode from the environment and
+# serves the agent socket by path, which a jailed QEMU has neither of.
+export CAPSID_CONFINE=0
 
 write_spec "$WORK/g.yaml" evil Never 'c|1|0.25|true'
 for mode in garbage oversized early; do
