@@ -84,6 +84,8 @@ static uid_t find_owner(int dirfd, const char *owner)
 			close(dup);
 		return 0;
 	}
+	/* The duplicate shares the directory's offset: start from the top. */
+	rewinddir(d);
 	uid_t found = 0;
 	struct dirent *e;
 	while (!found && (e = readdir(d))) {
