@@ -171,16 +171,23 @@ static void child(const struct vmm_jail *j, const char *binary, char **argv, con
 
 int vmm_spawn_jailed(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, struct capsid_error *err)
 {
-	/* The jail as given, plus the files QEMU opens by path. */
+	/* The jail as given, plus the files QEMU opens by path, by their
+	 * canonical paths (the jail makes each path's directories). */
 	struct vmm_jail j = *cfg->jail;
-	const char *by_path[] = {cfg->kernel, cfg->initrd, cfg->ram_file};
+	struct vmm_config c = *cfg;
+	const char **by_path[] = {&c.kernel, &c.initrd, &c.ram_file};
+	char canon[3][PATH_MAX];
 	for (size_t i = 0; i < sizeof(by_path) / sizeof(by_path[0]); i++) {
-		if (!by_path[i])
+		if (!*by_path[i])
 			continue;
+		if (!realpath(*by_path[i], canon[i]))
+			return capsid_error_errno(err, errno, "jail: %s", *by_path[i]);
+		*by_path[i] = canon[i];
 		if (j.n_files == JAIL_MAX_FILES)
 			return capsid_error_set(err, E2BIG, "jail: too many files");
-		j.files[j.n_files++] = (struct jail_file){.path = by_path[i], .writable = by_path[i] == cfg->ram_file};
+		j.files[j.n_files++] = (struct jail_file){.path = canon[i], .writable = i == 2};
 	}
+	cfg = &c;
 	char binary[PATH_MAX];
 	const char *name = cfg->qemu ? cfg->qemu : "qemu-system-x86_64";
 	int rc = resolve_binary(name, binary);

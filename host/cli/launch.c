@@ -300,6 +300,9 @@ static int parse_monitor_args(int argc, char **argv, int first, struct monitor_a
 		.standby_idle_s = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600),
 		.qemu = getenv("CAPSID_QEMU") && *getenv("CAPSID_QEMU") ? getenv("CAPSID_QEMU") : NULL,
 		.confine = env_uint("CAPSID_CONFINE", 1) != 0,
+		/* The kubelet's containerLogMaxSize and containerLogMaxFiles defaults. */
+		.log_max_bytes = env_uint("CAPSID_LOG_MAX_BYTES", 10u << 20),
+		.log_max_files = env_uint("CAPSID_LOG_MAX_FILES", 5),
 		.vmm_overhead_mib = env_uint("CAPSID_JAIL_VMM_OVERHEAD_MIB", MONITOR_JAIL_VMM_OVERHEAD_MIB),
 	};
 	struct capsid_error err = {0};

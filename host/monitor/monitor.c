@@ -537,6 +537,7 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 		rc = log_writer_open(path, &m->containers[i].log);
 		if (rc < 0)
 			return capsid_error_errno(err, rc, "open %s", path);
+		log_writer_set_limits(m->containers[i].log, m->opts->log_max_bytes, m->opts->log_max_files);
 	}
 	return 0;
 }

@@ -49,6 +49,8 @@ struct monitor_options {
 	bool confine;                        /* jail every QEMU (CAPSID_CONFINE, default on; monitor_jail.c) */
 	struct jail_range uids;              /* CAPSID_JAIL_UIDS */
 	unsigned vmm_overhead_mib;           /* memory.max = guest RAM + this (CAPSID_JAIL_VMM_OVERHEAD_MIB) */
+	unsigned log_max_bytes;              /* per container log file (CAPSID_LOG_MAX_BYTES, 0 = no cap) */
+	unsigned log_max_files;              /* the current one and rotated ones (CAPSID_LOG_MAX_FILES) */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):

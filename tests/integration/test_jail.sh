@@ -24,8 +24,8 @@ check_confined() {
 	[ "$pid" -gt 0 ] || fail "$g: no QEMU pid"
 	uid=$(field "$pid" Uid | awk '{print $1}')
 	[ "$uid" -ge 1500000001 ] && [ "$uid" -le 1500065535 ] || fail "$g: QEMU uid $uid not from the default range"
-	[ "$(field "$pid" Uid)" = "$uid	$uid	$uid	$uid" ] || fail "$g: uids $(field "$pid" Uid)"
-	[ "$(field "$pid" Gid)" = "$uid	$uid	$uid	$uid" ] || fail "$g: gids $(field "$pid" Gid)"
+	[ "$(field "$pid" Uid)" = "$uid $uid $uid $uid" ] || fail "$g: uids $(field "$pid" Uid)"
+	[ "$(field "$pid" Gid)" = "$uid $uid $uid $uid" ] || fail "$g: gids $(field "$pid" Gid)"
 	[ -z "$(field "$pid" Groups)" ] || fail "$g: supplementary groups $(field "$pid" Groups)"
 	local c
 	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
@@ -50,13 +50,13 @@ check_confined() {
 	[ "$(ls "/proc/$pid/root/dev" | tr '\n' ' ')" = "full null random urandom zero " ] ||
 		fail "$g: jail /dev has $(ls "/proc/$pid/root/dev" | tr '\n' ' ')"
 	[ ! -e "/proc/$pid/root/etc/passwd" ] || fail "$g: /etc/passwd in the jail"
-	# Descriptors: /dev/null, the monitor log, two listening sockets, the
+	# Descriptors: /dev/null (opened before the pivot: "/null"), the monitor log, two listening sockets, the
 	# console, the image disk, the tap; nothing else of the host.
-	local fds
-	fds=$(ls -l "/proc/$pid/fd" | awk 'NR > 1 {print $NF}')
+	local fds f
+	fds=$(for f in "/proc/$pid/fd"/*; do readlink "$f"; done)
 	while read -r t; do
 		case "$t" in
-		/dev/null | "$ROOT/groups/$g/monitor.log" | "$ROOT/groups/$g/console.log" | socket:* | \
+		/dev/null | /null | /memfd:* | "$ROOT/groups/$g/monitor.log" | "$ROOT/groups/$g/console.log" | socket:* | \
 			anon_inode:* | /dev/net/tun | "$ROOT"/images/*) ;;
 		*) fail "$g: QEMU holds $t" ;;
 		esac
