@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,9 @@ int jail_exec(const struct vmm_jail *j, const char *binary, char *const argv[], 
 	sethostname("vmm", 3);
 	if ((rc = drop_privileges(j, err)) < 0)
 		return rc;
+	/* The uid change cleared the parent-death signal: set it again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return capsid_error_errno(err, errno, "jail: parent-death signal");
 	/* Everything past the VMM's descriptors closes at exec (the caller's
 	 * error pipe among them: it stays usable until then). */
 	if (syscall(SYS_close_range, 3 + n_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
