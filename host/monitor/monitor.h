@@ -300,7 +300,7 @@ void monitor_net_describe(struct monitor *m, struct json_object *props, struct j
 
 /* QEMU's memory beyond guest RAM under TCG (translation cache, binary,
  * libraries, device state): measured in docs/ARCHITECTURE.md "Confinement". */
-#define MONITOR_JAIL_VMM_OVERHEAD_MIB 192
+#define MONITOR_JAIL_VMM_OVERHEAD_MIB 96
 
 /* monitor_jail.c: cfg->jail for a QEMU of jail_owner's (NULL when
  * confinement is off); j holds it until the spawn. */

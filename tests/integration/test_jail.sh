@@ -8,7 +8,7 @@
 # warning.
 . "$(dirname "$0")/lib.sh"
 
-OVERHEAD=192
+OVERHEAD=96
 write_spec "$WORK/a.yaml" jaila Always 'c|1|0.25|echo up; exec sleep 3600'
 write_spec "$WORK/b.yaml" jailb Always 'c|1|0.25|echo up; exec sleep 3600'
 capsid create -f "$WORK/a.yaml" >/dev/null 2>"$WORK/err-a"
