@@ -303,11 +303,14 @@ static int parse_monitor_args(int argc, char **argv, int first, struct monitor_a
 		/* The kubelet's containerLogMaxSize and containerLogMaxFiles defaults. */
 		.log_max_bytes = env_uint("CAPSID_LOG_MAX_BYTES", 10u << 20),
 		.log_max_files = env_uint("CAPSID_LOG_MAX_FILES", 5),
+		.max_execs = env_uint("CAPSID_MAX_EXECS", MONITOR_MAX_EXECS),
 		.vmm_overhead_mib = env_uint("CAPSID_JAIL_VMM_OVERHEAD_MIB", MONITOR_JAIL_VMM_OVERHEAD_MIB),
 	};
 	struct capsid_error err = {0};
 	if (jail_range_parse(getenv("CAPSID_JAIL_UIDS"), &opts->uids, &err) < 0)
 		return -EINVAL;
+	if (opts->max_execs == 0 || opts->max_execs > MONITOR_MAX_EXECS)
+		opts->max_execs = MONITOR_MAX_EXECS;
 	enum vmm_accel accel;
 	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)
 		return -EINVAL;

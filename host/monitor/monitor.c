@@ -667,6 +667,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.vm = VM_DOWN,
 		.adopt = opts->adopt,
 		.jail_owner = paths->name,
+		.bounds_at = util_now_ms(),
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};

@@ -51,6 +51,7 @@ struct monitor_options {
 	unsigned vmm_overhead_mib;           /* memory.max = guest RAM + this (CAPSID_JAIL_VMM_OVERHEAD_MIB) */
 	unsigned log_max_bytes;              /* per container log file (CAPSID_LOG_MAX_BYTES, 0 = no cap) */
 	unsigned log_max_files;              /* the current one and rotated ones (CAPSID_LOG_MAX_FILES) */
+	unsigned max_execs;                  /* execs running at once per group (CAPSID_MAX_EXECS, <= MONITOR_MAX_EXECS) */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
@@ -233,6 +234,7 @@ struct monitor {
 	char vm_started_at[40];
 	struct monitor_warm warm; /* template.c */
 	const char *jail_owner;   /* whose uid and cgroup this monitor's QEMUs get */
+	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
 	const struct monitor_adopt *adopt; /* the ready clone to start on, until the first boot */
 
 	int listen_fd;
@@ -314,6 +316,10 @@ int monitor_jail_adopt(struct monitor *m, const struct vmm_config *cfg, struct c
 void monitor_jail_vm_gone(struct monitor *m);
 /* The monitor ends: the group's cgroup and uid go. */
 void monitor_jail_release(struct monitor *m);
+
+/* monitor_bounds.c: console.log and monitor.log capped at log_max_bytes. */
+uint64_t monitor_bounds_next_timer(const struct monitor *m);
+void monitor_bounds_timers(struct monitor *m, uint64_t now);
 
 /* monitor_volume.c */
 struct spec_container;

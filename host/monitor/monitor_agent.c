@@ -670,6 +670,8 @@ uint64_t monitor_next_timer(struct monitor *m)
 		next = m->agent_retry_at;
 	if (monitor_template_next_timer(m) < next)
 		next = monitor_template_next_timer(m);
+	if (monitor_bounds_next_timer(m) < next)
+		next = monitor_bounds_next_timer(m);
 	if (m->vm == VM_READY && m->release_at && m->release_at < next)
 		next = m->release_at;
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -683,6 +685,7 @@ uint64_t monitor_next_timer(struct monitor *m)
 void monitor_run_timers(struct monitor *m, uint64_t now)
 {
 	monitor_template_timers(m, now);
+	monitor_bounds_timers(m, now);
 	if (m->vm == VM_BOOTING && m->agent_fd < 0 && now >= m->agent_retry_at) {
 		if (agent_try_connect(m) < 0)
 			m->agent_retry_at = now + 10;
