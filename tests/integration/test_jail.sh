@@ -18,15 +18,21 @@ capsid create -f "$WORK/b.yaml" >/dev/null
 qemu_pid() { capsid show "$1" | json_get 'd["capsid"]["qemuPid"]'; }
 field() { awk -v k="$2:" '$1 == k { $1 = ""; print substr($0, 2) }' "/proc/$1/status"; }
 
+# check_confined GROUP [warm]: warm, its QEMU maps the template's RAM file
+# (the one file of the state root it sees, by the shared gid).
 check_confined() {
-	local g=$1 pid uid
+	local g=$1 warm=${2:-} pid uid
 	pid=$(qemu_pid "$g")
 	[ "$pid" -gt 0 ] || fail "$g: no QEMU pid"
 	uid=$(field "$pid" Uid | awk '{print $1}')
 	[ "$uid" -ge 1500000001 ] && [ "$uid" -le 1500065535 ] || fail "$g: QEMU uid $uid not from the default range"
 	[ "$(field "$pid" Uid)" = "$uid $uid $uid $uid" ] || fail "$g: uids $(field "$pid" Uid)"
 	[ "$(field "$pid" Gid)" = "$uid $uid $uid $uid" ] || fail "$g: gids $(field "$pid" Gid)"
-	[ -z "$(field "$pid" Groups)" ] || fail "$g: supplementary groups $(field "$pid" Groups)"
+	if [ -n "$warm" ]; then
+		[ "$(field "$pid" Groups)" = 1500000000 ] || fail "$g: supplementary groups $(field "$pid" Groups)"
+	else
+		[ -z "$(field "$pid" Groups)" ] || fail "$g: supplementary groups $(field "$pid" Groups)"
+	fi
 	local c
 	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
 		[ "$(field "$pid" $c)" = 0000000000000000 ] || fail "$g: $c $(field "$pid" $c)"
@@ -44,8 +50,14 @@ check_confined() {
 	done
 	# Its root: nothing of the state root but what it opens by path
 	# (none for a cold boot), a /dev with only the harmless nodes.
-	[ ! -e "/proc/$pid/root$ROOT" ] || fail "$g: the state root is visible in the jail"
-	[ ! -e "/proc/$pid/root/home" ] && [ ! -e "/proc/$pid/root/var" ] && [ ! -e "/proc/$pid/root/tmp" ] ||
+	if [ -n "$warm" ]; then
+		local seen
+		seen=$(cd "/proc/$pid/root$ROOT" && find . -type f)
+		[[ "$seen" =~ ^\./templates/[0-9a-f]+/ram$ ]] || fail "$g: the jail shows of the state root: $seen"
+	else
+		[ ! -e "/proc/$pid/root$ROOT" ] || fail "$g: the state root is visible in the jail"
+	fi
+	[ ! -e "/proc/$pid/root/home" ] && [ ! -e "/proc/$pid/root/var" ] && { [ -n "$warm" ] || [ ! -e "/proc/$pid/root/tmp" ]; } ||
 		fail "$g: host directories in the jail: $(ls "/proc/$pid/root")"
 	[ "$(ls "/proc/$pid/root/dev" | tr '\n' ' ')" = "full null random urandom zero " ] ||
 		fail "$g: jail /dev has $(ls "/proc/$pid/root/dev" | tr '\n' ' ')"
@@ -58,6 +70,9 @@ check_confined() {
 		case "$t" in
 		/dev/null | /null | /memfd:* | "$ROOT/groups/$g/monitor.log" | "$ROOT/groups/$g/console.log" | socket:* | \
 			anon_inode:* | /dev/net/tun | "$ROOT"/images/*) ;;
+		"$ROOT"/templates/*/ram | "$ROOT"/templates/*/placeholder) [ -n "$warm" ] || fail "$g: QEMU holds $t" ;;
+		# A ready clone's stdout and stderr stay the standby's log it was started with.
+		"$ROOT"/standby/*/standby.log) [ -n "$warm" ] || fail "$g: QEMU holds $t" ;;
 		*) fail "$g: QEMU holds $t" ;;
 		esac
 	done <<<"$fds"
@@ -109,6 +124,26 @@ capsid create -f "$WORK/c.yaml" >/dev/null
 check_confined jailc
 [ "$(cat "$WORK/uid-jailc")" = "$(cat "$WORK/uid-jaila")" ] || fail "the released uid was not reused"
 capsid delete jailc >/dev/null
+
+# Warm start in the jail: a clone of the template (built confined), then a
+# ready clone whose uid and cgroup become the adopting group's.
+export CAPSID_WARM_START=1 CAPSID_WARM_STANDBY=1
+write_spec "$WORK/w1.yaml" warm1 Always 'c|1|0.25|exec sleep 3600'
+write_spec "$WORK/w2.yaml" warm2 Always 'c|1|0.25|exec sleep 3600'
+capsid create -f "$WORK/w1.yaml" >/dev/null
+glog warm1 | grep -q 'warm start: restored from template' || fail "warm1 did not restore: $(glog warm1)"
+check_confined warm1 warm
+wait_for "a ready clone" sh -c "'$CAPSID_BIN' standby list | grep -q ready"
+capsid create -f "$WORK/w2.yaml" >/dev/null
+glog warm2 | grep -q 'warm start: adopted the ready clone' || fail "warm2 did not adopt: $(glog warm2)"
+check_confined warm2 warm
+[ -z "$(grep -l '^standby-' "$ROOT"/jail/uids/* 2>/dev/null | xargs -r -n1 basename | grep -x "$(cat "$WORK/uid-warm2")")" ] ||
+	fail "warm2's uid is still the standby's"
+capsid delete warm1 >/dev/null
+capsid delete warm2 >/dev/null
+capsid standby stop >/dev/null
+wait_for "the standby's uid released" sh -c "! grep -q '^standby-' '$ROOT'/jail/uids/* 2>/dev/null"
+unset CAPSID_WARM_START CAPSID_WARM_STANDBY
 
 # Off for debugging: a warning, QEMU as root.
 write_spec "$WORK/d.yaml" loose Always 'c|1|0.25|exec sleep 3600'
