@@ -270,8 +270,12 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 			close(log); /* QEMU appends the serial console; start each boot afresh */
 		struct vmm_jail jail;
 		rc = monitor_jail_apply(m, m->jail_owner, &cfg, &jail, err);
-		if (rc == 0)
-			rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err);
+		if (rc == 0) {
+			int out = monitor_bounds_qemu_output(m);
+			rc = vmm_spawn(&cfg, out >= 0 ? out : m->log_fd, &m->qemu_pid, err);
+			if (out >= 0)
+				close(out);
+		}
 		if (rc < 0) {
 			m->vm = VM_DOWN;
 			monitor_volumes_release(m);
@@ -581,6 +585,8 @@ static void monitor_free(struct monitor *m)
 	free(m->view.containers);
 	json_object_put(m->spec_redacted);
 	spec_free(m->spec);
+	if (m->qemu_out_fd >= 0)
+		close(m->qemu_out_fd);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
 	if (m->listen_fd >= 0)
@@ -597,6 +603,9 @@ static void monitor_loop(struct monitor *m)
 		size_t n = 0;
 		fds[n++] = (struct pollfd){.fd = m->signal_fd, .events = POLLIN};
 		fds[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+		size_t out_slot = n;
+		if (m->qemu_out_fd >= 0)
+			fds[n++] = (struct pollfd){.fd = m->qemu_out_fd, .events = POLLIN};
 		size_t agent_slot = n;
 		if (m->agent_fd >= 0) {
 			short ev = POLLIN;
@@ -619,6 +628,8 @@ static void monitor_loop(struct monitor *m)
 			monitor_handle_signals(m);
 		if (fds[1].revents)
 			monitor_control_accept(m);
+		if (out_slot < agent_slot && fds[out_slot].revents && m->qemu_out_fd == fds[out_slot].fd)
+			monitor_bounds_drain(m);
 		if (agent_slot < first_client && m->agent_fd == fds[agent_slot].fd) {
 			short re = fds[agent_slot].revents;
 			if (re & POLLOUT) {
@@ -661,6 +672,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.agent_fd = -1,
 		.listen_fd = -1,
 		.signal_fd = -1,
+		.qemu_out_fd = -1,
 		.ready_fd = ready_fd,
 		.next_req_id = 1,
 		.next_stream = 1,

@@ -235,6 +235,8 @@ struct monitor {
 	struct monitor_warm warm; /* template.c */
 	const char *jail_owner;   /* whose uid and cgroup this monitor's QEMUs get */
 	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
+	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
+	uint64_t qemu_out_dropped;
 	const struct monitor_adopt *adopt; /* the ready clone to start on, until the first boot */
 
 	int listen_fd;
@@ -320,6 +322,11 @@ void monitor_jail_release(struct monitor *m);
 /* monitor_bounds.c: console.log and monitor.log capped at log_max_bytes. */
 uint64_t monitor_bounds_next_timer(const struct monitor *m);
 void monitor_bounds_timers(struct monitor *m, uint64_t now);
+/* The descriptor a QEMU about to start gets as stdout and stderr (the
+ * caller closes it after the spawn), -1 on failure (use the log itself). */
+int monitor_bounds_qemu_output(struct monitor *m);
+/* Readable: into the log while it is under the cap. */
+void monitor_bounds_drain(struct monitor *m);
 
 /* monitor_volume.c */
 struct spec_container;

@@ -457,7 +457,7 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 	if (monitor_jail_standby_owner(s.paths.dir, s.jail_owner, sizeof(s.jail_owner)) < 0)
 		return 2;
 	s.m = (struct monitor){.paths = &s.paths, .opts = opts, .agent_fd = -1, .listen_fd = -1, .signal_fd = -1,
-			       .ready_fd = -1, .jail_owner = s.jail_owner};
+			       .ready_fd = -1, .qemu_out_fd = -1, .jail_owner = s.jail_owner};
 	s.m.log_fd = open(s.paths.monitor_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	_cleanup_close_ int signal_fd = monitor_process_setup(s.paths.pid);
 	setpriority(PRIO_PROCESS, 0, STANDBY_NICE);

@@ -15,7 +15,8 @@
  * environment to pass them in, and its binary is all it can read of the
  * test. Mode "main" runs every attack that returns; another mode names one
  * attempt QEMU's filter kills the process for (mount, unshare, setuid,
- * execve, fork, reboot): the test starts one probe per such mode. */
+ * execve, fork, reboot): the test starts one probe per such mode. Mode
+ * "flood" writes 64 MiB to its stderr (the monitor's log). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
@@ -334,6 +335,18 @@ static void attack_main(void)
 	printf("probe: uid %d gid %d pid %d\n", (int)getuid(), (int)getgid(), (int)getpid());
 }
 
+/* Fill the monitor log (our stderr): 64 MiB, as fast as it goes. */
+static void attack_flood(void)
+{
+	static char line[4096];
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	uint64_t total = 0;
+	while (total < (64ull << 20) && write(2, line, sizeof(line)) > 0)
+		total += sizeof(line);
+	printf("probe: flood: %llu bytes written\n", (unsigned long long)total);
+}
+
 /* One attempt QEMU's filter kills the process for. */
 static void attack_fatal(void)
 {
@@ -376,6 +389,8 @@ int main(int argc, char **argv)
 	printf("probe: mode %s, QEMU's filter loaded (sets %#x), %zu targets\n", mode, sets, n_targets);
 	if (strcmp(mode, "main") == 0)
 		attack_main();
+	else if (strcmp(mode, "flood") == 0)
+		attack_flood();
 	else
 		attack_fatal();
 	printf("probe: done%s\n", escaped ? " (ESCAPES)" : "");

@@ -82,6 +82,17 @@ for mode in main mount unshare setuid execve fork reboot; do
 	fi
 done
 
+# A QEMU that floods its stderr (the monitor's log, through a pipe the
+# monitor drains): the log never passes the cap, the rest is dropped.
+make_probe flood
+CAPSID_LOG_MAX_BYTES=1048576 CAPSID_QEMU=$WORK/probe-flood capsid start attacker >/dev/null 2>&1 || true
+wait_for "the flood probe ends" sh -c "! pgrep -f '[_]_monitor attacker' >/dev/null"
+grep -q 'probe: mode flood' "$ALOG" || fail "flood: the probe did not run"
+grep -q "QEMU's output: the log is at its cap" "$ALOG" || fail "flood: nothing was dropped: $(grep -v xxxx "$ALOG" | tail -5)"
+size=$(stat -c %s "$ALOG")
+[ "$size" -le $((1048576 + 65536)) ] || fail "flood: monitor.log is $size bytes"
+echo "flood: monitor.log $size bytes"
+
 # The victim: the same QEMU, still answering, its data and logs whole.
 [ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
 kill -0 "$vpid" || fail "the victim's QEMU is gone"
