@@ -62,13 +62,14 @@ check_confined() {
 	[ "$(ls "/proc/$pid/root/dev" | tr '\n' ' ')" = "full null random urandom zero " ] ||
 		fail "$g: jail /dev has $(ls "/proc/$pid/root/dev" | tr '\n' ' ')"
 	[ ! -e "/proc/$pid/root/etc/passwd" ] || fail "$g: /etc/passwd in the jail"
-	# Descriptors: /dev/null (opened before the pivot: "/null"), the monitor log, two listening sockets, the
+	# Descriptors: /dev/null (opened before the pivot: "/null"), the pipe to
+	# the monitor's log (stdout, stderr), two listening sockets, the
 	# console, the image disk, the tap; nothing else of the host.
 	local fds f
 	fds=$(for f in "/proc/$pid/fd"/*; do readlink "$f"; done)
 	while read -r t; do
 		case "$t" in
-		/dev/null | /null | /memfd:* | "$ROOT/groups/$g/monitor.log" | "$ROOT/groups/$g/console.log" | socket:* | \
+		/dev/null | /null | /memfd:* | pipe:* | "$ROOT/groups/$g/monitor.log" | "$ROOT/groups/$g/console.log" | socket:* | \
 			anon_inode:* | /dev/net/tun | "$ROOT"/images/*) ;;
 		"$ROOT"/templates/*/ram | "$ROOT"/templates/*/placeholder) [ -n "$warm" ] || fail "$g: QEMU holds $t" ;;
 		# A ready clone's stdout and stderr stay the standby's log it was started with.
