@@ -20,6 +20,8 @@ PACKAGES=(
 	cpio kmod zstd lz4 xz-utils iproute2 nftables
 	# tests
 	python3 socat bsdutils procps util-linux
+	# registry pull tests: a real registry, a client to fill it, htpasswd, TLS
+	docker-registry skopeo apache2-utils openssl curl
 	# the embedded SMB service (volumes) and its tests
 	samba smbclient cifs-utils git
 	# the minimal guest kernel (images/kernel/build-kernel.sh): its source and

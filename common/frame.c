@@ -63,6 +63,7 @@ static const struct {
 	{CAPSID_CTL_RESTART, "CTL_RESTART"},
 	{CAPSID_CTL_START, "CTL_START"},
 	{CAPSID_CTL_EXIT, "CTL_EXIT"},
+	{CAPSID_CTL_EVENT, "CTL_EVENT"},
 };
 
 int frame_type_known(uint16_t type)

@@ -65,13 +65,14 @@ enum capsid_frame_type {
 	/* CLI <-> monitor control socket (never on the agent channel) */
 	CAPSID_CTL_STATUS = 64,  /* {} -> RESPONSE {instance view} */
 	CAPSID_CTL_STOP = 65,    /* {} -> RESPONSE when the VM is down */
-	CAPSID_CTL_ATTACH = 66,  /* {"containers":[..],"tail":N,"follow":bool} -> LOG_LINE frames */
+	CAPSID_CTL_ATTACH = 66,  /* {"containers":[..],"tail":N,"follow":bool,"events":bool} -> LOGLINE, EVENT frames */
 	CAPSID_CTL_EXEC = 67,    /* like CAPSID_MSG_EXEC; frames relayed with id = the request id */
 	CAPSID_CTL_LOGLINE = 68, /* monitor -> CLI: JSON {"container","stream","line","time"} */
 	CAPSID_CTL_GROUP_END = 69, /* monitor -> CLI: JSON {"state","exitCode"} */
 	CAPSID_CTL_RESTART = 70, /* {} restart every container */
 	CAPSID_CTL_START = 71,   /* {} boot a stopped or ended group again */
 	CAPSID_CTL_EXIT = 72,    /* {} stop the VM, answer, then the monitor exits (delete) */
+	CAPSID_CTL_EVENT = 73,   /* monitor -> CLI: a Warning event {"container"?,"name","message","time"} */
 };
 
 enum capsid_frame_flags {

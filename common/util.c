@@ -142,6 +142,13 @@ int util_rm_rf(const char *path)
 	return rc < 0 ? -errno : rc;
 }
 
+bool util_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n >= 1 && n <= UTIL_NAME_MAX && s[0] != '-' && s[n - 1] != '-' && !strstr(s, "--") &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 bool util_pid_running(pid_t pid)
 {
 	char path[64], buf[256];

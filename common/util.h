@@ -34,6 +34,14 @@ bool util_pid_running(pid_t pid);
 void util_format_time(char out[40], int64_t sec, long nsec);
 void util_now_rfc3339(char out[40]);
 
+/* ACI's rule for the names of groups, containers and volumes: 1-63
+ * lowercase letters, digits and '-', no leading, trailing or consecutive
+ * '-'. The one check every module uses. */
+#define UTIL_NAME_MAX 63
+bool util_name_valid(const char *s);
+#define UTIL_NAME_RULE                                                                                       \
+	"1-63 lowercase letters, digits and '-', not starting or ending with '-' and without '--'"
+
 /* Set O_NONBLOCK on fd. */
 int util_set_nonblock(int fd, int on);
 

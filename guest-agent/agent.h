@@ -12,8 +12,9 @@
 #include <sys/types.h>
 
 #include "log.h"
-#include "net.h"
+#include "agent_net.h"
 #include "reaped.h"
+#include "reply.h"
 
 /* Where the agent keeps its state in the guest. */
 #define AGENT_RUN_DIR	     "/run/capsid"
@@ -121,7 +122,7 @@ struct job {
 	/* The agent's own `run` (builtin_run_inline): pid is the container's
 	 * init, not a runtime command; done at EOF on err_fd, its exec pipe. */
 	bool inline_run;
-	uint32_t req_id;      /* request to answer when done; 0 for internal jobs */
+	struct reply_to req;  /* the request it answers when done */
 	char container[AGENT_NAME_MAX + 1];
 	uint32_t stream;
 	int err_fd;	/* the command's stderr, -1 when it writes into a stream's pipe */
@@ -140,7 +141,7 @@ struct image_mount {
 struct shutdown_state {
 	bool active;
 	bool killed;
-	uint32_t req_id;
+	struct reply_to req; /* answered once the guest is ready to power off */
 	uint64_t term_deadline_ms; /* SIGKILL after this */
 	uint64_t kill_deadline_ms; /* give up waiting after this */
 };
@@ -171,13 +172,6 @@ struct agent {
 /* Lookups (NULL when absent). */
 struct container *agent_container(struct agent *a, const char *name);
 struct stream *agent_stream(struct agent *a, uint32_t id);
-
-/* Exit status of pid if it was reaped before anyone claimed it (removes it). */
-
-/* Answer request `id`: RESPONSE with body (NULL: {}) or ERROR. Consumes body. */
-void agent_respond(struct agent *a, uint32_t id, struct json_object *body);
-void agent_respond_error(struct agent *a, uint32_t id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Power the guest off (never returns when PID 1). */
 void agent_poweroff(struct agent *a, const char *why) __attribute__((noreturn));

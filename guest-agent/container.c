@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "oci_config.h"
+#include "oci.h"
 #include "user.h"
 #include "util.h"
 #include "volume.h"

@@ -10,10 +10,11 @@
 #include "container.h"
 #include "identity.h"
 #include "lifecycle.h"
-#include "process.h"
+#include "reply.h"
 #include "request.h"
 #include "runtime.h"
 #include "shutdown.h"
+#include "stream.h"
 #include "volume.h"
 
 #define AGENT_VERSION "capsid-agent 0.1"
@@ -36,65 +37,55 @@ void dispatch_hello(struct agent *a)
 	channel_send_json(a->ch, CAPSID_MSG_HELLO, 0, o);
 }
 
-static void negotiate(struct agent *a, uint32_t id, struct json_object *body)
+static struct reply negotiate(struct agent *a, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	unsigned v;
-	if (request_parse_negotiate(body, &v, &err) < 0) {
-		agent_respond_error(a, id, "negotiate: %s", err.msg);
-		return;
-	}
+	if (request_parse_negotiate(body, &v, &err) < 0)
+		return reply_failed(&err);
 	a->negotiated = true;
 	a->version = v;
 	struct json_object *o = json_object_new_object();
 	if (o)
 		json_object_object_add(o, "version", json_object_new_int((int)v));
-	agent_respond(a, id, o);
+	return reply_ok(o);
 }
 
-static void resize(struct agent *a, uint32_t id, struct json_object *body)
+static struct reply resize(struct agent *a, struct reply_to *to, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	struct request_resize req;
-	if (request_parse_resize(body, &req, &err) < 0) {
-		agent_respond_error(a, id, "resize: %s", err.msg);
-		return;
-	}
+	if (request_parse_resize(body, &req, &err) < 0)
+		return reply_failed(&err);
 	struct stream *s = agent_stream(a, req.stream);
-	if (!s) {
-		agent_respond_error(a, id, "resize: no stream %u", req.stream);
-		return;
-	}
-	if (!s->tty) {
-		agent_respond_error(a, id, "resize: stream %u has no tty", req.stream);
-		return;
-	}
+	if (!s)
+		return reply_error("no stream %u", req.stream);
+	if (!s->tty)
+		return reply_error("stream %u has no tty", req.stream);
 	if (s->out_fd < 0) {
 		/* Not attached yet (exec in progress): remember for the attach. */
 		s->rows = req.rows;
 		s->cols = req.cols;
-		agent_respond(a, id, NULL);
-		return;
+		return reply_ok(NULL);
 	}
+	reply_about_stream(to, req.stream);
 	int rc = stream_resize(s, req.rows, req.cols);
 	if (rc < 0)
-		agent_respond_error(a, id, "resize stream %u: %s", req.stream, strerror(-rc));
-	else
-		agent_respond(a, id, NULL);
+		return reply_error("%s", strerror(-rc));
+	return reply_ok(NULL);
 }
 
-static void stats(struct agent *a, uint32_t id)
+static struct reply stats(struct agent *a)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *c = container_stats(a);
 	if (!o || !c) {
 		json_object_put(o);
 		json_object_put(c);
-		agent_respond_error(a, id, "stats: out of memory");
-		return;
+		return reply_error("out of memory");
 	}
 	json_object_object_add(o, "containers", c);
-	agent_respond(a, id, o);
+	return reply_ok(o);
 }
 
 static void stdin_data(struct agent *a, const struct frame *f)
@@ -115,7 +106,7 @@ static void stdin_data(struct agent *a, const struct frame *f)
 		log_warn(a, "stream %u: stdin: %s", f->id, strerror(-rc));
 }
 
-static void identity(struct agent *a, uint32_t id, struct json_object *body)
+static struct reply identity(struct json_object *body)
 {
 	struct capsid_error err = {0};
 	struct request_identity req;
@@ -123,21 +114,81 @@ static void identity(struct agent *a, uint32_t id, struct json_object *body)
 	if (rc >= 0)
 		rc = identity_apply(&req, &err);
 	explicit_bzero(req.entropy, sizeof(req.entropy));
-	if (rc < 0)
-		agent_respond_error(a, id, "identity: %s", err.msg);
-	else
-		agent_respond(a, id, NULL);
+	return rc < 0 ? reply_failed(&err) : reply_ok(NULL);
 }
 
-static void volumes(struct agent *a, uint32_t id, struct json_object *body)
+static struct reply volumes(struct agent *a, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	struct request_volume v[REQUEST_MAX_VOLUMES];
 	size_t n = 0;
 	if (request_parse_volumes(body, v, &n, &err) < 0 || volume_define(a, v, n, &err) < 0)
-		agent_respond_error(a, id, "volumes: %s", err.msg);
-	else
-		agent_respond(a, id, NULL);
+		return reply_failed(&err);
+	return reply_ok(NULL);
+}
+
+static struct reply network(struct agent *a, struct json_object *body)
+{
+	struct capsid_error err = {0};
+	if (agent_net_configure(body, &a->net, &err) < 0)
+		return reply_failed(&err);
+	return reply_ok(NULL);
+}
+
+/* A request of a negotiated session: its handler's result. Errors name the
+ * request ("create: ") until the handler names its target. */
+static struct reply route(struct agent *a, const struct frame *f, struct reply_to *to,
+			  struct json_object *body)
+{
+	to->subject = REPLY_ABOUT_REQUEST;
+	switch (f->type) {
+	case CAPSID_MSG_CREATE:
+		return lifecycle_create(a, to, body);
+	case CAPSID_MSG_START:
+		return lifecycle_start(a, to, body);
+	case CAPSID_MSG_EXEC:
+		return lifecycle_exec(a, to, body);
+	case CAPSID_MSG_SIGNAL:
+		return lifecycle_signal(a, to, body);
+	case CAPSID_MSG_DELETE:
+		return lifecycle_delete(a, to, body);
+	case CAPSID_MSG_SHUTDOWN:
+		return shutdown_begin(a, to, body);
+	case CAPSID_MSG_RESIZE:
+		return resize(a, to, body);
+	case CAPSID_MSG_STATS:
+		return stats(a);
+	case CAPSID_MSG_NETWORK:
+		return network(a, body);
+	case CAPSID_MSG_VOLUMES:
+		return volumes(a, body);
+	case CAPSID_MSG_IDENTITY:
+		return identity(body);
+	default:
+		to->subject = REPLY_ABOUT_FRAME;
+		return reply_error("unexpected frame type from the host");
+	}
+}
+
+/* A frame that asks for an answer: the protocol's checks, then its handler. */
+static struct reply request(struct agent *a, const struct frame *f, struct reply_to *to)
+{
+	if (f->id == 0)
+		return reply_error("request id 0 is reserved");
+	if (f->type < CAPSID_MSG_NEGOTIATE || f->type > CAPSID_MSG_IDENTITY)
+		return reply_error("unexpected frame type from the host");
+	_cleanup_json_ struct json_object *body = frame_body_json(f);
+	if (!body)
+		return reply_error("the body is not a JSON object");
+	if (f->type == CAPSID_MSG_NEGOTIATE) {
+		to->subject = REPLY_ABOUT_REQUEST;
+		return negotiate(a, body);
+	}
+	if (!a->negotiated)
+		return reply_error("protocol version not negotiated yet (send NEGOTIATE first)");
+	if (a->shutdown.active && f->type != CAPSID_MSG_STATS)
+		return reply_error("the guest is shutting down");
+	return route(a, f, to, body);
 }
 
 void dispatch_frame(struct agent *a, const struct frame *f)
@@ -147,73 +198,14 @@ void dispatch_frame(struct agent *a, const struct frame *f)
 			stdin_data(a, f);
 		return;
 	}
-	bool request = f->type >= CAPSID_MSG_NEGOTIATE && f->type <= CAPSID_MSG_IDENTITY;
-	if (!request) {
-		agent_respond_error(a, f->id, "unexpected frame type %s from the host",
-				    frame_type_name(f->type));
-		return;
-	}
-	_cleanup_json_ struct json_object *body = frame_body_json(f);
-	if (!body) {
-		agent_respond_error(a, f->id, "%s: the body is not a JSON object", frame_type_name(f->type));
-		return;
-	}
-	if (f->type == CAPSID_MSG_NEGOTIATE) {
-		negotiate(a, f->id, body);
-		return;
-	}
-	if (!a->negotiated) {
-		agent_respond_error(a, f->id,
-				    "%s: protocol version not negotiated yet (send NEGOTIATE first)",
-				    frame_type_name(f->type));
-		return;
-	}
-	if (a->shutdown.active && f->type != CAPSID_MSG_STATS) {
-		agent_respond_error(a, f->id, "%s: the guest is shutting down", frame_type_name(f->type));
-		return;
-	}
-	switch (f->type) {
-	case CAPSID_MSG_CREATE:
-		lifecycle_create(a, f->id, body);
-		break;
-	case CAPSID_MSG_START:
-		lifecycle_start(a, f->id, body);
-		break;
-	case CAPSID_MSG_EXEC:
-		lifecycle_exec(a, f->id, body);
-		break;
-	case CAPSID_MSG_SIGNAL:
-		lifecycle_signal(a, f->id, body);
-		break;
-	case CAPSID_MSG_DELETE:
-		lifecycle_delete(a, f->id, body);
-		break;
-	case CAPSID_MSG_SHUTDOWN:
-		shutdown_begin(a, f->id, body);
-		break;
-	case CAPSID_MSG_RESIZE:
-		resize(a, f->id, body);
-		break;
-	case CAPSID_MSG_STATS:
-		stats(a, f->id);
-		break;
-	case CAPSID_MSG_NETWORK: {
-		struct capsid_error err = {0};
-		if (agent_net_configure(body, &a->net, &err) < 0)
-			agent_respond_error(a, f->id, "network: %s", err.msg);
-		else
-			agent_respond(a, f->id, NULL);
-		break;
-	}
-	case CAPSID_MSG_VOLUMES:
-		volumes(a, f->id, body);
-		break;
-	case CAPSID_MSG_IDENTITY:
-		identity(a, f->id, body);
-		break;
-	default:
-		agent_respond_error(a, f->id, "unexpected frame type %s from the host",
-				    frame_type_name(f->type));
-		break;
-	}
+	struct reply_to to = reply_to_frame(f->id, f->type);
+	struct reply r = request(a, f, &to);
+	reply_send(a, &to, &r);
+}
+
+void dispatch_malformed(struct agent *a, int rc)
+{
+	struct reply_to to = {.subject = REPLY_ABOUT_INPUT};
+	struct reply r = reply_error("%s", rc == -EMSGSIZE ? "frame too large" : "malformed frame header");
+	reply_send(a, &to, &r);
 }

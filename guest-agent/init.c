@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "builtin_cgroup.h"
+#include "builtin/cgroup.h"
 #include "cleanup.h"
 #include "container.h"
 #include "kmod.h"
@@ -121,14 +121,14 @@ static void dev_links(void)
 static void prepare_cgroups(struct agent *a)
 {
 	struct capsid_error err = {0};
-	_cleanup_close_ int root = open(BCGROUP_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int root = open(BUILTIN_CGROUP_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		log_warn(a, "open " BCGROUP_ROOT ": %s", strerror(errno));
-	else if (bcgroup_delegate(root, &err) < 0)
-		log_warn(a, BCGROUP_ROOT ": %s", err.msg);
-	if (bcgroup_make_parent(AGENT_CGROUP_PARENT, &err) < 0)
+		log_warn(a, "open " BUILTIN_CGROUP_ROOT ": %s", strerror(errno));
+	else if (builtin_cgroup_delegate(root, &err) < 0)
+		log_warn(a, BUILTIN_CGROUP_ROOT ": %s", err.msg);
+	if (builtin_cgroup_make_parent(AGENT_CGROUP_PARENT, &err) < 0)
 		log_warn(a, "containers' cgroup: %s", err.msg);
-	a->dev_filter_fd = bcgroup_load_dev_filter(&err);
+	a->dev_filter_fd = builtin_cgroup_load_dev_filter(&err);
 	if (a->dev_filter_fd < 0)
 		log_warn(a, "builtin runtime: %s (each container loads its own)", err.msg);
 }
@@ -142,7 +142,7 @@ static void prepare_cgroups(struct agent *a)
 static void report_free_pages_finely(struct agent *a)
 {
 	_cleanup_close_ int fd =
-		open("/sys/module/page_reporting/parameters/page_reporting_order", O_WRONLY | O_CLOEXEC);
+	    open("/sys/module/page_reporting/parameters/page_reporting_order", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0 && write(fd, "3", 1) < 0)
 		log_warn(a, "page_reporting_order: %s", strerror(errno));
 }
@@ -217,7 +217,7 @@ int init_boot(struct agent *a, struct capsid_error *err)
 	    (rc = mount_at("shm", "/dev/shm", "tmpfs", fs_flags, "mode=1777", err)) < 0 ||
 	    (rc = mount_at("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", err)) < 0 ||
 	    (rc = mount_at("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err)) < 0 ||
-	    (rc = mount_at("cgroup2", BCGROUP_ROOT, "cgroup2", fs_flags, "nsdelegate", err)) < 0)
+	    (rc = mount_at("cgroup2", BUILTIN_CGROUP_ROOT, "cgroup2", fs_flags, "nsdelegate", err)) < 0)
 		return rc;
 	dev_links();
 	if (mkdir("/etc", 0755) < 0 && errno != EEXIST)

@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builtin.h"
+#include "builtin/builtin.h"
 #include "cleanup.h"
 #include "container.h"
-#include "process.h"
 #include "request.h"
 #include "runtime.h"
+#include "stream.h"
 
 static bool job_succeeded(const struct job *j)
 {
@@ -23,12 +23,12 @@ static bool job_succeeded(const struct job *j)
 	return WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 0;
 }
 
-static void respond_pid(struct agent *a, uint32_t id, pid_t pid)
+static struct reply pid_reply(pid_t pid)
 {
 	struct json_object *o = json_object_new_object();
 	if (o)
 		json_object_object_add(o, "pid", json_object_new_int(pid));
-	agent_respond(a, id, o);
+	return reply_ok(o);
 }
 
 void lifecycle_forget(struct agent *a, struct container *c)
@@ -50,27 +50,25 @@ static size_t container_count(struct agent *a)
 	return n;
 }
 
-static void delete_finish(struct agent *a, struct container *c, uint32_t req_id, const char *why);
+static struct reply delete_finish(struct agent *a, struct container *c, const char *why);
 
-/* `runtime delete --force`; its completion tears the files down and
- * forgets the container. req_id 0: nobody is answered. A container the
- * runtime never saw is torn down at once (and req_id answered). */
-static int start_delete_job(struct agent *a, struct container *c, uint32_t req_id, struct capsid_error *err)
+/* `runtime delete --force`; its completion tears the files down, forgets
+ * the container and answers `to`. A container the runtime never saw is
+ * torn down at once. */
+static struct reply start_delete_job(struct agent *a, struct container *c, const struct reply_to *to)
 {
-	if (!c->in_runtime) {
-		delete_finish(a, c, req_id, "");
-		return 0;
-	}
+	if (!c->in_runtime)
+		return delete_finish(a, c, "");
+	struct capsid_error err = {0};
 	const char *args[] = {"delete", "--force", c->name, NULL};
 	struct job *j;
-	int rc = runtime_job_start(a, JOB_DELETE, c->runtime, args, NULL, &j, err);
-	if (rc < 0)
-		return rc;
-	j->req_id = req_id;
+	if (runtime_job_start(a, JOB_DELETE, c->runtime, args, NULL, &j, &err) < 0)
+		return reply_failed(&err);
+	j->req = *to;
 	snprintf(j->container, sizeof(j->container), "%s", c->name);
 	c->state = CT_DELETING;
 	c->busy = true;
-	return 0;
+	return reply_deferred();
 }
 
 /* Listening --console-socket for a tty process; path gets its name. */
@@ -124,46 +122,32 @@ static void take_console(struct job *j, struct stream *s, char *why, size_t len)
 		stream_attach_pty(s, master, s->rows, s->cols);
 }
 
-void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
+struct reply lifecycle_create(struct agent *a, struct reply_to *to, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	struct request_create req;
-	if (request_parse_create(body, &req, &err) < 0) {
-		agent_respond_error(a, id, "create: %s", err.msg);
-		return;
-	}
+	if (request_parse_create(body, &req, &err) < 0)
+		return reply_failed(&err);
+	reply_about_container(to, req.container);
 	struct container *old = agent_container(a, req.container);
-	if (old) {
-		agent_respond_error(a, id, "create %s: a container of that name %s", req.container,
-				    old->state == CT_DELETING ? "is being deleted" : "exists");
-		return;
-	}
-	if (container_count(a) >= AGENT_MAX_CONTAINERS) {
-		agent_respond_error(a, id, "create %s: too many containers (%d)", req.container,
-				    AGENT_MAX_CONTAINERS);
-		return;
-	}
-	if (agent_stream(a, req.stream)) {
-		agent_respond_error(a, id, "create %s: stream %u is in use", req.container, req.stream);
-		return;
-	}
+	if (old)
+		return reply_error("a container of that name %s",
+				   old->state == CT_DELETING ? "is being deleted" : "exists");
+	if (container_count(a) >= AGENT_MAX_CONTAINERS)
+		return reply_error("too many containers (%d)", AGENT_MAX_CONTAINERS);
+	if (agent_stream(a, req.stream))
+		return reply_error("stream %u is in use", req.stream);
 	/* Each runtime has its own initramfs (runc's is bigger): say so
 	 * rather than fail at START with the runtime's exec error. */
-	if (!runtime_present(req.runtime)) {
-		agent_respond_error(a, id, "create %s: runtime %s is not in this guest's initramfs",
-				    req.container, req.runtime);
-		return;
-	}
+	if (!runtime_present(req.runtime))
+		return reply_error("runtime %s is not in this guest's initramfs", req.runtime);
 	struct container *c = calloc(1, sizeof(*c));
-	if (!c) {
-		agent_respond_error(a, id, "create %s: out of memory", req.container);
-		return;
-	}
+	if (!c)
+		return reply_error("out of memory");
 	c->child = (struct runtime_stdio){-1, -1, -1};
 	if (container_prepare(a, &req, &err) < 0) {
 		free(c);
-		agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
-		return;
+		return reply_failed(&err);
 	}
 	snprintf(c->name, sizeof(c->name), "%s", req.container);
 	snprintf(c->runtime, sizeof(c->runtime), "%s", req.runtime);
@@ -178,12 +162,11 @@ void lifecycle_create(struct agent *a, uint32_t id, struct json_object *body)
 			  &err) < 0) {
 		container_teardown(a, c->name, c->serial);
 		lifecycle_forget(a, c);
-		agent_respond_error(a, id, "create %s: %s", req.container, err.msg);
-		return;
+		return reply_failed(&err);
 	}
 	s->rows = req.proc.rows;
 	s->cols = req.proc.cols;
-	agent_respond(a, id, NULL);
+	return reply_ok(NULL);
 }
 
 /* builtin without a terminal: the agent runs the container itself
@@ -212,24 +195,19 @@ static int start_inline(struct agent *a, struct container *c, struct stream *s, 
 	return 0;
 }
 
-void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
+struct reply lifecycle_start(struct agent *a, struct reply_to *to, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	const char *name;
-	if (request_parse_container(body, &name, &err) < 0) {
-		agent_respond_error(a, id, "start: %s", err.msg);
-		return;
-	}
+	if (request_parse_container(body, &name, &err) < 0)
+		return reply_failed(&err);
+	reply_about_container(to, name);
 	struct container *c = agent_container(a, name);
-	if (!c) {
-		agent_respond_error(a, id, "start %s: no such container", name);
-		return;
-	}
+	if (!c)
+		return reply_error("no such container");
 	struct stream *s = agent_stream(a, c->stream);
-	if (c->state != CT_CREATED || c->in_runtime || !s) {
-		agent_respond_error(a, id, "start %s: not in the created state", name);
-		return;
-	}
+	if (c->state != CT_CREATED || c->in_runtime || !s)
+		return reply_error("not in the created state");
 	char bundle[PATH_MAX], pidfile[PATH_MAX];
 	container_path(bundle, sizeof(bundle), c->name, NULL);
 	container_path(pidfile, sizeof(pidfile), c->name, "pid");
@@ -243,17 +221,17 @@ void lifecycle_start(struct agent *a, uint32_t id, struct json_object *body)
 					    &err);
 	if (rc < 0) {
 		c->in_runtime = false;
-		agent_respond_error(a, id, "start %s: %s", name, err.msg);
-		return;
+		return reply_failed(&err);
 	}
-	j->req_id = id;
+	j->req = *to;
 	c->state = CT_STARTING;
 	c->busy = true;
+	return reply_deferred();
 }
 
 /* The container's init process runs (or the runtime failed: the container
  * stays created without a process; the host deletes it). */
-static void run_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
+static struct reply run_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
 {
 	c->busy = false;
 	char pidfile[PATH_MAX], why[AGENT_ERRTEXT_MAX] = "";
@@ -280,48 +258,37 @@ static void run_done(struct agent *a, struct job *j, struct container *c, struct
 		if (c->pid > 0)
 			kill(c->pid, SIGKILL);
 		c->state = CT_CREATED;
-		agent_respond_error(a, j->req_id, "start %s: %s: %s", c->name, c->runtime, why);
-		return;
+		return reply_error("%s: %s", c->runtime, why);
 	}
 	c->state = CT_RUNNING;
-	respond_pid(a, j->req_id, c->pid);
-	stream_start_forwarding(a, s);
+	return pid_reply(c->pid);
 }
 
-void lifecycle_exec(struct agent *a, uint32_t id, struct json_object *body)
+struct reply lifecycle_exec(struct agent *a, struct reply_to *to, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	struct request_exec req;
-	if (request_parse_exec(body, &req, &err) < 0) {
-		agent_respond_error(a, id, "exec: %s", err.msg);
-		return;
-	}
+	if (request_parse_exec(body, &req, &err) < 0)
+		return reply_failed(&err);
+	reply_about_container(to, req.container);
 	struct container *c = agent_container(a, req.container);
 	struct stream *main_stream = c ? agent_stream(a, c->stream) : NULL;
-	if (!c || c->state != CT_RUNNING || !main_stream || main_stream->exited) {
-		agent_respond_error(a, id, "exec in %s: %s", req.container,
-				    c ? "the container is not running" : "no such container");
-		return;
-	}
-	if (agent_stream(a, req.stream)) {
-		agent_respond_error(a, id, "exec in %s: stream %u is in use", req.container, req.stream);
-		return;
-	}
+	if (!c || c->state != CT_RUNNING || !main_stream || main_stream->exited)
+		return reply_error("%s", c ? "the container is not running" : "no such container");
+	if (agent_stream(a, req.stream))
+		return reply_error("stream %u is in use", req.stream);
 	char leaf[64], procfile[PATH_MAX], pidfile[PATH_MAX];
 	snprintf(leaf, sizeof(leaf), "exec-%u.json", req.stream);
 	container_path(procfile, sizeof(procfile), c->name, leaf);
 	snprintf(leaf, sizeof(leaf), "exec-%u.pid", req.stream);
 	container_path(pidfile, sizeof(pidfile), c->name, leaf);
-	if (container_write_exec(a, &req, procfile, &err) < 0) {
-		agent_respond_error(a, id, "exec in %s: %s", req.container, err.msg);
-		return;
-	}
+	if (container_write_exec(a, &req, procfile, &err) < 0)
+		return reply_failed(&err);
 	struct runtime_stdio child;
 	struct stream *s;
 	if (stream_create(a, req.stream, c->name, false, req.proc.tty, true, &child, &s, &err) < 0) {
 		unlink(procfile);
-		agent_respond_error(a, id, "exec in %s: %s", req.container, err.msg);
-		return;
+		return reply_failed(&err);
 	}
 	s->rows = req.proc.rows;
 	s->cols = req.proc.cols;
@@ -334,13 +301,13 @@ void lifecycle_exec(struct agent *a, uint32_t id, struct json_object *body)
 	if (start_stream_job(a, JOB_EXEC, c->runtime, args, 6, c->name, s, &child, "e", key, &j, &err) < 0) {
 		stream_destroy(a, s);
 		unlink(procfile);
-		agent_respond_error(a, id, "exec in %s: %s", req.container, err.msg);
-		return;
+		return reply_failed(&err);
 	}
-	j->req_id = id;
+	j->req = *to;
+	return reply_deferred();
 }
 
-static void exec_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
+static struct reply exec_done(struct agent *a, struct job *j, struct container *c, struct stream *s)
 {
 	char leaf[64], path[PATH_MAX], why[AGENT_ERRTEXT_MAX] = "";
 	snprintf(leaf, sizeof(leaf), "exec-%u.json", j->stream);
@@ -362,82 +329,65 @@ static void exec_done(struct agent *a, struct job *j, struct container *c, struc
 	}
 	unlink(path);
 	if (why[0]) {
-		agent_respond_error(a, j->req_id, "exec in %s: %s: %s", j->container,
-				    c ? c->runtime : "runtime", why);
 		if (s) {
 			if (pid > 0)
 				kill(pid, SIGKILL);
 			stream_destroy(a, s);
 		}
-		return;
+		return reply_error("%s: %s", c ? c->runtime : "runtime", why);
 	}
 	stream_set_pid(a, s, pid, j->reaped_mark);
-	respond_pid(a, j->req_id, pid);
-	stream_start_forwarding(a, s);
+	return pid_reply(pid);
 }
 
-void lifecycle_signal(struct agent *a, uint32_t id, struct json_object *body)
+struct reply lifecycle_signal(struct agent *a, struct reply_to *to, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	struct request_signal req;
-	if (request_parse_signal(body, &req, &err) < 0) {
-		agent_respond_error(a, id, "signal: %s", err.msg);
-		return;
-	}
+	if (request_parse_signal(body, &req, &err) < 0)
+		return reply_failed(&err);
 	struct stream *s = agent_stream(a, req.stream);
-	if (!s || s->pid <= 0) {
-		agent_respond_error(a, id, "signal: no process for stream %u", req.stream);
-		return;
-	}
-	if (s->exited) {
-		agent_respond_error(a, id, "signal: the process of stream %u has exited", req.stream);
-		return;
-	}
+	if (!s || s->pid <= 0)
+		return reply_error("no process for stream %u", req.stream);
+	if (s->exited)
+		return reply_error("the process of stream %u has exited", req.stream);
 	struct container *c = s->main ? agent_container(a, s->container) : NULL;
 	if (!c) {
+		reply_about_stream(to, req.stream);
 		if (kill(s->pid, req.signal) < 0)
-			agent_respond_error(a, id, "signal stream %u: %s", req.stream, strerror(errno));
-		else
-			agent_respond(a, id, NULL);
-		return;
+			return reply_error("%s", strerror(errno));
+		return reply_ok(NULL);
 	}
+	reply_about_container(to, c->name);
 	char sig[16];
 	snprintf(sig, sizeof(sig), "%d", req.signal);
 	const char *args[] = {"kill", c->name, sig, NULL};
 	struct job *j;
-	if (runtime_job_start(a, JOB_KILL, c->runtime, args, NULL, &j, &err) < 0) {
-		agent_respond_error(a, id, "signal %s: %s", c->name, err.msg);
-		return;
-	}
-	j->req_id = id;
+	if (runtime_job_start(a, JOB_KILL, c->runtime, args, NULL, &j, &err) < 0)
+		return reply_failed(&err);
+	j->req = *to;
 	j->stream = req.stream;
 	snprintf(j->container, sizeof(j->container), "%s", c->name);
+	return reply_deferred();
 }
 
-void lifecycle_delete(struct agent *a, uint32_t id, struct json_object *body)
+struct reply lifecycle_delete(struct agent *a, struct reply_to *to, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	const char *name;
-	if (request_parse_container(body, &name, &err) < 0) {
-		agent_respond_error(a, id, "delete: %s", err.msg);
-		return;
-	}
+	if (request_parse_container(body, &name, &err) < 0)
+		return reply_failed(&err);
+	reply_about_container(to, name);
 	struct container *c = agent_container(a, name);
-	if (!c) {
-		agent_respond_error(a, id, "delete %s: no such container", name);
-		return;
-	}
-	if (c->busy) {
-		agent_respond_error(a, id, "delete %s: busy (%s in progress)", name,
-				    c->state == CT_DELETING ? "delete" : "start");
-		return;
-	}
-	if (start_delete_job(a, c, id, &err) < 0)
-		agent_respond_error(a, id, "delete %s: %s", name, err.msg);
+	if (!c)
+		return reply_error("no such container");
+	if (c->busy)
+		return reply_error("busy (%s in progress)", c->state == CT_DELETING ? "delete" : "start");
+	return start_delete_job(a, c, to);
 }
 
-/* Tear the container's files down, answer req_id (0: nobody) and forget it. */
-static void delete_finish(struct agent *a, struct container *c, uint32_t req_id, const char *why)
+/* Tear the container's files down and forget it; why: the runtime's error. */
+static struct reply delete_finish(struct agent *a, struct container *c, const char *why)
 {
 	/* A stream never started has no EXIT to send: drop it. A started one
 	 * ends by itself when its killed process is reaped. */
@@ -445,54 +395,55 @@ static void delete_finish(struct agent *a, struct container *c, uint32_t req_id,
 	if (s && s->main && !s->forwarding && strcmp(s->container, c->name) == 0)
 		stream_destroy(a, s);
 	container_teardown(a, c->name, c->serial);
-	if (req_id) {
-		if (why[0])
-			agent_respond_error(a, req_id, "delete %s: %s: %s", c->name, c->runtime, why);
-		else
-			agent_respond(a, req_id, NULL);
-	} else if (why[0]) {
-		log_warn(a, "delete %s: %s", c->name, why);
-	}
+	struct reply r = why[0] ? reply_error("%s: %s", c->runtime, why) : reply_ok(NULL);
 	lifecycle_forget(a, c);
+	return r;
 }
 
-static void delete_done(struct agent *a, struct job *j, struct container *c)
+static struct reply delete_done(struct agent *a, struct job *j, struct container *c)
 {
 	char why[AGENT_ERRTEXT_MAX] = "";
 	if (!job_succeeded(j))
 		runtime_job_error(j, -1, why, sizeof(why));
-	delete_finish(a, c, j->req_id, why);
+	return delete_finish(a, c, why);
+}
+
+static struct reply kill_done(struct job *j)
+{
+	if (job_succeeded(j))
+		return reply_ok(NULL);
+	char why[AGENT_ERRTEXT_MAX];
+	runtime_job_error(j, -1, why, sizeof(why));
+	return reply_error("%s", why);
+}
+
+static struct reply job_result(struct agent *a, struct job *j, struct container *c, struct stream *s)
+{
+	if (j->kind != JOB_EXEC && j->kind != JOB_KILL && !c) {
+		/* Cannot happen: busy containers are never forgotten. */
+		log_error(a, "job for vanished container %s", j->container);
+		return reply_error("the container vanished");
+	}
+	switch (j->kind) {
+	case JOB_RUN:
+		return run_done(a, j, c, s);
+	case JOB_EXEC:
+		return exec_done(a, j, c, s);
+	case JOB_KILL:
+		return kill_done(j);
+	case JOB_DELETE:
+		return delete_done(a, j, c);
+	}
+	return reply_error("unknown job kind %d", (int)j->kind);
 }
 
 void lifecycle_job_done(struct agent *a, struct job *j)
 {
-	struct container *c = agent_container(a, j->container);
 	struct stream *s = j->stream ? agent_stream(a, j->stream) : NULL;
-	if (j->kind != JOB_EXEC && j->kind != JOB_KILL && !c) {
-		/* Cannot happen: busy containers are never forgotten. */
-		log_error(a, "job for vanished container %s", j->container);
-		if (j->req_id)
-			agent_respond_error(a, j->req_id, "%s: the container vanished", j->container);
-		return;
-	}
-	switch (j->kind) {
-	case JOB_RUN:
-		run_done(a, j, c, s);
-		break;
-	case JOB_EXEC:
-		exec_done(a, j, c, s);
-		break;
-	case JOB_KILL:
-		if (job_succeeded(j)) {
-			agent_respond(a, j->req_id, NULL);
-		} else {
-			char why[AGENT_ERRTEXT_MAX];
-			runtime_job_error(j, -1, why, sizeof(why));
-			agent_respond_error(a, j->req_id, "signal %s: %s", j->container, why);
-		}
-		break;
-	case JOB_DELETE:
-		delete_done(a, j, c);
-		break;
-	}
+	struct reply r = job_result(a, j, agent_container(a, j->container), s);
+	bool started = r.status == REPLY_OK && (j->kind == JOB_RUN || j->kind == JOB_EXEC);
+	reply_send(a, &j->req, &r);
+	/* Output frames follow the answer that gave the process's pid. */
+	if (started)
+		stream_start_forwarding(a, s);
 }

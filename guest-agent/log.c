@@ -14,7 +14,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 /* printk levels: KERN_ERR, KERN_WARNING, KERN_INFO, KERN_DEBUG */
 static const int kmsg_levels[] = {3, 4, 6, 7};
 
-void agent_log(struct agent *a, enum agent_log_level level, const char *fmt, ...)
+void log_write(struct agent *a, enum agent_log_level level, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;

@@ -13,12 +13,12 @@ enum agent_log_level {
 	AGENT_LOG_DEBUG,
 };
 
-void agent_log(struct agent *a, enum agent_log_level level, const char *fmt, ...)
+void log_write(struct agent *a, enum agent_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_error(a, ...) agent_log((a), AGENT_LOG_ERROR, __VA_ARGS__)
-#define log_warn(a, ...)  agent_log((a), AGENT_LOG_WARN, __VA_ARGS__)
-#define log_info(a, ...)  agent_log((a), AGENT_LOG_INFO, __VA_ARGS__)
-#define log_debug(a, ...) agent_log((a), AGENT_LOG_DEBUG, __VA_ARGS__)
+#define log_error(a, ...) log_write((a), AGENT_LOG_ERROR, __VA_ARGS__)
+#define log_warn(a, ...)  log_write((a), AGENT_LOG_WARN, __VA_ARGS__)
+#define log_info(a, ...)  log_write((a), AGENT_LOG_INFO, __VA_ARGS__)
+#define log_debug(a, ...) log_write((a), AGENT_LOG_DEBUG, __VA_ARGS__)
 
 #endif

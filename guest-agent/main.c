@@ -7,14 +7,11 @@
  * Run outside a guest (not PID 1) for debugging, it skips the boot and
  * talks over `--channel PATH` (a pty or fifo pair is enough). */
 #include <errno.h>
-#include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +22,9 @@
 #include "dispatch.h"
 #include "init.h"
 #include "lifecycle.h"
-#include "process.h"
 #include "runtime.h"
 #include "shutdown.h"
+#include "stream.h"
 #include "util.h"
 
 /* How long the virtio-serial port may take to appear after the modules. */
@@ -36,67 +33,6 @@
 #define RECONNECT_CHECK_MS 1000
 /* Channel reads per loop round before other fds get a turn. */
 #define READS_PER_ROUND 16
-
-struct container *agent_container(struct agent *a, const char *name)
-{
-	for (struct container *c = a->containers; c; c = c->next)
-		if (strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-struct stream *agent_stream(struct agent *a, uint32_t id)
-{
-	for (struct stream *s = a->streams; s; s = s->next)
-		if (s->id == id && !s->exit_sent)
-			return s;
-	return NULL;
-}
-
-void agent_respond(struct agent *a, uint32_t id, struct json_object *body)
-{
-	if (!body)
-		body = json_object_new_object();
-	int rc = body ? channel_send_json(a->ch, CAPSID_MSG_RESPONSE, id, body) : -ENOMEM;
-	if (rc < 0)
-		log_error(a, "answer to request %u lost: %s", id, strerror(-rc));
-	json_object_put(body);
-}
-
-void agent_respond_error(struct agent *a, uint32_t id, const char *fmt, ...)
-{
-	char msg[CAPSID_ERROR_MAX + 256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_info(a, "request %u failed: %s", id, msg);
-	_cleanup_json_ struct json_object *o = json_object_new_object();
-	if (o)
-		json_object_object_add(o, "error", json_object_new_string(msg));
-	int rc = o ? channel_send_json(a->ch, CAPSID_MSG_ERROR, id, o) : -ENOMEM;
-	if (rc < 0)
-		log_error(a, "error answer to request %u lost: %s", id, strerror(-rc));
-}
-
-void agent_poweroff(struct agent *a, const char *why)
-{
-	log_info(a, "powering off: %s", why);
-	sync();
-	if (!a->pid1)
-		exit(0);
-	/* Without ACPI (the minimal kernel, microvm acpi=off) the kernel turns
-	 * power-off into a halt that never returns, and QEMU would stay up
-	 * until the host's stop timeout. QEMU runs with -no-reboot, so a
-	 * reboot ends it instead (reboot=t on that kernel's command line makes
-	 * it immediate). */
-	if (access("/sys/firmware/acpi", F_OK) != 0)
-		reboot(RB_AUTOBOOT);
-	reboot(RB_POWER_OFF);
-	reboot(RB_AUTOBOOT);
-	for (;;)
-		pause();
-}
 
 static void reap_children(struct agent *a)
 {
@@ -151,12 +87,7 @@ static void handle_signals(struct agent *a)
 
 static void handle_frame(void *ctx, const struct frame *f)
 {
-	struct agent *a = ctx;
-	if (f->id == 0 && f->type != CAPSID_MSG_STDIN && f->type != CAPSID_MSG_STDIN_CLOSE) {
-		agent_respond_error(a, 0, "%s: request id 0 is reserved", frame_type_name(f->type));
-		return;
-	}
-	dispatch_frame(a, f);
+	dispatch_frame(ctx, f);
 }
 
 static void handle_channel(struct agent *a)
@@ -164,13 +95,7 @@ static void handle_channel(struct agent *a)
 	int got = channel_serve(a->ch, READS_PER_ROUND, handle_frame, a);
 	if (got < 0) {
 		log_warn(a, "malformed frame from the host (%s): input discarded", strerror(-got));
-		const char *why = got == -EMSGSIZE ? "frame too large" : "malformed frame header";
-		struct json_object *o = json_object_new_object();
-		if (o) {
-			json_object_object_add(o, "error", json_object_new_string(why));
-			channel_send_json(a->ch, CAPSID_MSG_ERROR, 0, o);
-			json_object_put(o);
-		}
+		dispatch_malformed(a, got);
 		channel_resync(a->ch);
 	}
 }

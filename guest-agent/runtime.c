@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builtin.h"
-#include "builtin_proc.h"
+#include "builtin/builtin.h"
+#include "builtin/proc.h"
 #include "cleanup.h"
 #include "util.h"
 
@@ -30,7 +30,7 @@ const char *runtime_binary(const char *runtime)
 	return NULL;
 }
 
-/* The agent's own runtime (builtin.c): forked, not executed. */
+/* The agent's own runtime (builtin/): forked, not executed. */
 static bool runtime_is_builtin(const char *runtime)
 {
 	return strcmp(runtime, "builtin") == 0;
@@ -64,7 +64,7 @@ static void __attribute__((noreturn)) exec_child(const char *bin, bool fixed_lay
 	 * the agent's device filter at its number (close-on-exec: no process
 	 * of the container keeps it). */
 	const int stdio[3] = {in, out, err};
-	if (bproc_child_setup(stdio, bin ? -1 : dev_filter_fd) < 0)
+	if (builtin_proc_child_setup(stdio, bin ? -1 : dev_filter_fd) < 0)
 		_exit(126);
 	if (!bin) {
 		int argc = 0;

@@ -9,9 +9,9 @@
 #include "container.h"
 #include "init.h"
 #include "lifecycle.h"
-#include "process.h"
 #include "request.h"
 #include "runtime.h"
+#include "stream.h"
 #include "util.h"
 #include "volume.h"
 
@@ -32,25 +32,22 @@ static void signal_all(struct agent *a, int sig)
 	}
 }
 
-void shutdown_begin(struct agent *a, uint32_t id, struct json_object *body)
+struct reply shutdown_begin(struct agent *a, const struct reply_to *to, struct json_object *body)
 {
 	struct capsid_error err = {0};
 	unsigned timeout;
-	if (request_parse_shutdown(body, &timeout, &err) < 0) {
-		agent_respond_error(a, id, "shutdown: %s", err.msg);
-		return;
-	}
-	if (a->shutdown.active) {
-		agent_respond_error(a, id, "shutdown: already in progress");
-		return;
-	}
+	if (request_parse_shutdown(body, &timeout, &err) < 0)
+		return reply_failed(&err);
+	if (a->shutdown.active)
+		return reply_error("already in progress");
 	log_info(a, "shutdown requested (timeout %u ms)", timeout);
 	a->shutdown = (struct shutdown_state){
 	    .active = true,
-	    .req_id = id,
+	    .req = *to,
 	    .term_deadline_ms = util_now_ms() + timeout,
 	};
 	signal_all(a, SIGTERM);
+	return reply_deferred();
 }
 
 uint64_t shutdown_deadline(const struct agent *a)
@@ -77,8 +74,8 @@ static void finish(struct agent *a)
 		struct job *j = a->jobs;
 		if (!j->reaped)
 			kill(j->pid, SIGKILL);
-		if (j->req_id)
-			agent_respond_error(a, j->req_id, "%s: interrupted by the shutdown", j->container);
+		struct reply r = reply_error("interrupted by the shutdown");
+		reply_send(a, &j->req, &r);
 		runtime_job_destroy(a, j);
 	}
 	while (a->containers) {
@@ -93,7 +90,8 @@ static void finish(struct agent *a)
 	volume_unmount_all(a);
 	container_unmount_images(a);
 	init_teardown(a);
-	agent_respond(a, a->shutdown.req_id, NULL);
+	struct reply done = reply_ok(NULL);
+	reply_send(a, &a->shutdown.req, &done);
 	if (channel_flush_blocking(a->ch, 5000) < 0)
 		log_warn(a, "shutdown: the host did not take the last frames");
 	agent_poweroff(a, "shutdown requested");

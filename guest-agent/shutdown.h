@@ -8,10 +8,13 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "reply.h"
 
 struct json_object;
 
-void shutdown_begin(struct agent *a, uint32_t id, struct json_object *body);
+/* SHUTDOWN request: REPLY_DEFERRED once begun (the answer comes right
+ * before the power-off). */
+struct reply shutdown_begin(struct agent *a, const struct reply_to *to, struct json_object *body);
 /* Advance (called every loop round); powers off when done. */
 void shutdown_step(struct agent *a);
 /* Next time shutdown_step must run, 0 for none. */

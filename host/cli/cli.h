@@ -6,6 +6,7 @@
 #define CAPSID_CLI_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -31,7 +32,27 @@ int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_dns(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __dns, the DNS responder */
 int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __smbd start ADDR...|stop */
+int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __smbd start ADDR...|stop|serve */
+int cli_cmd_system(struct cli_ctx *ctx, int argc, char **argv); /* system status|stop */
+
+/* fn(dir, machine, pid, arg) for every live ready clone of the root
+ * (cmd_standby.c); non-zero from fn makes the result 1. */
+int cli_standby_for_each(const char *root, int (*fn)(const char *dir, const char *machine, pid_t pid, void *arg),
+			 void *arg);
+/* What of a group's stored spec lives only in its monitor's memory
+ * (secure environment variables, volume secrets): a description, or NULL
+ * when nothing does; -errno when the spec cannot be read. */
+int cli_group_memory_only(const char *spec_path, const char **what, struct capsid_error *err);
+
+/* Registry pulls (cmd_pull.c): `image pull`, and create/run pulling the
+ * images a group lacks (policy "missing" (NULL), "always" or "never") with
+ * the spec's imageRegistryCredentials. The CAPSID_REGISTRY_* and
+ * CAPSID_INSECURE_REGISTRIES variables are read here only. */
+struct registry_config;
+struct spec_group;
+void cli_registry_config(const struct cli_ctx *ctx, struct registry_config *cfg);
+int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pull_images(struct cli_ctx *ctx, const struct spec_group *spec, const char *policy, struct capsid_error *err);
 
 /* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

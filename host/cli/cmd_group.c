@@ -21,36 +21,66 @@
 #include "launch.h"
 #include "net.h"
 #include "spec.h"
+#include "spec_flags.h"
 #include "util.h"
 #include "view_cli.h"
 
 static const char create_help[] =
-	"usage: capsid create -f FILE [--runtime builtin|crun|runc]\n"
-	"Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up.\n";
+    "usage: capsid create -f FILE [--runtime builtin|crun|runc] [--pull missing|always|never]\n"
+    "       capsid create --name NAME --image REF [az container create's flags, below]\n"
+    "Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up\n"
+    "and its containers have started (or failed to: every Warning event is printed). Images the\n"
+    "store lacks are pulled first (--pull, default missing).\n";
 static const char run_help[] =
-	"usage: capsid run -f FILE [--runtime builtin|crun|runc] [--rm]\n"
-	"Create a group, stream every container's output prefixed by its name, and wait until the\n"
-	"group ends (Succeeded or Failed) or Ctrl-C stops it. The exit code is the first non-zero\n"
-	"container exit code in spec order, else 0. --rm deletes the group afterwards.\n";
+    "usage: capsid run -f FILE [--runtime builtin|crun|runc] [--rm] [--pull missing|always|never]\n"
+    "       capsid run --name NAME --image REF [az container create's flags, below] [--rm]\n"
+    "Create a group, stream every container's output prefixed by its name and every Warning event\n"
+    "(a container that cannot start says why), and wait until the group ends (Succeeded or Failed)\n"
+    "or Ctrl-C stops it. The exit code is the first non-zero container exit code in spec order,\n"
+    "else 0; a container that never started counts as 128. --rm deletes the group afterwards.\n";
 
 struct create_args {
 	const char *file;
 	const char *runtime;
+	const char *pull; /* --pull missing|always|never */
 	bool rm;
+	struct spec_flags flags; /* the one-liner, when no file is given */
 };
+
+static void create_usage(bool is_run, FILE *out)
+{
+	fputs(is_run ? run_help : create_help, out);
+	fputs(spec_flags_help, out);
+}
 
 static int parse_create_args(int argc, char **argv, bool is_run, struct create_args *a)
 {
-	static const struct option longopts[] = {
-		{"file", required_argument, NULL, 'f'},
-		{"runtime", required_argument, NULL, 'r'},
-		{"rm", no_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	static const struct option own[] = {
+	    {"file", required_argument, NULL, 'f'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"rm", no_argument, NULL, 'R'},
+	    {"pull", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
 	};
+	struct option longopts[ARRAY_SIZE(own) + 16];
+	size_t n = 0;
+	for (; n < ARRAY_SIZE(own); n++)
+		longopts[n] = own[n];
+	for (size_t i = 0; spec_flags_options[i].name; i++) {
+		if (n + 1 >= ARRAY_SIZE(longopts))
+			return cli_fail("%s: internal error: too many options", argv[0]);
+		longopts[n++] = spec_flags_options[i];
+	}
+	longopts[n] = (struct option){0};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:hn:e:l:", longopts, NULL)) != -1) {
+		struct capsid_error err = {0};
+		int taken = spec_flags_take(&a->flags, c, optarg, argc, argv, &optind, &err);
+		if (taken < 0)
+			return cli_fail("%s: %s", argv[0], err.msg);
+		if (taken)
+			continue;
 		switch (c) {
 		case 'f':
 			a->file = optarg;
@@ -58,25 +88,58 @@ static int parse_create_args(int argc, char **argv, bool is_run, struct create_a
 		case 'r':
 			a->runtime = optarg;
 			break;
+		case 'P':
+			a->pull = optarg;
+			break;
 		case 'R':
 			if (!is_run)
 				return cli_fail("create: --rm is only for run");
 			a->rm = true;
 			break;
 		case 'h':
-			fputs(is_run ? run_help : create_help, stdout);
+			create_usage(is_run, stdout);
 			return -1;
 		default:
-			fputs(is_run ? run_help : create_help, stderr);
+			create_usage(is_run, stderr);
 			return 2;
 		}
 	}
-	if (!a->file && optind < argc)
+	if (!a->file && !a->flags.any && optind < argc)
 		a->file = argv[optind++];
-	if (!a->file) {
-		fputs(is_run ? run_help : create_help, stderr);
-		return cli_fail("%s: -f FILE is required", argv[0]);
+	if (optind < argc)
+		return cli_fail("%s: unexpected argument \"%.64s\"", argv[0], argv[optind]);
+	if (a->file && a->flags.any)
+		return cli_fail("%s: give either -f FILE or az-style flags (--name, --image, ...), not both",
+				argv[0]);
+	if (!a->file && !a->flags.any) {
+		create_usage(is_run, stderr);
+		return cli_fail("%s: -f FILE, or --name and --image, is required", argv[0]);
 	}
+	return 0;
+}
+
+/* The spec, from the file or from the flags; warnings printed. */
+static int load_spec(const struct create_args *a, struct spec_group **spec)
+{
+	struct capsid_error err = {0};
+	struct spec_warnings warn = {0};
+	const char *source = a->file ? a->file : "flags";
+	int rc;
+	if (a->file) {
+		rc = spec_parse_file(a->file, spec, &warn, &err);
+	} else {
+		struct json_object *doc = NULL;
+		rc = spec_flags_to_json(&a->flags, &doc, &err);
+		if (rc >= 0)
+			rc = spec_from_json(doc, spec, &warn, &err);
+		spec_json_wipe_secrets(doc);
+		json_object_put(doc);
+	}
+	if (rc < 0)
+		return cli_fail("%s: %s", source, err.msg);
+	for (size_t i = 0; i < warn.n; i++)
+		cli_warn("%s: %s", source, warn.items[i]);
+	spec_warnings_free(&warn);
 	return 0;
 }
 
@@ -102,13 +165,11 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct
 {
 	struct capsid_error err = {0};
 	struct spec_group *spec = NULL;
-	struct spec_warnings warn = {0};
-	if (spec_parse_file(a->file, &spec, &warn, &err) < 0)
-		return cli_fail("%s: %s", a->file, err.msg);
-	for (size_t i = 0; i < warn.n; i++)
-		cli_warn("%s: %s", a->file, warn.items[i]);
-	spec_warnings_free(&warn);
+	if (load_spec(a, &spec))
+		return 1;
 	int rc = group_paths_init(ctx->root, spec->name, paths, &err);
+	if (rc >= 0)
+		rc = cli_pull_images(ctx, spec, a->pull, &err);
 	if (rc >= 0) {
 		struct image_store *store = NULL;
 		rc = image_store_open(ctx->root, &store, &err);
@@ -177,6 +238,12 @@ int cli_cmd_create(struct cli_ctx *ctx, int argc, char **argv)
 	rc = group_create(ctx, &a, &paths);
 	if (rc)
 		return rc;
+	/* Containers that failed to start did so before the create returned. */
+	struct json_object *doc = NULL;
+	struct capsid_error err = {0};
+	if (launch_request(&paths, CAPSID_CTL_STATUS, "{}", &doc, &err) == 0)
+		view_print_warnings(doc);
+	json_object_put(doc);
 	printf("%s\n", paths.name);
 	return 0;
 }
@@ -206,7 +273,7 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	struct capsid_error err = {0};
 	int exit_code = 0;
-	rc = view_follow(&paths, NULL, -1, true, &interrupted, &exit_code, &err);
+	rc = view_follow(&paths, NULL, -1, true, true, &interrupted, &exit_code, &err);
 	if (rc < 0)
 		rc = cli_fail("%s", err.msg);
 	else if (interrupted) {
@@ -260,21 +327,10 @@ static int group_start_new_monitor(struct cli_ctx *ctx, const struct group_paths
 	_cleanup_free_ char *text = NULL;
 	if (util_read_file_at(AT_FDCWD, paths->spec, 1u << 20, &text, NULL) < 0)
 		return cli_fail("group %s: cannot read %s", paths->name, paths->spec);
-	struct spec_group *spec = NULL;
-	struct spec_warnings warn = {0};
-	int rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &spec, &warn, &err);
-	spec_warnings_free(&warn);
-	if (rc < 0)
-		return cli_fail("group %s: stored spec: %s", paths->name, err.msg);
 	const char *what = NULL;
-	for (size_t i = 0; i < spec->n_containers; i++)
-		for (size_t j = 0; j < spec->containers[i].n_env; j++)
-			if (spec->containers[i].env[j].secure)
-				what = "secure environment variables";
-	for (size_t i = 0; i < spec->n_volumes; i++)
-		if (spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE || spec->volumes[i].kind == SPEC_VOLUME_SECRET)
-			what = "volume secrets (storage account keys, secret volumes)";
-	spec_free(spec);
+	int rc = cli_group_memory_only(paths->spec, &what, &err);
+	if (rc < 0)
+		return cli_fail("group %s: %s", paths->name, err.msg);
 	if (what)
 		return cli_fail("group %s has %s, which capsid keeps only in its monitor's memory; that monitor is "
 				"gone, so delete the group and create it again",

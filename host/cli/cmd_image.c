@@ -13,8 +13,11 @@ static const char image_help[] =
     "\n"
     "  import PATH [--name REF]  import an OCI image layout directory, an OCI archive tar or a\n"
     "                            `docker save` tar (optionally gzip/zstd/xz compressed)\n"
-    "  list                      list images: REF, DIGEST (12 hex), SIZE of the disk image\n"
-    "  rm REF...                 remove refs; an image goes when no ref points at it\n";
+    "  pull REF                  pull an image from a registry (see pull --help)\n"
+    "  list                      list images: REF, DIGEST (12 hex), SIZE of the disk image, SOURCE\n"
+    "  rm REF...                 remove refs; an image and its layers go when nothing points at them\n"
+    "  prune                     remove every layer blob no image lists, and leftovers of\n"
+    "                            interrupted pulls\n";
 
 static const char import_help[] =
     "usage: capsid image import PATH [--name REF]\n"
@@ -26,10 +29,17 @@ static const char import_help[] =
 
 static const char list_help[] =
     "usage: capsid image list\n"
-    "List refs with the image digest (first 12 hex digits) and disk image size.\n";
+    "List refs with the image digest (first 12 hex digits), disk image size and source\n"
+    "(the import path or the registry it was pulled from).\n";
 
 static const char rm_help[] = "usage: capsid image rm REF...\n"
-			      "Remove refs; an image's files go once no ref points at its digest.\n";
+			      "Remove refs; an image's files go once no ref points at its digest, and\n"
+			      "with them the pulled layers no other image lists.\n";
+
+static const char prune_help[] =
+    "usage: capsid image prune\n"
+    "Remove every stored blob (pulled layers, configs, manifests) that no image\n"
+    "lists, and what interrupted pulls left.\n";
 
 static void print_warning(void *ctx, const char *msg)
 {
@@ -123,11 +133,12 @@ static int cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if ((int)strlen(list[i]->ref) > width)
 			width = (int)strlen(list[i]->ref);
-	printf("%-*s  %-12s  %s\n", width, "REF", "DIGEST", "SIZE");
+	printf("%-*s  %-12s  %-9s  %s\n", width, "REF", "DIGEST", "SIZE", "SOURCE");
 	for (size_t i = 0; i < n; i++) {
 		char size[16];
 		human_size(list[i]->disk_size, size);
-		printf("%-*s  %.12s  %s\n", width, list[i]->ref, list[i]->digest + strlen("sha256:"), size);
+		printf("%-*s  %.12s  %-9s  %s\n", width, list[i]->ref, list[i]->digest + strlen("sha256:"),
+		       size, list[i]->source ? list[i]->source : "-");
 	}
 	image_list_free(list, n);
 	return 0;
@@ -154,13 +165,34 @@ static int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
 	return status;
 }
 
+static int cmd_prune(struct cli_ctx *ctx, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(prune_help, stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return cli_fail("image prune: unexpected argument %s", argv[1]);
+	struct image_store *s = NULL;
+	if (open_store(ctx, &s))
+		return 1;
+	struct capsid_error err = {0};
+	struct image_prune_stats st;
+	int rc = image_prune(s, &st, &err);
+	image_store_close(s);
+	if (rc < 0)
+		return cli_fail("image prune: %s", err.msg);
+	char size[16];
+	human_size(st.bytes, size);
+	printf("removed %llu blobs, %s\n", (unsigned long long)st.blobs, size);
+	return 0;
+}
+
 int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct cli_subcommand table[] = {
-	    {"import", NULL, cmd_import},
-	    {"list", "ls", cmd_list},
-	    {"rm", "remove", cmd_rm},
-	    {0},
+	    {"import", NULL, cmd_import}, {"pull", NULL, cli_cmd_image_pull}, {"prune", NULL, cmd_prune},
+	    {"list", "ls", cmd_list},	  {"rm", "remove", cmd_rm},	      {0},
 	};
 	return cli_subcommand(ctx, argc, argv, "image", image_help, table);
 }

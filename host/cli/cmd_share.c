@@ -244,25 +244,32 @@ int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 /* Hidden: `capsid __smbd start ADDR...` starts (or reloads) the service on
- * these IPv4 addresses; `capsid __smbd stop` stops it. */
+ * these IPv4 addresses and pins it (it runs without a group using it, while
+ * shares exist); `capsid __smbd stop` unpins and stops it; `capsid __smbd
+ * serve` is its keeper (smb_keeper_main), which smb_service_start runs. */
 int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct smb_config cfg;
 	struct capsid_error err = {0};
+	if (argc == 2 && !strcmp(argv[1], "serve"))
+		return smb_keeper_main(ctx->root) < 0 ? 1 : 0;
 	if (argc >= 3 && !strcmp(argv[1], "start")) {
 		if (load_config(ctx, &cfg))
 			return 1;
-		if (smb_service_start(&cfg, (const char *const *)argv + 2, (size_t)argc - 2, &err) < 0)
+		if (smb_service_pin(&cfg, true, &err) < 0 ||
+		    smb_service_start(&cfg, (const char *const *)argv + 2, (size_t)argc - 2, &err) < 0) {
+			smb_service_pin(&cfg, false, NULL);
 			return cli_fail("__smbd start: %s", err.msg);
+		}
 		printf("%d\n", smb_service_pid(&cfg));
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "stop")) {
 		if (load_config(ctx, &cfg))
 			return 1;
-		if (smb_service_stop(&cfg, &err) < 0)
+		if (smb_service_pin(&cfg, false, &err) < 0 || smb_service_stop(&cfg, &err) < 0)
 			return cli_fail("__smbd stop: %s", err.msg);
 		return 0;
 	}
-	return cli_fail("usage: capsid __smbd start ADDR... | stop");
+	return cli_fail("usage: capsid __smbd start ADDR... | stop | serve");
 }

@@ -36,7 +36,8 @@ static pid_t standby_pid(const char *dir)
 	return pid > 1 ? (pid_t)pid : 0;
 }
 
-static int for_each_standby(const char *root, int (*fn)(const char *dir, const char *machine, pid_t pid))
+int cli_standby_for_each(const char *root, int (*fn)(const char *dir, const char *machine, pid_t pid, void *arg),
+			 void *arg)
 {
 	char base[PATH_MAX];
 	snprintf(base, sizeof(base), "%s/standby", root);
@@ -51,23 +52,25 @@ static int for_each_standby(const char *root, int (*fn)(const char *dir, const c
 		char dir[PATH_MAX + 256];
 		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
 		pid_t pid = standby_pid(dir);
-		if (pid && fn(dir, e->d_name, pid))
+		if (pid && fn(dir, e->d_name, pid, arg))
 			rc = 1;
 	}
 	closedir(d);
 	return rc;
 }
 
-static int print_one(const char *dir, const char *machine, pid_t pid)
+static int print_one(const char *dir, const char *machine, pid_t pid, void *arg)
 {
+	(void)arg;
 	char sock[PATH_MAX + 16];
 	snprintf(sock, sizeof(sock), "%s/claim.sock", dir);
 	printf("%-24s %-8d %s\n", machine, (int)pid, access(sock, F_OK) == 0 ? "ready" : "starting");
 	return 0;
 }
 
-static int stop_one(const char *dir, const char *machine, pid_t pid)
+static int stop_one(const char *dir, const char *machine, pid_t pid, void *arg)
 {
+	(void)arg;
 	if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
 		return cli_fail("stop the ready clone %s (pid %d): %s", machine, (int)pid, strerror(errno));
 	uint64_t deadline = util_now_ms() + STOP_WAIT_MS;
@@ -84,10 +87,10 @@ int cli_cmd_standby(struct cli_ctx *ctx, int argc, char **argv)
 {
 	if (argc == 2 && (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)) {
 		printf("%-24s %-8s %s\n", "MACHINE", "PID", "STATE");
-		return for_each_standby(ctx->root, print_one);
+		return cli_standby_for_each(ctx->root, print_one, NULL);
 	}
 	if (argc == 2 && strcmp(argv[1], "stop") == 0)
-		return for_each_standby(ctx->root, stop_one);
+		return cli_standby_for_each(ctx->root, stop_one, NULL);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(help, stdout);
 		return 0;

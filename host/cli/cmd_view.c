@@ -287,7 +287,58 @@ static void print_record(const char *container, bool stderr_stream, bool partial
 	fflush(out);
 }
 
-int view_follow(const struct group_paths *p, const char *container, long tail, bool prefix,
+/* Messages carry a guest's words: no control bytes reach the terminal. */
+static char *printable(const char *s)
+{
+	char *out = strdup(s ? s : "");
+	for (char *p = out; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return out;
+}
+
+void view_print_warning(const char *container, const char *name, const char *message)
+{
+	_cleanup_free_ char *c = printable(container), *n = printable(name), *msg = printable(message);
+	if (!c || !n || !msg)
+		return;
+	if (container)
+		cli_warn("%s: %s: %s", c, n, msg);
+	else
+		cli_warn("%s: %s", n, msg);
+}
+
+static size_t print_warning_events(const char *container, struct json_object *events)
+{
+	size_t n = 0;
+	for (size_t i = 0; events && i < json_object_array_length(events); i++) {
+		struct json_object *e = json_object_array_get_idx(events, i);
+		struct json_object *type = get_path(e, "type", NULL), *name = get_path(e, "name", NULL),
+				   *msg = get_path(e, "message", NULL);
+		if (!type || !name || !msg || strcmp(json_object_get_string(type), "Warning"))
+			continue;
+		view_print_warning(container, json_object_get_string(name), json_object_get_string(msg));
+		n++;
+	}
+	return n;
+}
+
+size_t view_print_warnings(struct json_object *doc)
+{
+	struct json_object *props = get_path(doc, "properties", NULL);
+	size_t n = print_warning_events(NULL, get_path(props, "instanceView", "events"));
+	struct json_object *containers = get_path(props, "containers", NULL);
+	for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
+		struct json_object *c = json_object_array_get_idx(containers, i);
+		struct json_object *name = get_path(c, "name", NULL);
+		struct json_object *iv = get_path(c, "properties", "instanceView");
+		if (name)
+			n += print_warning_events(json_object_get_string(name), get_path(iv, "events", NULL));
+	}
+	return n;
+}
+
+int view_follow(const struct group_paths *p, const char *container, long tail, bool prefix, bool events,
 		volatile sig_atomic_t *stop, int *exit_code, struct capsid_error *err)
 {
 	_cleanup_close_ int fd = group_connect(p, err);
@@ -296,6 +347,7 @@ int view_follow(const struct group_paths *p, const char *container, long tail, b
 	_cleanup_json_ struct json_object *req = json_object_new_object();
 	json_object_object_add(req, "follow", json_object_new_boolean(1));
 	json_object_object_add(req, "tail", json_object_new_int64(tail));
+	json_object_object_add(req, "events", json_object_new_boolean(events));
 	if (container) {
 		struct json_object *arr = json_object_new_array();
 		json_object_array_add(arr, json_object_new_string(container));
@@ -333,6 +385,15 @@ int view_follow(const struct group_paths *p, const char *container, long tail, b
 			if (json_object_object_get_ex(o, "exitCode", &c))
 				*exit_code = json_object_get_int(c);
 			return 0;
+		}
+		if (f.type == CAPSID_CTL_EVENT) {
+			struct json_object *cn = get_path(o, "container", NULL),
+					   *name = get_path(o, "name", NULL),
+					   *msg = get_path(o, "message", NULL);
+			if (name && msg)
+				view_print_warning(cn ? json_object_get_string(cn) : NULL,
+						   json_object_get_string(name), json_object_get_string(msg));
+			continue;
 		}
 		if (f.type != CAPSID_CTL_LOGLINE)
 			continue;
@@ -425,7 +486,7 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 	int rc = 0;
 	if (follow && group_monitor_alive(&p) > 0) {
 		int exit_code;
-		if (view_follow(&p, container, tail, prefix, NULL, &exit_code, &err) < 0)
+		if (view_follow(&p, container, tail, prefix, false, NULL, &exit_code, &err) < 0)
 			rc = cli_fail("%s", err.msg);
 		json_object_put(doc);
 		return rc;

@@ -39,6 +39,9 @@ static const char usage[] =
 	"  volume cp SRC DST  copy in or out; one side is NAME:/PATH\n"
 	"Warm start (CAPSID_WARM_START=1, CAPSID_WARM_STANDBY=1):\n"
 	"  standby list | standby stop   the ready clones kept for the next group\n"
+	"System (monitors, VMs, DNS responder, smbd, ready clones of the state root):\n"
+	"  system status [-o json]       what runs\n"
+	"  system stop [--force]         stop all of it; groups stay, Stopped\n"
 	"\n"
 	"Global options:\n"
 	"  --root DIR         state root (default $CAPSID_ROOT or /var/lib/capsid)\n"
@@ -183,6 +186,7 @@ static const struct command commands[] = {
 	{"__dns", cli_cmd_dns},       {"__standby", cli_cmd_standby_main}, {"standby", cli_cmd_standby},
 	{"share", cli_cmd_share},     {"__smbd", cli_cmd_smbd},
 	{"volume", cli_cmd_volume},
+	{"system", cli_cmd_system},
 };
 
 int main(int argc, char **argv)

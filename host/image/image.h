@@ -13,6 +13,9 @@
  *   images/<hex>/manifest.json      the OCI manifest (synthesized for docker save)
  *   images/<hex>/config.json        the image config blob
  *   images/<hex>/rootfs.erofs       the flattened root filesystem
+ *   images/<hex>/sources.json       per ref, where it came from ("import PATH", "registry HOST/REPO")
+ *   images/blobs/sha256/<hex>       blobs of pulled images (manifests, configs, layers),
+ *                                   shared by every image that lists them
  *   images/.lock                    flock held by import and rm
  */
 #ifndef CAPSID_IMAGE_H
@@ -60,6 +63,7 @@ struct image_info {
 	size_t n_env;
 	char *working_dir; /* may be NULL */
 	char *user;	   /* may be NULL */
+	char *source;	   /* "import PATH", "registry HOST/REPO"; NULL when not recorded */
 };
 
 /* ref is name[:tag] or a full "sha256:<hex>" manifest digest. -ENOENT with
@@ -74,7 +78,41 @@ void image_list_free(struct image_info **list, size_t n);
 /* Removes the ref and, when no other ref points at its digest, the image. */
 int image_remove(struct image_store *s, const char *ref, struct capsid_error *err);
 
-/* "busybox" -> "busybox:latest"; NULL when ref is not a valid reference
+/* Removes every blob no image lists and leftovers of interrupted pulls. */
+struct image_prune_stats {
+	uint64_t blobs, bytes;
+};
+int image_prune(struct image_store *s, struct image_prune_stats *st, struct capsid_error *err);
+
+/* ---- for registry pulls (host/registry) ----
+ * The caller holds the store lock (image_store_lock: an flock, released by
+ * closing *lockfd) from the first blob to image_install_pulled. */
+int image_store_lock(struct image_store *s, int *lockfd, struct capsid_error *err);
+/* Removes leftovers of killed imports and pulls; lock held. */
+int image_store_clean(struct image_store *s, struct capsid_error *err);
+/* 1 when blob DIGEST is stored with that size. */
+int image_blob_present(struct image_store *s, const char *digest, uint64_t size);
+/* A new, empty temporary file for blob DIGEST (*fd read-write). The caller
+ * verifies what it writes, then commits (rename into place) or discards. */
+int image_blob_create(struct image_store *s, const char *digest, int *fd, struct capsid_error *err);
+/* The temporary file a killed pull left for DIGEST, if it holds 1..max-1
+ * bytes (*size, the offset to resume at), else a new empty one (*size 0). */
+int image_blob_open_partial(struct image_store *s, const char *digest, uint64_t max, int *fd, uint64_t *size,
+			    struct capsid_error *err);
+int image_blob_commit(struct image_store *s, const char *digest, int fd, struct capsid_error *err);
+void image_blob_discard(struct image_store *s, const char *digest);
+/* A small blob from memory, checked against DIGEST first. */
+int image_blob_write(struct image_store *s, const char *digest, const void *data, size_t len,
+		     struct capsid_error *err);
+/* Removes those of DIGESTS that no stored image lists (after a failed install). */
+int image_blob_drop_unlisted(struct image_store *s, const char *const *digests, size_t n);
+/* Builds the image whose manifest (media_type) and every blob it lists are
+ * stored, exactly as an import would, and points ref at it. */
+int image_install_pulled(struct image_store *s, const char *manifest_digest, const char *media_type,
+			 const char *ref, const char *source, char **out_ref, struct capsid_error *err);
+
+/* "busybox" -> "busybox:latest"; "reg:5000/a@sha256:<hex>" stays as it is
+ * (a tag next to a digest is dropped); NULL when ref is not a valid reference
  * (or on allocation failure). Caller frees. */
 char *image_normalize_ref(const char *ref);
 

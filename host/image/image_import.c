@@ -24,6 +24,7 @@ struct import {
 	const struct image_bundle *bundle;
 	int workfd;
 	const char *workdir; /* absolute */
+	bool verified;	     /* blobs from the store's blobs/, verified when they arrived */
 };
 
 static int write_new_file(int dirfd, const char *name, const char *data, size_t len, struct capsid_error *err)
@@ -89,7 +90,7 @@ static int flatten_all(struct import *im, int rootfd, struct capsid_error *err)
 			capsid_error_prefix(err, "layer %zu blob %s", i + 1, name);
 			break;
 		}
-		if ((rc = verify_blob_first(i, l, fd, err)) < 0)
+		if (!im->verified && (rc = verify_blob_first(i, l, fd, err)) < 0)
 			break;
 		if ((rc = image_flatten_layer(f, fd, &dg, err)) < 0) {
 			capsid_error_prefix(err, "layer %zu blob %s", i + 1, name);
@@ -175,8 +176,33 @@ static int pick_refs(const struct image_plan *plan, const char *override, char *
 	return 0;
 }
 
-static int import_locked(struct import *im, const char *path, const char *override, struct json_object *index,
-			 char **out_ref, struct capsid_error *err)
+/* <hex>/sources.json: {"ref": "import PATH" | "registry HOST/REPO"}. */
+static int record_sources(struct image_store *s, const char *hex, char **refs, size_t n, const char *source,
+			  struct capsid_error *err)
+{
+	char path[80];
+	snprintf(path, sizeof(path), "%.64s/sources.json", hex);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	_cleanup_json_ struct json_object *map = NULL;
+	if (util_read_file_at(s->images_fd, path, IMAGE_MAX_JSON, &buf, &len) == 0)
+		map = json_tokener_parse(buf);
+	if (!map || !json_object_is_type(map, json_type_object)) {
+		json_object_put(map);
+		if (!(map = json_object_new_object()))
+			return capsid_error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (json_object_object_add(map, refs[i], json_object_new_string(source)) < 0)
+			return capsid_error_set(err, ENOMEM, "out of memory");
+	const char *text =
+	    json_object_to_json_string_ext(map, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = text ? util_write_file_atomic_at(s->images_fd, path, text, strlen(text), 0600) : -ENOMEM;
+	return rc < 0 ? capsid_error_errno(err, -rc, "write %s/%s", s->images_dir, path) : 0;
+}
+
+static int import_locked(struct import *im, const char *path, const char *override, const char *source,
+			 struct json_object *index, char **out_ref, struct capsid_error *err)
 {
 	struct image_bundle bundle;
 	struct image_plan plan;
@@ -210,6 +236,9 @@ static int import_locked(struct import *im, const char *path, const char *overri
 	}
 	if (rc == 0)
 		rc = pick_refs(&plan, override, &refs, &n_refs, err);
+	/* Where each ref's image came from, for `image list`. */
+	if (rc == 0 && source)
+		rc = record_sources(im->s, hex, refs, n_refs, source, err);
 	for (size_t i = 0; rc == 0 && i < n_refs; i++)
 		if (json_object_object_add(index, refs[i], json_object_new_string(plan.digest)) < 0)
 			rc = capsid_error_set(err, ENOMEM, "out of memory");
@@ -229,6 +258,35 @@ static int import_locked(struct import *im, const char *path, const char *overri
 	return rc;
 }
 
+int image_import_locked(struct image_store *s, const char *path, const char *override, const char *source,
+			bool blobs_verified, char **out_ref, struct capsid_error *err)
+{
+	_cleanup_json_ struct json_object *index = NULL;
+	int rc = image_index_load(s, &index, err);
+	if (rc < 0)
+		return rc;
+	char workdir[PATH_MAX];
+	if ((size_t)snprintf(workdir, sizeof(workdir), "%s/.tmp-XXXXXX", s->images_dir) >= sizeof(workdir))
+		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
+	if (!mkdtemp(workdir))
+		return capsid_error_errno(err, errno, "create work directory in %s", s->images_dir);
+	const char *workname = strrchr(workdir, '/') + 1;
+	/* A pull's layers were verified while they streamed in; the
+	 * flattening pass still checks their digests after the fact. */
+	struct import im = {.s = s, .workdir = workdir, .verified = blobs_verified};
+	im.workfd = openat(s->images_fd, workname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (im.workfd < 0)
+		rc = capsid_error_errno(err, errno, "open %s", workdir);
+	else
+		rc = import_locked(&im, path, override, source, index, out_ref, err);
+	if (im.workfd >= 0)
+		close(im.workfd);
+	int rm = image_path_remove_at(s->images_fd, workname);
+	if (rc == 0 && rm < 0)
+		image_warn(s, "remove %s: %s", workdir, strerror(-rm));
+	return rc;
+}
+
 int image_import(struct image_store *s, const char *path, const char *name_override, char **out_ref,
 		 struct capsid_error *err)
 {
@@ -245,23 +303,8 @@ int image_import(struct image_store *s, const char *path, const char *name_overr
 	_cleanup_json_ struct json_object *index = NULL;
 	if ((rc = image_index_load(s, &index, err)) < 0 || (rc = image_store_gc(s, index, err)) < 0)
 		return rc;
-
-	char workdir[PATH_MAX];
-	if ((size_t)snprintf(workdir, sizeof(workdir), "%s/.tmp-XXXXXX", s->images_dir) >= sizeof(workdir))
-		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
-	if (!mkdtemp(workdir))
-		return capsid_error_errno(err, errno, "create work directory in %s", s->images_dir);
-	const char *workname = strrchr(workdir, '/') + 1;
-	struct import im = {.s = s, .workdir = workdir};
-	im.workfd = openat(s->images_fd, workname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (im.workfd < 0)
-		rc = capsid_error_errno(err, errno, "open %s", workdir);
-	else
-		rc = import_locked(&im, path, override, index, out_ref, err);
-	if (im.workfd >= 0)
-		close(im.workfd);
-	int rm = image_path_remove_at(s->images_fd, workname);
-	if (rc == 0 && rm < 0)
-		image_warn(s, "remove %s: %s", workdir, strerror(-rm));
-	return rc;
+	_cleanup_free_ char *source = NULL;
+	if (asprintf(&source, "import %s", path) < 0)
+		return capsid_error_set(err, ENOMEM, "out of memory");
+	return image_import_locked(s, path, override, source, false, out_ref, err);
 }

@@ -159,8 +159,20 @@ void image_strv_free(char **v, size_t n);
 int image_erofs_build(const char *src_dir, const char *out_path, const char *digest,
 		      struct capsid_error *err);
 
+/* ---- image_import.c ---- */
+/* image_import with the lock held, override already normalized, no initial
+ * clean-up; source is recorded for `image list` (may be NULL). With
+ * blobs_verified (a pull's blobs, checked as they arrived) the extra hashing
+ * pass before flattening is skipped; flattening still checks the digests. */
+int image_import_locked(struct image_store *s, const char *path, const char *override, const char *source,
+			bool blobs_verified, char **out_ref, struct capsid_error *err);
+
+/* ---- image_blob.c ---- */
+/* After removing image removed_hex: deletes its blobs no image in refs lists. */
+int image_blob_gc_after_remove(struct image_store *s, struct json_object *refs, const char *removed_hex,
+			       struct capsid_error *err);
+
 /* ---- image_store.c: index and lock, for image_import.c ---- */
-int image_store_lock(struct image_store *s, int *lockfd, struct capsid_error *err);
 int image_index_load(struct image_store *s, struct json_object **refs, struct capsid_error *err);
 int image_index_save(struct image_store *s, struct json_object *refs, struct capsid_error *err);
 /* Deletes leftovers of crashed imports and images no ref points at.

@@ -1,5 +1,5 @@
-/* Image references, Docker's grammar without digests:
- *   [domain[:port]/]component[/component...][:tag]
+/* Image references, Docker's grammar:
+ *   [domain[:port]/]component[/component...][:tag][@sha256:<64 hex>]
  * component: [a-z0-9]+ joined by ".", "_", "__" or runs of "-";
  * tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. The tag defaults to "latest". */
 #include <ctype.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "image_internal.h"
 
 #define REF_MAX_NAME 255
 #define REF_MAX_TAG  128
@@ -107,10 +107,49 @@ static bool valid_name(const char *name, size_t n)
 	return true;
 }
 
+/* Docker Hub's names in their short form, as Docker shows them:
+ * "docker.io/library/nginx" -> "nginx", "index.docker.io/u/app" -> "u/app". */
+static const char *hub_short(const char *ref)
+{
+	static const char *const hosts[] = {"docker.io/", "index.docker.io/", "registry-1.docker.io/"};
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+		if (strncmp(ref, hosts[i], n) != 0)
+			continue;
+		ref += n;
+		size_t name = strcspn(ref, ":@");
+		if (!strncmp(ref, "library/", 8) && !memchr(ref + 8, '/', name - (name >= 8 ? 8 : name)))
+			ref += 8;
+		break;
+	}
+	return ref;
+}
+
 char *image_normalize_ref(const char *ref)
 {
-	if (!ref || !*ref || strchr(ref, '@'))
+	if (!ref || !*ref)
 		return NULL;
+	ref = hub_short(ref);
+	const char *at = strchr(ref, '@');
+	if (at) {
+		/* name[:tag]@digest: the digest decides, the tag is dropped. */
+		if (!image_digest_valid(at + 1))
+			return NULL;
+		size_t n = (size_t)(at - ref);
+		const char *slash = memrchr(ref, '/', n);
+		const char *colon =
+		    memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
+		size_t name_len = colon ? (size_t)(colon - ref) : n;
+		char *tagbuf = NULL;
+		if (colon && asprintf(&tagbuf, "%.*s", (int)(n - name_len - 1), colon + 1) < 0)
+			return NULL;
+		bool ok = valid_name(ref, name_len) && (!tagbuf || valid_tag(tagbuf));
+		free(tagbuf);
+		char *out = NULL;
+		if (!ok || asprintf(&out, "%.*s%s", (int)name_len, ref, at) < 0)
+			return NULL;
+		return out;
+	}
 	size_t len = strlen(ref);
 	const char *slash = strrchr(ref, '/');
 	const char *colon = strrchr(slash ? slash : ref, ':');

@@ -172,10 +172,18 @@ int image_store_gc(struct image_store *s, struct json_object *refs, struct capsi
 	return rc;
 }
 
+int image_store_clean(struct image_store *s, struct capsid_error *err)
+{
+	_cleanup_json_ struct json_object *refs = NULL;
+	int rc = image_index_load(s, &refs, err);
+	return rc < 0 ? rc : image_store_gc(s, refs, err);
+}
+
 void image_info_free(struct image_info *i)
 {
 	if (!i)
 		return;
+	free(i->source);
 	free(i->ref);
 	free(i->digest);
 	free(i->disk_path);
@@ -219,6 +227,16 @@ static int info_load(struct image_store *s, const char *ref, const char *digest,
 		rc = capsid_error_errno(err, errno, "image %s: %s", ref, info->disk_path);
 	} else {
 		info->disk_size = (uint64_t)st.st_size;
+		char src_path[80];
+		snprintf(src_path, sizeof(src_path), "%.64s/sources.json", hex);
+		_cleanup_free_ char *sbuf = NULL;
+		size_t n;
+		_cleanup_json_ struct json_object *map = NULL;
+		struct json_object *v = NULL;
+		if (util_read_file_at(s->images_fd, src_path, IMAGE_MAX_JSON, &sbuf, &n) == 0 &&
+		    (map = json_tokener_parse(sbuf)) && json_object_is_type(map, json_type_object) &&
+		    json_object_object_get_ex(map, ref, &v) && json_object_is_type(v, json_type_string))
+			info->source = strdup(json_object_get_string(v)); /* NULL: shown as unknown */
 	}
 	if (rc < 0) {
 		image_info_free(info);
@@ -249,7 +267,10 @@ int image_resolve(struct image_store *s, const char *ref, struct image_info **ou
 		if (json_object_object_get_ex(refs, norm, &digest))
 			return info_load(s, norm, json_object_get_string(digest), out, err);
 	}
-	return capsid_error_set(err, ENOENT, "image %s not found: import it with 'capsid image import'", ref);
+	return capsid_error_set(
+	    err, ENOENT,
+	    "image %s not found: pull it with 'capsid image pull' or import it with 'capsid image import'",
+	    ref);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -305,9 +326,15 @@ int image_remove(struct image_store *s, const char *ref, struct capsid_error *er
 		return rc;
 	if (!json_object_object_get_ex(refs, norm, NULL))
 		return capsid_error_set(err, ENOENT, "image %s not found", ref);
+	char hex[65];
+	struct json_object *dj = NULL;
+	json_object_object_get_ex(refs, norm, &dj);
+	snprintf(hex, sizeof(hex), "%s", json_object_get_string(dj) + 7);
 	json_object_object_del(refs, norm);
 	if ((rc = image_index_save(s, refs, err)) < 0)
 		return rc;
-	/* The image's files go once nothing points at them. */
+	/* The image's layers, then its files, go once nothing points at them. */
+	if (!digest_referenced(refs, hex) && (rc = image_blob_gc_after_remove(s, refs, hex, err)) < 0)
+		return rc;
 	return image_store_gc(s, refs, err);
 }

@@ -1,5 +1,6 @@
 #include "group.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,16 +13,11 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "util.h"
 
 int group_name_valid(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
+	return util_name_valid(s);
 }
 
 static int join(char *out, size_t cap, const char *dir, const char *leaf)
@@ -33,11 +29,16 @@ static int join(char *out, size_t cap, const char *dir, const char *leaf)
 int group_paths_init(const char *root, const char *name, struct group_paths *p, struct capsid_error *err)
 {
 	memset(p, 0, sizeof(*p));
-	if (!group_name_valid(name))
-		return capsid_error_set(err, EINVAL,
-					"group name \"%s\": must be a DNS label (1-63 of a-z, 0-9 and '-', not starting "
-					"or ending with '-')",
-					name ? name : "");
+	/* Group names are case-insensitive (ARM resource names): kept lowercase. */
+	char folded[UTIL_NAME_MAX + 1];
+	size_t len = name ? strnlen(name, sizeof(folded)) : 0;
+	for (size_t i = 0; i < len; i++)
+		folded[i] = (char)tolower((unsigned char)name[i]);
+	folded[len < sizeof(folded) ? len : 0] = '\0';
+	if (!group_name_valid(folded))
+		return capsid_error_set(err, EINVAL, "group name \"%.64s\": must be %s", name ? name : "",
+					UTIL_NAME_RULE);
+	name = folded;
 	if (snprintf(p->root, sizeof(p->root), "%s", root) >= (int)sizeof(p->root))
 		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
 	snprintf(p->name, sizeof(p->name), "%s", name);

@@ -23,21 +23,34 @@
 
 #define SPEC_MAX_BYTES (1u << 20)
 
-void monitor_log(struct monitor *m, const char *fmt, ...)
+static void log_line(int fd, const char *fmt, va_list ap)
 {
-	if (m->log_fd < 0)
+	if (fd < 0)
 		return;
 	char line[2048];
 	char now[40];
 	util_now_rfc3339(now);
 	int n = snprintf(line, sizeof(line), "%s ", now);
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	size_t len = strlen(line);
 	line[len++] = '\n';
-	util_write_all(m->log_fd, line, len);
+	util_write_all(fd, line, len);
+}
+
+void monitor_log_fd(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(fd, fmt, ap);
+	va_end(ap);
+}
+
+void monitor_log(struct monitor *m, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(m->log_fd, fmt, ap);
+	va_end(ap);
 }
 
 struct json_object *monitor_instance_view(struct monitor *m)
@@ -76,13 +89,26 @@ struct json_object *monitor_instance_view(struct monitor *m)
 	json_object_object_add(ext, "memoryMiB",
 			       json_object_new_int((int)(spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib)));
 	json_object_object_add(ext, "monitorPid", json_object_new_int((int)getpid()));
-	json_object_object_add(ext, "qemuPid", json_object_new_int((int)m->qemu_pid));
-	if (m->vm_started_at[0])
-		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm_started_at));
+	json_object_object_add(ext, "qemuPid", json_object_new_int((int)m->vm.qemu_pid));
+	if (m->vm.started_at[0])
+		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm.started_at));
 	if (props)
 		monitor_net_describe(m, props, ext);
 	json_object_object_add(copy, "capsid", ext);
 	return copy;
+}
+
+void monitor_event(struct monitor *m, struct mcontainer *c, const char *name, const char *type,
+		   const char *fmt, ...)
+{
+	char message[VIEW_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	view_event_add(c ? &c->view->events : &m->view.events, name, type, "%s", message);
+	if (!strcmp(type, "Warning"))
+		monitor_control_broadcast_event(m, c ? c->view->name : NULL, name, message);
 }
 
 void monitor_save_state(struct monitor *m)
@@ -99,15 +125,13 @@ void monitor_save_state(struct monitor *m)
 
 void monitor_report_ready(struct monitor *m, const char *error)
 {
-	if (m->ready_fd < 0)
+	if (m->ctl.ready_fd < 0)
 		return;
 	char line[CAPSID_ERROR_MAX + 16];
 	int n = error ? snprintf(line, sizeof(line), "error: %s\n", error) : snprintf(line, sizeof(line), "ok\n");
-	util_write_all(m->ready_fd, line, (size_t)n);
-	close(m->ready_fd);
-	m->ready_fd = -1;
-	if (error)
-		m->quit = true; /* the creating CLI removes what was made */
+	util_write_all(m->ctl.ready_fd, line, (size_t)n);
+	close(m->ctl.ready_fd);
+	m->ctl.ready_fd = -1;
 }
 
 /* The first containers start meanwhile: the release (about 5 ms of the
@@ -116,17 +140,17 @@ void monitor_report_ready(struct monitor *m, const char *error)
 
 void monitor_release_boot_files_later(struct monitor *m)
 {
-	m->release_at = util_now_ms() + BOOT_FILES_RELEASE_DELAY_MS;
+	m->vm.release_at = util_now_ms() + BOOT_FILES_RELEASE_DELAY_MS;
 }
 
 void monitor_release_boot_files(struct monitor *m)
 {
-	m->release_at = 0;
-	if (m->qemu_pid <= 0)
+	m->vm.release_at = 0;
+	if (m->vm.qemu_pid <= 0)
 		return;
-	const char *files[] = {m->boot_files.kernel, m->boot_files.initrd};
+	const char *files[] = {m->vm.boot_files.kernel, m->vm.boot_files.initrd};
 	struct capsid_error err = {0};
-	long advised = vmm_release_files(m->qemu_pid, files, 2, &err);
+	long advised = vmm_release_files(m->vm.qemu_pid, files, 2, &err);
 	if (advised < 0)
 		monitor_log(m, "%s", err.msg);
 	else if (advised > 0)
@@ -136,9 +160,10 @@ void monitor_release_boot_files(struct monitor *m)
 void monitor_update_phase(struct monitor *m)
 {
 	enum group_phase old = m->view.phase, p = old;
-	if (m->vm == VM_BOOTING || m->vm == VM_NEGOTIATE) {
+	enum vm_state vm = m->vm.fsm.state;
+	if (vm == VM_BOOTING || vm == VM_NEGOTIATE) {
 		p = GROUP_PENDING;
-	} else if (m->vm == VM_READY) {
+	} else if (vm == VM_READY) {
 		bool active = false, failed = false;
 		for (size_t i = 0; i < m->n_containers; i++) {
 			if (!m->containers[i].exited)
@@ -147,7 +172,7 @@ void monitor_update_phase(struct monitor *m)
 				failed = true;
 		}
 		p = active ? GROUP_RUNNING : failed ? GROUP_FAILED : GROUP_SUCCEEDED;
-	} else if (m->user_stop) {
+	} else if (m->vm.fsm.user_stop) {
 		p = GROUP_STOPPED;
 	}
 	if (p == old)
@@ -157,13 +182,13 @@ void monitor_update_phase(struct monitor *m)
 		m->view.detail[0] = '\0';
 	monitor_log(m, "group %s -> %s", view_group_phase_name(old), view_group_phase_name(p));
 	monitor_save_state(m);
-	/* Attached clients hear of the end once the VM is down (monitor_vm_gone),
+	/* Attached clients hear of the end once the VM is down (VM_ACT_BROADCAST_END),
 	 * so `capsid run` returns with nothing of the group left running. */
 	if (p == GROUP_SUCCEEDED || p == GROUP_FAILED) {
 		/* Every container has ended for good: release the VM (ACI deallocates too). */
-		view_event_add(&m->view.events, p == GROUP_SUCCEEDED ? "Succeeded" : "Failed",
-			       p == GROUP_SUCCEEDED ? "Normal" : "Warning", "all containers terminated");
-		monitor_stop_vm(m, false);
+		monitor_event(m, NULL, p == GROUP_SUCCEEDED ? "Succeeded" : "Failed",
+			      p == GROUP_SUCCEEDED ? "Normal" : "Warning", "all containers terminated");
+		monitor_vm_event(m, VM_EV_ALL_ENDED, NULL, NULL);
 	}
 }
 
@@ -247,20 +272,18 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		return rc;
 	int warm = monitor_template_apply(m, &cfg);
 	m->warm.standby_asked = false;
-	if (m->adopt && !(warm > 0 && monitor_standby_adopt(m, &cfg) == 0))
+	if (m->warm.adopt && !(warm > 0 && monitor_standby_adopt(m, &cfg) == 0))
 		monitor_standby_discard(m);
-	bool adopted = m->adopt != NULL;
-	m->vm = VM_BOOTING;
-	m->user_stop = false;
-	m->vm_deadline = util_now_ms() + m->opts->boot_timeout_ms;
-	m->agent_retry_at = util_now_ms();
+	bool adopted = m->warm.adopt != NULL;
+	m->vm.deadline = util_now_ms() + m->opts->boot_timeout_ms;
+	m->agent.retry_at = util_now_ms();
 	if (adopted) {
 		/* The VM is the ready clone: no spawn, no restore. Its first
 		 * requests go out now, to be handled while the network's host
 		 * half is made. */
-		m->adopt = NULL;
+		m->warm.adopt = NULL;
 		monitor_agent_negotiated(m);
-		if (m->agent_fd >= 0 && frame_writer_flush(m->agent_out, m->agent_fd) < 0)
+		if (m->agent.fd >= 0 && frame_writer_flush(m->agent.out, m->agent.fd) < 0)
 			monitor_agent_close(m, NULL);
 	} else {
 		unlink(m->paths->agent);
@@ -269,15 +292,14 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		if (log >= 0)
 			close(log); /* QEMU appends the serial console; start each boot afresh */
 		struct vmm_jail jail;
-		rc = monitor_jail_apply(m, m->jail_owner, &cfg, &jail, err);
+		rc = monitor_jail_apply(m->opts, m->paths->root, m->jail_owner, &cfg, &jail, err);
 		if (rc == 0) {
 			int out = monitor_bounds_qemu_output(m);
-			rc = vmm_spawn(&cfg, out >= 0 ? out : m->log_fd, &m->qemu_pid, err);
+			rc = vmm_spawn(&cfg, out >= 0 ? out : m->log_fd, &m->vm.qemu_pid, err);
 			if (out >= 0)
 				close(out);
 		}
 		if (rc < 0) {
-			m->vm = VM_DOWN;
 			monitor_volumes_release(m);
 			return rc;
 		}
@@ -286,18 +308,16 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	rc = monitor_net_finish(m, err);
 	if (rc < 0) {
 		monitor_agent_close(m, NULL);
-		vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
-		m->qemu_pid = 0;
-		m->vm = VM_DOWN;
+		vmm_terminate(m->vm.qemu_pid, m->paths->qmp, 1000);
+		m->vm.qemu_pid = 0;
 		monitor_volumes_release(m);
 		return rc;
 	}
 	if (warm > 0 && !m->warm.restored && monitor_template_restore(m, err) < 0) {
 		/* A template that does not load (e.g. QEMU changed under it) must not stop the group: boot cold. */
 		monitor_log(m, "warm start: restore failed (%s): booting cold", err->msg);
-		vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
-		m->qemu_pid = 0;
-		m->vm = VM_DOWN;
+		vmm_terminate(m->vm.qemu_pid, m->paths->qmp, 1000);
+		m->vm.qemu_pid = 0;
 		monitor_volumes_release(m);
 		*err = (struct capsid_error){0};
 		m->warm.cold_once = true;
@@ -305,10 +325,10 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		m->warm.cold_once = false;
 		return rc;
 	}
-	m->boot_files = files;
-	m->release_at = 0;
-	util_now_rfc3339(m->vm_started_at);
-	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->qemu_pid, cfg.vcpus, cfg.memory_mib,
+	m->vm.boot_files = files;
+	m->vm.release_at = 0;
+	util_now_rfc3339(m->vm.started_at);
+	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->vm.qemu_pid, cfg.vcpus, cfg.memory_mib,
 		    vmm_accel_name(cfg.accel));
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
@@ -316,110 +336,10 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		c->restart_at = 0;
 		c->stream = 0;
 	}
-	view_event_add(&m->view.events, "Started", "Normal", "started VM (%u vCPU, %u MiB, %s)", cfg.vcpus,
-		       cfg.memory_mib, vmm_accel_name(cfg.accel));
+	monitor_event(m, NULL, "Started", "Normal", "started VM (%u vCPU, %u MiB, %s)", cfg.vcpus,
+		      cfg.memory_mib, vmm_accel_name(cfg.accel));
 	monitor_update_phase(m);
 	return 0;
-}
-
-void monitor_stop_vm(struct monitor *m, bool user)
-{
-	if (user)
-		m->user_stop = true;
-	for (size_t i = 0; i < m->n_containers; i++)
-		m->containers[i].restart_at = 0;
-	if (m->vm == VM_DOWN) {
-		monitor_update_phase(m);
-		monitor_control_stop_done(m);
-		if (m->start_after_stop) {
-			m->start_after_stop = false;
-			struct capsid_error err = {0};
-			if (monitor_boot_vm(m, &err) < 0)
-				monitor_vm_gone(m, err.msg);
-		}
-		if (m->exit_after_stop)
-			m->quit = true;
-		return;
-	}
-	if (m->vm == VM_STOPPING)
-		return;
-	bool agent_up = m->vm == VM_READY;
-	m->vm = VM_STOPPING;
-	m->vm_deadline = util_now_ms() + m->opts->stop_timeout_ms + 5000;
-	if (user)
-		for (size_t i = 0; i < m->n_containers; i++)
-			if (m->containers[i].running)
-				view_event_add(&m->containers[i].view->events, "Killing", "Normal",
-					       "stopping container %s", m->containers[i].view->name);
-	monitor_update_phase(m);
-	if (agent_up) {
-		struct json_object *body = json_object_new_object();
-		json_object_object_add(body, "timeoutMs", json_object_new_int((int)m->opts->stop_timeout_ms));
-		struct pending_req req = {.kind = REQ_SHUTDOWN};
-		if (monitor_agent_request(m, CAPSID_MSG_SHUTDOWN, body, &req) == 0)
-			return;
-	}
-	/* No agent to ask: end QEMU directly. */
-	vmm_terminate(m->qemu_pid, m->paths->qmp, 2000);
-	monitor_vm_gone(m, NULL);
-}
-
-void monitor_vm_gone(struct monitor *m, const char *why)
-{
-	bool expected = m->vm == VM_STOPPING || m->vm == VM_DOWN;
-	if (m->qemu_pid > 0) {
-		vmm_terminate(m->qemu_pid, NULL, 0);
-		m->qemu_pid = 0;
-	}
-	monitor_agent_close(m, NULL);
-	monitor_volumes_release(m); /* QEMU is gone: its disks are free */
-	monitor_jail_vm_gone(m);
-	for (size_t i = 0; i < m->n_containers; i++) {
-		struct mcontainer *c = &m->containers[i];
-		if (c->log)
-			log_writer_flush(c->log, NULL, NULL);
-		if (c->running || (!c->exited && c->view->current.phase != CONTAINER_TERMINATED)) {
-			view_container_transition(c->view, CONTAINER_TERMINATED, 137,
-						  expected ? "Stopped" : "Killed: the VM exited");
-		}
-		c->running = c->created = false;
-		c->exited = true;
-		c->restart_at = 0;
-		c->stream = 0;
-	}
-	enum vm_phase was = m->vm;
-	m->vm = VM_DOWN;
-	if (!expected) {
-		const char *reason = why ? why : "the VM exited unexpectedly (see console.log)";
-		monitor_log(m, "vm gone: %s", reason);
-		if (m->ready_fd >= 0) {
-			monitor_report_ready(m, reason);
-			return;
-		}
-		monitor_control_start_done(m, reason);
-		m->view.phase = GROUP_FAILED;
-		snprintf(m->view.detail, sizeof(m->view.detail), "%s", reason);
-		view_event_add(&m->view.events, "Failed", "Warning", "%s", reason);
-		monitor_save_state(m);
-		monitor_control_broadcast_end(m);
-		monitor_control_stop_done(m);
-		return;
-	}
-	(void)was;
-	view_event_add(&m->view.events, "Stopped", "Normal", "VM stopped");
-	monitor_log(m, "vm stopped");
-	/* The group ended before every container started (a create failed and
-	 * the policy does not restart it): the group exists, so whoever waits
-	 * for the start hears "done" now; show has the failure. */
-	if (!m->start_after_stop) {
-		monitor_report_ready(m, NULL);
-		monitor_control_start_done(m, NULL);
-	}
-	monitor_update_phase(m);
-	monitor_save_state(m);
-	if (!view_group_phase_active(m->view.phase))
-		monitor_control_broadcast_end(m);
-	monitor_stop_vm(m, m->user_stop); /* VM_DOWN: completes waiters, restarts or exits */
 }
 
 static int read_spec(int fd, char **out)
@@ -554,17 +474,16 @@ static void monitor_handle_signals(struct monitor *m)
 			int status;
 			pid_t pid;
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-				if (pid == m->qemu_pid) {
+				if (pid == m->vm.qemu_pid) {
 					monitor_log(m, "qemu exited (status %d)", status);
-					m->qemu_pid = 0;
-					monitor_vm_gone(m, NULL);
+					m->vm.qemu_pid = 0;
+					monitor_vm_event(m, VM_EV_QEMU_EXITED, NULL, NULL);
 				}
 			}
 		} else {
 			/* SIGTERM/SIGINT: stop the VM cleanly, then exit. */
 			monitor_log(m, "signal %u: stopping", si.ssi_signo);
-			m->exit_after_stop = true;
-			monitor_stop_vm(m, true);
+			monitor_vm_event(m, VM_EV_DELETE, NULL, NULL);
 		}
 	}
 }
@@ -589,8 +508,8 @@ static void monitor_free(struct monitor *m)
 		close(m->qemu_out_fd);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
-	if (m->listen_fd >= 0)
-		close(m->listen_fd);
+	if (m->ctl.listen_fd >= 0)
+		close(m->ctl.listen_fd);
 }
 
 #define MAX_POLL 80
@@ -602,16 +521,16 @@ static void monitor_loop(struct monitor *m)
 		struct ctl_client *owners[MAX_POLL];
 		size_t n = 0;
 		fds[n++] = (struct pollfd){.fd = m->signal_fd, .events = POLLIN};
-		fds[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+		fds[n++] = (struct pollfd){.fd = m->ctl.listen_fd, .events = POLLIN};
 		size_t out_slot = n;
 		if (m->qemu_out_fd >= 0)
 			fds[n++] = (struct pollfd){.fd = m->qemu_out_fd, .events = POLLIN};
 		size_t agent_slot = n;
-		if (m->agent_fd >= 0) {
+		if (m->agent.fd >= 0) {
 			short ev = POLLIN;
-			if (frame_writer_pending(m->agent_out))
+			if (frame_writer_pending(m->agent.out))
 				ev |= POLLOUT;
-			fds[n++] = (struct pollfd){.fd = m->agent_fd, .events = ev};
+			fds[n++] = (struct pollfd){.fd = m->agent.fd, .events = ev};
 		}
 		size_t first_client = n;
 		n += monitor_control_pollfds(m, fds + n, owners + n, MAX_POLL - n);
@@ -630,14 +549,14 @@ static void monitor_loop(struct monitor *m)
 			monitor_control_accept(m);
 		if (out_slot < agent_slot && fds[out_slot].revents && m->qemu_out_fd == fds[out_slot].fd)
 			monitor_bounds_drain(m);
-		if (agent_slot < first_client && m->agent_fd == fds[agent_slot].fd) {
+		if (agent_slot < first_client && m->agent.fd == fds[agent_slot].fd) {
 			short re = fds[agent_slot].revents;
 			if (re & POLLOUT) {
-				int fr = frame_writer_flush(m->agent_out, m->agent_fd);
+				int fr = frame_writer_flush(m->agent.out, m->agent.fd);
 				if (fr < 0)
 					monitor_agent_close(m, "write to the agent failed");
 			}
-			if (m->agent_fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR)))
+			if (m->agent.fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR)))
 				monitor_agent_readable(m);
 		}
 		for (size_t i = first_client; i < n; i++)
@@ -669,17 +588,14 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	struct monitor mon = {
 		.paths = paths,
 		.opts = opts,
-		.agent_fd = -1,
-		.listen_fd = -1,
 		.signal_fd = -1,
-		.qemu_out_fd = -1,
-		.ready_fd = ready_fd,
-		.next_req_id = 1,
-		.next_stream = 1,
-		.vm = VM_DOWN,
-		.adopt = opts->adopt,
+		.vm.fsm = {.state = VM_DOWN},
+		.agent = {.fd = -1, .next_req_id = 1, .next_stream = 1},
+		.ctl = {.listen_fd = -1, .ready_fd = ready_fd},
+		.warm.adopt = opts->adopt,
 		.jail_owner = paths->name,
 		.bounds_at = util_now_ms(),
+		.qemu_out_fd = -1,
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};
@@ -703,10 +619,10 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	if (rc >= 0)
 		rc = monitor_control_listen(m, &err);
 	if (rc >= 0)
-		rc = monitor_boot_vm(m, &err);
+		rc = monitor_vm_event(m, VM_EV_MONITOR_START, NULL, &err);
 	if (rc < 0) {
 		monitor_log(m, "start failed: %s", err.msg);
-		if (m->adopt)
+		if (m->warm.adopt)
 			monitor_standby_discard(m);
 		monitor_jail_release(m);
 		monitor_report_ready(m, err.msg);
@@ -716,8 +632,8 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	}
 	monitor_log(m, "monitor %d started for group %s", (int)getpid(), paths->name);
 	monitor_loop(m);
-	if (m->qemu_pid > 0)
-		vmm_terminate(m->qemu_pid, paths->qmp, 2000);
+	if (m->vm.qemu_pid > 0)
+		vmm_terminate(m->vm.qemu_pid, paths->qmp, 2000);
 	monitor_save_state(m);
 	monitor_jail_release(m);
 	monitor_log(m, "monitor exiting");

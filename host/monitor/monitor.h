@@ -17,7 +17,9 @@
 #include "group.h"
 #include "jail.h"
 #include "net.h"
+#include "template.h"
 #include "view.h"
+#include "vm_fsm.h"
 #include "vmm.h"
 
 struct spec_group;
@@ -76,14 +78,6 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 
 /* ---- internal, shared by monitor*.c ---- */
 
-enum vm_phase {
-	VM_DOWN,
-	VM_BOOTING,   /* QEMU started, waiting for HELLO */
-	VM_NEGOTIATE, /* HELLO seen, NEGOTIATE sent */
-	VM_READY,
-	VM_STOPPING,
-};
-
 struct mcontainer {
 	struct view_container *view;
 	const struct spec_group *spec_group;
@@ -134,28 +128,20 @@ struct monitor_volume {
 	char disk_path[PATH_MAX];  /* "" when the volume has no disk */
 	const char *format;	   /* "raw" (gitRepo erofs) or "qcow2" (capsidDisk) */
 	bool readonly;
-	int lock_fd;		   /* capsidDisk attach lock, -1 when none */
+	int lock_fd;		   /* capsidDisk attach lock, or the hold on the embedded SMB service; -1 when none */
 	char server[16];	   /* azureFile: the SMB server's address */
 };
 
 /* ---- warm start (template.c) ---- */
-/* Disk slots of a template: a clone with more disks boots cold. */
-#define MONITOR_WARM_SLOTS 4
-
 struct monitor_warm {
+	struct template_files tpl; /* the template of the group's machine */
 	bool restored;	/* the running VM is a clone: send IDENTITY after NEGOTIATE */
 	bool cold_once; /* the next boot is cold (a restore just failed) */
 	uint64_t hello_by; /* reconnect to the restored agent if no HELLO by then */
-	char key[20];
-	char dir[PATH_MAX];
-	char ram[PATH_MAX + 16];
-	char state[PATH_MAX + 16];
-	char placeholder[PATH_MAX + 16];
-	char slots[MONITOR_WARM_SLOTS][8]; /* serials of the placeholder disks */
 	bool standby_asked; /* this boot has asked for a ready clone for the next group */
 	bool tap_adopted;   /* the group's tap was the ready clone's (net_attach_request.adopt_tap) */
+	const struct monitor_adopt *adopt; /* the ready clone to start on, until the first boot */
 };
-#define MONITOR_TEMPLATE_MAC "52:54:00:00:ca:fe"
 
 /* Turn cfg (the group's cold-boot configuration, devices attached) into a
  * clone of the warm-start template, building the template on first need.
@@ -200,56 +186,30 @@ struct monitor_vm_files {
 	char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[512];
 };
 
-struct monitor {
-	const struct group_paths *paths;
-	const struct monitor_options *opts;
-	struct spec_group *spec;           /* with secure values: memory only */
-	struct json_object *spec_redacted; /* what goes to disk and `show` */
-	struct image_info **images;        /* per container */
-	char (*serials)[16];               /* per distinct image, in disk order */
-	size_t n_disks;
-	struct mcontainer *containers;
-	size_t n_containers;
-	struct monitor_volume *volumes; /* per spec volume, NULL before the first boot */
-	struct group_view view;
-	struct net_config netcfg;
-	struct net_attachment net;  /* valid when attached */
-	bool attached;
-	bool net_unfinished;        /* attached with tap_only: monitor_net_finish does the rest */
-
-	enum vm_phase vm;
+/* The VM lifecycle (vm_fsm.h: its state changes only in monitor_vm_event)
+ * and the QEMU it runs. */
+struct monitor_vm {
+	struct vm_fsm fsm;
 	pid_t qemu_pid;
-	int agent_fd;
-	struct frame_reader *agent_in;
-	struct frame_writer *agent_out;
-	uint64_t vm_deadline;     /* boot or stop deadline, monotonic ms */
-	uint64_t agent_retry_at;  /* next connect attempt to agent.sock */
+	uint64_t deadline;                  /* boot or stop deadline, monotonic ms */
 	struct monitor_vm_files boot_files; /* of the running QEMU */
-	uint64_t release_at;      /* when to release QEMU's mappings of them, 0 = done */
-	bool user_stop;           /* the current stop was asked for */
-	bool start_after_stop;    /* restart: boot again once down */
-	bool exit_after_stop;     /* delete: exit once down */
-	bool quit;
-	int ready_fd;             /* create's CLI waits on it until the VM is up */
-	char vm_started_at[40];
-	struct monitor_warm warm; /* template.c */
-	const char *jail_owner;   /* whose uid and cgroup this monitor's QEMUs get */
-	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
-	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
-	uint64_t qemu_out_dropped;
-	const struct monitor_adopt *adopt; /* the ready clone to start on, until the first boot */
+	uint64_t release_at;                /* when to release QEMU's mappings of them, 0 = done */
+	char started_at[40];
+	bool dispatching; /* in monitor_vm_event: events raised meanwhile wait in queue */
+	struct {
+		enum vm_event ev;
+		bool has_why;
+		char why[CAPSID_ERROR_MAX];
+	} queue[8];
+	size_t n_queued;
+};
 
-	int listen_fd;
-	int signal_fd;
-	int log_fd;
-	struct ctl_client *clients;
-	struct ctl_client *stop_waiters[16];
-	uint32_t stop_waiter_ids[16];
-	size_t n_stop_waiters;
-	struct ctl_client *start_waiters[16]; /* answered once every container started */
-	uint32_t start_waiter_ids[16];
-	size_t n_start_waiters;
-
+/* The agent channel (monitor_agent.c): the requests in flight, the execs relayed. */
+struct monitor_chan {
+	int fd;
+	struct frame_reader *in;
+	struct frame_writer *out;
+	uint64_t retry_at; /* next connect attempt to agent.sock */
 	uint32_t next_req_id;
 	uint32_t next_stream;
 	struct pending_req pending[MONITOR_MAX_PENDING];
@@ -258,15 +218,81 @@ struct monitor {
 	size_t n_execs;
 };
 
+/* The clients (monitor_control.c): the control socket, the creating CLI's
+ * ready pipe, and who waits for a stop or a start. */
+struct monitor_clients {
+	int listen_fd;
+	int ready_fd; /* create's CLI waits on it until the VM is up */
+	struct ctl_client *clients;
+	struct ctl_client *stop_waiters[16];
+	uint32_t stop_waiter_ids[16];
+	size_t n_stop_waiters;
+	struct ctl_client *start_waiters[16]; /* answered once every container started */
+	uint32_t start_waiter_ids[16];
+	size_t n_start_waiters;
+};
+
+/* The group's network (monitor_net.c). */
+struct monitor_network {
+	struct net_config cfg;
+	struct net_attachment att; /* valid when attached */
+	bool attached;
+	bool unfinished; /* attached with tap_only: monitor_net_finish does the rest */
+};
+
+/* One process per group: the group itself (spec, images, containers, the
+ * instance view) and one member per concern. */
+struct monitor {
+	const struct group_paths *paths;
+	const struct monitor_options *opts;
+	int log_fd;
+	int signal_fd;
+	bool quit;
+
+	struct spec_group *spec;           /* with secure values: memory only */
+	struct json_object *spec_redacted; /* what goes to disk and `show` */
+	struct image_info **images;        /* per container */
+	char (*serials)[16];               /* per distinct image, in disk order */
+	size_t n_disks;
+	struct mcontainer *containers;
+	size_t n_containers;
+	struct group_view view;
+
+	struct monitor_vm vm;
+	struct monitor_chan agent;
+	struct monitor_clients ctl;
+	struct monitor_network net;
+	struct monitor_volume *volumes; /* per spec volume, NULL before the first boot (monitor_volume.c) */
+	struct monitor_warm warm;
+	const char *jail_owner;   /* whose uid and cgroup this monitor's QEMUs get (monitor_jail.c) */
+	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
+	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
+	uint64_t qemu_out_dropped;
+};
+
 void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A timestamped line to a monitor's or standby's log fd (-1: nowhere). */
+void monitor_log_fd(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record an event in the instance view, the group's (c NULL) or a
+ * container's; a Warning also goes to the clients attached with events
+ * (`capsid run` prints it as it happens). type: "Normal" or "Warning". */
+void monitor_event(struct monitor *m, struct mcontainer *c, const char *name, const char *type,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void monitor_save_state(struct monitor *m);
 void monitor_update_phase(struct monitor *m);
+/* Feed ev to the VM's state machine (vm_fsm.h) and carry out its actions;
+ * why: the reason of a failure event, or NULL. Events raised while an
+ * event is handled wait their turn. Returns -EALREADY when ev does not
+ * apply in the current state, the boot's error when ev asked for a boot
+ * (VM_EV_MONITOR_START, VM_EV_START, VM_EV_RESTART) that failed (err has
+ * it), 0 otherwise. */
+int monitor_vm_event(struct monitor *m, enum vm_event ev, const char *why, struct capsid_error *err);
+/* VM_ACT_BOOT: attach network and volumes, spawn QEMU (or take the ready
+ * clone), restore it from the template; on failure nothing is left running. */
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err);
 /* The machine of a group of these options (no disks, no NIC yet). */
 void monitor_vm_config(const struct monitor_options *opts, const struct group_paths *paths, unsigned vcpus,
 		       unsigned memory_mib, struct monitor_vm_files *files, struct vmm_config *cfg);
-void monitor_stop_vm(struct monitor *m, bool user);
-void monitor_vm_gone(struct monitor *m, const char *why);
 void monitor_report_ready(struct monitor *m, const char *error);
 /* The guest is up: QEMU's copies of the kernel and initramfs go back to
  * the host (vmm_release_files), a little later, off the start's path. */
@@ -287,7 +313,8 @@ int monitor_agent_connect(const char *path);
 int monitor_agent_attach(struct monitor *m, int fd);
 /* The protocol version to speak with the agent whose HELLO body is body,
  * or -1 with why set (also when the guest lacks this group's runtime). */
-int monitor_agent_hello_version(const struct monitor *m, struct json_object *body, char *why, size_t len);
+int monitor_agent_hello_version(const struct monitor_options *opts, struct json_object *body, char *why,
+				size_t len);
 /* The channel was negotiated before this monitor had it (a ready clone):
  * continue as after NEGOTIATE's answer. */
 void monitor_agent_negotiated(struct monitor *m);
@@ -308,8 +335,8 @@ void monitor_net_describe(struct monitor *m, struct json_object *props, struct j
 
 /* monitor_jail.c: cfg->jail for a QEMU of jail_owner's (NULL when
  * confinement is off); j holds it until the spawn. */
-int monitor_jail_apply(struct monitor *m, const char *owner, struct vmm_config *cfg, struct vmm_jail *j,
-		       struct capsid_error *err);
+int monitor_jail_apply(const struct monitor_options *opts, const char *root, const char *owner,
+		       struct vmm_config *cfg, struct vmm_jail *j, struct capsid_error *err);
 /* The owner a ready clone's uid and cgroup are held under. */
 int monitor_jail_standby_owner(const char *standby_dir, char *out, size_t len);
 /* The ready clone's uid and QEMU become the group's. */
@@ -344,6 +371,10 @@ void monitor_control_free_all(struct monitor *m);
 void monitor_control_broadcast_log(struct monitor *m, size_t container, int stream, const char *time, bool partial,
 				   const char *content, size_t len);
 void monitor_control_broadcast_end(struct monitor *m);
+/* A Warning event to the clients attached with "events" (container NULL:
+ * the group's). */
+void monitor_control_broadcast_event(struct monitor *m, const char *container, const char *name,
+				     const char *message);
 void monitor_control_stop_done(struct monitor *m);
 void monitor_control_start_done(struct monitor *m, const char *error);
 int monitor_control_send(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id,

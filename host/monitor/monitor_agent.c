@@ -28,42 +28,42 @@
 
 int monitor_agent_send(struct monitor *m, uint16_t type, uint32_t id, struct json_object *body)
 {
-	if (m->agent_fd < 0) {
+	if (m->agent.fd < 0) {
 		json_object_put(body);
 		return -ENOTCONN;
 	}
-	int rc = body ? frame_writer_queue_json(m->agent_out, type, id, body)
-		      : frame_writer_queue(m->agent_out, type, id, NULL, 0);
+	int rc = body ? frame_writer_queue_json(m->agent.out, type, id, body)
+		      : frame_writer_queue(m->agent.out, type, id, NULL, 0);
 	json_object_put(body);
 	if (rc < 0)
 		return rc;
-	rc = frame_writer_flush(m->agent_out, m->agent_fd);
+	rc = frame_writer_flush(m->agent.out, m->agent.fd);
 	return rc < 0 ? rc : 0;
 }
 
 int monitor_agent_request(struct monitor *m, uint16_t type, struct json_object *body, struct pending_req *req)
 {
-	if (m->n_pending == MONITOR_MAX_PENDING) {
+	if (m->agent.n_pending == MONITOR_MAX_PENDING) {
 		json_object_put(body);
 		return -EBUSY;
 	}
-	uint32_t id = m->next_req_id++;
-	if (m->next_req_id == 0)
-		m->next_req_id = 1;
+	uint32_t id = m->agent.next_req_id++;
+	if (m->agent.next_req_id == 0)
+		m->agent.next_req_id = 1;
 	int rc = monitor_agent_send(m, type, id, body);
 	if (rc < 0)
 		return rc;
 	req->id = id;
-	m->pending[m->n_pending++] = *req;
+	m->agent.pending[m->agent.n_pending++] = *req;
 	return 0;
 }
 
 static int take_pending(struct monitor *m, uint32_t id, struct pending_req *out)
 {
-	for (size_t i = 0; i < m->n_pending; i++)
-		if (m->pending[i].id == id) {
-			*out = m->pending[i];
-			m->pending[i] = m->pending[--m->n_pending];
+	for (size_t i = 0; i < m->agent.n_pending; i++)
+		if (m->agent.pending[i].id == id) {
+			*out = m->agent.pending[i];
+			m->agent.pending[i] = m->agent.pending[--m->agent.n_pending];
 			return 0;
 		}
 	return -ENOENT;
@@ -71,38 +71,33 @@ static int take_pending(struct monitor *m, uint32_t id, struct pending_req *out)
 
 void monitor_agent_close(struct monitor *m, const char *why)
 {
-	if (m->agent_fd >= 0) {
-		close(m->agent_fd);
-		m->agent_fd = -1;
+	if (m->agent.fd >= 0) {
+		close(m->agent.fd);
+		m->agent.fd = -1;
 	}
-	frame_reader_free(m->agent_in);
-	frame_writer_free(m->agent_out);
-	m->agent_in = NULL;
-	m->agent_out = NULL;
+	frame_reader_free(m->agent.in);
+	frame_writer_free(m->agent.out);
+	m->agent.in = NULL;
+	m->agent.out = NULL;
 	/* Requests in flight will never be answered: tell waiting clients. */
-	for (size_t i = 0; i < m->n_pending; i++) {
-		struct pending_req *p = &m->pending[i];
+	for (size_t i = 0; i < m->agent.n_pending; i++) {
+		struct pending_req *p = &m->agent.pending[i];
 		if (p->client) {
 			const char *msg = "{\"error\":\"the agent channel closed\"}";
 			monitor_control_send(m, p->client, CAPSID_MSG_ERROR, p->client_id, msg, strlen(msg));
 		}
 	}
-	m->n_pending = 0;
-	for (size_t i = 0; i < m->n_execs; i++) {
+	m->agent.n_pending = 0;
+	for (size_t i = 0; i < m->agent.n_execs; i++) {
 		const char *msg = "{\"exitCode\":255,\"error\":\"the VM stopped\"}";
-		monitor_control_send(m, m->execs[i].client, CAPSID_MSG_EXIT, m->execs[i].client_id, msg, strlen(msg));
+		monitor_control_send(m, m->agent.execs[i].client, CAPSID_MSG_EXIT, m->agent.execs[i].client_id, msg, strlen(msg));
 	}
-	m->n_execs = 0;
-	if (why && m->vm != VM_DOWN) {
+	m->agent.n_execs = 0;
+	if (why && m->vm.fsm.state != VM_DOWN) {
 		/* A broken channel means the VM cannot be managed any more. */
 		monitor_log(m, "agent channel closed: %s", why);
-		view_event_add(&m->view.events, "AgentError", "Warning", "%s", why);
-		bool stopping = m->vm == VM_STOPPING;
-		if (m->qemu_pid > 0) {
-			vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
-			m->qemu_pid = 0;
-		}
-		monitor_vm_gone(m, stopping ? NULL : why);
+		monitor_event(m, NULL, "AgentError", "Warning", "%s", why);
+		monitor_vm_event(m, VM_EV_AGENT_LOST, why, NULL);
 	}
 }
 
@@ -129,10 +124,10 @@ static int agent_try_connect(struct monitor *m)
 
 int monitor_agent_attach(struct monitor *m, int fd)
 {
-	m->agent_fd = fd;
-	m->agent_in = frame_reader_new(CAPSID_FRAME_MAX_BODY);
-	m->agent_out = frame_writer_new(AGENT_OUT_QUEUE_MAX);
-	if (!m->agent_in || !m->agent_out) {
+	m->agent.fd = fd;
+	m->agent.in = frame_reader_new(CAPSID_FRAME_MAX_BODY);
+	m->agent.out = frame_writer_new(AGENT_OUT_QUEUE_MAX);
+	if (!m->agent.in || !m->agent.out) {
 		monitor_agent_close(m, NULL);
 		return -ENOMEM;
 	}
@@ -150,9 +145,9 @@ static struct mcontainer *container_by_stream(struct monitor *m, uint32_t stream
 
 static struct exec_relay *exec_by_stream(struct monitor *m, uint32_t stream)
 {
-	for (size_t i = 0; i < m->n_execs; i++)
-		if (m->execs[i].stream == stream)
-			return &m->execs[i];
+	for (size_t i = 0; i < m->agent.n_execs; i++)
+		if (m->agent.execs[i].stream == stream)
+			return &m->agent.execs[i];
 	return NULL;
 }
 
@@ -208,7 +203,7 @@ void monitor_start_container(struct monitor *m, size_t i)
 	const struct image_info *img = m->images[i];
 	c->restart_at = 0;
 	c->exited = false;
-	c->stream = m->next_stream++;
+	c->stream = m->agent.next_stream++;
 
 	struct json_object *args = container_args(sc, img);
 	if (json_object_array_length(args) == 0) {
@@ -282,7 +277,7 @@ static unsigned backoff_delay(struct monitor *m, struct mcontainer *c)
  * to start), so an `exec` right after it finds its container running. */
 static void report_ready_when_started(struct monitor *m)
 {
-	if ((m->ready_fd < 0 && m->n_start_waiters == 0) || m->vm != VM_READY)
+	if ((m->ctl.ready_fd < 0 && m->ctl.n_start_waiters == 0) || m->vm.fsm.state != VM_READY)
 		return;
 	for (size_t i = 0; i < m->n_containers; i++) {
 		const struct mcontainer *c = &m->containers[i];
@@ -301,7 +296,7 @@ static void container_terminated(struct monitor *m, struct mcontainer *c, int ex
 	if (c->log)
 		log_writer_flush(c->log, NULL, NULL);
 	view_container_transition(c->view, CONTAINER_TERMINATED, exit_code, detail);
-	if (c->created && m->vm == VM_READY) {
+	if (c->created && m->vm.fsm.state == VM_READY) {
 		struct json_object *body = json_object_new_object();
 		json_object_object_add(body, "container", json_object_new_string(c->view->name));
 		struct pending_req req = {.kind = REQ_DELETE, .container = c->index};
@@ -309,13 +304,13 @@ static void container_terminated(struct monitor *m, struct mcontainer *c, int ex
 			c->created = false;
 	}
 	enum spec_restart_policy policy = m->spec->restart_policy;
-	bool restart = m->vm == VM_READY &&
+	bool restart = m->vm.fsm.state == VM_READY &&
 		       (policy == SPEC_RESTART_ALWAYS || (policy == SPEC_RESTART_ON_FAILURE && exit_code != 0));
 	if (restart) {
 		unsigned delay = backoff_delay(m, c);
 		c->restart_at = util_now_ms() + delay;
-		view_event_add(&c->view->events, "BackOff", "Warning", "back-off %u ms restarting container %s", delay,
-			       c->view->name);
+		monitor_event(m, c, "BackOff", "Warning", "back-off %u ms restarting container %s", delay,
+			      c->view->name);
 	} else {
 		c->exited = true;
 	}
@@ -374,7 +369,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 	}
 	bool ok = f->type == CAPSID_MSG_RESPONSE;
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
-	char errbuf[512];
+	char errbuf[CAPSID_ERROR_MAX];
 	switch (req.kind) {
 	case REQ_NEGOTIATE:
 		if (!ok) {
@@ -385,7 +380,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		break;
 	case REQ_IDENTITY:
 		if (!ok) {
-			char why[600];
+			char why[VIEW_MESSAGE_MAX];
 			snprintf(why, sizeof(why), "restored guest refused its identity: %s",
 				 json_error_text(body, errbuf, sizeof(errbuf)));
 			monitor_agent_close(m, why);
@@ -394,7 +389,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		break;
 	case REQ_NETWORK:
 		if (!ok) {
-			char why[600];
+			char why[VIEW_MESSAGE_MAX];
 			snprintf(why, sizeof(why), "guest network configuration failed: %s",
 				 json_error_text(body, errbuf, sizeof(errbuf)));
 			monitor_agent_close(m, why);
@@ -403,31 +398,26 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		break;
 	case REQ_VOLUMES:
 		if (!ok) {
-			char why[600];
+			char why[VIEW_MESSAGE_MAX];
 			snprintf(why, sizeof(why), "guest volume definitions refused: %s",
 				 json_error_text(body, errbuf, sizeof(errbuf)));
 			monitor_agent_close(m, why);
 			return;
 		}
-		m->vm = VM_READY;
-		monitor_log(m, "agent ready");
-		monitor_release_boot_files_later(m);
-		for (size_t i = 0; i < m->n_containers; i++)
-			monitor_start_container(m, i);
-		monitor_update_phase(m);
+		monitor_vm_event(m, VM_EV_GUEST_READY, NULL, NULL);
 		break;
 	case REQ_CREATE: {
 		struct mcontainer *c = &m->containers[req.container];
 		if (!ok) {
-			char detail[600];
+			char detail[VIEW_MESSAGE_MAX];
 			snprintf(detail, sizeof(detail), "create failed: %s", json_error_text(body, errbuf, sizeof(errbuf)));
-			view_event_add(&c->view->events, "Failed", "Warning", "%s", detail);
+			monitor_event(m, c, "Failed", "Warning", "%s", detail);
 			container_terminated(m, c, 128, detail);
 			return;
 		}
 		c->created = true;
 		monitor_log(m, "container %s created", c->view->name);
-		view_event_add(&c->view->events, "Created", "Normal", "created container %s", c->view->name);
+		monitor_event(m, c, "Created", "Normal", "created container %s", c->view->name);
 		break;
 	}
 	case REQ_START: {
@@ -436,9 +426,9 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		if (!c->created || c->stream != req.stream)
 			break;
 		if (!ok) {
-			char detail[600];
+			char detail[VIEW_MESSAGE_MAX];
 			snprintf(detail, sizeof(detail), "start failed: %s", json_error_text(body, errbuf, sizeof(errbuf)));
-			view_event_add(&c->view->events, "Failed", "Warning", "%s", detail);
+			monitor_event(m, c, "Failed", "Warning", "%s", detail);
 			container_terminated(m, c, 128, detail);
 			return;
 		}
@@ -446,7 +436,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		c->started_at = util_now_ms();
 		monitor_log(m, "container %s started", c->view->name);
 		view_container_transition(c->view, CONTAINER_RUNNING, 0, "");
-		view_event_add(&c->view->events, "Started", "Normal", "started container %s", c->view->name);
+		monitor_event(m, c, "Started", "Normal", "started container %s", c->view->name);
 		monitor_save_state(m);
 		monitor_update_phase(m);
 		report_ready_when_started(m);
@@ -465,8 +455,8 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 		break;
 	case REQ_EXEC:
 	case REQ_RELAY:
-		if (req.kind == REQ_EXEC && ok && m->n_execs < MONITOR_MAX_EXECS)
-			m->execs[m->n_execs++] =
+		if (req.kind == REQ_EXEC && ok && m->agent.n_execs < MONITOR_MAX_EXECS)
+			m->agent.execs[m->agent.n_execs++] =
 				(struct exec_relay){.stream = req.stream, .client = req.client, .client_id = req.client_id};
 		monitor_control_send(m, req.client, f->type, req.client_id, f->body, f->length);
 		break;
@@ -475,7 +465,8 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 	}
 }
 
-int monitor_agent_hello_version(const struct monitor *m, struct json_object *body, char *why, size_t len)
+int monitor_agent_hello_version(const struct monitor_options *opts, struct json_object *body, char *why,
+				size_t len)
 {
 	int64_t min, max;
 	if (!body || json_int_field(body, "min", 1, 65535, &min) < 0 ||
@@ -494,11 +485,11 @@ int monitor_agent_hello_version(const struct monitor *m, struct json_object *bod
 	if (json_object_object_get_ex(body, "runtimes", &runtimes) && json_object_is_type(runtimes, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(runtimes); i++) {
 			const char *r = json_object_get_string(json_object_array_get_idx(runtimes, i));
-			if (r && strcmp(r, m->opts->runtime) == 0)
+			if (r && strcmp(r, opts->runtime) == 0)
 				has_runtime = true;
 		}
 	if (!has_runtime) {
-		snprintf(why, len, "the guest has no %s (guest directory %s)", m->opts->runtime, m->opts->guest_dir);
+		snprintf(why, len, "the guest has no %s (guest directory %s)", opts->runtime, opts->guest_dir);
 		return -1;
 	}
 	return (int)(max < CAPSID_PROTO_VERSION_MAX ? max : CAPSID_PROTO_VERSION_MAX);
@@ -506,13 +497,13 @@ int monitor_agent_hello_version(const struct monitor *m, struct json_object *bod
 
 static void handle_hello(struct monitor *m, const struct frame *f)
 {
-	if (m->vm != VM_BOOTING) {
+	if (monitor_vm_event(m, VM_EV_HELLO, NULL, NULL) < 0) { /* not booting */
 		monitor_agent_close(m, "agent sent an invalid HELLO");
 		return;
 	}
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
 	char why[PATH_MAX + 64];
-	int version = monitor_agent_hello_version(m, body, why, sizeof(why));
+	int version = monitor_agent_hello_version(m->opts, body, why, sizeof(why));
 	if (version < 0) {
 		monitor_agent_close(m, why);
 		return;
@@ -520,7 +511,6 @@ static void handle_hello(struct monitor *m, const struct frame *f)
 	struct json_object *neg = json_object_new_object();
 	json_object_object_add(neg, "version", json_object_new_int64(version));
 	struct pending_req req = {.kind = REQ_NEGOTIATE};
-	m->vm = VM_NEGOTIATE;
 	if (monitor_agent_request(m, CAPSID_MSG_NEGOTIATE, neg, &req) < 0)
 		monitor_agent_close(m, "cannot send NEGOTIATE");
 }
@@ -528,7 +518,7 @@ static void handle_hello(struct monitor *m, const struct frame *f)
 /* Negotiated already (a ready clone, standby.c): go on as after NEGOTIATE. */
 void monitor_agent_negotiated(struct monitor *m)
 {
-	m->vm = VM_NEGOTIATE;
+	monitor_vm_event(m, VM_EV_HELLO, NULL, NULL);
 	send_guest_setup(m);
 }
 
@@ -555,7 +545,7 @@ static void handle_exit(struct monitor *m, const struct frame *f)
 	struct exec_relay *x = exec_by_stream(m, f->id);
 	if (x) {
 		monitor_control_send(m, x->client, CAPSID_MSG_EXIT, x->client_id, f->body, f->length);
-		*x = m->execs[--m->n_execs];
+		*x = m->agent.execs[--m->agent.n_execs];
 		return;
 	}
 	struct mcontainer *c = container_by_stream(m, f->id);
@@ -596,7 +586,7 @@ static void handle_frame(struct monitor *m, const struct frame *f)
 		handle_hello(m, f);
 		return;
 	}
-	if (m->vm == VM_BOOTING) {
+	if (m->vm.fsm.state == VM_BOOTING) {
 		monitor_agent_close(m, "agent sent a frame before HELLO");
 		return;
 	}
@@ -637,10 +627,10 @@ static void handle_frame(struct monitor *m, const struct frame *f)
 void monitor_agent_readable(struct monitor *m)
 {
 	/* Bound the work per wake-up so a chatty guest cannot starve clients. */
-	for (int round = 0; round < 16 && m->agent_fd >= 0; round++) {
-		int rc = frame_reader_fill(m->agent_in, m->agent_fd);
+	for (int round = 0; round < 16 && m->agent.fd >= 0; round++) {
+		int rc = frame_reader_fill(m->agent.in, m->agent.fd);
 		if (rc == -EPIPE) {
-			monitor_agent_close(m, m->vm == VM_STOPPING ? NULL : "the agent closed its channel");
+			monitor_agent_close(m, vm_state_stopping(m->vm.fsm.state) ? NULL : "the agent closed its channel");
 			return;
 		}
 		if (rc < 0 && rc != -ENOBUFS) {
@@ -649,9 +639,9 @@ void monitor_agent_readable(struct monitor *m)
 		}
 		struct frame f;
 		int got;
-		while (m->agent_fd >= 0 && (got = frame_reader_next(m->agent_in, &f)) == 1)
+		while (m->agent.fd >= 0 && (got = frame_reader_next(m->agent.in, &f)) == 1)
 			handle_frame(m, &f);
-		if (m->agent_fd >= 0 && got < 0) {
+		if (m->agent.fd >= 0 && got < 0) {
 			monitor_agent_close(m, got == -EMSGSIZE ? "agent sent an oversized frame"
 								: "agent sent a malformed frame");
 			return;
@@ -664,16 +654,17 @@ void monitor_agent_readable(struct monitor *m)
 uint64_t monitor_next_timer(struct monitor *m)
 {
 	uint64_t next = UINT64_MAX;
-	if (m->vm == VM_BOOTING || m->vm == VM_NEGOTIATE || m->vm == VM_STOPPING)
-		next = m->vm_deadline;
-	if (m->vm == VM_BOOTING && m->agent_fd < 0 && m->agent_retry_at < next)
-		next = m->agent_retry_at;
+	enum vm_state vm = m->vm.fsm.state;
+	if (vm_state_has_vm(vm) && vm != VM_READY) /* a boot or a stop under way */
+		next = m->vm.deadline;
+	if (m->vm.fsm.state == VM_BOOTING && m->agent.fd < 0 && m->agent.retry_at < next)
+		next = m->agent.retry_at;
 	if (monitor_template_next_timer(m) < next)
 		next = monitor_template_next_timer(m);
 	if (monitor_bounds_next_timer(m) < next)
 		next = monitor_bounds_next_timer(m);
-	if (m->vm == VM_READY && m->release_at && m->release_at < next)
-		next = m->release_at;
+	if (m->vm.fsm.state == VM_READY && m->vm.release_at && m->vm.release_at < next)
+		next = m->vm.release_at;
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->restart_at && !c->created && c->restart_at < next)
@@ -686,31 +677,25 @@ void monitor_run_timers(struct monitor *m, uint64_t now)
 {
 	monitor_template_timers(m, now);
 	monitor_bounds_timers(m, now);
-	if (m->vm == VM_BOOTING && m->agent_fd < 0 && now >= m->agent_retry_at) {
+	if (m->vm.fsm.state == VM_BOOTING && m->agent.fd < 0 && now >= m->agent.retry_at) {
 		if (agent_try_connect(m) < 0)
-			m->agent_retry_at = now + 10;
+			m->agent.retry_at = now + 10;
 	}
-	if ((m->vm == VM_BOOTING || m->vm == VM_NEGOTIATE) && now >= m->vm_deadline) {
+	if ((m->vm.fsm.state == VM_BOOTING || m->vm.fsm.state == VM_NEGOTIATE) && now >= m->vm.deadline) {
 		char why[160];
 		snprintf(why, sizeof(why), "the guest agent did not answer within %u ms (see console.log)",
 			 m->opts->boot_timeout_ms);
-		if (m->qemu_pid > 0) {
-			vmm_terminate(m->qemu_pid, m->paths->qmp, 1000);
-			m->qemu_pid = 0;
-		}
-		monitor_vm_gone(m, why);
+		monitor_vm_event(m, VM_EV_BOOT_TIMEOUT, why, NULL);
 		return;
 	}
-	if (m->vm == VM_STOPPING && now >= m->vm_deadline) {
+	if (vm_state_stopping(m->vm.fsm.state) && now >= m->vm.deadline) {
 		monitor_log(m, "shutdown timed out: forcing QEMU down");
-		vmm_terminate(m->qemu_pid, m->paths->qmp, 2000);
-		m->qemu_pid = 0;
-		monitor_vm_gone(m, NULL);
+		monitor_vm_event(m, VM_EV_STOP_TIMEOUT, NULL, NULL);
 		return;
 	}
-	if (m->vm != VM_READY)
+	if (m->vm.fsm.state != VM_READY)
 		return;
-	if (m->release_at && now >= m->release_at)
+	if (m->vm.release_at && now >= m->vm.release_at)
 		monitor_release_boot_files(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];

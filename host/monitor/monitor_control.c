@@ -32,6 +32,7 @@ struct ctl_client {
 	struct frame_reader *in;
 	struct frame_writer *out;
 	bool attached;     /* receives live log lines */
+	bool events;	   /* and Warning events */
 	bool *containers;  /* which containers it follows */
 	bool close_after_flush;
 	bool dead;
@@ -52,7 +53,7 @@ int monitor_control_listen(struct monitor *m, struct capsid_error *err)
 		close(fd);
 		return capsid_error_errno(err, e, "listen on %s", m->paths->control);
 	}
-	m->listen_fd = fd;
+	m->ctl.listen_fd = fd;
 	return 0;
 }
 
@@ -71,9 +72,9 @@ static void client_free(struct ctl_client *c)
 void monitor_control_accept(struct monitor *m)
 {
 	size_t count = 0;
-	for (struct ctl_client *c = m->clients; c; c = c->next)
+	for (struct ctl_client *c = m->ctl.clients; c; c = c->next)
 		count++;
-	int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd = accept4(m->ctl.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	if (count >= MAX_CLIENTS) {
@@ -93,8 +94,8 @@ void monitor_control_accept(struct monitor *m)
 		client_free(c);
 		return;
 	}
-	c->next = m->clients;
-	m->clients = c;
+	c->next = m->ctl.clients;
+	m->ctl.clients = c;
 }
 
 int monitor_control_send(struct monitor *m, struct ctl_client *c, uint16_t type, uint32_t id, const void *body,
@@ -145,13 +146,74 @@ static struct json_object *log_line_json(const char *container, int stream, cons
 void monitor_control_broadcast_log(struct monitor *m, size_t container, int stream, const char *time, bool partial,
 				   const char *content, size_t len)
 {
-	for (struct ctl_client *c = m->clients; c; c = c->next) {
+	for (struct ctl_client *c = m->ctl.clients; c; c = c->next) {
 		if (!c->attached || c->dead || !c->containers[container])
 			continue;
 		monitor_control_send_json(m, c, CAPSID_CTL_LOGLINE, 0,
 					  log_line_json(m->containers[container].view->name, stream, time, partial,
 							content, len));
 	}
+}
+
+static struct json_object *event_json(const char *container, const char *name, const char *message,
+				      const char *time)
+{
+	struct json_object *o = json_object_new_object();
+	if (container)
+		json_object_object_add(o, "container", json_object_new_string(container));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	json_object_object_add(o, "time", json_object_new_string(time));
+	return o;
+}
+
+void monitor_control_broadcast_event(struct monitor *m, const char *container, const char *name,
+				     const char *message)
+{
+	char now[VIEW_TIME_LEN];
+	util_now_rfc3339(now);
+	for (struct ctl_client *c = m->ctl.clients; c; c = c->next)
+		if (c->attached && c->events && !c->dead)
+			monitor_control_send_json(m, c, CAPSID_CTL_EVENT, 0,
+						  event_json(container, name, message, now));
+}
+
+/* The Warning events recorded so far (the group's and its followed
+ * containers'), oldest first: `run` attaches after `create` returned, and
+ * a container that failed to start did so before. */
+struct past_event {
+	const char *container;
+	const struct view_event *e;
+};
+
+static int past_event_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct past_event *)a)->e->last, ((const struct past_event *)b)->e->last);
+}
+
+static void replay_events(struct monitor *m, struct ctl_client *c)
+{
+	size_t cap = VIEW_MAX_EVENTS * (m->n_containers + 1), n = 0;
+	_cleanup_free_ struct past_event *all = calloc(cap, sizeof(*all));
+	if (!all) {
+		monitor_log(m, "event replay for a client: out of memory");
+		return;
+	}
+	for (size_t k = 0; k <= m->n_containers; k++) {
+		bool group = k == m->n_containers;
+		if (!group && !c->containers[k])
+			continue;
+		const struct view_events *ev = group ? &m->view.events : &m->containers[k].view->events;
+		for (size_t i = 0; i < ev->n; i++)
+			if (!strcmp(ev->items[i].type, "Warning"))
+				all[n++] = (struct past_event){group ? NULL : m->containers[k].view->name,
+							       &ev->items[i]};
+	}
+	qsort(all, n, sizeof(*all), past_event_cmp);
+	for (size_t i = 0; i < n; i++)
+		monitor_control_send_json(
+		    m, c, CAPSID_CTL_EVENT, 0,
+		    event_json(all[i].container, all[i].e->name, all[i].e->message, all[i].e->last));
 }
 
 static int group_exit_code(struct monitor *m)
@@ -179,32 +241,32 @@ static void send_group_end(struct monitor *m, struct ctl_client *c)
 
 void monitor_control_broadcast_end(struct monitor *m)
 {
-	for (struct ctl_client *c = m->clients; c; c = c->next)
+	for (struct ctl_client *c = m->ctl.clients; c; c = c->next)
 		if (c->attached && !c->dead)
 			send_group_end(m, c);
 }
 
 void monitor_control_stop_done(struct monitor *m)
 {
-	for (size_t i = 0; i < m->n_stop_waiters; i++) {
-		struct ctl_client *c = m->stop_waiters[i];
+	for (size_t i = 0; i < m->ctl.n_stop_waiters; i++) {
+		struct ctl_client *c = m->ctl.stop_waiters[i];
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "state", json_object_new_string(view_group_phase_name(m->view.phase)));
-		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, m->stop_waiter_ids[i], o);
+		monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, m->ctl.stop_waiter_ids[i], o);
 	}
-	m->n_stop_waiters = 0;
+	m->ctl.n_stop_waiters = 0;
 }
 
 void monitor_control_start_done(struct monitor *m, const char *error)
 {
-	for (size_t i = 0; i < m->n_start_waiters; i++) {
+	for (size_t i = 0; i < m->ctl.n_start_waiters; i++) {
 		if (error)
-			send_error(m, m->start_waiters[i], m->start_waiter_ids[i], error);
+			send_error(m, m->ctl.start_waiters[i], m->ctl.start_waiter_ids[i], error);
 		else
-			monitor_control_send_json(m, m->start_waiters[i], CAPSID_MSG_RESPONSE, m->start_waiter_ids[i],
+			monitor_control_send_json(m, m->ctl.start_waiters[i], CAPSID_MSG_RESPONSE, m->ctl.start_waiter_ids[i],
 						  json_object_new_object());
 	}
-	m->n_start_waiters = 0;
+	m->ctl.n_start_waiters = 0;
 }
 
 /* ---- attach: replay the logs merged by time, then follow ---- */
@@ -232,6 +294,8 @@ static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, 
 		tail = (long)json_object_get_int64(v);
 	if (json_object_object_get_ex(body, "follow", &v))
 		follow = json_object_get_boolean(v);
+	if (json_object_object_get_ex(body, "events", &v))
+		c->events = json_object_get_boolean(v);
 	bool any = false;
 	if (json_object_object_get_ex(body, "containers", &v) && json_object_is_type(v, json_type_array) &&
 	    json_object_array_length(v) > 0) {
@@ -279,6 +343,8 @@ static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, 
 		return;
 	}
 	c->attached = true;
+	if (c->events)
+		replay_events(m, c);
 	if (!view_group_phase_active(m->view.phase))
 		send_group_end(m, c);
 }
@@ -287,9 +353,9 @@ static void handle_attach(struct monitor *m, struct ctl_client *c, uint32_t id, 
 
 static struct exec_relay *client_exec(struct monitor *m, struct ctl_client *c, uint32_t id)
 {
-	for (size_t i = 0; i < m->n_execs; i++)
-		if (m->execs[i].client == c && m->execs[i].client_id == id)
-			return &m->execs[i];
+	for (size_t i = 0; i < m->agent.n_execs; i++)
+		if (m->agent.execs[i].client == c && m->agent.execs[i].client_id == id)
+			return &m->agent.execs[i];
 	return NULL;
 }
 
@@ -309,7 +375,7 @@ static void handle_exec(struct monitor *m, struct ctl_client *c, uint32_t id, st
 		send_error(m, c, id, "no such container in this group");
 		return;
 	}
-	if (m->vm != VM_READY || !m->containers[k].running) {
+	if (m->vm.fsm.state != VM_READY || !m->containers[k].running) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "container %s is not running", m->containers[k].view->name);
 		send_error(m, c, id, msg);
@@ -321,9 +387,9 @@ static void handle_exec(struct monitor *m, struct ctl_client *c, uint32_t id, st
 		send_error(m, c, id, "exec: args must be a non-empty array");
 		return;
 	}
-	size_t running = m->n_execs;
-	for (size_t i = 0; i < m->n_pending; i++)
-		running += m->pending[i].kind == REQ_EXEC;
+	size_t running = m->agent.n_execs;
+	for (size_t i = 0; i < m->agent.n_pending; i++)
+		running += m->agent.pending[i].kind == REQ_EXEC;
 	if (running >= m->opts->max_execs) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "exec: %zu execs already run in this group, the most at once (CAPSID_MAX_EXECS)",
@@ -331,7 +397,7 @@ static void handle_exec(struct monitor *m, struct ctl_client *c, uint32_t id, st
 		send_error(m, c, id, msg);
 		return;
 	}
-	uint32_t stream = m->next_stream++;
+	uint32_t stream = m->agent.next_stream++;
 	struct json_object *req = NULL;
 	json_object_deep_copy(body, &req, NULL);
 	if (!req) {
@@ -364,9 +430,9 @@ static void forward_to_exec(struct monitor *m, struct ctl_client *c, const struc
 	if (!x)
 		return;
 	if (f->type == CAPSID_MSG_STDIN || f->type == CAPSID_MSG_STDIN_CLOSE) {
-		if (m->agent_fd >= 0) {
-			frame_writer_queue(m->agent_out, f->type, x->stream, f->body, f->length);
-			frame_writer_flush(m->agent_out, m->agent_fd);
+		if (m->agent.fd >= 0) {
+			frame_writer_queue(m->agent.out, f->type, x->stream, f->body, f->length);
+			frame_writer_flush(m->agent.out, m->agent.fd);
 		}
 		return;
 	}
@@ -402,38 +468,33 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 		break;
 	case CAPSID_CTL_STOP:
 	case CAPSID_CTL_EXIT:
-		if (m->n_stop_waiters == ARRAY_SIZE(m->stop_waiters)) {
+		if (m->ctl.n_stop_waiters == ARRAY_SIZE(m->ctl.stop_waiters)) {
 			send_error(m, c, f->id, "too many clients waiting for a stop");
 			break;
 		}
-		m->stop_waiters[m->n_stop_waiters] = c;
-		m->stop_waiter_ids[m->n_stop_waiters++] = f->id;
-		if (f->type == CAPSID_CTL_EXIT)
-			m->exit_after_stop = true;
-		monitor_stop_vm(m, true);
+		m->ctl.stop_waiters[m->ctl.n_stop_waiters] = c;
+		m->ctl.stop_waiter_ids[m->ctl.n_stop_waiters++] = f->id;
+		monitor_vm_event(m, f->type == CAPSID_CTL_EXIT ? VM_EV_DELETE : VM_EV_STOP, NULL, NULL);
 		break;
 	case CAPSID_CTL_START:
 	case CAPSID_CTL_RESTART: {
-		if (m->n_start_waiters == ARRAY_SIZE(m->start_waiters)) {
+		if (m->ctl.n_start_waiters == ARRAY_SIZE(m->ctl.start_waiters)) {
 			send_error(m, c, f->id, "too many clients waiting for a start");
 			break;
 		}
-		if (m->vm == VM_DOWN) {
-			struct capsid_error err = {0};
-			if (monitor_boot_vm(m, &err) < 0) {
-				send_error(m, c, f->id, err.msg);
-				break;
-			}
-		} else if (f->type == CAPSID_CTL_RESTART) {
-			m->start_after_stop = true;
-			monitor_stop_vm(m, true);
-		} else {
+		struct capsid_error err = {0};
+		int rc = monitor_vm_event(m, f->type == CAPSID_CTL_RESTART ? VM_EV_RESTART : VM_EV_START, NULL, &err);
+		if (rc == -EALREADY) {
 			send_error(m, c, f->id, "the group is already running");
 			break;
 		}
+		if (rc < 0) {
+			send_error(m, c, f->id, err.msg);
+			break;
+		}
 		/* Answered once every container has started (or failed to). */
-		m->start_waiters[m->n_start_waiters] = c;
-		m->start_waiter_ids[m->n_start_waiters++] = f->id;
+		m->ctl.start_waiters[m->ctl.n_start_waiters] = c;
+		m->ctl.start_waiter_ids[m->ctl.n_start_waiters++] = f->id;
 		break;
 	}
 	case CAPSID_CTL_ATTACH:
@@ -474,7 +535,7 @@ void monitor_control_client_io(struct monitor *m, struct ctl_client *c, short re
 size_t monitor_control_pollfds(struct monitor *m, struct pollfd *fds, struct ctl_client **owners, size_t max)
 {
 	size_t n = 0;
-	for (struct ctl_client *c = m->clients; c && n < max; c = c->next) {
+	for (struct ctl_client *c = m->ctl.clients; c && n < max; c = c->next) {
 		if (c->dead)
 			continue;
 		short ev = c->close_after_flush ? 0 : POLLIN;
@@ -488,44 +549,44 @@ size_t monitor_control_pollfds(struct monitor *m, struct pollfd *fds, struct ctl
 
 static void client_detach_everything(struct monitor *m, struct ctl_client *c)
 {
-	for (size_t i = 0; i < m->n_pending; i++)
-		if (m->pending[i].client == c)
-			m->pending[i].kind = REQ_IGNORE, m->pending[i].client = NULL;
-	for (size_t i = 0; i < m->n_stop_waiters;)
-		if (m->stop_waiters[i] == c) {
-			m->stop_waiters[i] = m->stop_waiters[--m->n_stop_waiters];
-			m->stop_waiter_ids[i] = m->stop_waiter_ids[m->n_stop_waiters];
+	for (size_t i = 0; i < m->agent.n_pending; i++)
+		if (m->agent.pending[i].client == c)
+			m->agent.pending[i].kind = REQ_IGNORE, m->agent.pending[i].client = NULL;
+	for (size_t i = 0; i < m->ctl.n_stop_waiters;)
+		if (m->ctl.stop_waiters[i] == c) {
+			m->ctl.stop_waiters[i] = m->ctl.stop_waiters[--m->ctl.n_stop_waiters];
+			m->ctl.stop_waiter_ids[i] = m->ctl.stop_waiter_ids[m->ctl.n_stop_waiters];
 		} else {
 			i++;
 		}
-	for (size_t i = 0; i < m->n_start_waiters;)
-		if (m->start_waiters[i] == c) {
-			m->start_waiters[i] = m->start_waiters[--m->n_start_waiters];
-			m->start_waiter_ids[i] = m->start_waiter_ids[m->n_start_waiters];
+	for (size_t i = 0; i < m->ctl.n_start_waiters;)
+		if (m->ctl.start_waiters[i] == c) {
+			m->ctl.start_waiters[i] = m->ctl.start_waiters[--m->ctl.n_start_waiters];
+			m->ctl.start_waiter_ids[i] = m->ctl.start_waiter_ids[m->ctl.n_start_waiters];
 		} else {
 			i++;
 		}
-	for (size_t i = 0; i < m->n_execs;) {
-		if (m->execs[i].client != c) {
+	for (size_t i = 0; i < m->agent.n_execs;) {
+		if (m->agent.execs[i].client != c) {
 			i++;
 			continue;
 		}
 		/* The terminal went away: end the session like a hang-up does. */
-		if (m->agent_fd >= 0) {
-			frame_writer_queue(m->agent_out, CAPSID_MSG_STDIN_CLOSE, m->execs[i].stream, NULL, 0);
+		if (m->agent.fd >= 0) {
+			frame_writer_queue(m->agent.out, CAPSID_MSG_STDIN_CLOSE, m->agent.execs[i].stream, NULL, 0);
 			struct json_object *sig = json_object_new_object();
-			json_object_object_add(sig, "stream", json_object_new_int64(m->execs[i].stream));
+			json_object_object_add(sig, "stream", json_object_new_int64(m->agent.execs[i].stream));
 			json_object_object_add(sig, "signal", json_object_new_int(SIGHUP));
 			struct pending_req p = {.kind = REQ_IGNORE};
 			monitor_agent_request(m, CAPSID_MSG_SIGNAL, sig, &p);
 		}
-		m->execs[i] = m->execs[--m->n_execs];
+		m->agent.execs[i] = m->agent.execs[--m->agent.n_execs];
 	}
 }
 
 void monitor_control_reap(struct monitor *m)
 {
-	struct ctl_client **pp = &m->clients;
+	struct ctl_client **pp = &m->ctl.clients;
 	while (*pp) {
 		struct ctl_client *c = *pp;
 		bool drained = c->close_after_flush && frame_writer_pending(c->out) == 0 && !client_exec(m, c, 0);
@@ -542,12 +603,12 @@ void monitor_control_reap(struct monitor *m)
 void monitor_control_free_all(struct monitor *m)
 {
 	/* Last words to waiting clients before the monitor exits. */
-	for (struct ctl_client *c = m->clients; c; c = c->next)
+	for (struct ctl_client *c = m->ctl.clients; c; c = c->next)
 		if (!c->dead && frame_writer_pending(c->out))
 			util_set_nonblock(c->fd, 0), frame_writer_flush(c->out, c->fd);
-	while (m->clients) {
-		struct ctl_client *c = m->clients;
-		m->clients = c->next;
+	while (m->ctl.clients) {
+		struct ctl_client *c = m->ctl.clients;
+		m->ctl.clients = c->next;
 		client_free(c);
 	}
 }

@@ -18,12 +18,12 @@
 /* QEMU's threads: main loop, RCU, vCPUs, up to 64 block I/O workers. */
 #define MONITOR_JAIL_PIDS 256
 
-static void limits_of(const struct monitor *m, const struct vmm_config *cfg, struct jail_limits *l)
+static void limits_of(const struct monitor_options *opts, const struct vmm_config *cfg, struct jail_limits *l)
 {
 	/* A vCPU thread can take a whole CPU; QEMU's main loop and I/O one more. */
 	*l = (struct jail_limits){
 	    .cpu_percent = (cfg->vcpus + 1) * 100,
-	    .memory_bytes = ((uint64_t)cfg->memory_mib + m->opts->vmm_overhead_mib) << 20,
+	    .memory_bytes = ((uint64_t)cfg->memory_mib + opts->vmm_overhead_mib) << 20,
 	    .pids = MONITOR_JAIL_PIDS,
 	};
 }
@@ -41,27 +41,26 @@ static int ram_file_ready(const char *path, gid_t gid, struct capsid_error *err)
 	return rc < 0 ? capsid_error_errno(err, rc, "jail: RAM file %s: owner", path) : 0;
 }
 
-int monitor_jail_apply(struct monitor *m, const char *owner, struct vmm_config *cfg, struct vmm_jail *j,
-		       struct capsid_error *err)
+int monitor_jail_apply(const struct monitor_options *opts, const char *root, const char *owner,
+		       struct vmm_config *cfg, struct vmm_jail *j, struct capsid_error *err)
 {
 	cfg->jail = NULL;
-	if (!m->opts->confine)
+	if (!opts->confine)
 		return 0;
-	const char *root = m->paths->root;
 	*j = (struct vmm_jail){.root = root, .kvm = cfg->accel == VMM_ACCEL_KVM, .has_cgroup = true};
 	uid_t uid;
-	int rc = jail_uid_get(root, &m->opts->uids, owner, &uid, err);
+	int rc = jail_uid_get(root, &opts->uids, owner, &uid, err);
 	if (rc < 0)
 		return rc;
 	j->uid = uid;
 	j->gid = (gid_t)uid;
 	if (cfg->ram_file) {
-		j->shared_gid = (gid_t)m->opts->uids.first;
+		j->shared_gid = (gid_t)opts->uids.first;
 		if ((rc = ram_file_ready(cfg->ram_file, j->shared_gid, err)) < 0)
 			return rc;
 	}
 	struct jail_limits l;
-	limits_of(m, cfg, &l);
+	limits_of(opts, cfg, &l);
 	if ((rc = jail_cgroup_create(root, owner, &l, &j->cgroup, err)) < 0)
 		return rc;
 	cfg->jail = j;
@@ -80,16 +79,16 @@ int monitor_jail_adopt(struct monitor *m, const struct vmm_config *cfg, struct c
 	if (!m->opts->confine)
 		return 0;
 	char from[128];
-	if (monitor_jail_standby_owner(m->adopt->dir, from, sizeof(from)) < 0)
+	if (monitor_jail_standby_owner(m->warm.adopt->dir, from, sizeof(from)) < 0)
 		return capsid_error_set(err, ENAMETOOLONG, "jail: standby directory name too long");
 	int rc = jail_uid_transfer(m->paths->root, from, m->paths->name, err);
 	if (rc < 0)
 		return rc;
 	struct jail_limits l;
 	struct jail_cgroup cg;
-	limits_of(m, cfg, &l);
+	limits_of(m->opts, cfg, &l);
 	if ((rc = jail_cgroup_create(m->paths->root, m->paths->name, &l, &cg, err)) < 0 ||
-	    (rc = jail_cgroup_attach(&cg, m->adopt->qemu_pid, err)) < 0)
+	    (rc = jail_cgroup_attach(&cg, m->warm.adopt->qemu_pid, err)) < 0)
 		return rc;
 	jail_cgroup_remove(m->paths->root, from);
 	return 0;

@@ -29,12 +29,12 @@ static size_t split_words(char *buf, const char **out, size_t max)
 
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err)
 {
-	if (!m->attached) {
-		int rc = net_config_load(m->paths->root, &m->netcfg, err);
+	if (!m->net.attached) {
+		int rc = net_config_load(m->paths->root, &m->net.cfg, err);
 		if (rc < 0)
 			return rc;
-		if (net_lookup(&m->netcfg, m->paths->name, &m->net, NULL) == 0) {
-			m->attached = true;
+		if (net_lookup(&m->net.cfg, m->paths->name, &m->net.att, NULL) == 0) {
+			m->net.attached = true;
 		} else {
 			const struct spec_group *g = m->spec;
 			const struct spec_ip_address *ip = g->ip_address;
@@ -61,31 +61,31 @@ int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_
 				req.n_host_services = 1;
 			}
 			/* A ready clone's QEMU holds its standby tap: that becomes the group's. */
-			req.adopt_tap = m->adopt ? m->adopt->tap : NULL;
+			req.adopt_tap = m->warm.adopt ? m->warm.adopt->tap : NULL;
 			req.tap_only = true; /* the rest while QEMU starts: monitor_net_finish */
-			rc = net_attach(&m->netcfg, &req, &m->net, err);
+			rc = net_attach(&m->net.cfg, &req, &m->net.att, err);
 			if (rc < 0)
 				return capsid_error_prefix(err, "network");
-			m->attached = true;
-			m->net_unfinished = true;
-			m->warm.tap_adopted = m->adopt != NULL;
-			monitor_log(m, "network %s: %s/%u on %s (tap %s, mac %s)%s%s", m->net.network, m->net.ip,
-				    m->net.prefix, m->net.bridge, m->net.tap, m->net.mac, m->net.fqdn[0] ? ", " : "",
-				    m->net.fqdn);
+			m->net.attached = true;
+			m->net.unfinished = true;
+			m->warm.tap_adopted = m->warm.adopt != NULL;
+			monitor_log(m, "network %s: %s/%u on %s (tap %s, mac %s)%s%s", m->net.att.network, m->net.att.ip,
+				    m->net.att.prefix, m->net.att.bridge, m->net.att.tap, m->net.att.mac, m->net.att.fqdn[0] ? ", " : "",
+				    m->net.att.fqdn);
 		}
 	}
-	cfg->nics[0] = (struct vmm_nic){.tap = m->net.tap, .mac = m->net.mac};
+	cfg->nics[0] = (struct vmm_nic){.tap = m->net.att.tap, .mac = m->net.att.mac};
 	cfg->n_nics = 1;
 	return 0;
 }
 
 int monitor_net_finish(struct monitor *m, struct capsid_error *err)
 {
-	if (!m->net_unfinished)
-		return net_dns_ensure_running(&m->netcfg, err) < 0 ? capsid_error_prefix(err, "DNS responder") : 0;
-	if (net_attach_finish(&m->netcfg, m->paths->name, err) < 0)
+	if (!m->net.unfinished)
+		return net_dns_ensure_running(&m->net.cfg, err) < 0 ? capsid_error_prefix(err, "DNS responder") : 0;
+	if (net_attach_finish(&m->net.cfg, m->paths->name, err) < 0)
 		return capsid_error_prefix(err, "network");
-	m->net_unfinished = false;
+	m->net.unfinished = false;
 	return 0;
 }
 
@@ -107,7 +107,7 @@ int monitor_net_configure_guest(struct monitor *m)
 	}
 	struct json_object *body = NULL;
 	struct capsid_error err = {0};
-	if (net_guest_request(&m->netcfg, &m->net, dc ? &dns : NULL, &body, &err) < 0) {
+	if (net_guest_request(&m->net.cfg, &m->net.att, dc ? &dns : NULL, &body, &err) < 0) {
 		monitor_log(m, "network request: %s", err.msg);
 		return -EINVAL;
 	}
@@ -117,7 +117,7 @@ int monitor_net_configure_guest(struct monitor *m)
 
 void monitor_net_describe(struct monitor *m, struct json_object *props, struct json_object *ext)
 {
-	if (!m->attached)
+	if (!m->net.attached)
 		return;
 	struct json_object *ip = NULL;
 	if (!json_object_object_get_ex(props, "ipAddress", &ip)) {
@@ -126,15 +126,15 @@ void monitor_net_describe(struct monitor *m, struct json_object *props, struct j
 		json_object_object_add(props, "ipAddress", ip);
 	}
 	/* ACI reports the address clients use: the public one when published. */
-	json_object_object_add(ip, "ip", json_object_new_string(m->net.public_ip[0] ? m->net.public_ip : m->net.ip));
-	if (m->net.fqdn[0])
-		json_object_object_add(ip, "fqdn", json_object_new_string(m->net.fqdn));
+	json_object_object_add(ip, "ip", json_object_new_string(m->net.att.public_ip[0] ? m->net.att.public_ip : m->net.att.ip));
+	if (m->net.att.fqdn[0])
+		json_object_object_add(ip, "fqdn", json_object_new_string(m->net.att.fqdn));
 	struct json_object *net = json_object_new_object();
-	json_object_object_add(net, "network", json_object_new_string(m->net.network));
-	json_object_object_add(net, "privateIp", json_object_new_string(m->net.ip));
-	json_object_object_add(net, "prefix", json_object_new_int((int)m->net.prefix));
-	json_object_object_add(net, "gateway", json_object_new_string(m->net.gateway));
-	json_object_object_add(net, "mac", json_object_new_string(m->net.mac));
-	json_object_object_add(net, "tap", json_object_new_string(m->net.tap));
+	json_object_object_add(net, "network", json_object_new_string(m->net.att.network));
+	json_object_object_add(net, "privateIp", json_object_new_string(m->net.att.ip));
+	json_object_object_add(net, "prefix", json_object_new_int((int)m->net.att.prefix));
+	json_object_object_add(net, "gateway", json_object_new_string(m->net.att.gateway));
+	json_object_object_add(net, "mac", json_object_new_string(m->net.att.mac));
+	json_object_object_add(net, "tap", json_object_new_string(m->net.att.tap));
 	json_object_object_add(ext, "network", net);
 }

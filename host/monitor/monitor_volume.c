@@ -12,7 +12,9 @@
  * (CAPSID_SMB_SUFFIX, default "file.<DNS zone>"), looked up in the address
  * map CAPSID_SMB_ADDRESSES ("NAME=IPv4,..." with NAME the server name or
  * the account); else, when the embedded service has the account, the
- * group's gateway, where that service listens; else the host's resolver. */
+ * group's gateway, where that service listens; else the host's resolver.
+ * A VM that mounts an embedded share holds the service (smb_service_hold)
+ * from before its boot until it is gone: smbd stops once no VM does. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -87,11 +89,11 @@ static int resolve_server(struct monitor *m, const struct spec_volume *v, struct
 	if (suffix && *suffix)
 		snprintf(server, sizeof(server), "%s.%s", account, suffix);
 	else
-		snprintf(server, sizeof(server), "%s.file.%s", account, m->netcfg.zone);
+		snprintf(server, sizeof(server), "%s.file.%s", account, m->net.cfg.zone);
 	if (mapped_address(server, account, mv->server))
 		return 0;
 	if (embedded_has_account(smb, account)) {
-		snprintf(mv->server, sizeof(mv->server), "%s", m->net.gateway);
+		snprintf(mv->server, sizeof(mv->server), "%s", m->net.att.gateway);
 		*embedded = true;
 		return 0;
 	}
@@ -113,13 +115,13 @@ static int start_smb(struct monitor *m, const struct smb_config *smb, struct cap
 {
 	struct net_network_info *nets = NULL;
 	size_t n = 0;
-	int rc = net_network_list(&m->netcfg, &nets, &n, err);
+	int rc = net_network_list(&m->net.cfg, &nets, &n, err);
 	if (rc < 0)
 		return rc;
-	const char *addrs[SMB_MAX_ADDRESSES] = {m->net.gateway};
+	const char *addrs[SMB_MAX_ADDRESSES] = {m->net.att.gateway};
 	size_t k = 1;
 	for (size_t i = 0; i < n && k < SMB_MAX_ADDRESSES; i++)
-		if (nets[i].n_groups > 0 && strcmp(nets[i].gateway, m->net.gateway) != 0)
+		if (nets[i].n_groups > 0 && strcmp(nets[i].gateway, m->net.att.gateway) != 0)
 			addrs[k++] = nets[i].gateway;
 	rc = smb_service_start(smb, addrs, k, err);
 	free(nets);
@@ -175,6 +177,7 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 	}
 	struct smb_config smb;
 	bool smb_loaded = false, embedded = false;
+	struct monitor_volume *smb_user = NULL; /* holds the service while the VM runs */
 	for (size_t i = 0; i < g->n_volumes; i++) {
 		const struct spec_volume *v = &g->volumes[i];
 		struct monitor_volume *mv = &m->volumes[i];
@@ -186,6 +189,8 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 				smb_loaded = true;
 			if (rc == 0)
 				rc = resolve_server(m, v, mv, &smb, &embedded, err);
+			if (rc == 0 && embedded && !smb_user)
+				smb_user = mv;
 			break;
 		case SPEC_VOLUME_GIT_REPO:
 			rc = git_image(m, v, mv, err);
@@ -210,7 +215,12 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 		}
 	}
 	if (embedded) {
-		int rc = start_smb(m, &smb, err);
+		/* Taken before the start, so the keeper cannot stop smbd in between. */
+		int rc = smb_service_hold(&smb, err);
+		if (rc >= 0) {
+			smb_user->lock_fd = rc;
+			rc = start_smb(m, &smb, err);
+		}
 		if (rc < 0) {
 			monitor_volumes_release(m);
 			return rc;

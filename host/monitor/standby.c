@@ -23,8 +23,9 @@
  * group directory, and IDENTITY gives the guest its clock, entropy and
  * name as after any restore. Anything that does not fit ends the clone
  * and the group restores or boots as it would have. The group then starts
- * the next ready clone. A clone nobody claims ends after standby_idle_s;
- * `capsid standby stop` ends them all. */
+ * the next ready clone. A clone nobody claims ends after standby_idle_s,
+ * one whose state root is removed within STANDBY_CHECK_MS;
+ * `capsid standby stop` (and `capsid system stop`) ends them all. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -122,8 +123,12 @@ int monitor_adopt_parse(const char *s, struct monitor_adopt *out)
 /* ---- the standby process ------------------------------------------------ */
 
 struct standby {
-	struct monitor m; /* paths, opts, warm, log: what template.c needs */
+	const struct monitor_options *opts;
 	struct group_paths paths;
+	int log_fd;
+	pid_t qemu_pid;
+	int agent_fd; /* negotiated: handed to the claiming group's monitor */
+	struct template_files tpl;
 	const char *root;
 	unsigned vcpus, memory_mib;
 	char tap[16];
@@ -170,7 +175,7 @@ static int negotiate(struct standby *s, int fd, struct capsid_error *err)
 		return capsid_error_set(err, EPROTO, "the restored agent did not say HELLO");
 	_cleanup_json_ struct json_object *body = frame_body_json(&f);
 	char why[PATH_MAX + 64];
-	int version = monitor_agent_hello_version(&s->m, body, why, sizeof(why));
+	int version = monitor_agent_hello_version(s->opts, body, why, sizeof(why));
 	if (version < 0)
 		return capsid_error_set(err, EPROTO, "%s", why);
 	_cleanup_json_ struct json_object *neg = json_object_new_object();
@@ -208,16 +213,16 @@ static int listen_claims(const char *path)
 /* The clone as it is when nobody has claimed it: placeholders, the standby tap. */
 static int standby_boot(struct standby *s, struct capsid_error *err)
 {
-	struct monitor *m = &s->m;
+	struct template_env env = {.opts = s->opts, .root = s->root, .log_fd = s->log_fd, .jail_owner = s->jail_owner};
 	int rc = net_standby_tap_create(getpid(), s->tap, err);
 	if (rc < 0)
 		return rc;
 	struct monitor_vm_files files;
 	struct vmm_config cfg;
-	monitor_vm_config(m->opts, &s->paths, s->vcpus, s->memory_mib, &files, &cfg);
+	monitor_vm_config(s->opts, &s->paths, s->vcpus, s->memory_mib, &files, &cfg);
 	cfg.nics[0] = (struct vmm_nic){.tap = s->tap, .mac = MONITOR_TEMPLATE_MAC};
 	cfg.n_nics = 1;
-	if (monitor_template_apply(m, &cfg) <= 0)
+	if (template_clone_config(&env, &s->tpl, &cfg) <= 0)
 		return capsid_error_set(err, ENOENT, "no template for this machine");
 	unlink(s->paths.agent);
 	unlink(s->paths.qmp);
@@ -225,14 +230,14 @@ static int standby_boot(struct standby *s, struct capsid_error *err)
 	if (log >= 0)
 		close(log);
 	struct vmm_jail jail;
-	if ((rc = monitor_jail_apply(m, m->jail_owner, &cfg, &jail, err)) < 0 ||
-	    (rc = vmm_spawn(&cfg, m->log_fd, &m->qemu_pid, err)) < 0 ||
-	    (rc = monitor_template_restore(m, err)) < 0)
+	if ((rc = monitor_jail_apply(s->opts, s->root, s->jail_owner, &cfg, &jail, err)) < 0 ||
+	    (rc = vmm_spawn(&cfg, s->log_fd, &s->qemu_pid, err)) < 0 ||
+	    (rc = template_load(&env, &s->tpl, s->paths.qmp, err)) < 0)
 		return rc;
-	m->agent_fd = agent_hello_pending(s);
-	if (m->agent_fd < 0)
-		return capsid_error_errno(err, -m->agent_fd, "no HELLO from the restored agent");
-	if ((rc = negotiate(s, m->agent_fd, err)) < 0)
+	s->agent_fd = agent_hello_pending(s);
+	if (s->agent_fd < 0)
+		return capsid_error_errno(err, -s->agent_fd, "no HELLO from the restored agent");
+	if ((rc = negotiate(s, s->agent_fd, err)) < 0)
 		return rc;
 	s->listen_fd = listen_claims(s->paths.control);
 	if (s->listen_fd < 0)
@@ -245,17 +250,17 @@ static void standby_end(struct standby *s)
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	unlink(s->paths.control);
-	if (s->m.agent_fd >= 0)
-		close(s->m.agent_fd);
-	if (s->m.qemu_pid > 0)
-		vmm_terminate(s->m.qemu_pid, s->paths.qmp, 1000);
+	if (s->agent_fd >= 0)
+		close(s->agent_fd);
+	if (s->qemu_pid > 0)
+		vmm_terminate(s->qemu_pid, s->paths.qmp, 1000);
 	if (s->tap[0])
 		net_standby_tap_delete(s->tap);
 	unlink(s->paths.agent);
 	unlink(s->paths.qmp);
 	unlink(s->paths.console);
 	unlink(s->paths.pid);
-	if (s->m.opts->confine) {
+	if (s->opts->confine) {
 		jail_cgroup_remove(s->root, s->jail_owner);
 		jail_uid_release(s->root, s->jail_owner);
 	}
@@ -281,11 +286,11 @@ static const char *claim_mismatch(const struct standby *s, const struct claim *c
 {
 	if (!c->group || !group_name_valid(c->group))
 		return "group: not a valid group name";
-	if (!c->accel || strcmp(c->accel, vmm_accel_name(s->m.opts->accel)) != 0)
+	if (!c->accel || strcmp(c->accel, vmm_accel_name(s->opts->accel)) != 0)
 		return "accel: the ready clone runs under another accelerator";
-	if (!c->runtime || strcmp(c->runtime, s->m.opts->runtime) != 0)
+	if (!c->runtime || strcmp(c->runtime, s->opts->runtime) != 0)
 		return "runtime: the ready clone has another runtime";
-	if (!c->guest_dir || strcmp(c->guest_dir, s->m.opts->guest_dir) != 0)
+	if (!c->guest_dir || strcmp(c->guest_dir, s->opts->guest_dir) != 0)
 		return "guestDir: the ready clone has another guest image";
 	if (c->spec_fd < 0 || c->ready_fd < 0)
 		return "the claim carries no spec and ready descriptors";
@@ -342,15 +347,15 @@ static int place_fds(const int from[3])
 static void exec_monitor(struct standby *s, const struct claim *c)
 {
 	char adopt[PATH_MAX + 128];
-	snprintf(adopt, sizeof(adopt), "qemu=%d,agent=%d,tap=%s,key=%s,dir=%s", (int)s->m.qemu_pid,
-		 STANDBY_AGENT_FD, s->tap, s->m.warm.key, s->paths.dir);
+	snprintf(adopt, sizeof(adopt), "qemu=%d,agent=%d,tap=%s,key=%s,dir=%s", (int)s->qemu_pid,
+		 STANDBY_AGENT_FD, s->tap, s->tpl.key, s->paths.dir);
 	const char *argv[] = {"capsid",	   "--root",	s->root,     "__monitor",   c->group, "--accel",
 			      c->accel,	   "--runtime", c->runtime,  "--guest-dir", c->guest_dir, "--adopt",
 			      adopt,	   NULL};
-	monitor_log(&s->m, "standby: claimed by group %s", c->group);
+	monitor_log_fd(s->log_fd, "standby: claimed by group %s", c->group);
 	/* The monitor runs as the CLI's child would: at its priority. */
 	setpriority(PRIO_PROCESS, 0, c->nice);
-	int fds[3] = {c->spec_fd, c->ready_fd, s->m.agent_fd};
+	int fds[3] = {c->spec_fd, c->ready_fd, s->agent_fd};
 	int rc = place_fds(fds);
 	if (rc == 0)
 		execve("/proc/self/exe", (char *const *)argv, c->env);
@@ -411,29 +416,45 @@ static int serve_claim(struct standby *s)
 	return -1;
 }
 
-static void standby_loop(struct standby *s, int signal_fd)
+/* The lock we hold is still the file at its path: the state root was not
+ * removed from under us. */
+static bool standby_root_present(const struct standby *s, int lock)
 {
-	uint64_t idle_until = util_now_ms() + (uint64_t)s->m.opts->standby_idle_s * 1000;
+	struct stat held, now;
+	return fstat(lock, &held) == 0 && stat(s->paths.lock, &now) == 0 && held.st_ino == now.st_ino &&
+	       held.st_dev == now.st_dev;
+}
+
+#define STANDBY_CHECK_MS 2000
+
+static void standby_loop(struct standby *s, int signal_fd, int lock)
+{
+	uint64_t idle_until = util_now_ms() + (uint64_t)s->opts->standby_idle_s * 1000;
 	for (;;) {
 		struct pollfd fds[2] = {{.fd = signal_fd, .events = POLLIN}, {.fd = s->listen_fd, .events = POLLIN}};
 		uint64_t now = util_now_ms();
 		if (now >= idle_until) {
-			monitor_log(&s->m, "standby: not claimed for %u s: ending", s->m.opts->standby_idle_s);
+			monitor_log_fd(s->log_fd, "standby: not claimed for %u s: ending", s->opts->standby_idle_s);
 			return;
 		}
-		int r = poll(fds, 2, (int)(idle_until - now));
+		if (!standby_root_present(s, lock)) {
+			monitor_log_fd(s->log_fd, "standby: the state root was removed: ending");
+			return;
+		}
+		uint64_t wait = idle_until - now < STANDBY_CHECK_MS ? idle_until - now : STANDBY_CHECK_MS;
+		int r = poll(fds, 2, (int)wait);
 		if (r < 0 && errno != EINTR)
 			return;
 		if (fds[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo != SIGCHLD) {
-					monitor_log(&s->m, "standby: signal %u: ending", si.ssi_signo);
+					monitor_log_fd(s->log_fd, "standby: signal %u: ending", si.ssi_signo);
 					return;
 				}
-				if (waitpid(s->m.qemu_pid, NULL, WNOHANG) == s->m.qemu_pid) {
-					monitor_log(&s->m, "standby: QEMU exited");
-					s->m.qemu_pid = 0;
+				if (waitpid(s->qemu_pid, NULL, WNOHANG) == s->qemu_pid) {
+					monitor_log_fd(s->log_fd, "standby: QEMU exited");
+					s->qemu_pid = 0;
 					return;
 				}
 			}
@@ -446,7 +467,13 @@ static void standby_loop(struct standby *s, int signal_fd)
 int monitor_standby_main(const char *root, const struct monitor_options *opts, unsigned vcpus,
 			 unsigned memory_mib)
 {
-	struct standby s = {.root = root, .vcpus = vcpus, .memory_mib = memory_mib, .listen_fd = -1};
+	struct standby s = {.opts = opts,
+			    .root = root,
+			    .vcpus = vcpus,
+			    .memory_mib = memory_mib,
+			    .log_fd = -1,
+			    .agent_fd = -1,
+			    .listen_fd = -1};
 	if (standby_paths(root, opts, vcpus, memory_mib, &s.paths) < 0 || util_mkdir_p(s.paths.dir, 0700) < 0)
 		return 2;
 	_cleanup_close_ int lock = open(s.paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -456,9 +483,7 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 		return errno == EWOULDBLOCK ? 0 : 2; /* this machine has its ready clone */
 	if (monitor_jail_standby_owner(s.paths.dir, s.jail_owner, sizeof(s.jail_owner)) < 0)
 		return 2;
-	s.m = (struct monitor){.paths = &s.paths, .opts = opts, .agent_fd = -1, .listen_fd = -1, .signal_fd = -1,
-			       .ready_fd = -1, .qemu_out_fd = -1, .jail_owner = s.jail_owner};
-	s.m.log_fd = open(s.paths.monitor_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	s.log_fd = open(s.paths.monitor_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	_cleanup_close_ int signal_fd = monitor_process_setup(s.paths.pid);
 	setpriority(PRIO_PROCESS, 0, STANDBY_NICE);
 	/* Taps of standbys that were killed (their QEMU died with them). */
@@ -468,15 +493,15 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 	uint64_t t0 = util_now_ms();
 	int rc = signal_fd < 0 ? capsid_error_errno(&err, errno, "signalfd") : standby_boot(&s, &err);
 	if (rc < 0) {
-		monitor_log(&s.m, "standby: %s", err.msg);
+		monitor_log_fd(s.log_fd, "standby: %s", err.msg);
 	} else {
-		monitor_log(&s.m, "standby: ready clone of template %s up in %llu ms (QEMU pid %d, tap %s)",
-			    s.m.warm.key, (unsigned long long)(util_now_ms() - t0), (int)s.m.qemu_pid, s.tap);
-		standby_loop(&s, signal_fd);
+		monitor_log_fd(s.log_fd, "standby: ready clone of template %s up in %llu ms (QEMU pid %d, tap %s)",
+			    s.tpl.key, (unsigned long long)(util_now_ms() - t0), (int)s.qemu_pid, s.tap);
+		standby_loop(&s, signal_fd, lock);
 	}
 	standby_end(&s);
-	if (s.m.log_fd >= 0)
-		close(s.m.log_fd);
+	if (s.log_fd >= 0)
+		close(s.log_fd);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -549,7 +574,7 @@ static int move_into_group(struct monitor *m, char *why, size_t len)
 	const char *dest[] = {m->paths->agent, m->paths->qmp, m->paths->console};
 	for (size_t i = 0; i < ARRAY_SIZE(what); i++) {
 		char from[PATH_MAX + 32];
-		if (clone_file(from, sizeof(from), m->adopt->dir, what[i], getpid(), ext[i]) < 0 ||
+		if (clone_file(from, sizeof(from), m->warm.adopt->dir, what[i], getpid(), ext[i]) < 0 ||
 		    rename(from, dest[i]) < 0) {
 			snprintf(why, len, "move %s into the group directory: %s", from, strerror(errno));
 			return -1;
@@ -566,21 +591,21 @@ static void use_slot_serials(struct monitor *m)
 		for (size_t c = 0; c < m->n_containers; c++)
 			if (strcmp(m->containers[c].image_serial, m->serials[i]) == 0)
 				snprintf(m->containers[c].image_serial, sizeof(m->containers[c].image_serial), "%s",
-					 m->warm.slots[i]);
-		snprintf(m->serials[i], sizeof(m->serials[i]), "%s", m->warm.slots[i]);
+					 m->warm.tpl.slots[i]);
+		snprintf(m->serials[i], sizeof(m->serials[i]), "%s", m->warm.tpl.slots[i]);
 	}
 }
 
 int monitor_standby_adopt(struct monitor *m, const struct vmm_config *cfg)
 {
-	const struct monitor_adopt *a = m->adopt;
+	const struct monitor_adopt *a = m->warm.adopt;
 	uint64_t t0 = util_now_ms();
-	if (strcmp(a->key, m->warm.key) != 0)
+	if (strcmp(a->key, m->warm.tpl.key) != 0)
 		return adopt_fail(m, "it is a clone of another template");
 	if (!m->warm.tap_adopted)
 		return adopt_fail(m, "the group's network did not take its tap");
 	for (size_t i = m->n_disks; i < cfg->n_disks; i++)
-		if (strcmp(cfg->disks[i].path, m->warm.placeholder) != 0)
+		if (strcmp(cfg->disks[i].path, m->warm.tpl.placeholder) != 0)
 			return adopt_fail(m, "the group has volume disks");
 	char why[PATH_MAX + 128];
 	if (move_into_group(m, why, sizeof(why)) < 0)
@@ -595,18 +620,18 @@ int monitor_standby_adopt(struct monitor *m, const struct vmm_config *cfg)
 		return adopt_fail(m, jerr.msg);
 	use_slot_serials(m);
 	renice_qemu(a->qemu_pid);
-	m->qemu_pid = a->qemu_pid;
+	m->vm.qemu_pid = a->qemu_pid;
 	if (monitor_agent_attach(m, a->agent_fd) < 0)
 		return adopt_fail(m, "out of memory");
 	m->warm.restored = true;
-	monitor_log(m, "warm start: adopted the ready clone of template %s (QEMU pid %d) in %llu ms", m->warm.key,
+	monitor_log(m, "warm start: adopted the ready clone of template %s (QEMU pid %d) in %llu ms", m->warm.tpl.key,
 		    (int)a->qemu_pid, (unsigned long long)(util_now_ms() - t0));
 	return 0;
 }
 
 void monitor_standby_discard(struct monitor *m)
 {
-	const struct monitor_adopt *a = m->adopt;
+	const struct monitor_adopt *a = m->warm.adopt;
 	if (!a)
 		return;
 	char qmp[PATH_MAX + 32];
@@ -621,9 +646,9 @@ void monitor_standby_discard(struct monitor *m)
 		if (clone_file(path, sizeof(path), a->dir, "console", getpid(), "log") == 0)
 			unlink(path);
 	}
-	if (m->agent_fd != a->agent_fd)
+	if (m->agent.fd != a->agent_fd)
 		close(a->agent_fd);
 	if (!m->warm.tap_adopted)
 		net_standby_tap_delete(a->tap);
-	m->adopt = NULL;
+	m->warm.adopt = NULL;
 }

@@ -94,12 +94,12 @@ static void fnv_qemu(uint64_t *h, const char *qemu)
 	}
 }
 
-static uint64_t template_key(const struct monitor *m, const struct vmm_config *cfg)
+static uint64_t template_key(const struct template_env *env, const struct vmm_config *cfg)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	char path[PATH_MAX];
 	_cleanup_free_ char *manifest = NULL;
-	snprintf(path, sizeof(path), "%s/manifest.json", m->opts->guest_dir);
+	snprintf(path, sizeof(path), "%s/manifest.json", env->opts->guest_dir);
 	if (util_read_file_at(AT_FDCWD, path, 64 * 1024, &manifest, NULL) == 0)
 		fnv_str(&h, manifest);
 	fnv_str(&h, TEMPLATE_CMDLINE);
@@ -176,33 +176,33 @@ static int wait_hello(const char *sock, uint64_t deadline, struct capsid_error *
 }
 
 /* template_ensure bounds the directory's length, so these always fit. */
-static void template_file(const struct monitor *m, const char *leaf, char *buf, size_t len)
+static void template_file(const struct template_files *t, const char *leaf, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/%s", m->warm.dir, leaf);
+	int n = snprintf(buf, len, "%s/%s", t->dir, leaf);
 	if (n < 0 || (size_t)n >= len)
 		buf[0] = '\0';
 }
 
 /* The template's machine: the group's cold configuration (same machine,
  * same device set) with nothing of the group in it. */
-static void template_config(struct monitor *m, const struct vmm_config *cold, struct vmm_config *t,
+static void template_config(const struct template_files *w, const struct vmm_config *cold, struct vmm_config *t,
 			    char *agent, char *qmp, char *console, char *tap)
 {
 	*t = *cold;
-	t->ram_file = m->warm.ram;
+	t->ram_file = w->ram;
 	t->ram_file_shared = true;
 	t->memfd_ram = false;
 	t->incoming = false;
 	t->cmdline = TEMPLATE_CMDLINE;
-	template_file(m, "agent.sock", agent, GROUP_SOCKET_PATH_MAX);
-	template_file(m, "qmp.sock", qmp, GROUP_SOCKET_PATH_MAX);
-	template_file(m, "console.log", console, PATH_MAX);
+	template_file(w, "agent.sock", agent, GROUP_SOCKET_PATH_MAX);
+	template_file(w, "qmp.sock", qmp, GROUP_SOCKET_PATH_MAX);
+	template_file(w, "console.log", console, PATH_MAX);
 	t->agent_socket = agent;
 	t->qmp_socket = qmp;
 	t->console_log = cold->console_log ? console : NULL;
 	for (size_t i = 0; i < MONITOR_WARM_SLOTS; i++)
-		t->disks[i] = (struct vmm_disk){.path = m->warm.placeholder,
-						.serial = m->warm.slots[i],
+		t->disks[i] = (struct vmm_disk){.path = w->placeholder,
+						.serial = w->slots[i],
 						.format = "raw",
 						.readonly = true};
 	t->n_disks = MONITOR_WARM_SLOTS;
@@ -214,33 +214,34 @@ static void template_config(struct monitor *m, const struct vmm_config *cold, st
 	t->n_nics = 1;
 }
 
-static int template_build(struct monitor *m, const struct vmm_config *cold, struct capsid_error *err)
+static int template_build(const struct template_env *env, const struct template_files *w,
+			  const struct vmm_config *cold, struct capsid_error *err)
 {
 	char agent[GROUP_SOCKET_PATH_MAX], qmp[GROUP_SOCKET_PATH_MAX], console[PATH_MAX], tap[16];
 	char state_tmp[PATH_MAX + 8];
 	struct vmm_config t;
-	template_config(m, cold, &t, agent, qmp, console, tap);
-	int n = snprintf(state_tmp, sizeof(state_tmp), "%s.tmp", m->warm.state);
+	template_config(w, cold, &t, agent, qmp, console, tap);
+	int n = snprintf(state_tmp, sizeof(state_tmp), "%s.tmp", w->state);
 	if (n < 0 || (size_t)n >= sizeof(state_tmp))
 		return -ENAMETOOLONG;
-	unlink(m->warm.ram);
-	unlink(m->warm.state);
+	unlink(w->ram);
+	unlink(w->state);
 	unlink(state_tmp);
 	unlink(agent);
 	unlink(qmp);
-	_cleanup_close_ int ph = open(m->warm.placeholder, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	_cleanup_close_ int ph = open(w->placeholder, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (ph < 0 || ftruncate(ph, (off_t)TEMPLATE_PLACEHOLDER_BYTES) < 0)
-		return capsid_error_errno(err, errno, "template: placeholder disk %s", m->warm.placeholder);
+		return capsid_error_errno(err, errno, "template: placeholder disk %s", w->placeholder);
 
 	uint64_t t0 = util_now_ms();
 	pid_t pid = 0;
 	struct vmm_jail jail;
-	int rc = monitor_jail_apply(m, m->jail_owner, &t, &jail, err);
+	int rc = monitor_jail_apply(env->opts, env->root, env->jail_owner, &t, &jail, err);
 	if (rc == 0)
-		rc = vmm_spawn(&t, m->log_fd, &pid, err);
+		rc = vmm_spawn(&t, env->log_fd, &pid, err);
 	if (rc < 0)
 		return capsid_error_prefix(err, "template");
-	rc = wait_hello(agent, t0 + m->opts->boot_timeout_ms, err);
+	rc = wait_hello(agent, t0 + env->opts->boot_timeout_ms, err);
 	if (rc == 0) {
 		/* Let the agent see the host hang up before the freeze: a clone
 		 * then starts with the port closed and says HELLO to its host. */
@@ -251,18 +252,18 @@ static int template_build(struct monitor *m, const struct vmm_config *cold, stru
 	vmm_terminate(pid, qmp, 2000);
 	unlink(agent);
 	unlink(qmp);
-	if (rc == 0 && rename(state_tmp, m->warm.state) < 0)
+	if (rc == 0 && rename(state_tmp, w->state) < 0)
 		rc = capsid_error_errno(err, errno, "template: rename %s", state_tmp);
 	if (rc < 0) {
 		unlink(state_tmp);
-		unlink(m->warm.ram);
+		unlink(w->ram);
 		return rc;
 	}
 	struct stat st = {0};
-	stat(m->warm.state, &st);
+	stat(w->state, &st);
 	_cleanup_json_ struct json_object *meta = json_object_new_object();
-	json_object_object_add(meta, "key", json_object_new_string(m->warm.key));
-	json_object_object_add(meta, "guestDir", json_object_new_string(m->opts->guest_dir));
+	json_object_object_add(meta, "key", json_object_new_string(w->key));
+	json_object_object_add(meta, "guestDir", json_object_new_string(env->opts->guest_dir));
 	json_object_object_add(meta, "vcpus", json_object_new_int((int)t.vcpus));
 	json_object_object_add(meta, "memoryMiB", json_object_new_int((int)t.memory_mib));
 	json_object_object_add(meta, "tbSizeMiB", json_object_new_int((int)t.tb_size_mib));
@@ -274,35 +275,35 @@ static int template_build(struct monitor *m, const struct vmm_config *cold, stru
 	util_now_rfc3339(now);
 	json_object_object_add(meta, "created", json_object_new_string(now));
 	char path[PATH_MAX];
-	template_file(m, "meta.json", path, sizeof(path));
+	template_file(w, "meta.json", path, sizeof(path));
 	size_t len;
 	const char *s = json_object_to_json_string_length(meta, JSON_C_TO_STRING_PRETTY, &len);
 	rc = util_write_file_atomic(path, s, len, 0600);
 	if (rc < 0)
 		return capsid_error_errno(err, rc, "template: write %s", path);
-	monitor_log(m, "warm start: built template %s in %llu ms (state %lld bytes)", m->warm.key,
+	monitor_log_fd(env->log_fd, "warm start: built template %s in %llu ms (state %lld bytes)", w->key,
 		    (unsigned long long)(util_now_ms() - t0), (long long)st.st_size);
 	return 0;
 }
 
-/* Find or build the template for cold's machine; fills m->warm's paths. */
-static int template_ensure(struct monitor *m, const struct vmm_config *cold, struct capsid_error *err)
+/* Find or build the template for cold's machine; fills w's paths. */
+static int template_ensure(const struct template_env *env, struct template_files *w, const struct vmm_config *cold,
+			   struct capsid_error *err)
 {
-	struct monitor_warm *w = &m->warm;
-	snprintf(w->key, sizeof(w->key), "%016llx", (unsigned long long)template_key(m, cold));
-	int n = snprintf(w->dir, sizeof(w->dir), "%s/templates/%s", m->paths->root, w->key);
+	snprintf(w->key, sizeof(w->key), "%016llx", (unsigned long long)template_key(env, cold));
+	int n = snprintf(w->dir, sizeof(w->dir), "%s/templates/%s", env->root, w->key);
 	/* The QEMU sockets live in the directory too: keep them in sun_path. */
 	if (n < 0 || (size_t)n + sizeof("/agent.sock") > GROUP_SOCKET_PATH_MAX)
 		return capsid_error_set(err, ENAMETOOLONG, "template directory %s: path too long", w->dir);
-	template_file(m, "ram", w->ram, sizeof(w->ram));
-	template_file(m, "state", w->state, sizeof(w->state));
-	template_file(m, "placeholder", w->placeholder, sizeof(w->placeholder));
+	template_file(w, "ram", w->ram, sizeof(w->ram));
+	template_file(w, "state", w->state, sizeof(w->state));
+	template_file(w, "placeholder", w->placeholder, sizeof(w->placeholder));
 	for (size_t i = 0; i < MONITOR_WARM_SLOTS; i++)
 		snprintf(w->slots[i], sizeof(w->slots[i]), "slot%zu", i);
 	if (util_mkdir_p(w->dir, 0700) < 0)
 		return capsid_error_errno(err, errno, "create %s", w->dir);
 	char path[PATH_MAX];
-	template_file(m, "lock", path, sizeof(path));
+	template_file(w, "lock", path, sizeof(path));
 	_cleanup_close_ int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0)
 		return capsid_error_errno(err, errno, "open %s", path);
@@ -310,17 +311,14 @@ static int template_ensure(struct monitor *m, const struct vmm_config *cold, str
 	while (flock(lock, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return capsid_error_errno(err, errno, "lock %s", path);
-	template_file(m, "meta.json", path, sizeof(path));
+	template_file(w, "meta.json", path, sizeof(path));
 	if (access(path, F_OK) == 0 && access(w->ram, R_OK) == 0 && access(w->state, R_OK) == 0)
 		return 0;
-	return template_build(m, cold, err);
+	return template_build(env, w, cold, err);
 }
 
-int monitor_template_apply(struct monitor *m, struct vmm_config *cfg)
+int template_clone_config(const struct template_env *env, struct template_files *t, struct vmm_config *cfg)
 {
-	m->warm.restored = false;
-	if (!m->opts->warm || m->warm.cold_once)
-		return 0;
 	const char *why = NULL;
 	if (cfg->n_disks > MONITOR_WARM_SLOTS)
 		why = "more disks than the template's slots";
@@ -332,15 +330,15 @@ int monitor_template_apply(struct monitor *m, struct vmm_config *cfg)
 	if (!why && cfg->n_nics != 1)
 		why = "the template has exactly one NIC";
 	if (why) {
-		monitor_log(m, "warm start: booting cold: %s", why);
+		monitor_log_fd(env->log_fd, "warm start: booting cold: %s", why);
 		return 0;
 	}
 	struct capsid_error err = {0};
-	if (template_ensure(m, cfg, &err) < 0) {
-		monitor_log(m, "warm start: booting cold: %s", err.msg);
+	if (template_ensure(env, t, cfg, &err) < 0) {
+		monitor_log_fd(env->log_fd, "warm start: booting cold: %s", err.msg);
 		return 0;
 	}
-	cfg->ram_file = m->warm.ram;
+	cfg->ram_file = t->ram;
 	cfg->ram_file_shared = false; /* copy-on-write: the template's file never changes */
 	cfg->memfd_ram = false;
 	cfg->incoming = true;
@@ -349,24 +347,51 @@ int monitor_template_apply(struct monitor *m, struct vmm_config *cfg)
 	 * each time, not from the saved state); unused slots get the
 	 * placeholder. */
 	for (size_t i = cfg->n_disks; i < MONITOR_WARM_SLOTS; i++)
-		cfg->disks[i] = (struct vmm_disk){.path = m->warm.placeholder,
-						  .serial = m->warm.slots[i],
+		cfg->disks[i] = (struct vmm_disk){.path = t->placeholder,
+						  .serial = t->slots[i],
 						  .format = "raw",
 						  .readonly = true};
 	cfg->n_disks = MONITOR_WARM_SLOTS;
 	return 1;
 }
 
-int monitor_template_restore(struct monitor *m, struct capsid_error *err)
+int template_load(const struct template_env *env, const struct template_files *t, const char *qmp,
+		  struct capsid_error *err)
 {
 	uint64_t t0 = util_now_ms();
-	int rc = vmm_restore_state(m->paths->qmp, m->warm.state, 30000, err);
+	int rc = vmm_restore_state(qmp, t->state, 30000, err);
+	if (rc < 0)
+		return rc;
+	monitor_log_fd(env->log_fd, "warm start: restored from template %s in %llu ms", t->key,
+		       (unsigned long long)(util_now_ms() - t0));
+	return 0;
+}
+
+/* ---- in a group's monitor --------------------------------------------- */
+
+static struct template_env monitor_env(const struct monitor *m)
+{
+	return (struct template_env){
+	    .opts = m->opts, .root = m->paths->root, .log_fd = m->log_fd, .jail_owner = m->jail_owner};
+}
+
+int monitor_template_apply(struct monitor *m, struct vmm_config *cfg)
+{
+	m->warm.restored = false;
+	if (!m->opts->warm || m->warm.cold_once)
+		return 0;
+	struct template_env env = monitor_env(m);
+	return template_clone_config(&env, &m->warm.tpl, cfg);
+}
+
+int monitor_template_restore(struct monitor *m, struct capsid_error *err)
+{
+	struct template_env env = monitor_env(m);
+	int rc = template_load(&env, &m->warm.tpl, m->paths->qmp, err);
 	if (rc < 0)
 		return rc;
 	m->warm.restored = true;
 	m->warm.hello_by = util_now_ms() + TEMPLATE_HELLO_RETRY_MS;
-	monitor_log(m, "warm start: restored from template %s in %llu ms", m->warm.key,
-		    (unsigned long long)(util_now_ms() - t0));
 	return 0;
 }
 
@@ -377,7 +402,7 @@ int monitor_template_restore(struct monitor *m, struct capsid_error *err)
  * pause long enough for it to notice, and connect again. */
 uint64_t monitor_template_next_timer(const struct monitor *m)
 {
-	return m->vm == VM_BOOTING && m->warm.restored && m->agent_fd >= 0 ? m->warm.hello_by : UINT64_MAX;
+	return m->vm.fsm.state == VM_BOOTING && m->warm.restored && m->agent.fd >= 0 ? m->warm.hello_by : UINT64_MAX;
 }
 
 void monitor_template_timers(struct monitor *m, uint64_t now)
@@ -386,8 +411,8 @@ void monitor_template_timers(struct monitor *m, uint64_t now)
 		return;
 	monitor_log(m, "warm start: no HELLO from the restored agent: reconnecting");
 	monitor_agent_close(m, NULL);
-	m->agent_retry_at = now + TEMPLATE_RECONNECT_PAUSE_MS;
-	m->warm.hello_by = m->agent_retry_at + TEMPLATE_HELLO_RETRY_MS;
+	m->agent.retry_at = now + TEMPLATE_RECONNECT_PAUSE_MS;
+	m->warm.hello_by = m->agent.retry_at + TEMPLATE_HELLO_RETRY_MS;
 }
 
 static void base64_encode(const uint8_t *in, size_t len, char *out)

@@ -26,11 +26,14 @@ enum container_phase {
 
 #define VIEW_MAX_EVENTS 32
 #define VIEW_TIME_LEN 40
+/* Event messages and detail statuses are kept whole: an agent's error
+ * (CAPSID_ERROR_MAX) with the monitor's prefix fits. */
+#define VIEW_MESSAGE_MAX 1200
 
 struct view_event {
 	char name[32];
 	char type[16]; /* Normal | Warning */
-	char message[256];
+	char message[VIEW_MESSAGE_MAX];
 	unsigned count;
 	char first[VIEW_TIME_LEN];
 	char last[VIEW_TIME_LEN];
@@ -46,7 +49,7 @@ struct view_container_state {
 	int exit_code; /* valid when phase == CONTAINER_TERMINATED */
 	char start_time[VIEW_TIME_LEN];
 	char finish_time[VIEW_TIME_LEN];
-	char detail[128];
+	char detail[VIEW_MESSAGE_MAX];
 };
 
 struct view_container {
@@ -60,7 +63,7 @@ struct view_container {
 
 struct group_view {
 	enum group_phase phase;
-	char detail[256];
+	char detail[VIEW_MESSAGE_MAX];
 	struct view_container *containers;
 	size_t n_containers;
 	struct view_events events;

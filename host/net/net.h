@@ -183,6 +183,12 @@ int net_dns_ensure_running(const struct net_config *cfg, struct capsid_error *er
 /* Body of `capsid --root ROOT __dns`: serve until no group is attached.
  * Returns 0 on a normal exit, -errno on a fatal error (logged to stderr). */
 int net_dns_main(const char *root);
+/* The running responder's pid, 0 when none runs (its lock is free). */
+pid_t net_dns_pid(const struct net_config *cfg);
+/* End the running responder (SIGTERM; SIGKILL after timeout_ms) and wait
+ * until its lock is free; 0 when none runs. The next attach or boot
+ * starts it again. */
+int net_dns_stop(const struct net_config *cfg, unsigned timeout_ms, struct capsid_error *err);
 
 /* ---- the guest side ------------------------------------------------------ */
 

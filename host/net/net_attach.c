@@ -63,7 +63,7 @@ static void fill_attachment(const struct net_config *cfg, const struct net_state
 	}
 	if (g->dns_label[0])
 		snprintf(out->fqdn, sizeof(out->fqdn), "%.63s.%.189s", g->dns_label, cfg->zone);
-	if (g->public_ip && publish)
+	if (g->public_ip && publish && publish != NET_PUBLISH_ALL)
 		net_format_ipv4(publish, out->public_ip);
 }
 

@@ -25,10 +25,14 @@ static int set_value(struct net_config *cfg, const char *key, const char *value,
 	uint32_t a;
 	unsigned prefix;
 	if (!strcmp(key, "publishAddress")) {
-		if (*value && net_parse_ipv4(value, &a) < 0)
-			return capsid_error_set(err, EINVAL,
-						"%s: publish address \"%.20s\" is not an IPv4 address",
-						source, value);
+		if (!strcmp(value, "0.0.0.0"))
+			value = "all";
+		if (*value && strcmp(value, "all") && (net_parse_ipv4(value, &a) < 0 || a == NET_PUBLISH_ALL))
+			return capsid_error_set(
+			    err, EINVAL,
+			    "%s: publish address \"%.20s\" is not an IPv4 address of this "
+			    "host, nor \"all\" (every local address)",
+			    source, value);
 		snprintf(cfg->publish_address, sizeof(cfg->publish_address), "%s", value);
 	} else if (!strcmp(key, "dnsZone")) {
 		if (!net_valid_zone(value))
@@ -130,6 +134,10 @@ int net_config_load(const char *root, struct net_config *cfg, struct capsid_erro
 int net_publish_address(const struct net_config *cfg, uint32_t *out, struct capsid_error *err)
 {
 	*out = 0;
+	if (!strcmp(cfg->publish_address, "all")) {
+		*out = NET_PUBLISH_ALL;
+		return 0;
+	}
 	if (cfg->publish_address[0])
 		return net_parse_ipv4(cfg->publish_address, out) < 0
 			   ? capsid_error_set(err, EINVAL, "invalid publish address %s", cfg->publish_address)
@@ -145,9 +153,12 @@ int net_publish_address(const struct net_config *cfg, uint32_t *out, struct caps
 	socklen_t len = sizeof(src);
 	if (connect(s, (struct sockaddr *)&dst, sizeof(dst)) < 0 ||
 	    getsockname(s, (struct sockaddr *)&src, &len) < 0 || src.sin_addr.s_addr == 0)
-		return capsid_error_set(err, EADDRNOTAVAIL,
-					"no publish address: this host has no default route; set "
-					"CAPSID_PUBLISH_ADDRESS or publishAddress in networks/config.json");
+		return capsid_error_set(
+		    err, EADDRNOTAVAIL,
+		    "no publish address for a Public group: this host has no default route; "
+		    "set CAPSID_PUBLISH_ADDRESS (or publishAddress in networks/config.json) "
+		    "to one of its addresses, or to \"all\" to publish on every local "
+		    "address as docker run -p does");
 	*out = ntohl(src.sin_addr.s_addr);
 	return 0;
 }

@@ -208,7 +208,7 @@ static int reload(struct dns_server *s)
 	if (s->cfg.dns_port) {
 		add_want(want, &n_want, INADDR_LOOPBACK, s->cfg.dns_port);
 		/* The public side only when an operator named the address. */
-		if (publish && s->cfg.publish_address[0])
+		if (publish && publish != NET_PUBLISH_ALL && s->cfg.publish_address[0])
 			add_want(want, &n_want, publish, s->cfg.dns_port);
 	}
 	set_listeners(s, want, n_want);
@@ -540,4 +540,46 @@ int net_dns_ensure_running(const struct net_config *cfg, struct capsid_error *er
 	net_store_dir(cfg, NET_DNS_LOG, log_path, sizeof(log_path));
 	return capsid_error_set(err, EIO, "the DNS responder (%s __dns) did not start; see %s", exe,
 				log_path);
+}
+
+/* ---- finding and stopping it ---------------------------------------------- */
+
+pid_t net_dns_pid(const struct net_config *cfg)
+{
+	char path[PATH_MAX];
+	if (net_store_dir(cfg, NET_DNS_LOCK, path, sizeof(path)) < 0)
+		return 0;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || !dns_running(fd))
+		return 0;
+	char buf[32] = {0};
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return 0;
+	long pid = strtol(buf, NULL, 10);
+	return pid > 1 && pid < (1L << 22) ? (pid_t)pid : 0;
+}
+
+int net_dns_stop(const struct net_config *cfg, unsigned timeout_ms, struct capsid_error *err)
+{
+	char path[PATH_MAX];
+	if (net_store_dir(cfg, NET_DNS_LOCK, path, sizeof(path)) < 0)
+		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	pid_t pid = net_dns_pid(cfg);
+	if (fd < 0 || pid == 0)
+		return 0;
+	kill(pid, SIGTERM);
+	uint64_t deadline = util_now_ms() + timeout_ms;
+	for (bool killed = false; dns_running(fd);) {
+		if (util_now_ms() > deadline) {
+			if (killed)
+				return capsid_error_set(err, ETIMEDOUT, "the DNS responder (pid %d) does not exit", (int)pid);
+			kill(pid, SIGKILL);
+			killed = true;
+			deadline = util_now_ms() + 5000;
+		}
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }

@@ -115,6 +115,11 @@ int net_store_save(const struct net_config *cfg, const struct net_state *st, str
 /* The publish address as a number: configured, else the default route's
  * source; 0 with an error when neither exists. */
 int net_publish_address(const struct net_config *cfg, uint32_t *out, struct capsid_error *err);
+/* publishAddress "all" (or 0.0.0.0): published on every local address of
+ * the host, as `docker run -p` does. 255.255.255.255 is never a host's
+ * address, so it stands for that. Records and `show` then give the group's
+ * own address. */
+#define NET_PUBLISH_ALL 0xffffffffu
 
 /* The publish address the rules and records use for st: 0 when no group
  * publishes ports or no address is known (then no DNAT rule is written). */

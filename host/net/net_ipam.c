@@ -337,7 +337,7 @@ void net_make_mac(const struct net_state *st, const char *group, uint8_t mac[6])
 
 uint32_t net_group_dns_address(const struct net_group *g, uint32_t publish)
 {
-	return g->public_ip && publish ? publish : g->ip;
+	return g->public_ip && publish && publish != NET_PUBLISH_ALL ? publish : g->ip;
 }
 
 int net_dns_records(const struct net_state *st, uint32_t publish, struct net_dns_record **out, size_t *n)

@@ -108,9 +108,17 @@ static void render_nat(FILE *f, const struct net_state *st, uint32_t publish)
 		const struct net_group *g = &st->groups[i];
 		char ip[16];
 		net_format_ipv4(g->ip, ip);
+		/* Every local address but loopback (Docker's ADDRTYPE LOCAL rule):
+		 * a packet from 127.0.0.1 cannot be forwarded to a bridge. */
 		for (size_t k = 0; g->public_ip && k < g->n_ports; k++)
-			fprintf(f, "\t\tip daddr %s %s dport %u dnat ip to %s\n", pub,
-				proto_word(g->ports[k].protocol), g->ports[k].port, ip);
+			if (publish == NET_PUBLISH_ALL)
+				fprintf(f,
+					"\t\tfib daddr type local ip daddr != 127.0.0.0/8 %s dport %u dnat "
+					"ip to %s\n",
+					proto_word(g->ports[k].protocol), g->ports[k].port, ip);
+			else
+				fprintf(f, "\t\tip daddr %s %s dport %u dnat ip to %s\n", pub,
+					proto_word(g->ports[k].protocol), g->ports[k].port, ip);
 	}
 	fputs("\t}\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
 	      f);

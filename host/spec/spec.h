@@ -30,6 +30,7 @@ struct json_object;
 #define SPEC_MAX_MOUNTS	     20		/* volumeMounts per container */
 #define SPEC_MAX_SECRET_FILES 64	/* files per secret volume */
 #define SPEC_MAX_SECRET_BYTES (256u << 10) /* decoded bytes per secret volume */
+#define SPEC_MAX_REGISTRY_CREDENTIALS 20
 
 enum spec_restart_policy { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER };
 
@@ -152,10 +153,32 @@ struct spec_tag {
 	char *value;
 };
 
+/* The ARM resource type of a group: "type" may be given (any case) and is
+ * always shown back. */
+#define SPEC_RESOURCE_TYPE "Microsoft.ContainerInstance/containerGroups"
+
+/* identity (ARM managed identities): accepted and shown back; capsid serves
+ * no identity endpoint to the guest. */
+struct spec_identity {
+	char *type;	      /* SystemAssigned | UserAssigned | "SystemAssigned, UserAssigned" | None */
+	char **user_assigned; /* resource ids, when type has UserAssigned */
+	size_t n_user_assigned;
+};
+
+/* properties.imageRegistryCredentials[]: what create pulls images with.
+ * password is a secret like secureValue (NULL when read back redacted),
+ * wiped when freed. Servers are unique. */
+struct spec_registry_credential {
+	char *server; /* "myreg.azurecr.io", "host:5000", "index.docker.io" */
+	char *username;
+	char *password;
+};
+
 struct spec_group {
 	char *api_version; /* NULL when not given */
-	char *name;
-	char *location; /* NULL when not given */
+	char *name;	   /* stored lowercase: ARM resource names are case-insensitive */
+	char *location;	   /* NULL when not given */
+	struct spec_identity *identity; /* NULL when not given */
 	char *os_type;	/* always "Linux" */
 	struct spec_tag *tags;
 	size_t n_tags;
@@ -168,6 +191,8 @@ struct spec_group {
 	size_t n_subnets;
 	struct spec_volume *volumes;
 	size_t n_volumes;
+	struct spec_registry_credential *registry_credentials;
+	size_t n_registry_credentials;
 };
 
 /* Each item reads like "properties.foo: unknown field, ignored". */
@@ -210,12 +235,16 @@ int spec_from_json_ex(struct json_object *doc, unsigned flags, struct spec_group
 /* Serialise back to the ACI JSON shape (defaults written out). SPEC_REDACT:
  * secureValue entries keep their name but carry no value (like ACI's GET,
  * which omits secureValue); storageAccountKey is left out and secret files
- * keep their names with null content. SPEC_WITH_SECRETS: full round-trip (used only
+ * keep their names with null content, registry passwords are left out. SPEC_WITH_SECRETS: full round-trip (used only
  * over a pipe to the monitor). Returns a new reference, NULL on ENOMEM. */
 enum spec_json_mode { SPEC_REDACT, SPEC_WITH_SECRETS };
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode);
 
 void spec_free(struct spec_group *g); /* NULL-safe; wipes secure values (explicit_bzero) before free */
+/* Overwrite every secret string of a document before it is freed (what
+ * spec_to_json(SPEC_WITH_SECRETS) or a caller's own document holds):
+ * secureValue, storageAccountKey, password, secret volume contents. NULL-safe. */
+void spec_json_wipe_secrets(struct json_object *doc);
 void spec_warnings_free(struct spec_warnings *w);		  /* frees the items, leaves *w empty */
 const char *spec_restart_policy_name(enum spec_restart_policy p); /* "Always", "OnFailure", "Never" */
 const char *spec_protocol_name(enum spec_protocol p);		  /* "TCP", "UDP" */

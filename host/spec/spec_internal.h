@@ -63,11 +63,33 @@ int spec_nomem(struct spec_vctx *c);
 int spec_type_error(struct spec_vctx *c, const char *path, const char *want, struct json_object *v);
 int spec_get_string(struct spec_vctx *c, struct json_object *v, const char *path, const char **out);
 int spec_dup_string(struct spec_vctx *c, struct json_object *v, const char *path, char **dst);
+/* A JSON number, or a string that is wholly one (as Azure accepts). */
+int spec_get_number(struct spec_vctx *c, struct json_object *v, const char *path, double *out);
+/* Property names match case-insensitively, as Azure's deserializer does.
+ * spec_object_lookup: *out is the value of key (NULL when absent or null);
+ * a key present twice in different cases is an error. spec_object_has: the
+ * first match, present even when null (*val NULL then); spec_object_get:
+ * its value, NULL when absent or null. */
+int spec_object_lookup(struct spec_vctx *c, struct json_object *obj, const char *path, const char *key,
+		       struct json_object **out);
+bool spec_object_has(struct json_object *obj, const char *key, struct json_object **val);
+struct json_object *spec_object_get(struct json_object *obj, const char *key);
 /* Warn about unknown keys, report missing required ones, run the handlers
  * in table order. A JSON null counts as absent. */
 int spec_parse_object(struct spec_vctx *c, struct json_object *obj, const char *path,
 		      const struct spec_field *fields, size_t n_fields, void *target);
 int spec_parse_dns_label(struct spec_vctx *c, struct json_object *v, const char *path, char **dst);
+
+/* ---- the ARM resource envelope (spec_resource.c) ------------------------ */
+
+/* apiVersion, location, tags, type, identity (target: struct spec_group). */
+int spec_parse_api_version(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_location(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_tags(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_resource_type(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_identity(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_identity(struct json_object *doc, const struct spec_identity *id, bool *ok);
+void spec_identity_free(struct spec_identity *id);
 
 /* ---- networking fields (spec_network.c) ---------------------------------- */
 
@@ -97,6 +119,14 @@ void spec_put_volumes(struct json_object *props, const struct spec_group *g, enu
 void spec_put_volume_mounts(struct json_object *props, const struct spec_container *ct, bool *ok);
 void spec_volumes_free(struct spec_group *g);
 void spec_volume_mounts_free(struct spec_container *ct);
+
+/* ---- registry credentials (spec_registry.c) ------------------------------ */
+
+/* properties.imageRegistryCredentials (target: struct spec_group). */
+int spec_parse_registry_credentials(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_registry_credentials(struct json_object *props, const struct spec_group *g,
+				   enum spec_json_mode mode, bool *ok);
+void spec_registry_credentials_free(struct spec_group *g);
 
 /* Attach child to an object (key) or array (key NULL); a NULL child means an
  * allocation failed, remembered in *ok so the caller checks once. Returns

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cleanup.h"
 #include "spec.h"
@@ -122,14 +123,22 @@ void spec_wipe_secure_values(struct json_object *obj)
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
 		struct json_object *v = json_object_iter_peek_value(&it);
 		const char *key = json_object_iter_peek_name(&it);
-		if (!strcmp(key, "secret") && json_object_is_type(v, json_type_object))
+		/* Case-insensitive, as the validator reads these keys. */
+		if (!strcasecmp(key, "secret") && json_object_is_type(v, json_type_object))
 			wipe_strings(v);
 		else if (json_object_is_type(v, json_type_string) &&
-			 (!strcmp(key, "secureValue") || !strcmp(key, "storageAccountKey")))
+			 (!strcasecmp(key, "secureValue") || !strcasecmp(key, "storageAccountKey") ||
+			  !strcasecmp(key, "password")))
 			wipe_string(v);
 		else
 			spec_wipe_secure_values(v);
 	}
+}
+
+void spec_json_wipe_secrets(struct json_object *doc)
+{
+	if (doc)
+		spec_wipe_secure_values(doc);
 }
 
 /* ---- serialisation ------------------------------------------------------ */
@@ -261,6 +270,8 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 		for (size_t i = 0; i < g->n_tags; i++)
 			put(tags, g->tags[i].key, json_object_new_string(g->tags[i].value), &ok);
 	}
+	put(doc, "type", json_object_new_string(SPEC_RESOURCE_TYPE), &ok);
+	spec_put_identity(doc, g->identity, &ok);
 	struct json_object *props = put(doc, "properties", json_object_new_object(), &ok);
 	put(props, "osType", json_object_new_string(g->os_type ? g->os_type : "Linux"), &ok);
 	put(props, "restartPolicy", json_object_new_string(spec_restart_policy_name(g->restart_policy)), &ok);
@@ -269,6 +280,7 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 		put_container(cts, &g->containers[i], mode, &ok);
 	put_network(props, g, &ok);
 	spec_put_volumes(props, g, mode, &ok);
+	spec_put_registry_credentials(props, g, mode, &ok);
 	if (!ok) {
 		if (mode == SPEC_WITH_SECRETS)
 			spec_wipe_secure_values(doc);
@@ -331,6 +343,7 @@ void spec_free(struct spec_group *g)
 	free(g->containers);
 	network_free(g);
 	spec_volumes_free(g);
+	spec_registry_credentials_free(g);
 	for (size_t i = 0; i < g->n_tags; i++) {
 		free(g->tags[i].key);
 		free(g->tags[i].value);
@@ -339,6 +352,7 @@ void spec_free(struct spec_group *g)
 	free(g->api_version);
 	free(g->name);
 	free(g->location);
+	spec_identity_free(g->identity);
 	free(g->os_type);
 	free(g);
 }

@@ -32,15 +32,13 @@
 static int parse_port_number(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_port *p = target;
-	if (!json_object_is_type(v, json_type_int))
-		return json_object_is_type(v, json_type_double)
-			   ? capsid_error_set(c->err, EINVAL, "%s: must be an integer from 1 to 65535", path)
-			   : spec_type_error(c, path, "an integer from 1 to 65535", v);
-	errno = 0;
-	int64_t n = json_object_get_int64(v);
-	if (errno == ERANGE || n < 1 || n > 65535)
+	double d = 0;
+	if (spec_get_number(c, v, path, &d) < 0)
+		return spec_type_error(c, path, "an integer from 1 to 65535", v);
+	/* Written as !(a) so that NaN fails too. */
+	if (!(d >= 1 && d <= 65535) || d != (double)(unsigned)d)
 		return capsid_error_set(c->err, EINVAL, "%s: must be an integer from 1 to 65535", path);
-	p->port = (unsigned)n;
+	p->port = (unsigned)d;
 	return 0;
 }
 

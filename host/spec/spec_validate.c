@@ -20,11 +20,7 @@
 #include "cleanup.h"
 #include "spec.h"
 #include "spec_internal.h"
-
-#define DNS_LABEL_MAX 63
-#define TAGS_MAX      50 /* ARM limits on resource tags */
-#define TAG_KEY_MAX   512
-#define TAG_VALUE_MAX 256
+#include "util.h"
 
 void spec_path_key(char out[SPEC_PATH_SZ], const char *parent, const char *key)
 {
@@ -113,12 +109,69 @@ int spec_dup_string(struct spec_vctx *c, struct json_object *v, const char *path
 	return *dst ? 0 : spec_nomem(c);
 }
 
-static int get_number(struct spec_vctx *c, struct json_object *v, const char *path, double *out)
+/* Azure's deserializer takes a number written as a string ("1.5", and
+ * Microsoft's examples write port: '80'); so does this one, strictly: the
+ * whole string must be the number. */
+int spec_get_number(struct spec_vctx *c, struct json_object *v, const char *path, double *out)
 {
-	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
-		return spec_type_error(c, path, "a number", v);
-	*out = json_object_get_double(v);
+	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+		*out = json_object_get_double(v);
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		char *end = NULL;
+		errno = 0;
+		double d = *s && strchr("0123456789.+-", *s) ? strtod(s, &end) : 0;
+		if (end && end != s && !*end && errno != ERANGE) {
+			*out = d;
+			return 0;
+		}
+	}
+	return spec_type_error(c, path, "a number", v);
+}
+
+/* Azure's deserializer matches property names case-insensitively, and
+ * Microsoft's own examples rely on it (memoryInGb, sharename): so does this
+ * one. A key given twice in different cases is an error, not a guess. */
+int spec_object_lookup(struct spec_vctx *c, struct json_object *obj, const char *path, const char *key,
+		       struct json_object **out)
+{
+	*out = NULL;
+	const char *found = NULL;
+	struct json_object_iterator it = json_object_iter_begin(obj), end = json_object_iter_end(obj);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *name = json_object_iter_peek_name(&it);
+		if (strcasecmp(name, key))
+			continue;
+		if (found) {
+			char p[SPEC_PATH_SZ];
+			spec_path_key(p, path, key);
+			return capsid_error_set(c->err, EINVAL,
+						"%s: given twice (property names are case-insensitive)", p);
+		}
+		found = name;
+		*out = json_object_iter_peek_value(&it);
+	}
 	return 0;
+}
+
+bool spec_object_has(struct json_object *obj, const char *key, struct json_object **val)
+{
+	struct json_object_iterator it = json_object_iter_begin(obj), end = json_object_iter_end(obj);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+		if (!strcasecmp(json_object_iter_peek_name(&it), key)) {
+			if (val)
+				*val = json_object_iter_peek_value(&it);
+			return true;
+		}
+	return false;
+}
+
+struct json_object *spec_object_get(struct json_object *obj, const char *key)
+{
+	struct json_object *v = NULL;
+	return spec_object_has(obj, key, &v) ? v : NULL;
 }
 
 /* Warn about keys not in the table, then run the handlers in table order.
@@ -133,7 +186,7 @@ int spec_parse_object(struct spec_vctx *c, struct json_object *obj, const char *
 		const char *key = json_object_iter_peek_name(&it);
 		bool known = false;
 		for (size_t i = 0; i < n_fields && !known; i++)
-			known = !strcmp(fields[i].key, key);
+			known = !strcasecmp(fields[i].key, key);
 		if (known)
 			continue;
 		char k[80], p[SPEC_PATH_SZ];
@@ -147,13 +200,16 @@ int spec_parse_object(struct spec_vctx *c, struct json_object *obj, const char *
 		char p[SPEC_PATH_SZ];
 		spec_path_key(p, path, fields[i].key);
 		struct json_object *v = NULL;
-		if (!json_object_object_get_ex(obj, fields[i].key, &v) || !v) {
+		int rc = spec_object_lookup(c, obj, path, fields[i].key, &v);
+		if (rc < 0)
+			return rc;
+		if (!v) {
 			if (fields[i].required)
 				return capsid_error_set(c->err, EINVAL, "%s: is required", p);
 			continue;
 		}
 		if (fields[i].parse) {
-			int rc = fields[i].parse(c, v, p, target);
+			rc = fields[i].parse(c, v, p, target);
 			if (rc < 0)
 				return rc;
 		}
@@ -161,26 +217,20 @@ int spec_parse_object(struct spec_vctx *c, struct json_object *obj, const char *
 	return 0;
 }
 
-/* ACI names: a DNS label, lowercase only. */
+/* ACI names (groups, containers, volumes): util_name_valid's rule. */
 int spec_parse_dns_label(struct spec_vctx *c, struct json_object *v, const char *path, char **dst)
 {
 	const char *s;
 	int rc = spec_get_string(c, v, path, &s);
 	if (rc < 0)
 		return rc;
-	size_t len = strlen(s);
-	if (len == 0)
+	if (!*s)
 		return capsid_error_set(c->err, EINVAL, "%s: must not be empty", path);
-	bool ok = len <= DNS_LABEL_MAX && s[0] != '-' && s[len - 1] != '-' &&
-		  strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == len;
-	if (!ok) {
+	if (!util_name_valid(s)) {
 		char q[80];
 		spec_sanitize(q, sizeof(q), s);
-		return capsid_error_set(
-		    c->err, EINVAL,
-		    "%s: \"%s\" is not a valid name: use 1-63 lowercase letters, digits or '-', "
-		    "not starting or ending with '-'",
-		    path, q);
+		return capsid_error_set(c->err, EINVAL, "%s: \"%s\" is not a valid name: use %s", path, q,
+					UTIL_NAME_RULE);
 	}
 	*dst = strdup(s);
 	return *dst ? 0 : spec_nomem(c);
@@ -192,7 +242,7 @@ static int parse_bounded(struct spec_vctx *c, struct json_object *v, const char 
 			 double *dst)
 {
 	double d = 0;
-	int rc = get_number(c, v, path, &d);
+	int rc = spec_get_number(c, v, path, &d);
 	if (rc < 0)
 		return rc;
 	/* Written as !(a > b) so that NaN fails too. */
@@ -292,8 +342,7 @@ static const struct spec_field env_fields[] = {
 
 static bool has_value(struct json_object *obj, const char *key)
 {
-	struct json_object *v = NULL;
-	return json_object_object_get_ex(obj, key, &v) && v;
+	return spec_object_get(obj, key) != NULL;
 }
 
 static int parse_env_list(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
@@ -505,6 +554,7 @@ static const struct spec_field group_properties_fields[] = {
     {"dnsConfig", spec_parse_dns_config, false},
     {"subnetIds", spec_parse_subnet_ids, false},
     {"volumes", spec_parse_volumes, false},
+    {"imageRegistryCredentials", spec_parse_registry_credentials, false},
 };
 
 static int parse_group_properties(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
@@ -516,64 +566,42 @@ static int parse_group_properties(struct spec_vctx *c, struct json_object *v, co
 	return rc < 0 ? rc : spec_check_volumes(c, target, path);
 }
 
+/* A group is an ARM resource, and ARM resource names are case-insensitive:
+ * Microsoft's examples name groups "myContainerGroup". The name is kept in
+ * lowercase (as `capsid` commands look it up), with a warning. */
 static int parse_group_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
-	return spec_parse_dns_label(c, v, path, &((struct spec_group *)target)->name);
-}
-
-static int parse_api_version(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
-{
-	return spec_dup_string(c, v, path, &((struct spec_group *)target)->api_version);
-}
-
-static int parse_location(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
-{
-	return spec_dup_string(c, v, path, &((struct spec_group *)target)->location);
-}
-
-static int parse_tags(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
-{
 	struct spec_group *g = target;
-	if (!json_object_is_type(v, json_type_object))
-		return spec_type_error(c, path, "an object", v);
-	size_t n = (size_t)json_object_object_length(v);
-	if (n > TAGS_MAX)
-		return capsid_error_set(c->err, EINVAL, "%s: at most %d tags are allowed, not %zu", path,
-					TAGS_MAX, n);
-	if (n == 0)
-		return 0;
-	g->tags = calloc(n, sizeof(*g->tags));
-	if (!g->tags)
+	const char *s;
+	int rc = spec_get_string(c, v, path, &s);
+	if (rc < 0)
+		return rc;
+	if (!*s)
+		return capsid_error_set(c->err, EINVAL, "%s: must not be empty", path);
+	if (!(g->name = strdup(s)))
 		return spec_nomem(c);
-	struct json_object_iterator it = json_object_iter_begin(v), end = json_object_iter_end(v);
-	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-		const char *key = json_object_iter_peek_name(&it);
-		char k[80], p[SPEC_PATH_SZ];
-		spec_sanitize(k, sizeof(k), key);
-		spec_path_key(p, path, k);
-		struct spec_tag *t = &g->tags[g->n_tags++];
-		if (!*key || strlen(key) > TAG_KEY_MAX)
-			return capsid_error_set(c->err, EINVAL, "%s: tag names must be 1-%d characters", p,
-						TAG_KEY_MAX);
-		t->key = strdup(key);
-		if (!t->key)
-			return spec_nomem(c);
-		int rc = spec_dup_string(c, json_object_iter_peek_value(&it), p, &t->value);
-		if (rc < 0)
-			return rc;
-		if (strlen(t->value) > TAG_VALUE_MAX)
-			return capsid_error_set(c->err, EINVAL, "%s: must be at most %d characters", p,
-						TAG_VALUE_MAX);
+	bool changed = false;
+	for (char *p = g->name; *p; p++)
+		if (*p >= 'A' && *p <= 'Z') {
+			*p = (char)(*p - 'A' + 'a');
+			changed = true;
+		}
+	if (!util_name_valid(g->name)) {
+		char q[80];
+		spec_sanitize(q, sizeof(q), s);
+		return capsid_error_set(c->err, EINVAL, "%s: \"%s\" is not a valid name: use %s", path, q,
+					UTIL_NAME_RULE);
 	}
+	if (changed)
+		return warn_add(c, "%s: group names are case-insensitive: \"%s\" is used as \"%s\"", path, s,
+				g->name);
 	return 0;
 }
 
 static const struct spec_field group_fields[] = {
-    {"apiVersion", parse_api_version, false},
-    {"name", parse_group_name, true},
-    {"location", parse_location, false},
-    {"tags", parse_tags, false},
-    {"type", NULL, false}, /* ARM resource type: implied, so ignored */
+    {"apiVersion", spec_parse_api_version, false}, {"name", parse_group_name, true},
+    {"location", spec_parse_location, false},	   {"tags", spec_parse_tags, false},
+    {"type", spec_parse_resource_type, false},	   {"identity", spec_parse_identity, false},
     {"properties", parse_group_properties, true},
 };
 

@@ -465,7 +465,7 @@ static int volume_kind(struct spec_vctx *c, struct json_object *obj, const char 
 	size_t found = 0;
 	for (size_t k = 0; k < ARRAY_SIZE(kind_keys); k++) {
 		struct json_object *val = NULL;
-		if (!json_object_object_get_ex(obj, kind_keys[k], &val))
+		if (!spec_object_has(obj, kind_keys[k], &val))
 			continue;
 		if (!val && k != SPEC_VOLUME_EMPTY_DIR)
 			continue;

@@ -5,7 +5,10 @@
  * Layout (dirs 0711 unless said, files 0600):
  *   <root>/smb/accounts.json     accounts, their keys (at rest, 0600), shares and quotas
  *   <root>/smb/store.lock        flock: one writer of the store at a time
- *   <root>/smb/smbd.lock         flock held by the running smbd (its pid inside)
+ *   <root>/smb/smbd.lock         flock held by smbd's keeper (its pid, then smbd's, inside)
+ *   <root>/smb/users.lock        flock held shared by every user of the service (running VMs
+ *                                that mount an embedded share)
+ *   <root>/smb/pinned            present: kept running by hand (`capsid __smbd start`)
  *   <root>/smb/smb.conf          generated; includes accounts/%U.conf per login
  *   <root>/smb/accounts/A.conf   the shares of account A (valid users = A's unix user)
  *   <root>/smb/users.map         username map: SMB login A -> unix user capsid-A
@@ -28,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -78,15 +82,32 @@ int smb_share_list(const struct smb_config *cfg, struct smb_share_info **out, si
 int smb_account_key(const struct smb_config *cfg, const char *account, bool rotate,
 		    char key[SMB_KEY_LEN + 1], struct capsid_error *err);
 
-/* Write smb.conf for these listen addresses (IPv4, e.g. the bridge
+/* smbd runs while it is needed: while at least one share exists and a
+ * user holds the service (smb_service_hold, or a pin), and while the state
+ * root exists. Its keeper (`capsid __smbd serve`, smb_keeper_main) checks
+ * that once a second and then stops smbd and exits.
+ *
+ * Write smb.conf for these listen addresses (IPv4, e.g. the bridge
  * gateways) and start smbd if it is not running, else make it reload.
  * Mounts quota'd share filesystems first. Returns once smbd accepts
- * connections on addrs[0]:445. */
+ * connections on addrs[0]:445. -ENOENT when there is no share to serve.
+ * Call it holding the service (smb_service_hold) or with a pin, else the
+ * keeper stops smbd again at its next check. */
 int smb_service_start(const struct smb_config *cfg, const char *const *addrs, size_t n_addrs,
 		      struct capsid_error *err);
 /* Stop smbd (SIGTERM, then SIGKILL after the timeout); 0 when it was not running. */
 int smb_service_stop(const struct smb_config *cfg, struct capsid_error *err);
-/* The running smbd's pid, 0 when none runs, -errno on error. */
+/* The running keeper's pid, 0 when none runs, -errno on error. */
 int smb_service_pid(const struct smb_config *cfg);
+/* The keeper's and smbd's pids (0, 0 when none runs); -EAGAIN while a
+ * keeper starts, other -errno on error. */
+int smb_service_pids(const struct smb_config *cfg, pid_t *keeper, pid_t *smbd);
+/* Become a user of the service: a shared flock on users.lock, returned as
+ * an fd (close it to let go). Blocks while a keeper is stopping smbd. */
+int smb_service_hold(const struct smb_config *cfg, struct capsid_error *err);
+/* Keep the service running without a user (on) or not (off). */
+int smb_service_pin(const struct smb_config *cfg, bool on, struct capsid_error *err);
+/* Body of `capsid --root ROOT __smbd serve`: run smbd while it is needed. */
+int smb_keeper_main(const char *root);
 
 #endif

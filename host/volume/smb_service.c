@@ -1,7 +1,7 @@
 /* The private smbd: its smb.conf, and start / reload / stop of a single
- * instance per state root. The instance lock is <root>/smb/smbd.lock: the
- * process that execs smbd takes it (fd without CLOEXEC) and smbd keeps it,
- * so "running" is "the lock is held", as for the DNS responder. */
+ * instance per state root. The instance lock is <root>/smb/smbd.lock, held
+ * by smbd's keeper (smb_keeper.c) for its whole life, so "running" is "the
+ * lock is held", as for the DNS responder. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -126,8 +126,9 @@ static int open_lock(const struct smb_config *cfg, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int smb_service_pid(const struct smb_config *cfg)
+int smb_service_pids(const struct smb_config *cfg, pid_t *keeper, pid_t *smbd)
 {
+	*keeper = *smbd = 0;
 	_cleanup_close_ int fd = open_lock(cfg, O_CLOEXEC);
 	if (fd == -ENOENT)
 		return 0;
@@ -137,11 +138,23 @@ int smb_service_pid(const struct smb_config *cfg)
 		return 0;
 	if (errno != EWOULDBLOCK)
 		return -errno;
-	char buf[32] = {0};
+	char buf[64] = {0};
 	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
-		return -EAGAIN; /* locked, pid not written yet */
-	long pid = strtol(buf, NULL, 10);
-	return pid > 1 && pid < (1L << 22) ? (int)pid : -EIO;
+		return -EAGAIN; /* locked, pids not written yet */
+	char *end;
+	long k = strtol(buf, &end, 10), s = strtol(end, NULL, 10);
+	if (k <= 1 || k >= (1L << 22))
+		return -EIO;
+	*keeper = (pid_t)k;
+	*smbd = s > 1 && s < (1L << 22) ? (pid_t)s : 0;
+	return 0;
+}
+
+int smb_service_pid(const struct smb_config *cfg)
+{
+	pid_t keeper, smbd;
+	int rc = smb_service_pids(cfg, &keeper, &smbd);
+	return rc < 0 ? rc : (int)keeper;
 }
 
 static bool accepts(const char *addr)
@@ -152,19 +165,28 @@ static bool accepts(const char *addr)
 	return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 }
 
-/* Fork twice (smbd belongs to nobody's session) and exec it in the
- * foreground with the instance lock held on an inherited fd. */
+/* Fork twice (the keeper belongs to nobody's session) and exec
+ * `EXE --root ROOT __smbd serve`, EXE being this program: the capsid
+ * binary, or a test that answers that command line the same way. */
 static int spawn(const struct smb_config *cfg, struct capsid_error *err)
 {
-	char conf[PATH_MAX], log[PATH_MAX];
-	if (smb_path(cfg, "smb.conf", conf, sizeof(conf)) < 0 || smb_path(cfg, "log/smbd.stderr", log, sizeof(log)) < 0)
+	char log[PATH_MAX], exe[PATH_MAX];
+	if (smb_path(cfg, "log/keeper.log", log, sizeof(log)) < 0)
 		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
-	_cleanup_close_ int lock = open_lock(cfg, 0); /* inherited by smbd on purpose */
-	_cleanup_close_ int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	_cleanup_close_ int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (lock < 0 || logfd < 0 || nullfd < 0)
-		return capsid_error_errno(err, lock < 0 ? -lock : errno, "prepare smbd");
-	const char *argv[] = {cfg->smbd, "--foreground", "--no-process-group", "-s", conf, NULL};
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len < 0)
+		return capsid_error_errno(err, errno, "readlink /proc/self/exe");
+	exe[len] = '\0';
+	_cleanup_close_ int log0 = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_close_ int null0 = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (log0 < 0 || null0 < 0)
+		return capsid_error_errno(err, errno, "prepare the smbd keeper");
+	/* Above fd 10, so the dup2()s onto 0-2 in the child cannot clobber them. */
+	_cleanup_close_ int logfd = fcntl(log0, F_DUPFD_CLOEXEC, 10);
+	_cleanup_close_ int nullfd = fcntl(null0, F_DUPFD_CLOEXEC, 10);
+	if (logfd < 0 || nullfd < 0)
+		return capsid_error_errno(err, errno, "prepare the smbd keeper");
+	const char *argv[] = {exe, "--root", cfg->root, "__smbd", "serve", NULL};
 	pid_t pid = fork();
 	if (pid < 0)
 		return capsid_error_errno(err, errno, "fork");
@@ -172,18 +194,18 @@ static int spawn(const struct smb_config *cfg, struct capsid_error *err)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		static const int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+		for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+			signal(sigs[i], SIG_DFL);
 		if (setsid() < 0)
 			_exit(126);
 		pid_t again = fork();
 		if (again != 0)
 			_exit(again < 0 ? 126 : 0);
-		if (flock(lock, LOCK_EX | LOCK_NB) < 0)
-			_exit(0); /* another start won the race: it serves */
-		if (ftruncate(lock, 0) == 0)
-			dprintf(lock, "%d\n", (int)getpid());
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 || chdir("/") < 0)
+		if (dup2(nullfd, 0) < 0 || dup2(nullfd, 1) < 0 || dup2(logfd, 2) < 0 || chdir("/") < 0)
 			_exit(126);
-		execvp(argv[0], (char *const *)argv);
+		close_range(3, ~0u, 0);
+		execv(exe, (char *const *)argv);
 		_exit(127);
 	}
 	int status;
@@ -217,6 +239,8 @@ int smb_service_start(const struct smb_config *cfg, const char *const *addrs, si
 	free(list);
 	if (rc < 0)
 		return rc;
+	if (n == 0)
+		return capsid_error_set(err, ENOENT, "no share to serve (capsid share create ACCOUNT/SHARE)");
 	int pid = smb_service_pid(cfg);
 	if (pid > 0) {
 		kill(pid, SIGHUP);
@@ -241,19 +265,21 @@ int smb_service_start(const struct smb_config *cfg, const char *const *addrs, si
 
 int smb_service_stop(const struct smb_config *cfg, struct capsid_error *err)
 {
-	int pid = smb_service_pid(cfg);
-	if (pid == -EAGAIN) {
+	pid_t keeper = 0, smbd = 0;
+	int rc = smb_service_pids(cfg, &keeper, &smbd);
+	if (rc == -EAGAIN) {
 		struct timespec ts = {0, 200 * 1000 * 1000};
 		nanosleep(&ts, NULL);
-		pid = smb_service_pid(cfg);
+		rc = smb_service_pids(cfg, &keeper, &smbd);
 	}
-	if (pid < 0)
-		return capsid_error_errno(err, -pid, "find smbd");
-	if (pid == 0)
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "find smbd");
+	if (keeper == 0)
 		return 0;
-	kill(pid, SIGTERM);
+	/* The keeper ends smbd's process group, then drops the lock. */
+	kill(keeper, SIGTERM);
 	_cleanup_close_ int fd = open_lock(cfg, O_CLOEXEC);
-	uint64_t deadline = util_now_ms() + cfg->start_timeout_ms;
+	uint64_t deadline = util_now_ms() + cfg->start_timeout_ms + 10000;
 	for (bool killed = false;;) {
 		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			flock(fd, LOCK_UN);
@@ -261,10 +287,10 @@ int smb_service_stop(const struct smb_config *cfg, struct capsid_error *err)
 		}
 		if (util_now_ms() > deadline) {
 			if (killed)
-				return capsid_error_set(err, ETIMEDOUT, "smbd (pid %d) does not exit", pid);
-			/* Its children hold the lock too: the whole session goes. */
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
+				return capsid_error_set(err, ETIMEDOUT, "the smbd keeper (pid %d) does not exit", (int)keeper);
+			if (smbd > 1)
+				kill(-smbd, SIGKILL);
+			kill(keeper, SIGKILL);
 			killed = true;
 			deadline = util_now_ms() + 5000;
 		}

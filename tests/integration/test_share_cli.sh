@@ -3,7 +3,8 @@
 # with a share named "data", one with a quota), keys printed and rotated (the
 # old key refused by a real smbd, started with the hidden `__smbd`), a share
 # created while smbd runs served at once, rm of shares and of the account
-# with its last share, and clear errors naming the argument.
+# with its last share, smbd ending on its own once no share is left, and
+# clear errors naming the argument.
 #
 # Runs in its own network and mount namespaces: smbd listens on an address
 # of the private loopback, and the accounts' unix users (capsid-ACCOUNT) are
@@ -158,6 +159,12 @@ capsid share rm acct2/logs >/dev/null
 [ "$(capsid share list | wc -l)" = 1 ] || fail "shares left: $(capsid share list)"
 [ "$(capsid share list -o json | tr -d ' \n')" = "[]" ] || fail "json of no shares"
 
+# No share left: smbd ends on its own, pinned or not (bounded wait: a
+# broken keeper fails here instead of hanging).
+for _ in $(seq 1 150); do
+	pgrep -f "[s]mbd .*$ROOT/" >/dev/null || break
+	sleep 0.2
+done
+pgrep -f "[s]mbd .*$ROOT/" >/dev/null && fail "smbd still runs with no share left"
 capsid __smbd stop
-pgrep -f "[s]mbd .*$ROOT/" >/dev/null && fail "smbd still runs after stop"
 echo PASS

@@ -4,7 +4,8 @@
 # of that machine takes it (its monitor is the exec'd standby, no restore),
 # gets its own identity, image, MAC and network and behaves like any group;
 # a group whose template differs does not take it (the clone is ended and
-# the group starts as before); a killed standby leaves nothing behind;
+# the group starts as before); a killed standby leaves nothing behind; one
+# whose lock file is removed (as with its state root) ends on its own;
 # `standby stop` ends them all.
 . "$(dirname "$0")/lib.sh"
 export CAPSID_WARM_START=1 CAPSID_WARM_STANDBY=1
@@ -88,6 +89,15 @@ write_spec "$WORK/p3.yaml" p3 Never 'p3|1|0.25|echo p3-up; sleep 1000000'
 capsid create -f "$WORK/p3.yaml" >/dev/null
 wait_for "a ready clone after the kill" has_standby $MACHINE "$spid"
 ! ip link show "capsid-s$spid" >/dev/null 2>&1 || fail "the killed standby's tap is left"
+
+# `system status` lists the ready clone. Its lock file removed from under it
+# (as with its state root): the clone notices and ends, with its QEMU.
+spid=$(standby_pid $MACHINE)
+capsid system status -o json | json_get '[(s["machine"], s["pid"], s["state"]) for s in d["standbys"]]' |
+	grep -q "('$MACHINE', $spid, 'ready')" || fail "system status: $(capsid system status)"
+rm -rf "$ROOT/standby/$MACHINE"
+wait_for "the ready clone to end once its directory is removed" sh -c "! pgrep -f -- '[-]-root $ROOT __standby'"
+wait_for "its QEMU to go" sh -c "! pgrep -f \"[q]emu-system.*standby/$MACHINE/agent.$spid.sock\""
 
 # Off by default: without CAPSID_WARM_STANDBY no clone is kept.
 capsid standby stop

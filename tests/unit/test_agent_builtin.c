@@ -1,5 +1,5 @@
 /* The builtin runtime's parts, without a VM: it reads exactly what
- * oci_config.c writes, refuses what it cannot apply (naming the field),
+ * oci.c writes, refuses what it cannot apply (naming the field),
  * finds programs like execvp, converts cpu shares like crun, and keeps
  * mount points inside the container's root whatever the image's symlinks
  * say. As root, in a cgroup2 of its own mount namespace: the parent cgroup
@@ -22,12 +22,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builtin_cgroup.h"
-#include "builtin_mount.h"
-#include "builtin_proc.h"
-#include "builtin_spec.h"
+#include "builtin/cgroup.h"
+#include "builtin/mount.h"
+#include "builtin/proc.h"
+#include "builtin/spec.h"
 #include "cleanup.h"
-#include "oci_config.h"
+#include "oci.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -59,7 +59,7 @@ static struct json_object *agent_config(void)
 	return cfg;
 }
 
-static const struct bspec_mount *find_mount(const struct bspec *s, const char *dest)
+static const struct builtin_spec_mount *find_mount(const struct builtin_spec *s, const char *dest)
 {
 	for (size_t i = 0; i < s->n_mounts; i++)
 		if (strcmp(s->mounts[i].destination, dest) == 0)
@@ -70,9 +70,9 @@ static const struct bspec_mount *find_mount(const struct bspec *s, const char *d
 static void test_reads_the_agents_config(void)
 {
 	struct json_object *cfg = agent_config();
-	static struct bspec s;
+	static struct builtin_spec s;
 	struct capsid_error err = {0};
-	CHECK(bspec_parse_config(cfg, &s, &err) == 0);
+	CHECK(builtin_spec_parse_config(cfg, &s, &err) == 0);
 	if (err.msg[0])
 		fprintf(stderr, "  %s\n", err.msg);
 	CHECK(strcmp(s.root, "/run/capsid/containers/web/rootfs") == 0 && !s.root_readonly);
@@ -85,8 +85,8 @@ static void test_reads_the_agents_config(void)
 	CHECK(s.process.terminal && s.process.rows == 24 && s.process.cols == 80);
 	CHECK(strcmp(s.process.args[0], "/bin/sh") == 0 && s.process.args[3] == NULL);
 	CHECK(strcmp(s.process.cwd, "/srv") == 0);
-	CHECK(s.process.caps[BSPEC_BOUNDING] & (UINT64_C(1) << CAP_NET_BIND_SERVICE));
-	CHECK(!(s.process.caps[BSPEC_BOUNDING] & (UINT64_C(1) << CAP_SYS_ADMIN)));
+	CHECK(s.process.caps[BUILTIN_SPEC_BOUNDING] & (UINT64_C(1) << CAP_NET_BIND_SERVICE));
+	CHECK(!(s.process.caps[BUILTIN_SPEC_BOUNDING] & (UINT64_C(1) << CAP_SYS_ADMIN)));
 	CHECK(s.process.n_rlimits == 1 && s.process.rlimits[0].resource == RLIMIT_NOFILE &&
 	      s.process.rlimits[0].limit.rlim_cur == 1024);
 	bool kcore = false, sys = false;
@@ -96,7 +96,7 @@ static void test_reads_the_agents_config(void)
 		sys |= strcmp(s.readonly[i], "/proc/sys") == 0;
 	CHECK(kcore && sys);
 
-	const struct bspec_mount *m = find_mount(&s, "/sys");
+	const struct builtin_spec_mount *m = find_mount(&s, "/sys");
 	CHECK(m && strcmp(m->type, "sysfs") == 0 && (m->flags & MS_RDONLY) && (m->flags & MS_NOEXEC) &&
 	      !m->bind);
 	m = find_mount(&s, "/dev");
@@ -132,9 +132,9 @@ static void expect_refused(const char *path, const char *value, const char *need
 {
 	struct json_object *cfg = agent_config();
 	set(cfg, path, value);
-	static struct bspec s;
+	static struct builtin_spec s;
 	struct capsid_error err = {0};
-	CHECK(bspec_parse_config(cfg, &s, &err) < 0);
+	CHECK(builtin_spec_parse_config(cfg, &s, &err) < 0);
 	CHECK_STR_CONTAINS(err.msg, needle);
 	json_object_put(cfg);
 }
@@ -170,15 +170,15 @@ static void test_program_lookup(void)
 	CHECK(fd >= 0);
 	close(fd);
 	snprintf(path_env, sizeof(path_env), "PATH=/nonexistent:%s", dir);
-	struct bspec_process p = {.args = {"tool", NULL}, .env = {path_env, NULL}};
-	CHECK(bproc_find_program(&p, out, sizeof(out)) == 0 && strcmp(out, bin) == 0);
+	struct builtin_spec_process p = {.args = {"tool", NULL}, .env = {path_env, NULL}};
+	CHECK(builtin_proc_find_program(&p, out, sizeof(out)) == 0 && strcmp(out, bin) == 0);
 	p.args[0] = "missing";
-	CHECK(bproc_find_program(&p, out, sizeof(out)) == -ENOENT);
+	CHECK(builtin_proc_find_program(&p, out, sizeof(out)) == -ENOENT);
 	chmod(bin, 0644);
 	p.args[0] = "tool";
-	CHECK(bproc_find_program(&p, out, sizeof(out)) == -EACCES);
+	CHECK(builtin_proc_find_program(&p, out, sizeof(out)) == -EACCES);
 	p.args[0] = "/abs/path";
-	CHECK(bproc_find_program(&p, out, sizeof(out)) == 0 && strcmp(out, "/abs/path") == 0);
+	CHECK(builtin_proc_find_program(&p, out, sizeof(out)) == 0 && strcmp(out, "/abs/path") == 0);
 	unlink(bin);
 	rmdir(dir);
 }
@@ -186,10 +186,10 @@ static void test_program_lookup(void)
 static void test_shares_to_weight(void)
 {
 	/* crun's and runc's conversion: 2 -> 1, 1024 -> 39, 262144 -> 10000 */
-	CHECK(bcgroup_weight_of_shares(2) == 1);
-	CHECK(bcgroup_weight_of_shares(1024) == 39);
-	CHECK(bcgroup_weight_of_shares(262144) == 10000);
-	CHECK(bcgroup_weight_of_shares(0) == 1);
+	CHECK(builtin_cgroup_weight_of_shares(2) == 1);
+	CHECK(builtin_cgroup_weight_of_shares(1024) == 39);
+	CHECK(builtin_cgroup_weight_of_shares(262144) == 10000);
+	CHECK(builtin_cgroup_weight_of_shares(0) == 1);
 }
 
 /* An image whose /etc/hosts is an absolute symlink to a host path, and
@@ -213,7 +213,7 @@ static void test_mount_points_stay_in_root(void)
 
 	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	CHECK(rootfd >= 0);
-	int fd = bmount_make_in_root(rootfd, "/etc/hosts", true);
+	int fd = builtin_mount_make_in_root(rootfd, "/etc/hosts", true);
 	CHECK(fd >= 0);
 	struct stat st, want;
 	CHECK(fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
@@ -225,7 +225,7 @@ static void test_mount_points_stay_in_root(void)
 
 	/* Inside the root "../outside" is /outside, which does not exist: the
 	 * dangling link becomes a directory of the root. */
-	fd = bmount_make_in_root(rootfd, "/up/newdir", false);
+	fd = builtin_mount_make_in_root(rootfd, "/up/newdir", false);
 	CHECK(fd >= 0);
 	snprintf(p, sizeof(p), "%s/up/newdir", root);
 	CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
@@ -234,7 +234,7 @@ static void test_mount_points_stay_in_root(void)
 	if (fd >= 0)
 		close(fd);
 
-	fd = bmount_make_in_root(rootfd, "/a/b/c", false);
+	fd = builtin_mount_make_in_root(rootfd, "/a/b/c", false);
 	CHECK(fd >= 0);
 	snprintf(p, sizeof(p), "%s/a/b/c", root);
 	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
@@ -255,12 +255,12 @@ static char test_parent[64];
 static bool enter_cgroup2(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP cgroup tests: need root (cgroup2, BPF)\n");
+		TEST_SKIP("cgroup tests: need root (cgroup2, BPF)");
 		return false;
 	}
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
-		fprintf(stderr, "SKIP cgroup tests: mount cgroup2: %s\n", strerror(errno));
+		TEST_SKIP("cgroup tests: mount cgroup2: %s", strerror(errno));
 		return false;
 	}
 	snprintf(test_parent, sizeof(test_parent), "/capsid-unit-%d", (int)getpid());
@@ -347,9 +347,9 @@ static void test_parent_cgroup_made_once(void)
 	if (!cgroup_ready)
 		return;
 	struct capsid_error err = {0};
-	CHECK(bcgroup_make_parent(test_parent, &err) == 0);
-	CHECK(bcgroup_make_parent(test_parent, &err) == 0); /* made already: fine */
-	CHECK(bcgroup_make_parent("relative", &err) == -EINVAL);
+	CHECK(builtin_cgroup_make_parent(test_parent, &err) == 0);
+	CHECK(builtin_cgroup_make_parent(test_parent, &err) == 0); /* made already: fine */
+	CHECK(builtin_cgroup_make_parent("relative", &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "not absolute");
 	/* The controllers the root delegates reach the parent's children. */
 	char path[PATH_MAX];
@@ -365,16 +365,16 @@ static void test_parent_cgroup_made_once(void)
 /* A container's cgroup as builtin run makes it, with filter_fd handed over. */
 static void expect_filtered(const char *leaf, int filter_fd, uint32_t want_id, bool same)
 {
-	static struct bspec s;
+	static struct builtin_spec s;
 	char cg[128];
 	snprintf(cg, sizeof(cg), "%s/%s", test_parent, leaf);
 	s.cgroups_path = cg;
 	struct capsid_error err = {0};
-	int cgfd = bcgroup_prepare(&s, filter_fd, &err);
+	int cgfd = builtin_cgroup_prepare(&s, filter_fd, &err);
 	CHECK(cgfd >= 0);
 	if (cgfd < 0) {
 		fprintf(stderr, "  %s: %s\n", leaf, err.msg);
-		bcgroup_destroy(cg, NULL);
+		builtin_cgroup_destroy(cg, NULL);
 		return;
 	}
 	uint32_t id = 0;
@@ -385,9 +385,9 @@ static void expect_filtered(const char *leaf, int filter_fd, uint32_t want_id, b
 	if (opens("/dev/kmsg"))
 		CHECK(device_policy_in(cgfd, "/tmp") == 0);
 	else
-		fprintf(stderr, "SKIP device policy in %s: /dev/kmsg does not open here\n", leaf);
+		TEST_SKIP("device policy in %s: /dev/kmsg does not open here", leaf);
 	close(cgfd);
-	CHECK(bcgroup_destroy(cg, &err) == 0);
+	CHECK(builtin_cgroup_destroy(cg, &err) == 0);
 }
 
 static void test_device_filter_preloaded_or_own(void)
@@ -395,9 +395,9 @@ static void test_device_filter_preloaded_or_own(void)
 	if (!cgroup_ready)
 		return;
 	struct capsid_error err = {0};
-	int prog = bcgroup_load_dev_filter(&err);
+	int prog = builtin_cgroup_load_dev_filter(&err);
 	if (prog < 0 && err.code == EPERM) {
-		fprintf(stderr, "SKIP device filter: %s\n", err.msg);
+		TEST_SKIP("device filter: %s", err.msg);
 		return;
 	}
 	CHECK(prog >= 0);
@@ -417,9 +417,9 @@ static void test_device_filter_preloaded_or_own(void)
 	/* A parent that nobody made is made on the way. */
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/missing", test_parent);
-	CHECK(bcgroup_destroy(path, &err) == 0);
+	CHECK(builtin_cgroup_destroy(path, &err) == 0);
 	expect_filtered("missing/ct", -1, 0, false);
-	CHECK(bcgroup_destroy(path, &err) == 0);
+	CHECK(builtin_cgroup_destroy(path, &err) == 0);
 }
 
 int main(void)
@@ -433,6 +433,6 @@ int main(void)
 	RUN_TEST(test_parent_cgroup_made_once);
 	RUN_TEST(test_device_filter_preloaded_or_own);
 	if (cgroup_ready)
-		bcgroup_destroy(test_parent, NULL);
+		builtin_cgroup_destroy(test_parent, NULL);
 	TEST_EXIT();
 }

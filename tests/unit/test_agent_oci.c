@@ -3,7 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "oci_config.h"
+#include "oci.h"
 #include "testlib.h"
 
 static struct json_object *get(struct json_object *o, const char *path)

@@ -374,7 +374,7 @@ static void test_resolve_missing(void)
 	struct capsid_error err = {0};
 	struct image_info *i = NULL;
 	CHECK(image_resolve(e.s, "nope", &i, &err) == -ENOENT && i == NULL);
-	CHECK(strcmp(err.msg, "image nope not found: import it with 'capsid image import'") == 0);
+	CHECK(strcmp(err.msg, "image nope not found: pull it with 'capsid image pull' or import it with 'capsid image import'") == 0);
 	CHECK(image_resolve(e.s, "NOPE", &i, &err) == -EINVAL);
 	CHECK(image_import(e.s, "/nonexistent/x.tar", NULL, NULL, &err) == -ENOENT);
 	CHECK_STR_CONTAINS(err.msg, "/nonexistent/x.tar");

@@ -144,7 +144,7 @@ static void test_group_paths_and_lock(void)
 	struct group_paths p;
 	struct capsid_error err = {0};
 	CHECK(group_paths_init(tmpdir, "Bad_Name", &p, &err) == -EINVAL);
-	CHECK_STR_CONTAINS(err.msg, "DNS label");
+	CHECK_STR_CONTAINS(err.msg, "1-63 lowercase letters");
 	CHECK(group_paths_init(tmpdir, "-x", &p, &err) == -EINVAL);
 	char longroot[200];
 	memset(longroot, 'a', sizeof(longroot) - 1);

@@ -17,7 +17,7 @@
 
 #include "cleanup.h"
 /* Both sides name their header net.h: spell out which is which. */
-#include "../../guest-agent/net.h"
+#include "../../guest-agent/agent_net.h"
 #include "../../host/net/net.h"
 #include "testlib.h"
 #include "util.h"
@@ -169,7 +169,7 @@ static uint32_t if_ipv4(int s, unsigned long req, const char *name)
 static void test_apply_in_namespace(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP test_apply_in_namespace: needs root to create a network namespace\n");
+		TEST_SKIP("test_apply_in_namespace: needs root to create a network namespace");
 		return;
 	}
 	CHECK(unshare(CLONE_NEWNET) == 0);

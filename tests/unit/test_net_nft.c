@@ -143,6 +143,38 @@ static void test_without_publish_address(void)
 	net_state_free(&st);
 }
 
+/* publishAddress "all": every local address but loopback, no daddr of
+ * its own; the published set is the same. */
+static void test_publish_on_every_address(void)
+{
+	struct net_state st;
+	sample(&st);
+	char *t = NULL;
+	struct capsid_error err = {0};
+	CHECK(net_nft_render(&st, NET_PUBLISH_ALL, &t, &err) == 0 && t);
+	if (t) {
+		CHECK_LINE(
+		    t, "\t\tfib daddr type local ip daddr != 127.0.0.0/8 tcp dport 80 dnat ip to 10.88.0.2");
+		CHECK_LINE(
+		    t,
+		    "\t\tfib daddr type local ip daddr != 127.0.0.0/8 udp dport 5353 dnat ip to 10.88.0.2");
+		CHECK_NO(t, "255.255.255.255");
+		CHECK_STR_CONTAINS(t, "10.88.0.2 . tcp . 80");
+	}
+	free(t);
+	net_state_free(&st);
+	/* The setting: "all" and 0.0.0.0 mean it, 255.255.255.255 is no address. */
+	struct net_config cfg = {0};
+	uint32_t a = 0;
+	setenv("CAPSID_PUBLISH_ADDRESS", "0.0.0.0", 1);
+	CHECK(net_config_load("/nonexistent-root", &cfg, &err) == 0 && !strcmp(cfg.publish_address, "all"));
+	CHECK(net_publish_address(&cfg, &a, &err) == 0 && a == NET_PUBLISH_ALL);
+	setenv("CAPSID_PUBLISH_ADDRESS", "255.255.255.255", 1);
+	CHECK(net_config_load("/nonexistent-root", &cfg, &err) == -EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "nor \"all\" (every local address)");
+	unsetenv("CAPSID_PUBLISH_ADDRESS");
+}
+
 static void test_nothing_attached(void)
 {
 	struct net_state st;
@@ -162,6 +194,7 @@ int main(void)
 {
 	RUN_TEST(test_full_ruleset);
 	RUN_TEST(test_without_publish_address);
+	RUN_TEST(test_publish_on_every_address);
 	RUN_TEST(test_nothing_attached);
 	TEST_EXIT();
 }

@@ -713,8 +713,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "--root") && !strcmp(argv[3], "__dns"))
 		return net_dns_main(argv[2]) < 0 ? 1 : 0;
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: test_net_ns needs root (it creates a network namespace)\n");
-		return 77;
+		TEST_SKIP("test_net_ns needs root (it creates a network namespace)");
+		return TEST_SKIP_CODE;
 	}
 	if (unshare(CLONE_NEWNET) < 0) {
 		fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));

@@ -11,6 +11,7 @@
 #include "cleanup.h"
 #include "spec.h"
 #include "testlib.h"
+#include "util.h"
 
 static const char web_yaml[] = "name: shop\n"
 			       "properties:\n"
@@ -158,7 +159,7 @@ static const struct {
     {", \"ports\": [{\"port\": 0}]", "", "", PA "[0].port: must be an integer from 1 to 65535"},
     {", \"ports\": [{\"port\": 65536}]", "", "", PA "[0].port: must be an integer from 1 to 65535"},
     {", \"ports\": [{\"port\": 80.5}]", "", "", PA "[0].port: must be an integer from 1 to 65535"},
-    {", \"ports\": [{\"port\": \"80\"}]", "", "",
+    {", \"ports\": [{\"port\": \"http\"}]", "", "",
      PA "[0].port: must be an integer from 1 to 65535, not a string"},
     {", \"ports\": [{\"port\": 80, \"protocol\": \"SCTP\"}]", "", "",
      PA "[0].protocol: unsupported value \"SCTP\" (allowed: TCP, UDP)"},
@@ -187,9 +188,7 @@ static const struct {
      IP ".ports[0].hostPort: port mapping is not supported (a group port is the same port of its container)"},
     {", \"ports\": [{\"port\": 80}]", "",
      ", \"ipAddress\": {\"type\": \"Public\", \"ports\": [{\"port\": 80}], \"dnsNameLabel\": \"My_Shop\"}",
-     IP ".dnsNameLabel: \"My_Shop\" is not a valid name: use 1-63 lowercase letters, digits or '-', not "
-	"starting "
-	"or ending with '-'"},
+     IP ".dnsNameLabel: \"My_Shop\" is not a valid name: use " UTIL_NAME_RULE},
     {", \"ports\": [{\"port\": 80}]", "",
      ", \"ipAddress\": {\"type\": \"Private\", \"ports\": [{\"port\": 80}], \"ip\": \"10.0.0.300\"}",
      IP ".ip: \"10.0.0.300\" is not an IPv4 address"},

@@ -232,7 +232,8 @@ static void test_defaults(void)
 }
 
 #define DNS_MSG                                                                                              \
-	"is not a valid name: use 1-63 lowercase letters, digits or '-', not starting or ending with '-'"
+	"is not a valid name: use 1-63 lowercase letters, digits and '-', not starting or ending with '-' "  \
+	"and without '--'"
 #define NAME64 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd"
 
 /* One field of the example replaced by a JSON value (NULL: removed), and the
@@ -247,7 +248,8 @@ static const struct field_case {
     {"", "apiVersion", "2021", "apiVersion: must be a string, not a number (quote it in YAML)"},
     {"", "location", "[]", "location: must be a string, not an array"},
     {"", "name", "\"\"", "name: must not be empty"},
-    {"", "name", "\"Web\"", "name: \"Web\" " DNS_MSG},
+    {"", "name", "\"W_eb\"", "name: \"W_eb\" " DNS_MSG},
+    {"", "name", "\"a--b\"", "name: \"a--b\" " DNS_MSG},
     {"", "name", "\"-web\"", "name: \"-web\" " DNS_MSG},
     {"", "name", "\"web-\"", "name: \"web-\" " DNS_MSG},
     {"", "name", "\"we_b\"", "name: \"we_b\" " DNS_MSG},
@@ -320,7 +322,7 @@ static const struct field_case {
     {RQ0, "cpu", "0", RQ0 ".cpu: must be greater than 0"},
     {RQ0, "cpu", "-0.5", RQ0 ".cpu: must be greater than 0"},
     {RQ0, "cpu", "64.5", RQ0 ".cpu: must be at most 64"},
-    {RQ0, "cpu", "\"1\"", RQ0 ".cpu: must be a number, not a string"},
+    {RQ0, "cpu", "\"1x\"", RQ0 ".cpu: must be a number, not a string"},
     {RQ0, "cpu", "true", RQ0 ".cpu: must be a number, not a boolean"},
     {RQ0, "memoryInGB", "0.0", RQ0 ".memoryInGB: must be greater than 0"},
     {RQ0, "memoryInGB", "257", RQ0 ".memoryInGB: must be at most 256"},
@@ -608,7 +610,7 @@ static const struct text_case {
     /* YAML scalar typing reaches the validator */
     {YAML_C0 "      environmentVariables: [{name: PORT, value: 8080}]\n",
      EV0 "[0].value: must be a string, not a number (quote it in YAML)"},
-    {YAML_C0 "      resources: {requests: {cpu: \"1\", memoryInGB: 1}}\n",
+    {YAML_C0 "      resources: {requests: {cpu: \"one\", memoryInGB: 1}}\n",
      RQ0 ".cpu: must be a number, not a string"},
     {YAML_C0 "      resources: {requests: {cpu: .nan, memoryInGB: 1}}\n", RQ0 ".cpu: must be greater than 0"},
     {YAML_C0 "      resources: {requests: {cpu: .inf, memoryInGB: 1}}\n", RQ0 ".cpu: must be at most 64"},

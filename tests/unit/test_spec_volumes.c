@@ -11,6 +11,7 @@
 #include "cleanup.h"
 #include "spec.h"
 #include "testlib.h"
+#include "util.h"
 
 #define KEY "c2VjcmV0a2V5LW11c3Qtbm90LWxlYWs="
 
@@ -162,12 +163,12 @@ static const struct error_case {
      V "[0]: exactly one of azureFile, emptyDir, secret, gitRepo or capsidDisk must be set (none is)"},
     {"", ", \"volumes\": [{\"emptyDir\": {}}]", V "[0].name: is required"},
     {"", ", \"volumes\": [{\"name\": \"V\", \"emptyDir\": {}}]",
-     V "[0].name: \"V\" is not a valid name: use 1-63 lowercase letters, digits or '-', not starting or "
-       "ending with '-'"},
+     V "[0].name: \"V\" is not a valid name: use " UTIL_NAME_RULE},
     {"", ", \"volumes\": [{\"name\": \"v\", \"emptyDir\": {}}, {\"name\": \"v\", \"emptyDir\": {}}]",
      V "[1].name: duplicate volume name \"v\""},
     {"", ", \"volumes\": {}", V ": must be an array, not an object"},
-    {"", ", \"volumes\": [{\"name\": \"v\", \"emptyDir\": []}]", V "[0].emptyDir: must be an object, not an array"},
+    {"", ", \"volumes\": [{\"name\": \"v\", \"emptyDir\": []}]",
+     V "[0].emptyDir: must be an object, not an array"},
     /* azureFile */
     {"", ", \"volumes\": [{\"name\": \"v\", \"azureFile\": {\"storageAccountName\": \"acct\"}}]",
      V "[0].azureFile.shareName: is required"},

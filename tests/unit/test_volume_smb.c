@@ -8,7 +8,11 @@
  * wrong key is refused; two accounts may have a share of the same name
  * and do not see each other's; rotating a key locks the old one out; a
  * quota is enforced; data survives a restart of smbd; share rm removes the
- * data and the account; no smbd is left running. */
+ * data and the account; smbd stops on its own once no user holds the
+ * service and once no share is left; no smbd is left running.
+ *
+ * smbd's keeper is this program run as `test_volume_smb --root ROOT __smbd
+ * serve` (smb_service_start execs /proc/self/exe). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -69,6 +73,27 @@ static bool gone(int pid)
 	return zombie;
 }
 
+/* Poll (bounded: a broken keeper fails the test instead of hanging it). */
+static bool service_ends(pid_t keeper, pid_t smbd)
+{
+	for (int i = 0; i < 300; i++) {
+		if (smb_service_pid(&cfg) == 0 && gone(keeper) && gone(smbd))
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+static bool cmdline_has(pid_t pid, const char *needle, size_t len)
+{
+	char path[64], *text = NULL;
+	size_t n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	bool has = util_read_file_at(AT_FDCWD, path, 8192, &text, &n) == 0 && memmem(text, n, needle, len);
+	free(text);
+	return has;
+}
+
 static void test_names_and_sizes(void)
 {
 	char a[SMB_ACCOUNT_MAX + 1], s[SMB_SHARE_MAX + 1];
@@ -114,17 +139,16 @@ static void test_service(void)
 
 	const char *addrs[] = {ADDR};
 	capsid_error_clear(&err);
+	int hold = smb_service_hold(&cfg, &err);
+	CHECK(hold >= 0);
 	CHECK(smb_service_start(&cfg, addrs, 1, &err) == 0);
 	if (err.code)
 		fprintf(stderr, "  start: %s\n", err.msg);
-	int pid = smb_service_pid(&cfg);
-	CHECK(pid > 0);
-	/* The key never reaches smbd's command line. */
-	char cmdline_path[64], *cmdline = NULL;
-	size_t cl = 0;
-	snprintf(cmdline_path, sizeof(cmdline_path), "/proc/%d/cmdline", pid);
-	CHECK(util_read_file_at(AT_FDCWD, cmdline_path, 8192, &cmdline, &cl) == 0 && !memmem(cmdline, cl, key1, 20));
-	free(cmdline);
+	pid_t pid = 0, smbd = 0;
+	CHECK(smb_service_pids(&cfg, &pid, &smbd) == 0 && pid > 0 && smbd > 0);
+	/* The key never reaches the command line of the keeper or of smbd. */
+	CHECK(cmdline_has(pid, "__smbd", 6) && !cmdline_has(pid, key1, 20));
+	CHECK(cmdline_has(smbd, "smb.conf", 8) && !cmdline_has(smbd, key1, 20));
 
 	snprintf(local, sizeof(local), "%s/hello.txt", tmp);
 	CHECK(util_write_file_atomic(local, "hello\n", 6, 0644) == 0);
@@ -173,6 +197,15 @@ static void test_service(void)
 	pid = smb_service_pid(&cfg);
 	CHECK(smb_service_start(&cfg, addrs, 1, &err) == 0 && smb_service_pid(&cfg) == pid);
 
+	/* The last user lets go: smbd and its keeper end on their own. */
+	CHECK(smb_service_pids(&cfg, &pid, &smbd) == 0 && smbd > 0);
+	close(hold);
+	CHECK(service_ends(pid, smbd));
+	CHECK(smbclient("acct1", key1, "data", "ls", out, sizeof(out)) != 0);
+	hold = smb_service_hold(&cfg, &err);
+	CHECK(hold >= 0 && smb_service_start(&cfg, addrs, 1, &err) == 0);
+	CHECK(smb_service_pids(&cfg, &pid, &smbd) == 0 && smbd > 0);
+
 	/* rm: data, account and user gone; the other account untouched. */
 	CHECK(smb_share_remove(&cfg, "acct1", "data", &err) == 0);
 	CHECK(smb_share_remove(&cfg, "acct1", "data", &err) == -ENOENT);
@@ -186,8 +219,12 @@ static void test_service(void)
 	snprintf(dir, sizeof(dir), "%s/smb/images/acct2-data.ext4", tmp);
 	CHECK(stat(dir, &st) < 0);
 
+	/* No share left: smbd ends although a user still holds the service,
+	 * and a start has nothing to serve. */
+	CHECK(service_ends(pid, smbd));
+	CHECK(smb_service_start(&cfg, addrs, 1, &err) == -ENOENT);
+	close(hold);
 	CHECK(smb_service_stop(&cfg, &err) == 0 && smb_service_pid(&cfg) == 0);
-	CHECK(gone(pid));
 }
 
 /* A private network (lo with ADDR) and mount namespace, /etc overlaid. */
@@ -212,8 +249,10 @@ static int enter_sandbox(void)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "--root") && !strcmp(argv[3], "__smbd") && !strcmp(argv[4], "serve"))
+		return smb_keeper_main(argv[2]) < 0 ? 1 : 0;
 	RUN_TEST(test_names_and_sizes);
 	if (geteuid() != 0 || access("/usr/sbin/smbd", X_OK) || access("/usr/bin/smbclient", X_OK)) {
 		fprintf(stderr, "needs root, samba and smbclient\n");

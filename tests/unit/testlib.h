@@ -8,6 +8,21 @@
 
 static int test_failures;
 static int test_checks;
+static int test_skips;
+
+/* A case that cannot run here (not root, a kernel feature missing): said on
+ * stderr, and the binary then exits TEST_SKIP_CODE (ctest's
+ * SKIP_RETURN_CODE, which a test that can skip sets in its CMakeLists)
+ * unless a check failed, so that ctest reports the test skipped instead of
+ * passed. */
+#define TEST_SKIP_CODE 77
+#define TEST_SKIP(...)                                                                                       \
+	do {                                                                                                 \
+		test_skips++;                                                                                \
+		fprintf(stderr, "SKIP ");                                                                    \
+		fprintf(stderr, __VA_ARGS__);                                                                \
+		fputc('\n', stderr);                                                                         \
+	} while (0)
 
 #define CHECK(cond)                                                                      \
 	do {                                                                             \
@@ -36,10 +51,11 @@ static int test_checks;
 		fprintf(stderr, "%s %s\n", test_failures == _before ? "ok  " : "FAIL", #fn); \
 	} while (0)
 
-#define TEST_EXIT()                                                                      \
-	do {                                                                             \
-		fprintf(stderr, "%d checks, %d failed\n", test_checks, test_failures);   \
-		return test_failures ? 1 : 0;                                            \
+#define TEST_EXIT()                                                                                          \
+	do {                                                                                                 \
+		fprintf(stderr, "%d checks, %d failed, %d skipped\n", test_checks, test_failures,            \
+			test_skips);                                                                         \
+		return test_failures ? 1 : test_skips ? TEST_SKIP_CODE : 0;                                  \
 	} while (0)
 
 #endif
