@@ -5,6 +5,7 @@
  * by warm start's ready clone (host/monitor/standby.c), which boots with
  * placeholder disks and gets the group's images when a group claims it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 
@@ -13,6 +14,22 @@
 #include "vmm.h"
 
 #define QMP_TIMEOUT_MS 5000
+
+/* The file goes to QEMU as a descriptor (QMP add-fd into an fd set it
+ * opens as /dev/fdset/N): a confined QEMU sees no image store. Sets of
+ * the command line are numbered by descriptor (< 1024 - this range). */
+#define FDSET_BASE 1000
+
+static int add_fd(int qmp, size_t slot, const char *path)
+{
+	_cleanup_close_ int file = open(path, O_RDONLY | O_CLOEXEC);
+	if (file < 0)
+		return -errno;
+	_cleanup_json_ struct json_object *args = json_object_new_object();
+	json_object_object_add(args, "fdset-id", json_object_new_int((int)(FDSET_BASE + slot)));
+	json_object_object_add(args, "opaque", json_object_new_string(path));
+	return qmp_execute_fd(qmp, "add-fd", args, file, NULL, QMP_TIMEOUT_MS);
+}
 
 /* As the command line's disks: cache=none (O_DIRECT), aio=threads. */
 static int add_file_node(int fd, const char *node, const char *path)
@@ -51,7 +68,12 @@ int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, stru
 	_cleanup_close_ int fd = qmp_connect(qmp_socket, QMP_TIMEOUT_MS);
 	if (fd < 0)
 		return capsid_error_errno(err, -fd, "connect to QMP %s", qmp_socket);
-	int rc = add_file_node(fd, file_node, path);
+	char fdset[32];
+	snprintf(fdset, sizeof(fdset), "/dev/fdset/%zu", FDSET_BASE + slot);
+	int rc = add_fd(fd, slot, path);
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "disk %zu: QMP add-fd %s", slot, path);
+	rc = add_file_node(fd, file_node, fdset);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "disk %zu: QMP blockdev-add %s", slot, path);
 	rc = reopen_on(fd, format_node, file_node);

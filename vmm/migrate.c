@@ -5,6 +5,7 @@
  * file copy-on-write. Measured in BENCHMARKS.md ("Warm start by VM
  * templating"): ~50 KB of state for a 256 MiB guest. */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,14 +45,20 @@ static int ignore_shared(int fd)
 	return qmp_execute(fd, "migrate-set-capabilities", args, NULL, QMP_CMD_TIMEOUT_MS);
 }
 
-/* The migration URI: QEMU 7.2 has no file: URI, so `exec:` through the
- * shell. The path is quoted, so it must not contain a quote. */
-static int exec_uri(bool save, const char *path, char *out, size_t len)
+/* QEMU 7.2 has no file: URI. The state file goes to QEMU as a descriptor
+ * (QMP getfd on this connection, then the fd: URI): no shell to spawn
+ * (a confined QEMU may not), no path for QEMU to open. */
+#define STATE_FD_NAME "capsid-state"
+
+static int pass_state_file(int qmp, bool save, const char *path)
 {
-	if (strchr(path, '\'') || strchr(path, '\\'))
-		return -EINVAL;
-	int n = snprintf(out, len, "exec:cat %s'%s'", save ? "> " : "", path);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	_cleanup_close_ int file = save ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+					: open(path, O_RDONLY | O_CLOEXEC);
+	if (file < 0)
+		return -errno;
+	_cleanup_json_ struct json_object *args = json_object_new_object();
+	json_object_object_add(args, "fdname", json_object_new_string(STATE_FD_NAME));
+	return qmp_execute_fd(qmp, "getfd", args, file, NULL, QMP_CMD_TIMEOUT_MS);
 }
 
 static int uri_command(int fd, const char *command, const char *uri)
@@ -87,16 +94,16 @@ static int wait_migration(int fd, unsigned timeout_ms, char *status, size_t len)
 
 int vmm_save_state(const char *qmp_socket, const char *path, unsigned timeout_ms, struct capsid_error *err)
 {
-	char uri[4200];
-	int rc = exec_uri(true, path, uri, sizeof(uri));
-	if (rc < 0)
-		return capsid_error_errno(err, rc, "state file path %s", path);
+	const char *uri = "fd:" STATE_FD_NAME;
+	int rc;
 	_cleanup_close_ int fd = connect_retry(qmp_socket, timeout_ms);
 	if (fd < 0)
 		return capsid_error_errno(err, fd, "connect to QMP %s", qmp_socket);
 	/* Paused first: the saved state is one consistent instant. */
 	if ((rc = qmp_execute(fd, "stop", NULL, NULL, QMP_CMD_TIMEOUT_MS)) < 0)
 		return capsid_error_errno(err, rc, "QMP stop");
+	if ((rc = pass_state_file(fd, true, path)) < 0)
+		return capsid_error_errno(err, rc, "state file %s to QEMU", path);
 	if ((rc = ignore_shared(fd)) < 0)
 		return capsid_error_errno(err, rc, "QMP migrate-set-capabilities x-ignore-shared");
 	if ((rc = uri_command(fd, "migrate", uri)) < 0)
@@ -109,13 +116,13 @@ int vmm_save_state(const char *qmp_socket, const char *path, unsigned timeout_ms
 
 int vmm_restore_state(const char *qmp_socket, const char *path, unsigned timeout_ms, struct capsid_error *err)
 {
-	char uri[4200];
-	int rc = exec_uri(false, path, uri, sizeof(uri));
-	if (rc < 0)
-		return capsid_error_errno(err, rc, "state file path %s", path);
+	const char *uri = "fd:" STATE_FD_NAME;
+	int rc;
 	_cleanup_close_ int fd = connect_retry(qmp_socket, timeout_ms);
 	if (fd < 0)
 		return capsid_error_errno(err, fd, "connect to QMP %s", qmp_socket);
+	if ((rc = pass_state_file(fd, false, path)) < 0)
+		return capsid_error_errno(err, rc, "state file %s to QEMU", path);
 	if ((rc = ignore_shared(fd)) < 0)
 		return capsid_error_errno(err, rc, "QMP migrate-set-capabilities x-ignore-shared");
 	if ((rc = uri_command(fd, "migrate-incoming", uri)) < 0)

@@ -15,6 +15,7 @@
 #include "util.h"
 #include "proto.h"
 #include "vmm.h"
+#include "vmm_internal.h"
 
 struct argv_builder {
 	char **v;
@@ -90,6 +91,17 @@ static int valid_token(const char *s)
 
 int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_error *err)
 {
+	return vmm_build_argv_plan(cfg, NULL, out, err);
+}
+
+/* With a plan (a jailed VMM, jail_spawn.c), what QEMU would open by path
+ * comes as descriptors: the listening sockets as chardev fds, disks and the
+ * console as fd sets (-add-fd, the host path as the set's opaque: `ps`
+ * still shows what QEMU serves), taps as netdev fds; and QEMU's own
+ * seccomp filter is on. */
+int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *plan, char ***out,
+			struct capsid_error *err)
+{
 	if (!cfg->kernel || !cfg->initrd || !cfg->agent_socket || !cfg->qmp_socket)
 		return capsid_error_set(err, EINVAL, "vm config: kernel, initrd, agent and qmp sockets are required");
 	if (cfg->vcpus == 0 || cfg->vcpus > 64)
@@ -146,6 +158,24 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "-display");
 	argv_add(&b, "none");
 	argv_add(&b, "-no-reboot");
+	if (plan) {
+		argv_add(&b, "-sandbox");
+		argv_add(&b, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+		if (cfg->console_log) {
+			argv_add(&b, "-add-fd");
+			argv_add(&b, "fd=%d,set=%d,opaque=console:%s", plan->console_fd, plan->console_fd, console);
+		}
+		for (size_t i = 0; i < cfg->n_disks; i++) {
+			_cleanup_free_ char *path = qemu_escape(cfg->disks[i].path);
+			argv_add(&b, "-add-fd");
+			argv_add(&b, "fd=%d,set=%d,opaque=disk:%s", plan->disk_fd[i], plan->disk_fd[i],
+				 path ? path : "");
+			if (plan->disk_ro_fd[i]) {
+				argv_add(&b, "-add-fd");
+				argv_add(&b, "fd=%d,set=%d", plan->disk_ro_fd[i], plan->disk_fd[i]);
+			}
+		}
+	}
 	argv_add(&b, "-kernel");
 	argv_add(&b, "%s", kernel);
 	argv_add(&b, "-initrd");
@@ -169,20 +199,33 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 	argv_add(&b, "%s%s%s", cfg->cmdline ? cfg->cmdline : "", tcg_args, cfg->no_acpi ? " reboot=t" : "");
 	if (cfg->console_log) {
 		argv_add(&b, "-serial");
-		argv_add(&b, "file:%s", console);
+		if (plan)
+			argv_add(&b, "file:/dev/fdset/%d", plan->console_fd);
+		else
+			argv_add(&b, "file:%s", console);
 	}
 	argv_add(&b, "-device");
 	argv_add(&b, "virtio-serial-device");
 	argv_add(&b, "-chardev");
-	argv_add(&b, "socket,id=agent,path=%s,server=on,wait=off", agent);
+	if (plan)
+		argv_add(&b, "socket,id=agent,fd=%d,server=on,wait=off", plan->agent_fd);
+	else
+		argv_add(&b, "socket,id=agent,path=%s,server=on,wait=off", agent);
 	argv_add(&b, "-device");
 	argv_add(&b, "virtserialport,chardev=agent,name=%s", CAPSID_AGENT_PORT_NAME_STR);
 	if (cfg->free_page_reporting) {
 		argv_add(&b, "-device");
 		argv_add(&b, "virtio-balloon-device,free-page-reporting=on");
 	}
-	argv_add(&b, "-qmp");
-	argv_add(&b, "unix:%s,server=on,wait=off", qmp);
+	if (plan) {
+		argv_add(&b, "-chardev");
+		argv_add(&b, "socket,id=qmp,fd=%d,server=on,wait=off", plan->qmp_fd);
+		argv_add(&b, "-mon");
+		argv_add(&b, "chardev=qmp,mode=control");
+	} else {
+		argv_add(&b, "-qmp");
+		argv_add(&b, "unix:%s,server=on,wait=off", qmp);
+	}
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		const struct vmm_disk *d = &cfg->disks[i];
 		if (!valid_token(d->serial)) {
@@ -196,11 +239,14 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 		}
 		/* The format node is named (VMM_DISK_NODE) so that a running VM's
 		 * disk can be pointed at another file (vmm_replace_disk). */
+		char fdset[32];
+		if (plan)
+			snprintf(fdset, sizeof(fdset), "/dev/fdset/%d", plan->disk_fd[i]);
 		argv_add(&b, "-drive");
 		argv_add(&b,
 			 "file=%s,if=none,id=disk%zu,node-name=" VMM_DISK_NODE
 			 ",format=%s,readonly=%s,cache=none,aio=threads",
-			 path, i, i, d->format ? d->format : "raw", d->readonly ? "on" : "off");
+			 plan ? fdset : path, i, i, d->format ? d->format : "raw", d->readonly ? "on" : "off");
 		argv_add(&b, "-device");
 		argv_add(&b, "virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
 	}
@@ -211,7 +257,10 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 			return capsid_error_set(err, EINVAL, "vm config: nic %zu: invalid tap name or MAC", i);
 		}
 		argv_add(&b, "-netdev");
-		argv_add(&b, "tap,id=net%zu,ifname=%s,script=no,downscript=no", i, n->tap);
+		if (plan)
+			argv_add(&b, "tap,id=net%zu,fd=%d", i, plan->nic_fd[i]);
+		else
+			argv_add(&b, "tap,id=net%zu,ifname=%s,script=no,downscript=no", i, n->tap);
 		argv_add(&b, "-device");
 		argv_add(&b, "virtio-net-device,netdev=net%zu,mac=%s", i, n->mac);
 	}
@@ -229,6 +278,8 @@ int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_erro
 
 int vmm_spawn(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, struct capsid_error *err)
 {
+	if (cfg->jail)
+		return vmm_spawn_jailed(cfg, log_fd, pid_out, err);
 	char **argv = NULL;
 	int rc = vmm_build_argv(cfg, &argv, err);
 	if (rc < 0)

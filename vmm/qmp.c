@@ -60,8 +60,38 @@ static int qmp_read_message(int fd, struct json_object **out, unsigned timeout_m
 	}
 }
 
+/* The command's first byte carries pass_fd (SCM_RIGHTS), as QMP's getfd
+ * and add-fd want it. */
+static int send_with_fd(int fd, const char *s, int pass_fd)
+{
+	struct iovec iov = {.iov_base = (void *)s, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl = {0};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return n < 0 ? -errno : -EIO;
+	return util_send_all(fd, s + 1, strlen(s) - 1);
+}
+
 int qmp_execute(int fd, const char *command, struct json_object *args, struct json_object **reply,
 		unsigned timeout_ms)
+{
+	return qmp_execute_fd(fd, command, args, -1, reply, timeout_ms);
+}
+
+int qmp_execute_fd(int fd, const char *command, struct json_object *args, int pass_fd, struct json_object **reply,
+		   unsigned timeout_ms)
 {
 	_cleanup_json_ struct json_object *req = json_object_new_object();
 	json_object_object_add(req, "execute", json_object_new_string(command));
@@ -69,7 +99,7 @@ int qmp_execute(int fd, const char *command, struct json_object *args, struct js
 		json_object_object_add(req, "arguments", json_object_get(args));
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	/* QEMU may be exiting: a write must fail, not kill the caller. */
-	int rc = util_send_all(fd, s, strlen(s));
+	int rc = pass_fd >= 0 ? send_with_fd(fd, s, pass_fd) : util_send_all(fd, s, strlen(s));
 	if (rc == 0)
 		rc = util_send_all(fd, "\n", 1);
 	if (rc < 0)

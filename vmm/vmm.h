@@ -47,6 +47,8 @@ struct vmm_nic {
 	const char *mac;  /* "52:54:00:..." */
 };
 
+struct vmm_jail;
+
 struct vmm_config {
 	const char *qemu;    /* binary, default "qemu-system-x86_64" from PATH */
 	const char *kernel;  /* vmlinuz */
@@ -88,6 +90,10 @@ struct vmm_config {
 	size_t n_disks;
 	struct vmm_nic nics[VMM_MAX_NICS];
 	size_t n_nics;
+	/* Confinement (vmm/jail.h): NULL runs QEMU as its caller (root). With a
+	 * jail QEMU gets its sockets, disks, console and taps as descriptors,
+	 * runs -sandbox on, in namespaces and a cgroup, as the jail's uid. */
+	const struct vmm_jail *jail;
 };
 
 /* Build the QEMU argv (NULL-terminated, caller frees with vmm_argv_free). */

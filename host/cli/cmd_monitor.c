@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "group.h"
+#include "jail.h"
 #include "monitor.h"
 #include "vmm.h"
 
@@ -57,7 +58,15 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 		.net = &cfg->net,
 		.smb = &cfg->smb,
 		.gitrepo_timeout_s = cfg->gitrepo_timeout_s,
+		.confine = cfg->confine,
+		.log_max_bytes = cfg->log_max_bytes,
+		.log_max_files = cfg->log_max_files,
+		.max_execs = cfg->max_execs && cfg->max_execs <= MONITOR_MAX_EXECS ? cfg->max_execs : MONITOR_MAX_EXECS,
+		.vmm_overhead_mib = cfg->vmm_overhead_mib ? cfg->vmm_overhead_mib : MONITOR_JAIL_VMM_OVERHEAD_MIB,
 	};
+	struct capsid_error err = {0};
+	if (jail_range_parse(cfg->jail_uids, &opts->uids, &err) < 0)
+		return -EINVAL;
 	enum vmm_accel accel;
 	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)
 		return -EINVAL;

@@ -48,6 +48,7 @@ static const char usage[] =
 	"Global options:\n"
 	"  --root DIR         state root (default $CAPSID_ROOT or /var/lib/capsid)\n"
 	"  --accel MODE       force the accelerator (default: KVM when usable, else TCG)\n"
+	"  --no-confine       run QEMU unconfined, as root (debugging only; also CAPSID_CONFINE=0)\n"
 	"Every command takes --help.\n";
 
 int cli_fail(const char *fmt, ...)
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
 			accel = argv[++i];
 		else if (strncmp(argv[i], "--accel=", 8) == 0)
 			accel = argv[i] + 8;
+		else if (strcmp(argv[i], "--no-confine") == 0)
+			setenv("CAPSID_CONFINE", "0", 1); /* read below, and the monitors inherit it */
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			fputs(usage, stdout);
 			return 0;

@@ -58,6 +58,7 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 		cfg->runtime = "builtin";
 	cfg->guest_dir = env_str("CAPSID_GUEST_DIR");
 	cfg->qemu = env_str("CAPSID_QEMU");
+	cfg->jail_uids = env_str("CAPSID_JAIL_UIDS");
 	cfg->net = (struct net_settings){
 		.publish_address = getenv("CAPSID_PUBLISH_ADDRESS"),
 		.dns_zone = env_str("CAPSID_DNS_ZONE"),
@@ -90,7 +91,13 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 	    (rc = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600, &cfg->warm_standby_idle_s, err)) < 0 ||
 	    (rc = env_uint("CAPSID_SMBD_TIMEOUT_MS", 0, &cfg->smb.start_timeout_ms, err)) < 0 ||
 	    (rc = env_uint("CAPSID_GITREPO_TIMEOUT_S", 0, &cfg->gitrepo_timeout_s, err)) < 0 ||
-	    (rc = env_uint("CAPSID_REGISTRY_STALL_TIMEOUT", 0, &cfg->registry.stall_seconds, err)) < 0)
+	    (rc = env_uint("CAPSID_REGISTRY_STALL_TIMEOUT", 0, &cfg->registry.stall_seconds, err)) < 0 ||
+	    (rc = env_bool("CAPSID_CONFINE", true, &cfg->confine, err)) < 0 ||
+	    (rc = env_uint("CAPSID_JAIL_VMM_OVERHEAD_MIB", 0, &cfg->vmm_overhead_mib, err)) < 0 ||
+	    /* The kubelet's containerLogMaxSize and containerLogMaxFiles defaults. */
+	    (rc = env_uint("CAPSID_LOG_MAX_BYTES", 10u << 20, &cfg->log_max_bytes, err)) < 0 ||
+	    (rc = env_uint("CAPSID_LOG_MAX_FILES", 5, &cfg->log_max_files, err)) < 0 ||
+	    (rc = env_uint("CAPSID_MAX_EXECS", 0, &cfg->max_execs, err)) < 0)
 		return rc;
 	if (cfg->registry.stall_seconds > 3600)
 		return capsid_error_set(err, EINVAL, "CAPSID_REGISTRY_STALL_TIMEOUT=%u: must be 1-3600 seconds",

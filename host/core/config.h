@@ -47,6 +47,14 @@ struct capsid_config {
 	bool warm_standby;	      /* CAPSID_WARM_STANDBY (with warm_start) */
 	unsigned warm_standby_idle_s; /* CAPSID_WARM_STANDBY_IDLE_S */
 
+	/* Confinement and bounds (vmm/jail.h, the monitor). */
+	bool confine;		      /* CAPSID_CONFINE (--no-confine sets it to 0) */
+	const char *jail_uids;	      /* CAPSID_JAIL_UIDS: FIRST-LAST, NULL: the default range */
+	unsigned vmm_overhead_mib;    /* CAPSID_JAIL_VMM_OVERHEAD_MIB, 0: the measured default */
+	unsigned log_max_bytes;	      /* CAPSID_LOG_MAX_BYTES per container log, 0: no cap */
+	unsigned log_max_files;	      /* CAPSID_LOG_MAX_FILES: the current one and rotated ones */
+	unsigned max_execs;	      /* CAPSID_MAX_EXECS at once per group, 0: the most the monitor has */
+
 	struct net_settings net; /* over <root>/networks/config.json (net.h) */
 	struct smb_settings smb; /* the embedded SMB service, azureFile servers (smb.h) */
 	struct capsid_registry_settings registry;

@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "group.h"
 #include "image.h"
+#include "jail.h"
 #include "launch.h"
 #include "net.h"
 #include "spec.h"
@@ -293,7 +294,12 @@ int capsid_group_delete(const struct capsid_config *cfg, const char *name, struc
 	if (lock < 0 && lock != -ENOENT)
 		return capsid_error_errno(err, -lock, "group %s: cannot take its lock", p.name);
 	rc = remove_group(cfg, &p, err);
-	return rc < 0 ? capsid_error_prefix(err, "delete %s", p.name) : 0;
+	if (rc < 0)
+		return capsid_error_prefix(err, "delete %s", p.name);
+	/* What a killed monitor could not release (vmm/jail.h). */
+	jail_cgroup_remove(p.root, p.name);
+	jail_uid_release(p.root, p.name);
+	return 0;
 }
 
 /* ---- requests to a monitor ------------------------------------------------------ */

@@ -161,6 +161,8 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 	if ((rc = core_guest_dir(cfg, guest, sizeof(guest), err)) < 0 ||
 	    (rc = capsid_program(program, sizeof(program), err)) < 0)
 		return rc;
+	if (!cfg->confine && cfg->on_notice)
+		cfg->on_notice("confinement is off (CAPSID_CONFINE=0 or --no-confine): QEMU runs as root, unsandboxed");
 	const char *runtime = opts && opts->runtime ? opts->runtime : cfg->runtime;
 	if (strcmp(runtime, "builtin") != 0 && strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
 		return capsid_error_set(err, EINVAL, "runtime %s: must be builtin, crun or runc", runtime);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -12,6 +13,10 @@
 
 struct log_writer {
 	int fd;
+	char *path;
+	uint64_t size;      /* of the current file */
+	uint64_t max_bytes; /* rotate before a record would pass it; 0 = never */
+	unsigned max_files; /* the current file and max_files - 1 rotated ones */
 	/* unterminated tail of each stream, waiting for its newline */
 	char pending[2][LOG_MAX_LINE];
 	size_t pending_len[2];
@@ -24,14 +29,27 @@ int log_writer_open(const char *path, struct log_writer **out)
 	struct log_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->path = strdup(path);
 	w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (w->fd < 0) {
-		int rc = -errno;
+	if (w->fd < 0 || !w->path) {
+		int rc = w->path ? -errno : -ENOMEM;
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w->path);
 		free(w);
 		return rc;
 	}
+	struct stat st;
+	if (fstat(w->fd, &st) == 0)
+		w->size = (uint64_t)st.st_size;
 	*out = w;
 	return 0;
+}
+
+void log_writer_set_limits(struct log_writer *w, uint64_t max_bytes, unsigned max_files)
+{
+	w->max_bytes = max_bytes;
+	w->max_files = max_files < 1 ? 1 : max_files;
 }
 
 void log_writer_close(struct log_writer *w)
@@ -39,7 +57,40 @@ void log_writer_close(struct log_writer *w)
 	if (!w)
 		return;
 	close(w->fd);
+	free(w->path);
 	free(w);
+}
+
+/* path.N-1 -> path.N down to path -> path.1, the oldest dropped, then a
+ * new current file: the newest output is always kept. One file only
+ * (max_files 1): the current one starts over. */
+static int rotate(struct log_writer *w)
+{
+	size_t len = strlen(w->path) + 16;
+	_cleanup_free_ char *from = malloc(len), *to = malloc(len);
+	if (!from || !to)
+		return -ENOMEM;
+	if (w->max_files > 1) {
+		snprintf(to, len, "%s.%u", w->path, w->max_files - 1);
+		unlink(to);
+		for (unsigned k = w->max_files - 1; k >= 1; k--) {
+			if (k == 1)
+				snprintf(from, len, "%s", w->path);
+			else
+				snprintf(from, len, "%s.%u", w->path, k - 1);
+			snprintf(to, len, "%s.%u", w->path, k);
+			rename(from, to);
+		}
+	} else {
+		unlink(w->path);
+	}
+	int fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	close(w->fd);
+	w->fd = fd;
+	w->size = 0;
+	return 0;
 }
 
 static int emit(struct log_writer *w, enum log_stream s, bool partial, const char *content, size_t len,
@@ -54,7 +105,14 @@ static int emit(struct log_writer *w, enum log_stream s, bool partial, const cha
 	snprintf(rec, head + 1, "%s %s %c ", now, stream_names[s], partial ? 'P' : 'F');
 	memcpy(rec + head, content, len);
 	rec[head + len] = '\n';
+	if (w->max_bytes && w->size > 0 && w->size + head + len + 1 > w->max_bytes) {
+		int r = rotate(w);
+		if (r < 0)
+			return r;
+	}
 	int rc = util_write_all(w->fd, rec, head + len + 1);
+	if (rc == 0)
+		w->size += head + len + 1;
 	if (cb) {
 		struct log_record r = {.time = now, .stream = s, .partial = partial, .content = content, .len = len};
 		cb(&r, ud);

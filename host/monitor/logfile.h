@@ -32,6 +32,10 @@ struct log_writer;
 
 int log_writer_open(const char *path, struct log_writer **out);
 void log_writer_close(struct log_writer *w);
+/* Cap the file: before a record would take it past max_bytes it becomes
+ * path.1 (path.1 path.2, ... up to path.<max_files - 1>, the oldest
+ * dropped) and a new file starts. 0 bytes: no cap (the default). */
+void log_writer_set_limits(struct log_writer *w, uint64_t max_bytes, unsigned max_files);
 /* Split data into records, write them, and call cb (may be NULL) for each. */
 int log_writer_append(struct log_writer *w, enum log_stream stream, const uint8_t *data, size_t len,
 		      log_record_cb cb, void *userdata);

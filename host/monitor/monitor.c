@@ -291,7 +291,14 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		int log = open(m->paths->console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (log >= 0)
 			close(log); /* QEMU appends the serial console; start each boot afresh */
-		rc = vmm_spawn(&cfg, m->log_fd, &m->vm.qemu_pid, err);
+		struct vmm_jail jail;
+		rc = monitor_jail_apply(m->opts, m->paths->root, m->jail_owner, &cfg, &jail, err);
+		if (rc == 0) {
+			int out = monitor_bounds_qemu_output(m);
+			rc = vmm_spawn(&cfg, out >= 0 ? out : m->log_fd, &m->vm.qemu_pid, err);
+			if (out >= 0)
+				close(out);
+		}
 		if (rc < 0) {
 			monitor_volumes_release(m);
 			return rc;
@@ -454,6 +461,7 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 		rc = log_writer_open(path, &m->containers[i].log);
 		if (rc < 0)
 			return capsid_error_errno(err, rc, "open %s", path);
+		log_writer_set_limits(m->containers[i].log, m->opts->log_max_bytes, m->opts->log_max_files);
 	}
 	return 0;
 }
@@ -496,6 +504,8 @@ static void monitor_free(struct monitor *m)
 	free(m->view.containers);
 	json_object_put(m->spec_redacted);
 	spec_free(m->spec);
+	if (m->qemu_out_fd >= 0)
+		close(m->qemu_out_fd);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
 	if (m->ctl.listen_fd >= 0)
@@ -512,6 +522,9 @@ static void monitor_loop(struct monitor *m)
 		size_t n = 0;
 		fds[n++] = (struct pollfd){.fd = m->signal_fd, .events = POLLIN};
 		fds[n++] = (struct pollfd){.fd = m->ctl.listen_fd, .events = POLLIN};
+		size_t out_slot = n;
+		if (m->qemu_out_fd >= 0)
+			fds[n++] = (struct pollfd){.fd = m->qemu_out_fd, .events = POLLIN};
 		size_t agent_slot = n;
 		if (m->agent.fd >= 0) {
 			short ev = POLLIN;
@@ -534,6 +547,8 @@ static void monitor_loop(struct monitor *m)
 			monitor_handle_signals(m);
 		if (fds[1].revents)
 			monitor_control_accept(m);
+		if (out_slot < agent_slot && fds[out_slot].revents && m->qemu_out_fd == fds[out_slot].fd)
+			monitor_bounds_drain(m);
 		if (agent_slot < first_client && m->agent.fd == fds[agent_slot].fd) {
 			short re = fds[agent_slot].revents;
 			if (re & POLLOUT) {
@@ -578,6 +593,9 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.agent = {.fd = -1, .next_req_id = 1, .next_stream = 1},
 		.ctl = {.listen_fd = -1, .ready_fd = ready_fd},
 		.warm.adopt = opts->adopt,
+		.jail_owner = paths->name,
+		.bounds_at = util_now_ms(),
+		.qemu_out_fd = -1,
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};
@@ -606,6 +624,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		monitor_log(m, "start failed: %s", err.msg);
 		if (m->warm.adopt)
 			monitor_standby_discard(m);
+		monitor_jail_release(m);
 		monitor_report_ready(m, err.msg);
 		monitor_free(m);
 		close(lock_fd);
@@ -616,6 +635,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	if (m->vm.qemu_pid > 0)
 		vmm_terminate(m->vm.qemu_pid, paths->qmp, 2000);
 	monitor_save_state(m);
+	monitor_jail_release(m);
 	monitor_log(m, "monitor exiting");
 	monitor_free(m);
 	unlink(paths->control);

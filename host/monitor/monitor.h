@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "group.h"
+#include "jail.h"
 #include "net.h"
 #include "template.h"
 #include "view.h"
@@ -52,6 +53,12 @@ struct monitor_options {
 	const struct net_settings *net;      /* the edge's network settings (NULL: the file's) */
 	const struct smb_settings *smb;      /* the edge's SMB settings (NULL: the defaults) */
 	unsigned gitrepo_timeout_s;          /* a gitRepo clone's bound (0: the default) */
+	bool confine;                        /* jail every QEMU (CAPSID_CONFINE, default on; monitor_jail.c) */
+	struct jail_range uids;              /* CAPSID_JAIL_UIDS */
+	unsigned vmm_overhead_mib;           /* memory.max = guest RAM + this (CAPSID_JAIL_VMM_OVERHEAD_MIB) */
+	unsigned log_max_bytes;              /* per container log file (CAPSID_LOG_MAX_BYTES, 0 = no cap) */
+	unsigned log_max_files;              /* the current one and rotated ones (CAPSID_LOG_MAX_FILES) */
+	unsigned max_execs;                  /* execs running at once per group (CAPSID_MAX_EXECS, <= MONITOR_MAX_EXECS) */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
@@ -262,6 +269,10 @@ struct monitor {
 	struct monitor_network net;
 	struct monitor_volume *volumes; /* per spec volume, NULL before the first boot (monitor_volume.c) */
 	struct monitor_warm warm;
+	const char *jail_owner;   /* whose uid and cgroup this monitor's QEMUs get (monitor_jail.c) */
+	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
+	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
+	uint64_t qemu_out_dropped;
 };
 
 void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -322,6 +333,32 @@ int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_
 int monitor_net_finish(struct monitor *m, struct capsid_error *err);
 int monitor_net_configure_guest(struct monitor *m);
 void monitor_net_describe(struct monitor *m, struct json_object *props, struct json_object *ext);
+
+/* QEMU's memory beyond guest RAM under TCG (translation cache, binary,
+ * libraries, device state): measured in docs/ARCHITECTURE.md "Confinement". */
+#define MONITOR_JAIL_VMM_OVERHEAD_MIB 96
+
+/* monitor_jail.c: cfg->jail for a QEMU of jail_owner's (NULL when
+ * confinement is off); j holds it until the spawn. */
+int monitor_jail_apply(const struct monitor_options *opts, const char *root, const char *owner,
+		       struct vmm_config *cfg, struct vmm_jail *j, struct capsid_error *err);
+/* The owner a ready clone's uid and cgroup are held under. */
+int monitor_jail_standby_owner(const char *standby_dir, char *out, size_t len);
+/* The ready clone's uid and QEMU become the group's. */
+int monitor_jail_adopt(struct monitor *m, const struct vmm_config *cfg, struct capsid_error *err);
+/* The group's QEMU is gone: its cgroup goes. */
+void monitor_jail_vm_gone(struct monitor *m);
+/* The monitor ends: the group's cgroup and uid go. */
+void monitor_jail_release(struct monitor *m);
+
+/* monitor_bounds.c: console.log and monitor.log capped at log_max_bytes. */
+uint64_t monitor_bounds_next_timer(const struct monitor *m);
+void monitor_bounds_timers(struct monitor *m, uint64_t now);
+/* The descriptor a QEMU about to start gets as stdout and stderr (the
+ * caller closes it after the spawn), -1 on failure (use the log itself). */
+int monitor_bounds_qemu_output(struct monitor *m);
+/* Readable: into the log while it is under the cap. */
+void monitor_bounds_drain(struct monitor *m);
 
 /* monitor_volume.c */
 struct spec_container;

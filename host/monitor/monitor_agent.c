@@ -661,6 +661,8 @@ uint64_t monitor_next_timer(struct monitor *m)
 		next = m->agent.retry_at;
 	if (monitor_template_next_timer(m) < next)
 		next = monitor_template_next_timer(m);
+	if (monitor_bounds_next_timer(m) < next)
+		next = monitor_bounds_next_timer(m);
 	if (m->vm.fsm.state == VM_READY && m->vm.release_at && m->vm.release_at < next)
 		next = m->vm.release_at;
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -674,6 +676,7 @@ uint64_t monitor_next_timer(struct monitor *m)
 void monitor_run_timers(struct monitor *m, uint64_t now)
 {
 	monitor_template_timers(m, now);
+	monitor_bounds_timers(m, now);
 	if (m->vm.fsm.state == VM_BOOTING && m->agent.fd < 0 && now >= m->agent.retry_at) {
 		if (agent_try_connect(m) < 0)
 			m->agent.retry_at = now + 10;

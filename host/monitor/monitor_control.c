@@ -387,6 +387,16 @@ static void handle_exec(struct monitor *m, struct ctl_client *c, uint32_t id, st
 		send_error(m, c, id, "exec: args must be a non-empty array");
 		return;
 	}
+	size_t running = m->agent.n_execs;
+	for (size_t i = 0; i < m->agent.n_pending; i++)
+		running += m->agent.pending[i].kind == REQ_EXEC;
+	if (running >= m->opts->max_execs) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "exec: %zu execs already run in this group, the most at once (CAPSID_MAX_EXECS)",
+			 running);
+		send_error(m, c, id, msg);
+		return;
+	}
 	uint32_t stream = m->agent.next_stream++;
 	struct json_object *req = NULL;
 	json_object_deep_copy(body, &req, NULL);

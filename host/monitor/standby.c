@@ -132,6 +132,7 @@ struct standby {
 	const char *root;
 	unsigned vcpus, memory_mib;
 	char tap[16];
+	char jail_owner[128];
 	int listen_fd;
 };
 
@@ -212,7 +213,7 @@ static int listen_claims(const char *path)
 /* The clone as it is when nobody has claimed it: placeholders, the standby tap. */
 static int standby_boot(struct standby *s, struct capsid_error *err)
 {
-	struct template_env env = {.opts = s->opts, .root = s->root, .log_fd = s->log_fd};
+	struct template_env env = {.opts = s->opts, .root = s->root, .log_fd = s->log_fd, .jail_owner = s->jail_owner};
 	int rc = net_standby_tap_create(getpid(), s->tap, err);
 	if (rc < 0)
 		return rc;
@@ -228,7 +229,9 @@ static int standby_boot(struct standby *s, struct capsid_error *err)
 	int log = open(s->paths.console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (log >= 0)
 		close(log);
-	if ((rc = vmm_spawn(&cfg, s->log_fd, &s->qemu_pid, err)) < 0 ||
+	struct vmm_jail jail;
+	if ((rc = monitor_jail_apply(s->opts, s->root, s->jail_owner, &cfg, &jail, err)) < 0 ||
+	    (rc = vmm_spawn(&cfg, s->log_fd, &s->qemu_pid, err)) < 0 ||
 	    (rc = template_load(&env, &s->tpl, s->paths.qmp, err)) < 0)
 		return rc;
 	s->agent_fd = agent_hello_pending(s);
@@ -257,6 +260,10 @@ static void standby_end(struct standby *s)
 	unlink(s->paths.qmp);
 	unlink(s->paths.console);
 	unlink(s->paths.pid);
+	if (s->opts->confine) {
+		jail_cgroup_remove(s->root, s->jail_owner);
+		jail_uid_release(s->root, s->jail_owner);
+	}
 }
 
 struct claim {
@@ -474,6 +481,8 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 		return 2;
 	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
 		return errno == EWOULDBLOCK ? 0 : 2; /* this machine has its ready clone */
+	if (monitor_jail_standby_owner(s.paths.dir, s.jail_owner, sizeof(s.jail_owner)) < 0)
+		return 2;
 	s.log_fd = open(s.paths.monitor_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	_cleanup_close_ int signal_fd = monitor_process_setup(s.paths.pid);
 	setpriority(PRIO_PROCESS, 0, STANDBY_NICE);
@@ -606,6 +615,9 @@ int monitor_standby_adopt(struct monitor *m, const struct vmm_config *cfg)
 		if (vmm_replace_disk(m->paths->qmp, i, cfg->disks[i].path, &err) < 0)
 			return adopt_fail(m, err.msg);
 	}
+	struct capsid_error jerr = {0};
+	if (monitor_jail_adopt(m, cfg, &jerr) < 0)
+		return adopt_fail(m, jerr.msg);
 	use_slot_serials(m);
 	renice_qemu(a->qemu_pid);
 	m->vm.qemu_pid = a->qemu_pid;

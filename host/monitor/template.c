@@ -235,7 +235,10 @@ static int template_build(const struct template_env *env, const struct template_
 
 	uint64_t t0 = util_now_ms();
 	pid_t pid = 0;
-	int rc = vmm_spawn(&t, env->log_fd, &pid, err);
+	struct vmm_jail jail;
+	int rc = monitor_jail_apply(env->opts, env->root, env->jail_owner, &t, &jail, err);
+	if (rc == 0)
+		rc = vmm_spawn(&t, env->log_fd, &pid, err);
 	if (rc < 0)
 		return capsid_error_prefix(err, "template");
 	rc = wait_hello(agent, t0 + env->opts->boot_timeout_ms, err);
@@ -368,7 +371,8 @@ int template_load(const struct template_env *env, const struct template_files *t
 
 static struct template_env monitor_env(const struct monitor *m)
 {
-	return (struct template_env){.opts = m->opts, .root = m->paths->root, .log_fd = m->log_fd};
+	return (struct template_env){
+	    .opts = m->opts, .root = m->paths->root, .log_fd = m->log_fd, .jail_owner = m->jail_owner};
 }
 
 int monitor_template_apply(struct monitor *m, struct vmm_config *cfg)

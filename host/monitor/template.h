@@ -31,6 +31,7 @@ struct template_env {
 	const struct monitor_options *opts;
 	const char *root; /* the state root: templates live under it */
 	int log_fd;	  /* monitor_log_fd's; -1: no log */
+	const char *jail_owner; /* whose uid and cgroup a template's QEMU gets (monitor_jail.c) */
 };
 
 /* Turn cfg (a cold-boot configuration, devices attached) into a clone of

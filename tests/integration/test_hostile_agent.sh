@@ -2,9 +2,19 @@
 # Every byte from the guest is hostile: a guest that sends garbage, an
 # oversized frame, a frame before HELLO, an invalid EXIT, or nothing at all,
 # gets its channel (and VM) ended with a clear error; the host side never
-# crashes or hangs, and nothing is left behind.
+# crashes or hangs, and nothing is left behind. A victim group (real QEMU,
+# confined) runs beside it throughout and keeps answering with nothing lost.
 . "$(dirname "$0")/lib.sh"
 export CAPSID_QEMU="$(dirname "$0")/fake_qemu.py"
+# The stand-in plays a hostile guest, not a hostile QEMU (that is
+# integration.redteam_qemu): it takes its mode from the environment and
+# serves the agent socket by path, which a jailed QEMU has neither of.
+export CAPSID_CONFINE=0
+
+write_spec "$WORK/victim.yaml" victim Always \
+	'c|1|0.25|echo secret-data > /victim-file; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'
+CAPSID_QEMU= CAPSID_CONFINE=1 capsid create -f "$WORK/victim.yaml" >/dev/null
+vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
 
 write_spec "$WORK/g.yaml" evil Never 'c|1|0.25|true'
 for mode in garbage oversized early; do
@@ -33,4 +43,12 @@ rc=$?
 set -e
 [ $rc = 1 ] && grep -q 'did not answer' "$WORK/err" || fail "silent guest: exit $rc: $(cat "$WORK/err")"
 [ ! -e "$ROOT/groups/evil" ] || fail "silent: the failed group was left behind"
+
+# The victim: the same QEMU, still answering, its data and logs whole.
+[ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
+[ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file"
+state_is victim Running || fail "victim is $(group_state victim)"
+last=$(capsid logs victim | grep -c '^tick ')
+wait_for "victim keeps ticking" sh -c "[ \$('$CAPSID_BIN' logs victim | grep -c '^tick ') -gt $last ]"
+capsid logs victim | awk '/^tick / { if ($2 != n) { print "gap at " n; exit 1 } n++ }' || fail "victim log lost lines"
 echo PASS

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Red team: hostile containers beside a victim group. One group floods its
+# stdout (its log files stay within CAPSID_LOG_MAX_BYTES x
+# CAPSID_LOG_MAX_FILES, the newest output kept) and opens more execs than
+# CAPSID_MAX_EXECS (refused with a clear error); one allocates memory far
+# beyond its request and fills its writable layer and an emptyDir (all of
+# it stays in its VM: its QEMU within its cgroup's limit, its group
+# directory on the host small); one runs a fork bomb (its QEMU's tasks stay
+# within pids.max). The victim keeps its QEMU, its data and every log line,
+# and keeps answering. Reaching host services, other networks, the
+# metadata address and spoofing are integration.network's and unit.net_ns's.
+. "$(dirname "$0")/lib.sh"
+
+write_spec "$WORK/victim.yaml" victim Always \
+	'c|1|0.25|echo secret-data > /victim-file; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'
+capsid create -f "$WORK/victim.yaml" >/dev/null
+wait_for "victim ticks" sh -c "'$CAPSID_BIN' logs victim | grep -q 'tick 1'"
+vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
+
+# --- a flood on stdout, and too many execs -----------------------------------
+CAP=262144
+write_spec "$WORK/noisy.yaml" noisy Always \
+	'flood|1|0.25|yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 20000000; echo flood-end; exec sleep 3600'
+CAPSID_LOG_MAX_BYTES=$CAP CAPSID_LOG_MAX_FILES=3 CAPSID_MAX_EXECS=2 capsid create -f "$WORK/noisy.yaml" >/dev/null
+wait_for "the flood ends" sh -c "tail -n 1 '$ROOT/groups/noisy/logs/flood.log' | grep -q flood-end"
+files=$(ls "$ROOT/groups/noisy/logs/" | sort | tr '\n' ' ')
+[ "$files" = "flood.log flood.log.1 flood.log.2 " ] || fail "log files: $files"
+for f in "$ROOT"/groups/noisy/logs/*; do
+	[ "$(stat -c %s "$f")" -le $CAP ] || fail "$f is $(stat -c %s "$f") bytes, over the cap $CAP"
+done
+capsid logs noisy | tail -n 1 | grep -q 'flood-end$' || fail "logs do not end with the newest line: $(capsid logs noisy 2>&1 | tail -n 2 | cut -c1-80)"
+
+# Two long execs hold the group's two slots (one refused while a probe held
+# a slot is started again), then one more is refused with a clear error.
+bg=()
+refused=0
+for _ in $(seq 1 60); do
+	alive=0
+	for p in "${bg[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+	if [ $alive -lt 2 ]; then
+		capsid exec noisy -- sleep 60 >/dev/null 2>&1 &
+		bg+=($!)
+		CLEANUP_PIDS+=($!)
+		sleep 2
+		continue
+	fi
+	if capsid exec noisy -- true 2>&1 | grep -q 'the most at once (CAPSID_MAX_EXECS)'; then
+		refused=1
+		break
+	fi
+	sleep 1
+done
+[ $refused = 1 ] || fail "a third exec beside two running ones was not refused"
+
+# --- memory, the writable layer, an emptyDir ---------------------------------
+cat >"$WORK/hog.yaml" <<'Y'
+name: hog
+properties:
+  restartPolicy: OnFailure
+  volumes:
+  - name: scratch
+    emptyDir: {}
+  containers:
+  - name: mem
+    properties:
+      image: capsid/demo:latest
+      command: ["/bin/sh", "-c", "head -c 4000000000 /dev/zero | tail > /dev/null; echo mem-done $?; exec sleep 3600"]
+      resources: {requests: {cpu: 0.5, memoryInGB: 0.25}}
+  - name: fill
+    properties:
+      image: capsid/demo:latest
+      command: ["/bin/sh", "-c", "dd if=/dev/zero of=/fill bs=1M count=4000 2>/dev/null; echo fill-done $?; dd if=/dev/zero of=/scratch/fill bs=1M count=4000 2>/dev/null; echo scratch-done $?; exec sleep 3600"]
+      resources: {requests: {cpu: 0.5, memoryInGB: 0.25}}
+      volumeMounts:
+      - {name: scratch, mountPath: /scratch}
+Y
+capsid create -f "$WORK/hog.yaml" >/dev/null 2>&1 || true
+hpid=$(capsid show hog | json_get 'd["capsid"]["qemuPid"]')
+hcg=$(awk -F: '$2 ~ /memory/ || $2 == "" {print $3; exit}' "/proc/$hpid/cgroup" 2>/dev/null || true)
+wait_for "the hog's containers end" sh -c "'$CAPSID_BIN' logs hog | grep -q scratch-done && '$CAPSID_BIN' logs hog | grep -q 'mem-done'"
+if [ -n "$hcg" ] && [ -f "/sys/fs/cgroup/memory$hcg/memory.max_usage_in_bytes" ]; then
+	peak=$(cat "/sys/fs/cgroup/memory$hcg/memory.max_usage_in_bytes")
+	limit=$(cat "/sys/fs/cgroup/memory$hcg/memory.limit_in_bytes")
+	echo "hog QEMU: peak $((peak >> 20)) MiB of $((limit >> 20)) MiB"
+	[ "$peak" -le "$limit" ] || fail "hog QEMU peak $peak over its limit $limit"
+fi
+used=$(du -sk "$ROOT/groups/hog" | cut -f1)
+[ "$used" -lt 20480 ] || fail "the hog's group directory holds $used KiB"
+
+# --- a fork bomb -------------------------------------------------------------
+write_spec "$WORK/bomber.yaml" bomber Never 'bomb|1|0.25|bomb() { bomb | bomb & }; bomb; sleep 20'
+capsid create -f "$WORK/bomber.yaml" >/dev/null 2>&1 || true
+bpid=$(capsid show bomber | json_get 'd["capsid"]["qemuPid"]')
+sleep 10
+if kill -0 "$bpid" 2>/dev/null; then
+	threads=$(ls "/proc/$bpid/task" | wc -l)
+	echo "bomber QEMU: $threads threads"
+	[ "$threads" -le 256 ] || fail "bomber QEMU has $threads tasks"
+fi
+
+# --- the victim ---------------------------------------------------------------
+[ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
+[ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file after the attacks"
+state_is victim Running || fail "victim is $(group_state victim)"
+last=$(capsid logs victim | grep -c '^tick ')
+wait_for "victim keeps ticking" sh -c "[ \$('$CAPSID_BIN' logs victim | grep -c '^tick ') -gt $last ]"
+capsid logs victim | awk '/^tick / { if ($2 != n) { print "gap at " n; exit 1 } n++ }' || fail "victim log lost lines"
+echo PASS
