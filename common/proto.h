@@ -32,7 +32,6 @@
 
 /* Name of the virtio-serial port (guest: /dev/virtio-ports/<name>). */
 #define CAPSID_AGENT_PORT_NAME "org.capsid.agent"
-#define CAPSID_AGENT_PORT_NAME_STR CAPSID_AGENT_PORT_NAME
 
 enum capsid_frame_type {
 	/* agent -> host */
@@ -75,9 +74,7 @@ enum capsid_frame_type {
 	CAPSID_CTL_EVENT = 73,   /* monitor -> CLI: a Warning event {"container"?,"name","message","time"} */
 };
 
-enum capsid_frame_flags {
-	CAPSID_FRAME_F_NONE = 0,
-};
+/* No frame flag is defined yet: a frame with any set is refused. */
 #define CAPSID_FRAME_FLAGS_KNOWN 0u
 
 struct capsid_frame_header {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,6 +141,45 @@ int util_rm_rf(const char *path)
 		return errno == ENOENT ? 0 : -errno;
 	int rc = nftw(path, rm_rf_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	return rc < 0 ? -errno : rc;
+}
+
+static int unix_address(const char *path, struct sockaddr_un *addr)
+{
+	*addr = (struct sockaddr_un){.sun_family = AF_UNIX};
+	size_t len = strlen(path);
+	if (len >= sizeof(addr->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr->sun_path, path, len + 1);
+	return 0;
+}
+
+int util_unix_connect(const char *path, int type)
+{
+	struct sockaddr_un addr;
+	int rc = unix_address(path, &addr);
+	if (rc < 0)
+		return rc;
+	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+int util_unix_listen(const char *path, int type, int backlog)
+{
+	struct sockaddr_un addr;
+	int rc = unix_address(path, &addr);
+	if (rc < 0)
+		return rc;
+	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 || listen(fd, backlog) < 0)
+		return -errno;
+	return TAKE_FD(fd);
 }
 
 bool util_name_valid(const char *s)

@@ -42,6 +42,14 @@ bool util_name_valid(const char *s);
 #define UTIL_NAME_RULE                                                                                       \
 	"1-63 lowercase letters, digits and '-', not starting or ending with '-' and without '--'"
 
+/* Unix sockets, the one way every module makes them. type is SOCK_STREAM
+ * or SOCK_SEQPACKET, with SOCK_NONBLOCK or'ed in where wanted; CLOEXEC is
+ * always added. connect: an fd connected to path. listen: an fd listening
+ * at path (a stale socket file replaced), the file mode 0600. Both return
+ * -errno, -ENAMETOOLONG when path does not fit a socket address. */
+int util_unix_connect(const char *path, int type);
+int util_unix_listen(const char *path, int type, int backlog);
+
 /* Set O_NONBLOCK on fd. */
 int util_set_nonblock(int fd, int on);
 

@@ -152,8 +152,7 @@ struct agent {
 	int kmsg_fd;	/* -1 when unavailable */
 	int console_fd; /* -1 when there is no console */
 	bool pid1;	/* false when run on a host for debugging */
-	bool negotiated;
-	unsigned version;
+	bool negotiated; /* version 1 is the only one: nothing depends on it yet */
 	char kernel[65];
 	struct container *containers;
 	struct stream *streams;

@@ -277,19 +277,10 @@ void runtime_job_free(struct job *j)
 
 int runtime_console_listen(const char *path, struct capsid_error *err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return capsid_error_set(err, ENAMETOOLONG, "console socket path too long");
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = util_unix_listen(path, SOCK_STREAM | SOCK_NONBLOCK, 1);
 	if (fd < 0)
-		return capsid_error_errno(err, errno, "console socket");
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-		return capsid_error_errno(err, errno, "bind console socket");
-	if (listen(fd, 1) < 0)
-		return capsid_error_errno(err, errno, "listen on console socket");
-	return TAKE_FD(fd);
+		return capsid_error_errno(err, -fd, "console socket %s", path);
+	return fd;
 }
 
 int runtime_console_take(int listen_fd)

@@ -33,6 +33,7 @@
 
 #include "cleanup.h"
 #include "jail.h"
+#include "util.h"
 #include "vmm_internal.h"
 
 #define MAX_FDS (3 + VMM_MAX_DISKS + VMM_MAX_NICS)
@@ -41,21 +42,6 @@
 struct clone3_args {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
-
-static int listen_at(const char *path)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 || listen(fd, 4) < 0)
-		return -errno;
-	return TAKE_FD(fd);
-}
 
 static int open_tap(const char *name)
 {
@@ -114,9 +100,9 @@ static int fds_add(struct fds *f, int fd)
 static int open_resources(const struct vmm_config *cfg, struct fds *f, struct vmm_fd_plan *plan,
 			  struct capsid_error *err)
 {
-	if ((plan->agent_fd = fds_add(f, listen_at(cfg->agent_socket))) < 0)
+	if ((plan->agent_fd = fds_add(f, util_unix_listen(cfg->agent_socket, SOCK_STREAM, 4))) < 0)
 		return capsid_error_errno(err, -plan->agent_fd, "listen on %s", cfg->agent_socket);
-	if ((plan->qmp_fd = fds_add(f, listen_at(cfg->qmp_socket))) < 0)
+	if ((plan->qmp_fd = fds_add(f, util_unix_listen(cfg->qmp_socket, SOCK_STREAM, 4))) < 0)
 		return capsid_error_errno(err, -plan->qmp_fd, "listen on %s", cfg->qmp_socket);
 	if (cfg->console_log) {
 		int fd = open(cfg->console_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

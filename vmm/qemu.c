@@ -212,7 +212,7 @@ int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *
 	else
 		argv_add(&b, "socket,id=agent,path=%s,server=on,wait=off", agent);
 	argv_add(&b, "-device");
-	argv_add(&b, "virtserialport,chardev=agent,name=%s", CAPSID_AGENT_PORT_NAME_STR);
+	argv_add(&b, "virtserialport,chardev=agent,name=%s", CAPSID_AGENT_PORT_NAME);
 	if (cfg->free_page_reporting) {
 		argv_add(&b, "-device");
 		argv_add(&b, "virtio-balloon-device,free-page-reporting=on");

@@ -118,15 +118,9 @@ int qmp_execute_fd(int fd, const char *command, struct json_object *args, int pa
 
 int qmp_connect(const char *socket_path, unsigned timeout_ms)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	if (strlen(socket_path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, socket_path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd = util_unix_connect(socket_path, SOCK_STREAM);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-		return -errno;
+		return fd;
 	_cleanup_json_ struct json_object *greeting = NULL;
 	int rc = qmp_read_message(fd, &greeting, timeout_ms);
 	if (rc < 0)

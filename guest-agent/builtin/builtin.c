@@ -135,19 +135,7 @@ static int open_pid_dir(const char *pid_file, const char **leaf)
 
 static int connect_console(const char *path)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
+	return util_unix_connect(path, SOCK_STREAM);
 }
 
 /* A terminal process's console socket, connected (*out stays -1 otherwise). */

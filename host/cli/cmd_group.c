@@ -150,7 +150,7 @@ static void print_warning_cb(void *ud, const char *container, const char *name, 
  * Warning events. */
 static int group_create(struct cli_ctx *ctx, const struct create_args *a, bool warnings, char name[64])
 {
-	struct spec_group *spec = NULL;
+	_cleanup_spec_ struct spec_group *spec = NULL;
 	if (load_spec(a, &spec))
 		return 1;
 	snprintf(name, 64, "%s", spec->name);
@@ -166,7 +166,6 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, bool w
 	struct capsid_error err = {0};
 	int rc = capsid_group_create(ctx->cfg, &o, &err);
 	cli_pull_progress_free(&progress);
-	spec_free(spec);
 	return rc < 0 ? cli_fail("%s", err.msg) : 0;
 }
 

@@ -162,7 +162,7 @@ int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, 
 	rc = util_read_file_at(AT_FDCWD, p.spec, 1u << 20, &text, NULL);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "cannot read %s", p.spec);
-	struct spec_group *spec = NULL;
+	_cleanup_spec_ struct spec_group *spec = NULL;
 	rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &spec, NULL, err);
 	if (rc < 0)
 		return capsid_error_prefix(err, "stored spec");
@@ -173,7 +173,6 @@ int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, 
 	for (size_t i = 0; i < spec->n_volumes; i++)
 		if (spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE || spec->volumes[i].kind == SPEC_VOLUME_SECRET)
 			*what = "volume secrets (storage account keys, secret volumes)";
-	spec_free(spec);
 	return 0;
 }
 

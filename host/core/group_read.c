@@ -154,14 +154,13 @@ int capsid_group_export(const struct capsid_config *cfg, const char *name, struc
 		return capsid_error_errno(err, -rc, "read %s", p.spec);
 	/* The stored spec went through the validator: reading it back gives the
 	 * same model, serialised without what ACI's export leaves out. */
-	struct spec_group *g = NULL;
+	_cleanup_spec_ struct spec_group *g = NULL;
 	rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &g, NULL, err);
 	if (rc < 0) {
 		capsid_error_prefix(err, "group %s: stored spec", p.name);
 		return rc;
 	}
 	struct json_object *doc = spec_to_json(g, SPEC_REDACT);
-	spec_free(g);
 	if (!doc)
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	/* A redacted secure variable is a name alone, which create refuses:

@@ -115,12 +115,10 @@ static int claim_standby(const struct capsid_config *cfg, const struct group_pat
 	if (monitor_standby_dir(cfg->root, runtime, opts->vcpus, opts->memory_mib + cfg->memory_overhead_mib, dir,
 				sizeof(dir)) < 0)
 		return 0;
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/claim.sock", dir);
-	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
-		return 0;
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+	char sock[PATH_MAX + 16];
+	snprintf(sock, sizeof(sock), "%s/claim.sock", dir);
+	_cleanup_close_ int fd = util_unix_connect(sock, SOCK_SEQPACKET);
+	if (fd < 0)
 		return 0;
 	_cleanup_json_ struct json_object *claim = json_object_new_object();
 	struct json_object *env = json_object_new_array();

@@ -141,12 +141,8 @@ int group_list_names(const char *root, char ***names, size_t *n)
 
 int group_connect(const struct group_paths *p, struct capsid_error *err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", p->control);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = util_unix_connect(p->control, SOCK_STREAM);
 	if (fd < 0)
-		return capsid_error_errno(err, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-		return capsid_error_errno(err, errno, "group %s: connect to its monitor", p->name);
-	return TAKE_FD(fd);
+		return capsid_error_errno(err, -fd, "group %s: connect to its monitor", p->name);
+	return fd;
 }

@@ -394,7 +394,7 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 	m->images = calloc(m->n_containers, sizeof(*m->images));
 	m->serials = calloc(m->n_containers, sizeof(*m->serials));
 	if (!m->containers || !m->view.containers || !m->images || !m->serials || !m->spec_redacted)
-		return -ENOMEM;
+		return capsid_error_set(err, ENOMEM, "out of memory");
 
 	struct image_store *store = NULL;
 	rc = image_store_open(m->paths->root, &store, err);

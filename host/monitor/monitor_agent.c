@@ -103,17 +103,7 @@ void monitor_agent_close(struct monitor *m, const char *why)
 
 int monitor_agent_connect(const char *path)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
+	return util_unix_connect(path, SOCK_STREAM | SOCK_NONBLOCK);
 }
 
 static int agent_try_connect(struct monitor *m)

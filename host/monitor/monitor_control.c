@@ -41,18 +41,9 @@ struct ctl_client {
 
 int monitor_control_listen(struct monitor *m, struct capsid_error *err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", m->paths->control);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = util_unix_listen(m->paths->control, SOCK_STREAM | SOCK_NONBLOCK, 16);
 	if (fd < 0)
-		return capsid_error_errno(err, errno, "control socket");
-	unlink(m->paths->control);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(m->paths->control, 0600) < 0 ||
-	    listen(fd, 16) < 0) {
-		int e = errno;
-		close(fd);
-		return capsid_error_errno(err, e, "listen on %s", m->paths->control);
-	}
+		return capsid_error_errno(err, -fd, "listen on %s", m->paths->control);
 	m->ctl.listen_fd = fd;
 	return 0;
 }

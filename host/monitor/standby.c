@@ -199,15 +199,7 @@ static int negotiate(struct standby *s, int fd, struct capsid_error *err)
 
 static int listen_claims(const char *path)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 || listen(fd, 4) < 0)
-		return -errno;
-	return TAKE_FD(fd);
+	return util_unix_listen(path, SOCK_SEQPACKET, 4);
 }
 
 /* The clone as it is when nobody has claimed it: placeholders, the standby tap. */

@@ -124,17 +124,13 @@ static uint64_t template_key(const struct template_env *env, const struct vmm_co
  * and its agent is ready), then hang up. */
 static int wait_hello(const char *sock, uint64_t deadline, struct capsid_error *err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock);
 	_cleanup_close_ int fd = -1;
 	for (;;) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			return capsid_error_errno(err, errno, "socket");
-		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+		fd = util_unix_connect(sock, SOCK_STREAM | SOCK_NONBLOCK);
+		if (fd >= 0)
 			break;
-		close(fd);
-		fd = -1;
+		if (fd == -ENAMETOOLONG || fd == -EMFILE || fd == -ENFILE)
+			return capsid_error_errno(err, -fd, "agent channel %s", sock);
 		if (util_now_ms() >= deadline)
 			return capsid_error_set(err, ETIMEDOUT, "template: no agent channel at %s", sock);
 		struct timespec ts = {0, 10 * 1000 * 1000};

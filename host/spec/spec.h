@@ -246,6 +246,11 @@ void spec_free(struct spec_group *g); /* NULL-safe; wipes secure values (explici
  * secureValue, storageAccountKey, password, secret volume contents. NULL-safe. */
 void spec_json_wipe_secrets(struct json_object *doc);
 void spec_warnings_free(struct spec_warnings *w);		  /* frees the items, leaves *w empty */
+static inline void spec_freep(struct spec_group **g)
+{
+	spec_free(*g);
+}
+#define _cleanup_spec_ __attribute__((cleanup(spec_freep)))
 const char *spec_restart_policy_name(enum spec_restart_policy p); /* "Always", "OnFailure", "Never" */
 const char *spec_protocol_name(enum spec_protocol p);		  /* "TCP", "UDP" */
 const char *spec_ip_type_name(enum spec_ip_type t);		  /* "Public", "Private" */
