@@ -6,15 +6,19 @@
 #define CAPSID_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
 
+struct capsid_config;
 struct json_object;
 
+/* The configuration, read once in main() (host/core/config.h); root is
+ * cfg->root. */
 struct cli_ctx {
-	const char *root;  /* state root: --root, $CAPSID_ROOT or /var/lib/capsid */
-	const char *accel; /* --accel override or NULL (auto) */
+	const struct capsid_config *cfg;
+	const char *root;
 };
 
 int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv);
@@ -22,6 +26,7 @@ int cli_cmd_create(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv); /* stop|start|restart|delete */
@@ -39,20 +44,21 @@ int cli_cmd_system(struct cli_ctx *ctx, int argc, char **argv); /* system status
  * (cmd_standby.c); non-zero from fn makes the result 1. */
 int cli_standby_for_each(const char *root, int (*fn)(const char *dir, const char *machine, pid_t pid, void *arg),
 			 void *arg);
-/* What of a group's stored spec lives only in its monitor's memory
- * (secure environment variables, volume secrets): a description, or NULL
- * when nothing does; -errno when the spec cannot be read. */
-int cli_group_memory_only(const char *spec_path, const char **what, struct capsid_error *err);
-
-/* Registry pulls (cmd_pull.c): `image pull`, and create/run pulling the
- * images a group lacks (policy "missing" (NULL), "always" or "never") with
- * the spec's imageRegistryCredentials. The CAPSID_REGISTRY_* and
- * CAPSID_INSECURE_REGISTRIES variables are read here only. */
-struct registry_config;
-struct spec_group;
-void cli_registry_config(const struct cli_ctx *ctx, struct registry_config *cfg);
+/* Registry pulls (cmd_pull.c): `image pull`, and how create/run print the
+ * pulls libcapsid makes for them: cli_pull_opts fills o for policy (NULL:
+ * missing) with callbacks that draw into pr (free it after the create). */
+struct capsid_pull_opts;
+struct cli_pull_progress {
+	bool tty, quiet;
+	size_t drawn; /* lines of the live block */
+	size_t n;
+	int *seen; /* enum registry_layer_state per layer */
+	uint64_t *since_ms;
+	bool installing;
+};
 int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv);
-int cli_pull_images(struct cli_ctx *ctx, const struct spec_group *spec, const char *policy, struct capsid_error *err);
+void cli_pull_opts(struct capsid_pull_opts *o, struct cli_pull_progress *pr, const char *policy);
+void cli_pull_progress_free(struct cli_pull_progress *pr);
 
 /* Print "capsid: <msg>" to stderr and return 1 (the usual exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -81,7 +87,6 @@ int cli_list_args(int argc, char **argv, const char *cmd, const char *help, bool
 /* True when argv has -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 
-/* Directory holding the guest boot files (vmlinuz, initrd.img). */
-int cli_guest_dir(char *out, size_t len, struct capsid_error *err);
+
 
 #endif

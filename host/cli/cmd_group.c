@@ -1,4 +1,5 @@
-/* create, run, and the lifecycle verbs: stop, start, restart, delete. */
+/* create, run, and the lifecycle verbs: stop, start, restart, delete:
+ * arguments and printing over libcapsid (host/core/capsid.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,17 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capsid.h"
 #include "cleanup.h"
 #include "cli.h"
-#include "frame.h"
-#include "group.h"
-#include "image.h"
-#include "jail.h"
-#include "launch.h"
-#include "net.h"
 #include "spec.h"
 #include "spec_flags.h"
-#include "util.h"
 #include "view_cli.h"
 
 static const char create_help[] =
@@ -143,89 +138,36 @@ static int load_spec(const struct create_args *a, struct spec_group **spec)
 	return 0;
 }
 
-/* Remove what a group made on the host: its network attachment (tap,
- * address, published ports, DNS name, rules) and its directory. */
-static int remove_group(const struct group_paths *p, struct capsid_error *err)
+static void print_warning_cb(void *ud, const char *container, const char *name, const char *message)
 {
-	struct net_config cfg;
-	int rc = net_config_load(p->root, &cfg, err);
-	if (rc >= 0)
-		rc = net_detach(&cfg, p->name, err);
-	if (rc < 0)
-		return rc;
-	rc = util_rm_rf(p->dir);
-	if (rc < 0)
-		return capsid_error_errno(err, rc, "remove %s", p->dir);
-	return 0;
+	(void)ud;
+	view_print_warning(container, name, message);
 }
 
-/* Validate, check images, make the group directory and start its monitor.
- * Anything that fails leaves nothing behind. */
-static int group_create(struct cli_ctx *ctx, const struct create_args *a, struct group_paths *paths)
+/* Validate, pull what is missing (printed as `capsid image pull` prints),
+ * and create: anything that fails leaves nothing behind. name gets the
+ * group's name (lowercase, as stored); warnings: print the create's
+ * Warning events. */
+static int group_create(struct cli_ctx *ctx, const struct create_args *a, bool warnings, char name[64])
 {
-	struct capsid_error err = {0};
 	struct spec_group *spec = NULL;
 	if (load_spec(a, &spec))
 		return 1;
-	int rc = group_paths_init(ctx->root, spec->name, paths, &err);
-	if (rc >= 0)
-		rc = cli_pull_images(ctx, spec, a->pull, &err);
-	if (rc >= 0) {
-		struct image_store *store = NULL;
-		rc = image_store_open(ctx->root, &store, &err);
-		for (size_t i = 0; rc >= 0 && i < spec->n_containers; i++) {
-			struct image_info *info = NULL;
-			rc = image_resolve(store, spec->containers[i].image, &info, &err);
-			if (rc < 0)
-				capsid_error_prefix(&err, "properties.containers[%zu].properties.image", i);
-			image_info_free(info);
-		}
-		image_store_close(store);
-	}
-	if (rc < 0) {
-		spec_free(spec);
-		return cli_fail("%s", err.msg);
-	}
-	char groups[PATH_MAX];
-	snprintf(groups, sizeof(groups), "%s/groups", ctx->root);
-	if (util_mkdir_p(groups, 0711) < 0) {
-		spec_free(spec);
-		return cli_fail("create %s: %s", groups, strerror(errno));
-	}
-	if (mkdir(paths->dir, 0700) < 0) {
-		int e = errno;
-		spec_free(spec);
-		if (e == EEXIST)
-			return cli_fail("group %s already exists (delete it first, or choose another name)",
-					paths->name);
-		return cli_fail("create %s: %s", paths->dir, strerror(e));
-	}
-	struct json_object *redacted = spec_to_json(spec, SPEC_REDACT);
-	struct json_object *full = spec_to_json(spec, SPEC_WITH_SECRETS);
-	struct launch_opts lo = {
-	    .runtime = a->runtime, .vcpus = spec_group_vcpus(spec), .memory_mib = spec_group_memory_mib(spec)};
+	snprintf(name, 64, "%s", spec->name);
+	struct cli_pull_progress progress;
+	struct capsid_pull_opts pull;
+	cli_pull_opts(&pull, &progress, a->pull);
+	struct capsid_create_opts o = {
+		.spec = spec,
+		.runtime = a->runtime,
+		.pull = &pull,
+		.on_warning = warnings ? print_warning_cb : NULL,
+	};
+	struct capsid_error err = {0};
+	int rc = capsid_group_create(ctx->cfg, &o, &err);
+	cli_pull_progress_free(&progress);
 	spec_free(spec);
-	size_t len;
-	const char *s = json_object_to_json_string_length(redacted, JSON_C_TO_STRING_PRETTY, &len);
-	rc = util_write_file_atomic(paths->spec, s, len, 0640);
-	json_object_put(redacted);
-	if (rc < 0) {
-		json_object_put(full);
-		remove_group(paths, &err);
-		return cli_fail("write %s: %s", paths->spec, strerror(-rc));
-	}
-	s = json_object_to_json_string_length(full, JSON_C_TO_STRING_PLAIN, &len);
-	rc = launch_monitor(ctx, paths, s, len, &lo, &err);
-	explicit_bzero((char *)s, len);
-	json_object_put(full);
-	if (rc < 0) {
-		launch_wait_monitor_gone(paths, 10000);
-		struct capsid_error cleanup_err = {0};
-		if (remove_group(paths, &cleanup_err) < 0)
-			cli_warn("clean up after the failed create: %s", cleanup_err.msg);
-		return cli_fail("create group %s: %s", paths->name, err.msg);
-	}
-	return 0;
+	return rc < 0 ? cli_fail("%s", err.msg) : 0;
 }
 
 int cli_cmd_create(struct cli_ctx *ctx, int argc, char **argv)
@@ -234,17 +176,11 @@ int cli_cmd_create(struct cli_ctx *ctx, int argc, char **argv)
 	int rc = parse_create_args(argc, argv, false, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	struct group_paths paths;
-	rc = group_create(ctx, &a, &paths);
+	char name[64];
+	rc = group_create(ctx, &a, true, name);
 	if (rc)
 		return rc;
-	/* Containers that failed to start did so before the create returned. */
-	struct json_object *doc = NULL;
-	struct capsid_error err = {0};
-	if (launch_request(&paths, CAPSID_CTL_STATUS, "{}", &doc, &err) == 0)
-		view_print_warnings(doc);
-	json_object_put(doc);
-	printf("%s\n", paths.name);
+	printf("%s\n", name);
 	return 0;
 }
 
@@ -256,16 +192,15 @@ static void on_interrupt(int sig)
 	interrupted = 1;
 }
 
-static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths);
-
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct create_args a = {0};
 	int rc = parse_create_args(argc, argv, true, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	struct group_paths paths;
-	rc = group_create(ctx, &a, &paths);
+	char name[64];
+	/* run's attach replays the Warnings of the create, then goes live. */
+	rc = group_create(ctx, &a, false, name);
 	if (rc)
 		return rc;
 	struct sigaction sa = {.sa_handler = on_interrupt};
@@ -273,82 +208,19 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	struct capsid_error err = {0};
 	int exit_code = 0;
-	rc = view_follow(&paths, NULL, -1, true, true, &interrupted, &exit_code, &err);
+	rc = view_follow(ctx, name, true, &interrupted, &exit_code, &err);
 	if (rc < 0)
 		rc = cli_fail("%s", err.msg);
 	else if (interrupted) {
-		fprintf(stderr, "capsid: interrupted: stopping group %s\n", paths.name);
-		launch_request(&paths, CAPSID_CTL_STOP, "{}", NULL, &err);
+		fprintf(stderr, "capsid: interrupted: stopping group %s\n", name);
+		capsid_group_stop(ctx->cfg, name, &err);
 		rc = 130;
 	} else {
 		rc = exit_code;
 	}
-	if (a.rm)
-		group_delete(ctx, &paths);
+	if (a.rm && capsid_group_delete(ctx->cfg, name, &err) < 0)
+		cli_warn("--rm: %s", err.msg);
 	return rc;
-}
-
-static int group_delete(struct cli_ctx *ctx, const struct group_paths *paths)
-{
-	(void)ctx;
-	struct capsid_error err = {0};
-	_cleanup_free_ char *pidtext = NULL;
-	pid_t monitor_pid = util_read_file_at(AT_FDCWD, paths->pid, 64, &pidtext, NULL) == 0 ? atoi(pidtext) : 0;
-	if (group_monitor_alive(paths) > 0) {
-		if (launch_request(paths, CAPSID_CTL_EXIT, "{}", NULL, &err) < 0)
-			cli_warn("%s", err.msg);
-		if (launch_wait_monitor_gone(paths, 30000) < 0) {
-			/* A monitor that will not go: end it. QEMU follows it (PDEATHSIG). */
-			if (monitor_pid > 1)
-				kill(monitor_pid, SIGKILL);
-			if (launch_wait_monitor_gone(paths, 10000) < 0)
-				return cli_fail("group %s: its monitor does not exit", paths->name);
-		}
-		/* The lock goes a moment before the process: wait for that too. */
-		for (int i = 0; monitor_pid > 1 && util_pid_running(monitor_pid) && i < 250; i++)
-			usleep(20000);
-	}
-	_cleanup_close_ int lock = group_lock(paths);
-	if (lock < 0 && lock != -ENOENT)
-		return cli_fail("group %s: cannot take its lock: %s", paths->name, strerror(-lock));
-	if (remove_group(paths, &err) < 0)
-		return cli_fail("delete %s: %s", paths->name, err.msg);
-	/* What a killed monitor could not release (vmm/jail.h). */
-	jail_cgroup_remove(paths->root, paths->name);
-	jail_uid_release(paths->root, paths->name);
-	return 0;
-}
-
-/* A group whose monitor is gone can be started again from its spec, unless
- * the spec had secure values: those lived only in the dead monitor. */
-static int group_start_new_monitor(struct cli_ctx *ctx, const struct group_paths *paths)
-{
-	struct capsid_error err = {0};
-	_cleanup_free_ char *text = NULL;
-	if (util_read_file_at(AT_FDCWD, paths->spec, 1u << 20, &text, NULL) < 0)
-		return cli_fail("group %s: cannot read %s", paths->name, paths->spec);
-	const char *what = NULL;
-	int rc = cli_group_memory_only(paths->spec, &what, &err);
-	if (rc < 0)
-		return cli_fail("group %s: %s", paths->name, err.msg);
-	if (what)
-		return cli_fail("group %s has %s, which capsid keeps only in its monitor's memory; that monitor is "
-				"gone, so delete the group and create it again",
-				paths->name, what);
-	_cleanup_json_ struct json_object *doc = json_tokener_parse(text);
-	const char *runtime = NULL;
-	_cleanup_free_ char *state = NULL;
-	_cleanup_json_ struct json_object *st = NULL;
-	if (util_read_file_at(AT_FDCWD, paths->state, 16u << 20, &state, NULL) == 0 && (st = json_tokener_parse(state))) {
-		struct json_object *ext, *rt;
-		if (json_object_object_get_ex(st, "capsid", &ext) && json_object_object_get_ex(ext, "runtime", &rt))
-			runtime = json_object_get_string(rt);
-	}
-	struct launch_opts lo = {.runtime = runtime};
-	rc = launch_monitor(ctx, paths, text, strlen(text), &lo, &err);
-	if (rc < 0)
-		return cli_fail("start group %s: %s", paths->name, err.msg);
-	return 0;
 }
 
 static const char lifecycle_help[] =
@@ -369,28 +241,15 @@ int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv)
 		fputs(lifecycle_help, stderr);
 		return cli_fail("%s: exactly one group NAME is required", verb);
 	}
-	struct group_paths paths;
 	struct capsid_error err = {0};
-	if (group_paths_init(ctx->root, argv[1], &paths, &err) < 0)
-		return cli_fail("%s", err.msg);
-	struct stat st;
-	if (stat(paths.dir, &st) < 0)
-		return cli_fail("group %s not found", argv[1]);
-	if (strcmp(verb, "delete") == 0 || strcmp(verb, "rm") == 0)
-		return group_delete(ctx, &paths);
-
-	bool alive = group_monitor_alive(&paths) > 0;
-	if (strcmp(verb, "stop") == 0) {
-		if (!alive)
-			return 0; /* nothing runs without a monitor */
-		if (launch_request(&paths, CAPSID_CTL_STOP, "{}", NULL, &err) < 0)
-			return cli_fail("stop %s: %s", paths.name, err.msg);
-		return 0;
-	}
-	if (!alive)
-		return group_start_new_monitor(ctx, &paths);
-	unsigned short type = strcmp(verb, "restart") == 0 ? CAPSID_CTL_RESTART : CAPSID_CTL_START;
-	if (launch_request(&paths, type, "{}", NULL, &err) < 0)
-		return cli_fail("%s %s: %s", verb, paths.name, err.msg);
-	return 0;
+	int rc;
+	if (!strcmp(verb, "delete") || !strcmp(verb, "rm"))
+		rc = capsid_group_delete(ctx->cfg, argv[1], &err);
+	else if (!strcmp(verb, "stop"))
+		rc = capsid_group_stop(ctx->cfg, argv[1], &err);
+	else if (!strcmp(verb, "restart"))
+		rc = capsid_group_restart(ctx->cfg, argv[1], &err);
+	else
+		rc = capsid_group_start(ctx->cfg, argv[1], &err);
+	return rc < 0 ? cli_fail("%s", err.msg) : 0;
 }

@@ -9,6 +9,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "config.h"
 #include "net.h"
 
 static const char network_help[] =
@@ -37,7 +38,7 @@ static const char rm_help[] =
 static int load_config(struct cli_ctx *ctx, struct net_config *cfg)
 {
 	struct capsid_error err = {0};
-	if (net_config_load(ctx->root, cfg, &err) < 0)
+	if (net_config_load(ctx->root, &ctx->cfg->net, cfg, &err) < 0)
 		return cli_fail("network: %s", err.msg);
 	return 0;
 }
@@ -165,5 +166,5 @@ int cli_cmd_dns(struct cli_ctx *ctx, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return net_dns_main(ctx->root) < 0 ? 1 : 0;
+	return net_dns_main(ctx->root, &ctx->cfg->net) < 0 ? 1 : 0;
 }

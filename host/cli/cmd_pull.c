@@ -1,5 +1,4 @@
-/* capsid image pull, the pulls of create/run (--pull), and the registry
- * settings the environment gives (read here, once, and passed down). */
+/* capsid image pull, and how the pulls of create/run (--pull) print. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capsid.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "image.h"
@@ -27,36 +27,8 @@ static const char pull_help[] =
     "(HOST[:PORT],... over plain HTTP), CAPSID_REGISTRY_MIRROR (https URL serving docker.io),\n"
     "CAPSID_REGISTRY_STALL_TIMEOUT (seconds without data before a transfer fails, default 30).\n";
 
-void cli_registry_config(const struct cli_ctx *ctx, struct registry_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->state_root = ctx->root;
-	cfg->ca_file = getenv("CAPSID_REGISTRY_CA");
-	cfg->insecure = getenv("CAPSID_INSECURE_REGISTRIES");
-	cfg->mirror = getenv("CAPSID_REGISTRY_MIRROR");
-	const char *stall = getenv("CAPSID_REGISTRY_STALL_TIMEOUT");
-	if (stall && *stall) {
-		char *end;
-		unsigned long v = strtoul(stall, &end, 10);
-		if (*end || v == 0 || v > 3600)
-			cli_warn("CAPSID_REGISTRY_STALL_TIMEOUT=%s: not 1-3600 seconds, using 30", stall);
-		else
-			cfg->stall_seconds = (unsigned)v;
-	}
-	if (cfg->ca_file && !*cfg->ca_file)
-		cfg->ca_file = NULL;
-}
-
 /* ---- progress ---- */
 
-struct progress {
-	bool tty, quiet;
-	size_t drawn; /* lines of the live block */
-	size_t n;
-	enum registry_layer_state *seen;
-	uint64_t *since_ms;
-	bool installing;
-};
 
 static void human(uint64_t b, char out[16])
 {
@@ -70,7 +42,7 @@ static void human(uint64_t b, char out[16])
 		snprintf(out, 16, "%.2fGiB", b / 1073741824.0);
 }
 
-static void layer_line(const struct progress *pr, size_t i, const struct registry_layer_status *l,
+static void layer_line(const struct cli_pull_progress *pr, size_t i, const struct registry_layer_status *l,
 		       uint64_t now, char *out, size_t len)
 {
 	char got[16], total[16], rate[16];
@@ -103,7 +75,7 @@ static void layer_line(const struct progress *pr, size_t i, const struct registr
 
 static void on_progress(void *ctx, enum registry_phase phase, const struct registry_layer_status *l, size_t n)
 {
-	struct progress *pr = ctx;
+	struct cli_pull_progress *pr = ctx;
 	if (pr->quiet)
 		return;
 	if (!pr->seen) {
@@ -113,17 +85,17 @@ static void on_progress(void *ctx, enum registry_phase phase, const struct regis
 			return;
 		pr->n = n;
 		for (size_t i = 0; i < n; i++)
-			pr->seen[i] = (enum registry_layer_state) - 1;
+			pr->seen[i] = -1;
 	}
 	uint64_t now = util_now_ms();
 	char line[160];
 	if (pr->tty && pr->drawn)
 		fprintf(stderr, "\033[%zuA", pr->drawn);
 	for (size_t i = 0; i < n && i < pr->n; i++) {
-		bool changed = pr->seen[i] != l[i].state;
+		bool changed = pr->seen[i] != (int)l[i].state;
 		if (changed && l[i].state == REGISTRY_LAYER_DOWNLOADING)
 			pr->since_ms[i] = now;
-		pr->seen[i] = l[i].state;
+		pr->seen[i] = (int)l[i].state;
 		layer_line(pr, i, &l[i], now, line, sizeof(line));
 		if (pr->tty)
 			fprintf(stderr, "\033[2K%s\n", line);
@@ -140,7 +112,7 @@ static void on_progress(void *ctx, enum registry_phase phase, const struct regis
 	fflush(stderr);
 }
 
-static void progress_free(struct progress *pr)
+static void progress_free(struct cli_pull_progress *pr)
 {
 	free(pr->seen);
 	free(pr->since_ms);
@@ -229,9 +201,9 @@ int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv)
 	if (password_stdin && read_password(&password))
 		return 1;
 	struct registry_config cfg;
-	cli_registry_config(ctx, &cfg);
+	capsid_registry_config(ctx->cfg, &cfg);
 	struct registry_credentials creds = {.username = username, .password = password};
-	struct progress pr = {.tty = isatty(STDERR_FILENO) == 1, .quiet = quiet};
+	struct cli_pull_progress pr = {.tty = isatty(STDERR_FILENO) == 1, .quiet = quiet};
 	struct registry_pull_opts o = {.cfg = &cfg,
 				       .platform = &plat,
 				       .creds = username ? &creds : NULL,
@@ -257,58 +229,26 @@ int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- create/run: the images a group needs ---- */
 
-int cli_pull_images(struct cli_ctx *ctx, const struct spec_group *spec, const char *policy,
-		    struct capsid_error *err)
+static void pull_started(void *ud, const char *image)
 {
-	bool always = policy && !strcmp(policy, "always");
-	if (policy && strcmp(policy, "missing") && !always && strcmp(policy, "never"))
-		return capsid_error_set(err, EINVAL, "--pull %s: expected missing, always or never", policy);
-	if (policy && !strcmp(policy, "never"))
-		return 0;
-	struct registry_config cfg;
-	cli_registry_config(ctx, &cfg);
-	struct image_store *s = NULL;
-	int rc = image_store_open(ctx->root, &s, err);
-	if (rc < 0)
-		return rc;
-	image_store_set_warning_handler(s, print_warning, NULL);
-	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
-		const char *image = spec->containers[i].image;
-		bool seen = false; /* pulled for an earlier container */
-		for (size_t j = 0; j < i; j++)
-			seen |= !strcmp(spec->containers[j].image, image);
-		struct image_info *info = NULL;
-		struct capsid_error ignored = {0};
-		if (seen || (!always && image_resolve(s, image, &info, &ignored) == 0)) {
-			image_info_free(info);
-			continue;
-		}
-		struct registry_ref r;
-		struct registry_credentials creds = {0};
-		if ((rc = registry_ref_parse(image, &r, err)) == 0) {
-			for (size_t k = 0; k < spec->n_registry_credentials; k++) {
-				const struct spec_registry_credential *rcd = &spec->registry_credentials[k];
-				if (registry_server_matches(rcd->server, &r)) {
-					creds.username = rcd->username;
-					creds.password = rcd->password;
-					break;
-				}
-			}
-			struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
-			struct registry_pull_opts o = {.cfg = &cfg,
-						       .creds = creds.username ? &creds : NULL,
-						       .progress = on_progress,
-						       .progress_ctx = &pr};
-			fprintf(stderr, "pulling %s\n", image);
-			char *out = NULL;
-			rc = registry_pull(s, image, &o, &out, err);
-			progress_free(&pr);
-			free(out);
-		}
-		if (rc < 0)
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image: pull %s", i,
-					    image);
-	}
-	image_store_close(s);
-	return rc;
+	struct cli_pull_progress *pr = ud;
+	progress_free(pr);
+	fprintf(stderr, "pulling %s\n", image);
+}
+
+void cli_pull_opts(struct capsid_pull_opts *o, struct cli_pull_progress *pr, const char *policy)
+{
+	*pr = (struct cli_pull_progress){.tty = isatty(STDERR_FILENO) == 1};
+	*o = (struct capsid_pull_opts){
+		.policy = policy,
+		.on_start = pull_started,
+		.progress = on_progress,
+		.on_store_warning = print_warning,
+		.ud = pr,
+	};
+}
+
+void cli_pull_progress_free(struct cli_pull_progress *pr)
+{
+	progress_free(pr);
 }

@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "config.h"
 #include "smb.h"
 
 static const char share_help[] =
@@ -44,7 +45,7 @@ static const char key_help[] = "usage: capsid share key ACCOUNT [--rotate]\n"
 static int load_config(struct cli_ctx *ctx, struct smb_config *cfg)
 {
 	struct capsid_error err = {0};
-	if (smb_config_init(ctx->root, cfg, &err) < 0)
+	if (smb_config_init(ctx->root, &ctx->cfg->smb, cfg, &err) < 0)
 		return cli_fail("share: %s", err.msg);
 	return 0;
 }
@@ -252,7 +253,7 @@ int cli_cmd_smbd(struct cli_ctx *ctx, int argc, char **argv)
 	struct smb_config cfg;
 	struct capsid_error err = {0};
 	if (argc == 2 && !strcmp(argv[1], "serve"))
-		return smb_keeper_main(ctx->root) < 0 ? 1 : 0;
+		return smb_keeper_main(ctx->root, &ctx->cfg->smb) < 0 ? 1 : 0;
 	if (argc >= 3 && !strcmp(argv[1], "start")) {
 		if (load_config(ctx, &cfg))
 			return 1;

@@ -26,7 +26,8 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "group.h"
-#include "launch.h"
+#include "capsid.h"
+#include "config.h"
 #include "net.h"
 #include "proto.h"
 #include "smb.h"
@@ -55,32 +56,7 @@ static const char stop_help[] =
     "again, only deleted and created again. Such groups make `stop` refuse, naming them,\n"
     "unless --force is given.\n";
 
-#define MONITOR_EXIT_WAIT_MS 60000
 #define SERVICE_STOP_WAIT_MS 15000
-
-int cli_group_memory_only(const char *spec_path, const char **what, struct capsid_error *err)
-{
-	*what = NULL;
-	_cleanup_free_ char *text = NULL;
-	int rc = util_read_file_at(AT_FDCWD, spec_path, 1u << 20, &text, NULL);
-	if (rc < 0)
-		return capsid_error_errno(err, -rc, "cannot read %s", spec_path);
-	struct spec_group *spec = NULL;
-	struct spec_warnings warn = {0};
-	rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &spec, &warn, err);
-	spec_warnings_free(&warn);
-	if (rc < 0)
-		return capsid_error_prefix(err, "stored spec");
-	for (size_t i = 0; i < spec->n_containers; i++)
-		for (size_t j = 0; j < spec->containers[i].n_env; j++)
-			if (spec->containers[i].env[j].secure)
-				*what = "secure environment variables";
-	for (size_t i = 0; i < spec->n_volumes; i++)
-		if (spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE || spec->volumes[i].kind == SPEC_VOLUME_SECRET)
-			*what = "volume secrets (storage account keys, secret volumes)";
-	spec_free(spec);
-	return 0;
-}
 
 /* ---- what runs -------------------------------------------------------------- */
 
@@ -101,13 +77,13 @@ static pid_t read_pid(const char *path)
 }
 
 /* The groups whose monitor is alive. Free *out with free(). */
-static int live_groups(const char *root, struct live_group **out, size_t *n_out)
+static int live_groups(struct cli_ctx *ctx, struct live_group **out, size_t *n_out)
 {
 	*out = NULL;
 	*n_out = 0;
 	char **names = NULL;
 	size_t n = 0;
-	if (group_list_names(root, &names, &n) < 0 || n == 0)
+	if (group_list_names(ctx->root, &names, &n) < 0 || n == 0)
 		return 0;
 	struct live_group *list = calloc(n, sizeof(*list));
 	if (!list) {
@@ -118,7 +94,7 @@ static int live_groups(const char *root, struct live_group **out, size_t *n_out)
 	for (size_t i = 0; i < n; i++) {
 		struct group_paths p;
 		struct capsid_error err = {0};
-		if (group_paths_init(root, names[i], &p, &err) < 0 || group_monitor_alive(&p) <= 0)
+		if (group_paths_init(ctx->root, names[i], &p, &err) < 0 || group_monitor_alive(&p) <= 0)
 			continue;
 		struct live_group *g = &list[k++];
 		snprintf(g->name, sizeof(g->name), "%s", names[i]);
@@ -137,7 +113,7 @@ static int live_groups(const char *root, struct live_group **out, size_t *n_out)
 				g->qemu = pid > 1 && util_pid_running(pid) ? (pid_t)pid : 0;
 			}
 		}
-		cli_group_memory_only(p.spec, &g->memory_only, &err);
+		capsid_group_memory_only(ctx->cfg, names[i], &g->memory_only, &err);
 	}
 	group_names_free(names, n);
 	*out = list;
@@ -160,12 +136,13 @@ static void append(char *buf, size_t len, const char *a, unsigned port)
 }
 
 /* The running services (0, 1 or 2 of them). */
-static size_t services(const char *root, struct service out[2])
+static size_t services(const char *root, const struct net_settings *set, const struct smb_settings *smbset,
+		       struct service out[2])
 {
 	size_t n = 0;
 	struct capsid_error err = {0};
 	struct net_config net;
-	if (net_config_load(root, &net, &err) == 0) {
+	if (net_config_load(root, set, &net, &err) == 0) {
 		pid_t pid = net_dns_pid(&net);
 		if (pid) {
 			struct service *s = &out[n++];
@@ -183,7 +160,7 @@ static size_t services(const char *root, struct service out[2])
 	}
 	struct smb_config smb;
 	pid_t keeper = 0, smbd = 0;
-	if (smb_config_init(root, &smb, &err) == 0 && smb_service_pids(&smb, &keeper, &smbd) == 0 && keeper) {
+	if (smb_config_init(root, smbset, &smb, &err) == 0 && smb_service_pids(&smb, &keeper, &smbd) == 0 && keeper) {
 		struct service *s = &out[n++];
 		*s = (struct service){.name = "smbd", .pid = keeper, .child = smbd};
 		char path[PATH_MAX];
@@ -320,10 +297,10 @@ static int system_status(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	_cleanup_free_ struct live_group *groups = NULL;
 	size_t n_groups = 0;
-	if (live_groups(ctx->root, &groups, &n_groups) < 0)
+	if (live_groups(ctx, &groups, &n_groups) < 0)
 		return cli_fail("system status: out of memory");
 	struct service svc[2];
-	size_t n_svc = services(ctx->root, svc);
+	size_t n_svc = services(ctx->root, &ctx->cfg->net, &ctx->cfg->smb, svc);
 	if (json)
 		return status_json(ctx->root, groups, n_groups, svc, n_svc);
 	printf("%-8s %-24s %-8s %s\n", "KIND", "NAME", "PID", "DETAIL");
@@ -348,32 +325,24 @@ static int system_status(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- stop -------------------------------------------------------------------- */
 
-static int stop_group(const char *root, const struct live_group *g)
+static int stop_group(struct cli_ctx *ctx, const struct live_group *g)
 {
-	struct group_paths p;
 	struct capsid_error err = {0};
-	if (group_paths_init(root, g->name, &p, &err) < 0)
-		return cli_fail("group %s: %s", g->name, err.msg);
-	/* EXIT: stop the VM as `capsid stop` does (the group ends Stopped), then exit. */
-	if (launch_request(&p, CAPSID_CTL_EXIT, "{}", NULL, &err) < 0 && group_monitor_alive(&p) > 0)
-		cli_warn("group %s: %s", g->name, err.msg);
-	if (launch_wait_monitor_gone(&p, MONITOR_EXIT_WAIT_MS) < 0)
-		return cli_fail("group %s: its monitor (pid %d) does not exit; `capsid delete %s` ends it", g->name,
-				(int)g->monitor, g->name);
-	/* The lock goes a moment before the process: wait for that too. */
-	for (int i = 0; g->monitor > 1 && util_pid_running(g->monitor) && i < 250; i++)
-		usleep(20000);
+	/* The VM stops as `capsid stop` stops it (the group ends Stopped), then
+	 * the monitor exits. */
+	if (capsid_group_release(ctx->cfg, g->name, &err) < 0)
+		return cli_fail("%s; `capsid delete %s` ends it", err.msg, g->name);
 	printf("group %s: stopped\n", g->name);
 	return 0;
 }
 
-static int stop_services(const char *root)
+static int stop_services(const char *root, const struct net_settings *set, const struct smb_settings *smbset)
 {
 	int rc = 0;
 	struct capsid_error err = {0};
 	struct smb_config smb;
 	pid_t keeper = 0, smbd = 0;
-	if (smb_config_init(root, &smb, &err) == 0) {
+	if (smb_config_init(root, smbset, &smb, &err) == 0) {
 		smb_service_pids(&smb, &keeper, &smbd);
 		if (smb_service_pin(&smb, false, &err) < 0 || smb_service_stop(&smb, &err) < 0)
 			rc = cli_fail("smbd: %s", err.msg);
@@ -381,7 +350,7 @@ static int stop_services(const char *root)
 			printf("smbd: stopped\n");
 	}
 	struct net_config net;
-	if (net_config_load(root, &net, &err) == 0) {
+	if (net_config_load(root, set, &net, &err) == 0) {
 		pid_t dns = net_dns_pid(&net);
 		if (net_dns_stop(&net, SERVICE_STOP_WAIT_MS, &err) < 0)
 			rc = cli_fail("DNS responder: %s", err.msg);
@@ -426,7 +395,7 @@ static int system_stop(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	_cleanup_free_ struct live_group *groups = NULL;
 	size_t n = 0;
-	if (live_groups(ctx->root, &groups, &n) < 0)
+	if (live_groups(ctx, &groups, &n) < 0)
 		return cli_fail("system stop: out of memory");
 	size_t n_memory = 0;
 	for (size_t i = 0; i < n; i++)
@@ -445,11 +414,11 @@ static int system_stop(struct cli_ctx *ctx, int argc, char **argv)
 				"(they could only be deleted and created again); --force stops them anyway",
 				n_memory, n_memory == 1 ? "" : "s", n_memory == 1 ? "its" : "their");
 	struct service svc[2];
-	bool any = n || services(ctx->root, svc) || cli_standby_for_each(ctx->root, count_one, NULL);
+	bool any = n || services(ctx->root, &ctx->cfg->net, &ctx->cfg->smb, svc) || cli_standby_for_each(ctx->root, count_one, NULL);
 	int rc = cli_cmd_standby(ctx, 2, (char *[]){(char *)"standby", (char *)"stop", NULL});
 	for (size_t i = 0; i < n; i++)
-		rc |= stop_group(ctx->root, &groups[i]);
-	rc |= stop_services(ctx->root);
+		rc |= stop_group(ctx, &groups[i]);
+	rc |= stop_services(ctx->root, &ctx->cfg->net, &ctx->cfg->smb);
 	/* What stopped has dropped its locks; its exit may take a moment more. */
 	pid_t left[64];
 	size_t n_left = 0;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capsid.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "frame.h"
@@ -29,91 +30,6 @@ static struct json_object *get_path(struct json_object *o, const char *a, const 
 	return json_object_object_get_ex(x, b, &y) ? y : NULL;
 }
 
-/* The VM cannot outlive its monitor (QEMU has PDEATHSIG), so a document
- * that still says Pending/Running with no monitor alive is rewritten. */
-static bool view_fix_dead_monitor(struct json_object *doc)
-{
-	struct json_object *props = get_path(doc, "properties", NULL);
-	struct json_object *iv = get_path(props, "instanceView", NULL);
-	struct json_object *state = get_path(iv, "state", NULL);
-	enum group_phase phase;
-	if (!state || view_group_phase_parse(json_object_get_string(state), &phase) < 0 ||
-	    !view_group_phase_active(phase))
-		return false;
-	char now[40];
-	util_now_rfc3339(now);
-	const char *why = "the group's monitor exited unexpectedly and its VM with it; `capsid start` boots it again";
-	json_object_object_add(iv, "state", json_object_new_string("Failed"));
-	json_object_object_add(iv, "detailStatus", json_object_new_string(why));
-	struct json_object *events = get_path(iv, "events", NULL);
-	if (events && json_object_is_type(events, json_type_array)) {
-		struct json_object *e = json_object_new_object();
-		json_object_object_add(e, "count", json_object_new_int(1));
-		json_object_object_add(e, "firstTimestamp", json_object_new_string(now));
-		json_object_object_add(e, "lastTimestamp", json_object_new_string(now));
-		json_object_object_add(e, "name", json_object_new_string("MonitorLost"));
-		json_object_object_add(e, "message", json_object_new_string(why));
-		json_object_object_add(e, "type", json_object_new_string("Warning"));
-		json_object_array_add(events, e);
-	}
-	struct json_object *containers = get_path(props, "containers", NULL);
-	for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
-		struct json_object *civ = get_path(json_object_array_get_idx(containers, i), "properties", "instanceView");
-		struct json_object *cur = get_path(civ, "currentState", NULL);
-		struct json_object *cs = get_path(cur, "state", NULL);
-		if (!cs || strcmp(json_object_get_string(cs), "Terminated") == 0)
-			continue;
-		struct json_object *prev = NULL;
-		json_object_deep_copy(cur, &prev, NULL);
-		json_object_object_add(civ, "previousState", prev);
-		json_object_object_add(cur, "state", json_object_new_string("Terminated"));
-		json_object_object_add(cur, "exitCode", json_object_new_int(137));
-		json_object_object_add(cur, "finishTime", json_object_new_string(now));
-		json_object_object_add(cur, "detailStatus", json_object_new_string("Killed: monitor lost"));
-	}
-	return true;
-}
-
-int view_load(const struct group_paths *p, struct json_object **out, struct capsid_error *err)
-{
-	struct stat st;
-	if (stat(p->dir, &st) < 0)
-		return capsid_error_set(err, ENOENT, "group %s not found", p->name);
-	/* Take the lock while reading: a monitor starting right now is then
-	 * either fully there or not yet there. */
-	_cleanup_close_ int lock = group_lock(p);
-	_cleanup_free_ char *text = NULL;
-	int rc = util_read_file_at(AT_FDCWD, p->state, 16u << 20, &text, NULL);
-	if (rc == -ENOENT) {
-		/* Made by create, monitor not yet written its first state. */
-		if (util_read_file_at(AT_FDCWD, p->spec, 1u << 20, &text, NULL) < 0)
-			return capsid_error_set(err, ENOENT, "group %s has no state yet", p->name);
-		struct json_object *doc = json_tokener_parse(text);
-		if (!doc)
-			return capsid_error_set(err, EINVAL, "group %s: %s is not JSON", p->name, p->spec);
-		struct json_object *props = get_path(doc, "properties", NULL);
-		if (props) {
-			struct json_object *iv = json_object_new_object();
-			json_object_object_add(iv, "state", json_object_new_string(lock >= 0 ? "Failed" : "Pending"));
-			json_object_object_add(props, "instanceView", iv);
-		}
-		*out = doc;
-		return 0;
-	}
-	if (rc < 0)
-		return capsid_error_errno(err, rc, "read %s", p->state);
-	struct json_object *doc = json_tokener_parse(text);
-	if (!doc)
-		return capsid_error_set(err, EINVAL, "group %s: %s is not JSON", p->name, p->state);
-	if (lock >= 0 && view_fix_dead_monitor(doc)) {
-		size_t len;
-		const char *s = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PRETTY, &len);
-		util_write_file_atomic(p->state, s, len, 0640);
-	}
-	*out = doc;
-	return 0;
-}
-
 /* ---- list ---- */
 
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv)
@@ -125,15 +41,15 @@ int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 	bool quiet = argc > 1 && strcmp(argv[1], "-q") == 0;
 	char **names;
 	size_t n;
-	if (group_list_names(ctx->root, &names, &n) < 0)
-		return cli_fail("cannot list %s/groups", ctx->root);
+	struct capsid_error lerr = {0};
+	if (capsid_group_list(ctx->cfg, &names, &n, &lerr) < 0)
+		return cli_fail("%s", lerr.msg);
 	if (!quiet)
 		printf("%-24s %-10s %-10s %-8s %-5s %s\n", "NAME", "STATE", "CONTAINERS", "RESTARTS", "VCPU", "MEMORY");
 	for (size_t i = 0; i < n; i++) {
-		struct group_paths p;
 		struct capsid_error err = {0};
 		struct json_object *doc = NULL;
-		if (group_paths_init(ctx->root, names[i], &p, &err) < 0 || view_load(&p, &doc, &err) < 0)
+		if (capsid_group_show(ctx->cfg, names[i], &doc, &err) < 0)
 			continue;
 		if (quiet) {
 			puts(names[i]);
@@ -161,7 +77,7 @@ int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 		       nc, restarts, vcpus ? json_object_get_string(vcpus) : "-", memtxt);
 		json_object_put(doc);
 	}
-	group_names_free(names, n);
+	capsid_names_free(names, n);
 	return 0;
 }
 
@@ -260,15 +176,51 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0)
 		return cli_fail("show: -o %s: must be json or yaml", format);
-	struct group_paths p;
 	struct capsid_error err = {0};
 	struct json_object *doc = NULL;
-	if (group_paths_init(ctx->root, name, &p, &err) < 0 || view_load(&p, &doc, &err) < 0)
+	if (capsid_group_show(ctx->cfg, name, &doc, &err) < 0)
 		return cli_fail("%s", err.msg);
 	if (strcmp(format, "yaml") == 0)
 		yaml_print(doc, 0, false);
 	else
 		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return 0;
+}
+
+int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const char help[] = "usage: capsid export NAME [-o yaml|json]\n"
+				   "Print the group as an ACI spec that `capsid create -f` accepts (YAML by\n"
+				   "default); secure values, storage account keys and secret contents are left out.\n";
+	if (cli_wants_help(argc, argv)) {
+		fputs(help, stdout);
+		return 0;
+	}
+	const char *name = NULL, *format = "yaml";
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+			format = argv[++i];
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else
+			return cli_fail("export: unexpected argument %s", argv[i]);
+	}
+	if (!name) {
+		fputs(help, stderr);
+		return cli_fail("export: NAME is required");
+	}
+	if (strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0)
+		return cli_fail("export: -o %s: must be yaml or json", format);
+	struct capsid_error err = {0};
+	struct json_object *doc = NULL;
+	if (capsid_group_export(ctx->cfg, name, &doc, &err) < 0)
+		return cli_fail("%s", err.msg);
+	if (strcmp(format, "yaml") == 0)
+		yaml_print(doc, 0, false);
+	else
+		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	return 0;
 }
@@ -338,86 +290,38 @@ size_t view_print_warnings(struct json_object *doc)
 	return n;
 }
 
-int view_follow(const struct group_paths *p, const char *container, long tail, bool prefix, bool events,
-		volatile sig_atomic_t *stop, int *exit_code, struct capsid_error *err)
-{
-	_cleanup_close_ int fd = group_connect(p, err);
-	if (fd < 0)
-		return fd;
-	_cleanup_json_ struct json_object *req = json_object_new_object();
-	json_object_object_add(req, "follow", json_object_new_boolean(1));
-	json_object_object_add(req, "tail", json_object_new_int64(tail));
-	json_object_object_add(req, "events", json_object_new_boolean(events));
-	if (container) {
-		struct json_object *arr = json_object_new_array();
-		json_object_array_add(arr, json_object_new_string(container));
-		json_object_object_add(req, "containers", arr);
-	}
-	int rc = frame_write_json_blocking(fd, CAPSID_CTL_ATTACH, 1, req);
-	if (rc < 0)
-		return capsid_error_errno(err, rc, "attach to %s", p->name);
-	*exit_code = 0;
-	while (!stop || !*stop) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int r = poll(&pfd, 1, 200);
-		if (r < 0 && errno != EINTR)
-			return capsid_error_errno(err, errno, "poll");
-		if (r <= 0)
-			continue;
-		struct frame f;
-		_cleanup_free_ uint8_t *body = NULL;
-		rc = frame_read_blocking(fd, CAPSID_FRAME_MAX_BODY, &f, &body);
-		if (rc == -EPIPE)
-			return 0; /* monitor went away */
-		if (rc < 0)
-			return capsid_error_errno(err, rc, "read from the monitor of %s", p->name);
-		_cleanup_json_ struct json_object *o = frame_body_json(&f);
-		if (!o)
-			continue;
-		if (f.type == CAPSID_MSG_ERROR) {
-			struct json_object *e;
-			return capsid_error_set(err, EREMOTEIO, "%s",
-						json_object_object_get_ex(o, "error", &e) ? json_object_get_string(e)
-											  : "attach failed");
-		}
-		if (f.type == CAPSID_CTL_GROUP_END) {
-			struct json_object *c;
-			if (json_object_object_get_ex(o, "exitCode", &c))
-				*exit_code = json_object_get_int(c);
-			return 0;
-		}
-		if (f.type == CAPSID_CTL_EVENT) {
-			struct json_object *cn = get_path(o, "container", NULL),
-					   *name = get_path(o, "name", NULL),
-					   *msg = get_path(o, "message", NULL);
-			if (name && msg)
-				view_print_warning(cn ? json_object_get_string(cn) : NULL,
-						   json_object_get_string(name), json_object_get_string(msg));
-			continue;
-		}
-		if (f.type != CAPSID_CTL_LOGLINE)
-			continue;
-		struct json_object *cn, *st, *line, *partial;
-		if (!json_object_object_get_ex(o, "container", &cn) || !json_object_object_get_ex(o, "stream", &st) ||
-		    !json_object_object_get_ex(o, "line", &line))
-			continue;
-		json_object_object_get_ex(o, "partial", &partial);
-		print_record(json_object_get_string(cn), strcmp(json_object_get_string(st), "stderr") == 0,
-			     partial && json_object_get_boolean(partial), json_object_get_string(line),
-			     (size_t)json_object_get_string_len(line), prefix);
-	}
-	return 0;
-}
-
-struct file_print_ctx {
-	const char **names; /* per log file */
+/* A record as `logs` and `run` print it: "name | " when several
+ * containers are shown. */
+struct print_ctx {
 	bool prefix;
 };
 
-static void print_file_record(size_t file, const struct log_record *rec, void *ud)
+static void print_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
+		       size_t len)
 {
-	struct file_print_ctx *c = ud;
-	print_record(c->names[file], rec->stream == LOG_STDERR, rec->partial, rec->content, rec->len, c->prefix);
+	print_record(container, is_stderr, partial, line, len, ((struct print_ctx *)ud)->prefix);
+}
+
+static void print_warning_cb(void *ud, const char *container, const char *name, const char *message)
+{
+	(void)ud;
+	view_print_warning(container, name, message);
+}
+
+int view_follow(struct cli_ctx *ctx, const char *name, bool events, volatile sig_atomic_t *stop, int *exit_code,
+		struct capsid_error *err)
+{
+	struct print_ctx pc = {.prefix = true};
+	struct capsid_logs_opts o = {
+		.tail = -1,
+		.follow = true,
+		.events = events,
+		.stop = stop,
+		.on_line = print_line,
+		.on_warning = print_warning_cb,
+		.ud = &pc,
+	};
+	return capsid_group_logs(ctx->cfg, name, &o, exit_code, err);
 }
 
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
@@ -465,49 +369,22 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 		fputs(help, stderr);
 		return cli_fail("logs: exactly one group NAME is required");
 	}
-	struct group_paths p;
+	/* Several containers get name prefixes, as `run` prints them. */
 	struct capsid_error err = {0};
 	struct json_object *doc = NULL;
-	if (group_paths_init(ctx->root, argv[optind], &p, &err) < 0 || view_load(&p, &doc, &err) < 0)
+	if (capsid_group_show(ctx->cfg, argv[optind], &doc, &err) < 0)
 		return cli_fail("%s", err.msg);
 	struct json_object *containers = get_path(get_path(doc, "properties", NULL), "containers", NULL);
-	size_t nc = containers ? json_object_array_length(containers) : 0;
-	bool found = !container;
-	for (size_t i = 0; container && i < nc; i++) {
-		struct json_object *cn = get_path(json_object_array_get_idx(containers, i), "name", NULL);
-		if (cn && strcmp(json_object_get_string(cn), container) == 0)
-			found = true;
-	}
-	if (!found) {
-		json_object_put(doc);
-		return cli_fail("logs: group %s has no container %s", p.name, container);
-	}
-	bool prefix = !container && nc > 1;
-	int rc = 0;
-	if (follow && group_monitor_alive(&p) > 0) {
-		int exit_code;
-		if (view_follow(&p, container, tail, prefix, false, NULL, &exit_code, &err) < 0)
-			rc = cli_fail("%s", err.msg);
-		json_object_put(doc);
-		return rc;
-	}
-	/* Every container's records merged by time, as `run` and --follow show them. */
-	_cleanup_free_ char(*paths)[PATH_MAX] = calloc(nc ? nc : 1, sizeof(*paths));
-	_cleanup_free_ const char **files = calloc(nc ? nc : 1, sizeof(*files));
-	_cleanup_free_ const char **names = calloc(nc ? nc : 1, sizeof(*names));
-	size_t n = 0;
-	for (size_t i = 0; paths && files && names && i < nc; i++) {
-		struct json_object *cn = get_path(json_object_array_get_idx(containers, i), "name", NULL);
-		const char *name = cn ? json_object_get_string(cn) : NULL;
-		if (!name || (container && strcmp(name, container) != 0) ||
-		    group_log_path(&p, name, paths[n], sizeof(paths[n])) < 0)
-			continue;
-		files[n] = paths[n];
-		names[n++] = name;
-	}
-	struct file_print_ctx pc = {names, prefix};
-	if (!paths || !files || !names || log_read_merged(files, n, tail, print_file_record, &pc) < 0)
-		rc = cli_fail("logs: out of memory");
+	struct print_ctx pc = {.prefix = !container && containers && json_object_array_length(containers) > 1};
 	json_object_put(doc);
-	return rc;
+	struct capsid_logs_opts o = {
+		.container = container,
+		.tail = tail,
+		.follow = follow,
+		.on_line = print_line,
+		.ud = &pc,
+	};
+	if (capsid_group_logs(ctx->cfg, argv[optind], &o, NULL, &err) < 0)
+		return cli_fail("logs: %s", err.msg);
+	return 0;
 }

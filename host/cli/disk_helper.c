@@ -31,6 +31,9 @@ int main(int argc, char **argv)
 		return usage();
 	const char *root = argv[1], *op = argv[2];
 	struct capsid_error err = {0};
+	/* This program's edge: its settings, read once. */
+	const struct disk_settings set = {.deb_cache = getenv("CAPSID_DEB_CACHE"),
+					  .guestfs_cache = getenv("CAPSID_GUESTFS_CACHE")};
 	int rc;
 	if (strcmp(op, "create") == 0 && argc == 5) {
 		char *end;
@@ -38,11 +41,11 @@ int main(int argc, char **argv)
 		unsigned long long bytes = strtoull(argv[4], &end, 10);
 		if (errno || end == argv[4] || *end)
 			return usage();
-		rc = disk_create(root, argv[3], bytes, &err);
+		rc = disk_create(root, &set, argv[3], bytes, &err);
 	} else if (strcmp(op, "copy-in") == 0 && argc == 6) {
-		rc = disk_copy_in(root, argv[3], argv[4], argv[5], &err);
+		rc = disk_copy_in(root, &set, argv[3], argv[4], argv[5], &err);
 	} else if (strcmp(op, "copy-out") == 0 && argc == 6) {
-		rc = disk_copy_out(root, argv[3], argv[4], argv[5], &err);
+		rc = disk_copy_out(root, &set, argv[3], argv[4], argv[5], &err);
 	} else {
 		return usage();
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "capsid.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -22,6 +23,7 @@ static const char usage[] =
 	"  create -f FILE     create a group and return once its VM is up\n"
 	"  list               list groups\n"
 	"  show NAME          show a group's instance view (-o json|yaml)\n"
+	"  export NAME        print the group as a spec create -f accepts (secure values left out)\n"
 	"  logs NAME          print container logs (--container, --follow, --tail)\n"
 	"  exec NAME -- CMD   run a command in a container (-i, -t, --container)\n"
 	"  stop|start|restart NAME\n"
@@ -144,33 +146,6 @@ bool cli_wants_help(int argc, char **argv)
 	return false;
 }
 
-int cli_guest_dir(char *out, size_t len, struct capsid_error *err)
-{
-	const char *env = getenv("CAPSID_GUEST_DIR");
-	if (env && *env) {
-		snprintf(out, len, "%s", env);
-		return 0;
-	}
-	/* Build tree and install tree share a layout: bin/capsid next to share/capsid/guest. */
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
-		return capsid_error_errno(err, errno, "readlink /proc/self/exe");
-	exe[n] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(out, len, "%s/../share/capsid/guest", exe);
-	char probe[PATH_MAX + 16];
-	snprintf(probe, sizeof(probe), "%s/vmlinuz", out);
-	struct stat st;
-	if (stat(probe, &st) < 0)
-		return capsid_error_set(err, ENOENT,
-					"guest image not found at %s (build it with `cmake --build build`, or set "
-					"CAPSID_GUEST_DIR)",
-					out);
-	return 0;
-}
 
 struct command {
 	const char *name;
@@ -179,7 +154,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"run", cli_cmd_run},         {"create", cli_cmd_create},     {"list", cli_cmd_list},
-	{"ls", cli_cmd_list},         {"show", cli_cmd_show},         {"logs", cli_cmd_logs},
+	{"ls", cli_cmd_list},         {"show", cli_cmd_show},         {"export", cli_cmd_export},         {"logs", cli_cmd_logs},
 	{"exec", cli_cmd_exec},       {"stop", cli_cmd_lifecycle},    {"start", cli_cmd_lifecycle},
 	{"restart", cli_cmd_lifecycle}, {"delete", cli_cmd_lifecycle}, {"rm", cli_cmd_lifecycle},
 	{"image", cli_cmd_image},     {"network", cli_cmd_network}, {"__monitor", cli_cmd_monitor},
@@ -191,21 +166,19 @@ static const struct command commands[] = {
 
 int main(int argc, char **argv)
 {
-	struct cli_ctx ctx = {.root = getenv("CAPSID_ROOT")};
-	if (!ctx.root || !*ctx.root)
-		ctx.root = "/var/lib/capsid";
+	const char *root = NULL, *accel = NULL;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
-			ctx.root = argv[++i];
+			root = argv[++i];
 		else if (strncmp(argv[i], "--root=", 7) == 0)
-			ctx.root = argv[i] + 7;
+			root = argv[i] + 7;
 		else if (strcmp(argv[i], "--accel") == 0 && i + 1 < argc)
-			ctx.accel = argv[++i];
+			accel = argv[++i];
 		else if (strncmp(argv[i], "--accel=", 8) == 0)
-			ctx.accel = argv[i] + 8;
+			accel = argv[i] + 8;
 		else if (strcmp(argv[i], "--no-confine") == 0)
-			setenv("CAPSID_CONFINE", "0", 1); /* the monitors it starts inherit it */
+			setenv("CAPSID_CONFINE", "0", 1); /* read below, and the monitors inherit it */
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			fputs(usage, stdout);
 			return 0;
@@ -221,8 +194,13 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (ctx.root[0] != '/')
-		return cli_fail("--root %s: must be an absolute path", ctx.root);
+	/* Every CAPSID_* variable is read here, once, and passed down. */
+	static struct capsid_config cfg;
+	struct capsid_error err = {0};
+	if (capsid_config_from_env(&cfg, root, accel, &err) < 0)
+		return cli_fail("%s", err.msg);
+	cfg.on_notice = cli_warn;
+	struct cli_ctx ctx = {.cfg = &cfg, .root = cfg.root};
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (strcmp(argv[i], commands[k].name) == 0)
 			return commands[k].fn(&ctx, argc - i, argv + i);

@@ -73,9 +73,6 @@ int image_path_open(int rootfd, const char *path, int flags, unsigned kind)
 		how.resolve |= RESOLVE_NO_XDEV;
 	if (!*path)
 		path = ".";
-	const char *force_walk = getenv("CAPSID_IMAGE_NO_OPENAT2");
-	if (force_walk && *force_walk)
-		return image_path_open_walk(rootfd, path, flags, kind);
 	/* EAGAIN: a concurrent rename made the kernel refuse a possibly racy
 	 * lookup; nothing renames inside our trees, so a few retries suffice. */
 	for (int tries = 0;; tries++) {

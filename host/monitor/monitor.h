@@ -22,6 +22,8 @@
 #include "vm_fsm.h"
 #include "vmm.h"
 
+struct smb_settings;
+
 struct spec_group;
 struct image_info;
 struct log_writer;
@@ -48,6 +50,9 @@ struct monitor_options {
 	bool standby;   /* with warm: keep a ready clone per machine (CAPSID_WARM_STANDBY=1; standby.c) */
 	unsigned standby_idle_s;             /* a ready clone nobody claims ends after this */
 	const struct monitor_adopt *adopt;   /* this monitor starts on a ready clone (standby.c) */
+	const struct net_settings *net;      /* the edge's network settings (NULL: the file's) */
+	const struct smb_settings *smb;      /* the edge's SMB settings (NULL: the defaults) */
+	unsigned gitrepo_timeout_s;          /* a gitRepo clone's bound (0: the default) */
 	bool confine;                        /* jail every QEMU (CAPSID_CONFINE, default on; monitor_jail.c) */
 	struct jail_range uids;              /* CAPSID_JAIL_UIDS */
 	unsigned vmm_overhead_mib;           /* memory.max = guest RAM + this (CAPSID_JAIL_VMM_OVERHEAD_MIB) */

@@ -30,7 +30,7 @@ static size_t split_words(char *buf, const char **out, size_t max)
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err)
 {
 	if (!m->net.attached) {
-		int rc = net_config_load(m->paths->root, &m->net.cfg, err);
+		int rc = net_config_load(m->paths->root, m->opts->net, &m->net.cfg, err);
 		if (rc < 0)
 			return rc;
 		if (net_lookup(&m->net.cfg, m->paths->name, &m->net.att, NULL) == 0) {

@@ -44,10 +44,10 @@ bool monitor_volumes_use_smb(const struct monitor *m)
 	return false;
 }
 
-/* NAME=IPv4 entries of CAPSID_SMB_ADDRESSES for the server name or the account. */
-static bool mapped_address(const char *server, const char *account, char addr[16])
+/* NAME=IPv4 entries of the address map (CAPSID_SMB_ADDRESSES) for the
+ * server name or the account. */
+static bool mapped_address(const char *map, const char *server, const char *account, char addr[16])
 {
-	const char *map = getenv("CAPSID_SMB_ADDRESSES");
 	if (!map || !*map)
 		return false;
 	_cleanup_free_ char *copy = strdup(map);
@@ -84,13 +84,13 @@ static int resolve_server(struct monitor *m, const struct spec_volume *v, struct
 			  const struct smb_config *smb, bool *embedded, struct capsid_error *err)
 {
 	const char *account = v->azure_file.account_name;
-	const char *suffix = getenv("CAPSID_SMB_SUFFIX");
+	const char *suffix = m->opts->smb ? m->opts->smb->suffix : NULL;
 	char server[300];
 	if (suffix && *suffix)
 		snprintf(server, sizeof(server), "%s.%s", account, suffix);
 	else
 		snprintf(server, sizeof(server), "%s.file.%s", account, m->net.cfg.zone);
-	if (mapped_address(server, account, mv->server))
+	if (mapped_address(m->opts->smb ? m->opts->smb->addresses : NULL, server, account, mv->server))
 		return 0;
 	if (embedded_has_account(smb, account)) {
 		snprintf(mv->server, sizeof(mv->server), "%s", m->net.att.gateway);
@@ -147,7 +147,7 @@ static int git_image(struct monitor *m, const struct spec_volume *v, struct moni
 		return 0;
 	monitor_log(m, "volume %s: cloning its repository", v->name); /* a URL may carry a password */
 	return gitrepo_build_image(v->git_repo.repository, v->git_repo.directory, v->git_repo.revision, mv->disk_path,
-				   err);
+				   m->opts->gitrepo_timeout_s, err);
 }
 
 static int attach_disk(struct monitor *m, const struct spec_volume *v, struct monitor_volume *mv,
@@ -185,7 +185,7 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 		int rc = 0;
 		switch (v->kind) {
 		case SPEC_VOLUME_AZURE_FILE:
-			if (!smb_loaded && (rc = smb_config_init(m->paths->root, &smb, err)) == 0)
+			if (!smb_loaded && (rc = smb_config_init(m->paths->root, m->opts->smb, &smb, err)) == 0)
 				smb_loaded = true;
 			if (rc == 0)
 				rc = resolve_server(m, v, mv, &smb, &embedded, err);

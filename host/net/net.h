@@ -70,11 +70,23 @@ struct net_config {
 	char dns_exe[PATH_MAX];
 };
 
+/* Settings a program read at its edge (CAPSID_PUBLISH_ADDRESS,
+ * CAPSID_DNS_ZONE, CAPSID_DEFAULT_SUBNET, CAPSID_DNS_PORT, CAPSID_DNS_EXE;
+ * host/core/config.h): each, when not NULL, overrides the file's. */
+struct net_settings {
+	const char *publish_address; /* an address of this host, or "all" */
+	const char *dns_zone;
+	const char *default_subnet;
+	const char *dns_port;
+	const char *dns_exe; /* the responder's program */
+};
+
 /* Defaults, then <root>/networks/config.json ({"publishAddress", "dnsZone",
- * "defaultSubnet", "dnsPort"}), then the environment: CAPSID_PUBLISH_ADDRESS,
- * CAPSID_DNS_ZONE, CAPSID_DEFAULT_SUBNET, CAPSID_DNS_PORT, CAPSID_DNS_EXE.
- * Every value is validated; err names the source of a bad one. */
-int net_config_load(const char *root, struct net_config *cfg, struct capsid_error *err);
+ * "defaultSubnet", "dnsPort"}), then set (may be NULL). Every value is
+ * validated; err names the source of a bad one (the variable's name for
+ * set's). */
+int net_config_load(const char *root, const struct net_settings *set, struct net_config *cfg,
+		    struct capsid_error *err);
 
 /* ---- virtual networks --------------------------------------------------- */
 
@@ -182,7 +194,7 @@ void net_standby_tap_prune(void);
 int net_dns_ensure_running(const struct net_config *cfg, struct capsid_error *err);
 /* Body of `capsid --root ROOT __dns`: serve until no group is attached.
  * Returns 0 on a normal exit, -errno on a fatal error (logged to stderr). */
-int net_dns_main(const char *root);
+int net_dns_main(const char *root, const struct net_settings *set);
 /* The running responder's pid, 0 when none runs (its lock is free). */
 pid_t net_dns_pid(const struct net_config *cfg);
 /* End the running responder (SIGTERM; SIGKILL after timeout_ms) and wait

@@ -103,7 +103,8 @@ static int load_file(struct net_config *cfg, struct capsid_error *err)
 	return 0;
 }
 
-int net_config_load(const char *root, struct net_config *cfg, struct capsid_error *err)
+int net_config_load(const char *root, const struct net_settings *set, struct net_config *cfg,
+		    struct capsid_error *err)
 {
 	*cfg = (struct net_config){.dns_port = NET_DEFAULT_DNS_PORT};
 	if (!root || root[0] != '/' || strlen(root) >= sizeof(cfg->root) - 32)
@@ -114,20 +115,21 @@ int net_config_load(const char *root, struct net_config *cfg, struct capsid_erro
 	int rc = load_file(cfg, err);
 	if (rc < 0)
 		return rc;
-	static const struct {
-		const char *env, *key;
-	} envs[] = {
-	    {"CAPSID_PUBLISH_ADDRESS", "publishAddress"},
-	    {"CAPSID_DNS_ZONE", "dnsZone"},
-	    {"CAPSID_DEFAULT_SUBNET", "defaultSubnet"},
-	    {"CAPSID_DNS_PORT", "dnsPort"},
-	    {"CAPSID_DNS_EXE", "dnsExe"},
+	if (!set)
+		return 0;
+	const struct {
+		const char *value, *source, *key;
+	} over[] = {
+	    {set->publish_address, "CAPSID_PUBLISH_ADDRESS", "publishAddress"},
+	    {set->dns_zone, "CAPSID_DNS_ZONE", "dnsZone"},
+	    {set->default_subnet, "CAPSID_DEFAULT_SUBNET", "defaultSubnet"},
+	    {set->dns_port, "CAPSID_DNS_PORT", "dnsPort"},
+	    {set->dns_exe, "CAPSID_DNS_EXE", "dnsExe"},
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(envs); i++) {
-		const char *v = getenv(envs[i].env);
-		if (v && *v && (rc = set_value(cfg, envs[i].key, v, envs[i].env, err)) < 0)
+	for (size_t i = 0; i < ARRAY_SIZE(over); i++)
+		if (over[i].value && *over[i].value &&
+		    (rc = set_value(cfg, over[i].key, over[i].value, over[i].source, err)) < 0)
 			return rc;
-	}
 	return 0;
 }
 

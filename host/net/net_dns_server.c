@@ -328,14 +328,14 @@ static int open_lock(const struct net_config *cfg, const char *leaf)
 	return fd < 0 ? -errno : fd;
 }
 
-int net_dns_main(const char *root)
+int net_dns_main(const char *root, const struct net_settings *set)
 {
 	struct capsid_error err = {0};
 	_cleanup_free_ struct dns_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->lock_fd = s->inotify_fd = s->signal_fd = -1;
-	int rc = net_config_load(root, &s->cfg, &err);
+	int rc = net_config_load(root, set, &s->cfg, &err);
 	if (rc < 0) {
 		dns_log("%s", err.msg);
 		return rc;

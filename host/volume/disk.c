@@ -29,9 +29,10 @@ static int failed(struct capsid_error *err)
 /* ---- create ---------------------------------------------------------------- */
 
 /* The qcow2 and its ext4, in one appliance launch. */
-static int make_disk(const struct disk_paths *p, const char *name, uint64_t size, struct capsid_error *err)
+static int make_disk(const struct disk_paths *p, const struct disk_settings *set, const char *name, uint64_t size,
+		     struct capsid_error *err)
 {
-	_cleanup_gfs_ struct guestfs_h *g = disk_gfs_new(err);
+	_cleanup_gfs_ struct guestfs_h *g = disk_gfs_new(set, err);
 	if (!g)
 		return failed(err);
 	if (guestfs_disk_create(g, p->qcow2, "qcow2", (int64_t)size, -1) < 0)
@@ -48,7 +49,8 @@ static int make_disk(const struct disk_paths *p, const char *name, uint64_t size
 	return disk_gfs_close(TAKE_PTR(g), err);
 }
 
-int disk_create(const char *root, const char *name, uint64_t size_bytes, struct capsid_error *err)
+int disk_create(const char *root, const struct disk_settings *set, const char *name, uint64_t size_bytes,
+		struct capsid_error *err)
 {
 	struct disk_paths p;
 	int rc = disk_paths_init(root, name, &p, err);
@@ -72,7 +74,7 @@ int disk_create(const char *root, const char *name, uint64_t size_bytes, struct 
 	/* A qcow2 without NAME.json is what a crashed create left. */
 	if (unlink(p.qcow2) < 0 && errno != ENOENT)
 		return capsid_error_errno(err, errno, "remove %s", p.qcow2);
-	rc = make_disk(&p, name, size_bytes, err);
+	rc = make_disk(&p, set, name, size_bytes, err);
 	if (rc == 0)
 		rc = disk_write_info(&p, name, size_bytes, err);
 	if (rc < 0) {
@@ -97,8 +99,8 @@ static int check_disk_path(const char *path, const char *what, struct capsid_err
 }
 
 /* Lock the volume for an operation and boot the appliance with it mounted. */
-static int open_volume(const char *root, const char *name, bool writable, int *lock, struct guestfs_h **out,
-		       struct capsid_error *err)
+static int open_volume(const char *root, const struct disk_settings *set, const char *name, bool writable, int *lock,
+		       struct guestfs_h **out, struct capsid_error *err)
 {
 	struct disk_paths p;
 	int rc = disk_paths_existing(root, name, &p, err);
@@ -112,7 +114,7 @@ static int open_volume(const char *root, const char *name, bool writable, int *l
 		return *lock;
 	if (!disk_exists(p.json))
 		return disk_no_volume(name, err);
-	_cleanup_gfs_ struct guestfs_h *g = disk_gfs_new(err);
+	_cleanup_gfs_ struct guestfs_h *g = disk_gfs_new(set, err);
 	if (!g)
 		return failed(err);
 	if ((rc = disk_gfs_launch(g, p.qcow2, !writable, err)) < 0)
@@ -135,8 +137,8 @@ static void last_component(const char *path, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(end - start), path + start);
 }
 
-int disk_copy_in(const char *root, const char *name, const char *host_src, const char *disk_dst,
-		 struct capsid_error *err)
+int disk_copy_in(const char *root, const struct disk_settings *set, const char *name, const char *host_src,
+		 const char *disk_dst, struct capsid_error *err)
 {
 	int rc = disk_check_name(name, err);
 	if (rc < 0 || (rc = check_disk_path(disk_dst, "destination", err)) < 0)
@@ -154,7 +156,7 @@ int disk_copy_in(const char *root, const char *name, const char *host_src, const
 					host_src);
 	_cleanup_close_ int lock = -1;
 	_cleanup_gfs_ struct guestfs_h *g = NULL;
-	if ((rc = open_volume(root, name, true, &lock, &g, err)) < 0)
+	if ((rc = open_volume(root, set, name, true, &lock, &g, err)) < 0)
 		return capsid_error_prefix(err, "copy into volume %s", name);
 	if (guestfs_is_dir(g, disk_dst) <= 0)
 		return capsid_error_set(
@@ -199,8 +201,8 @@ static int download(struct guestfs_h *g, const char *src, const char *dst, struc
 	return 0;
 }
 
-int disk_copy_out(const char *root, const char *name, const char *disk_src, const char *host_dst,
-		  struct capsid_error *err)
+int disk_copy_out(const char *root, const struct disk_settings *set, const char *name, const char *disk_src,
+		  const char *host_dst, struct capsid_error *err)
 {
 	int rc = disk_check_name(name, err);
 	if (rc < 0 || (rc = check_disk_path(disk_src, "source", err)) < 0)
@@ -218,7 +220,7 @@ int disk_copy_out(const char *root, const char *name, const char *disk_src, cons
 		return capsid_error_set(err, ENOTDIR, "destination %s: not a directory", host_dst);
 	_cleanup_close_ int lock = -1;
 	_cleanup_gfs_ struct guestfs_h *g = NULL;
-	if ((rc = open_volume(root, name, false, &lock, &g, err)) < 0)
+	if ((rc = open_volume(root, set, name, false, &lock, &g, err)) < 0)
 		return capsid_error_prefix(err, "copy out of volume %s", name);
 	if (guestfs_is_dir(g, disk_src) > 0) {
 		struct tar_out t = {.g = g, .src = disk_src};

@@ -48,11 +48,19 @@ struct disk_info {
 /* A DNS label: 1-63 of [a-z0-9-], not starting or ending with '-'. */
 bool disk_name_valid(const char *name);
 
+/* Where the libguestfs appliance's kernel and cache live: what capsid-disk
+ * read at its edge (NULL: /var/cache/capsid/debs and .../guestfs). */
+struct disk_settings {
+	const char *deb_cache;	   /* CAPSID_DEB_CACHE: Debian's cloud kernel package */
+	const char *guestfs_cache; /* CAPSID_GUESTFS_CACHE */
+};
+
 /* Make NAME: a qcow2 of size_bytes (rounded up to 512 bytes; between
  * DISK_MIN_SIZE and DISK_MAX_SIZE) with an ext4 filesystem labelled with
  * the name (its first 16 characters, ext4's limit). -EEXIST when it
  * exists. A failed create removes everything it made. */
-int disk_create(const char *root, const char *name, uint64_t size_bytes, struct capsid_error *err);
+int disk_create(const char *root, const struct disk_settings *set, const char *name, uint64_t size_bytes,
+		struct capsid_error *err);
 /* Remove NAME and its data. -ENOENT when there is none; -EBUSY, naming
  * the holder, while it is attached. */
 int disk_remove(const char *root, const char *name, struct capsid_error *err);
@@ -61,16 +69,16 @@ int disk_list(const char *root, struct disk_info **out, size_t *n, struct capsid
 
 /* Copy a host file or directory (recursively) into the directory disk_dst
  * of the volume, as `virt-copy-in` does: it lands as disk_dst/BASENAME. */
-int disk_copy_in(const char *root, const char *name, const char *host_src, const char *disk_dst,
-		 struct capsid_error *err);
+int disk_copy_in(const char *root, const struct disk_settings *set, const char *name, const char *host_src,
+		 const char *disk_dst, struct capsid_error *err);
 /* Copy a regular file or a directory (recursively) of the volume into the
  * host directory host_dst, as `virt-copy-out` does: it lands as
  * host_dst/BASENAME. The volume's content is the tenant's and treated as
  * hostile: only regular files, directories and symlinks are made, never
  * through a symlink nor outside host_dst, owned by the caller, without
  * setuid/setgid bits. */
-int disk_copy_out(const char *root, const char *name, const char *disk_src, const char *host_dst,
-		  struct capsid_error *err);
+int disk_copy_out(const char *root, const struct disk_settings *set, const char *name, const char *disk_src,
+		  const char *host_dst, struct capsid_error *err);
 
 /* The qcow2 of NAME. -ENOENT "no volume NAME (capsid volume create)". */
 int disk_path(const char *root, const char *name, char out[PATH_MAX], struct capsid_error *err);

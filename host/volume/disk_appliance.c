@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "disk.h"
 #include "disk_internal.h"
 #include "util.h"
 #include "vmm.h"
@@ -33,9 +34,8 @@
  * allocated when touched, so a larger figure costs nothing up front. */
 #define APPLIANCE_MEMORY_MIB 768
 
-static const char *env_or(const char *name, const char *def)
+static const char *or_default(const char *v, const char *def)
 {
-	const char *v = getenv(name);
 	return v && *v ? v : def;
 }
 
@@ -137,13 +137,13 @@ static int unpack_kernel(const char *deb, const char *target, struct capsid_erro
 }
 
 /* Point supermin at our kernel (unpacking it on first use). */
-static int kernel_env(struct capsid_error *err)
+static int kernel_env(const struct disk_settings *set, struct capsid_error *err)
 {
-	const char *cache = env_or("CAPSID_GUESTFS_CACHE", DEFAULT_GUESTFS_CACHE);
+	const char *cache = or_default(set ? set->guestfs_cache : NULL, DEFAULT_GUESTFS_CACHE);
 	const char *chosen = getenv("SUPERMIN_KERNEL");
 	if (chosen && *chosen && strncmp(chosen, cache, strlen(cache)))
 		return 0; /* the caller chose (not an earlier call of ours) */
-	const char *debs = env_or("CAPSID_DEB_CACHE", DEFAULT_DEB_CACHE);
+	const char *debs = or_default(set ? set->deb_cache : NULL, DEFAULT_DEB_CACHE);
 	char deb[PATH_MAX];
 	int rc = find_kernel_deb(debs, deb, sizeof(deb));
 	if (rc < 0) {
@@ -193,9 +193,9 @@ static int kernel_env(struct capsid_error *err)
 	return 0;
 }
 
-struct guestfs_h *disk_gfs_new(struct capsid_error *err)
+struct guestfs_h *disk_gfs_new(const struct disk_settings *set, struct capsid_error *err)
 {
-	if (kernel_env(err) < 0)
+	if (kernel_env(set, err) < 0)
 		return NULL;
 	/* supermin copies the host's /lib/modules (its mode, not its content)
 	 * into the appliance and fails without it. */
@@ -208,7 +208,8 @@ struct guestfs_h *disk_gfs_new(struct capsid_error *err)
 		return NULL;
 	}
 	char cache[PATH_MAX];
-	snprintf(cache, sizeof(cache), "%s/appliance", env_or("CAPSID_GUESTFS_CACHE", DEFAULT_GUESTFS_CACHE));
+	snprintf(cache, sizeof(cache), "%s/appliance",
+		 or_default(set ? set->guestfs_cache : NULL, DEFAULT_GUESTFS_CACHE));
 	int rc = util_mkdir_p(cache, 0700);
 	if (rc < 0) {
 		capsid_error_errno(err, -rc, "mkdir %s", cache);

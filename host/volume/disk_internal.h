@@ -51,7 +51,8 @@ void disk_lock_describe(const char *path, char *out, size_t len);
  * hints unless KVM is usable, our kernel and appliance cache. NULL on
  * error. */
 struct guestfs_h;
-struct guestfs_h *disk_gfs_new(struct capsid_error *err);
+struct disk_settings;
+struct guestfs_h *disk_gfs_new(const struct disk_settings *set, struct capsid_error *err);
 /* Add the qcow2 as /dev/sda and boot the appliance. */
 int disk_gfs_launch(struct guestfs_h *g, const char *qcow2, bool readonly, struct capsid_error *err);
 /* Set err to "what: <libguestfs's last error>" and return -errno. */

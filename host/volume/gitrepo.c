@@ -359,14 +359,6 @@ static int make_image(struct build *b, const char *out_path, struct capsid_error
 	return 0;
 }
 
-static unsigned timeout_seconds(void)
-{
-	const char *e = getenv("CAPSID_GITREPO_TIMEOUT_S");
-	char *end;
-	unsigned long v = e && *e ? strtoul(e, &end, 10) : 0;
-	return e && *e && !*end && v > 0 && v <= 86400 ? (unsigned)v : GITREPO_TIMEOUT_S;
-}
-
 static int check_args(struct build *b, const char *repository, const char *directory, const char *revision,
 		      char *sub, size_t sub_len, struct capsid_error *err)
 {
@@ -400,7 +392,7 @@ static int check_args(struct build *b, const char *repository, const char *direc
 }
 
 int gitrepo_build_image(const char *repository, const char *directory, const char *revision,
-			const char *out_path, struct capsid_error *err)
+			const char *out_path, unsigned timeout_s, struct capsid_error *err)
 {
 	__attribute__((cleanup(build_free))) struct build b = {0};
 	redact(repository, b.shown, sizeof(b.shown));
@@ -432,7 +424,7 @@ int gitrepo_build_image(const char *repository, const char *directory, const cha
 		return capsid_error_errno(err, errno, "gitRepo %s: create %s", b.shown, b.dest);
 	if (prepare_env(&b) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");
-	b.timeout_s = timeout_seconds();
+	b.timeout_s = timeout_s && timeout_s <= 86400 ? timeout_s : GITREPO_TIMEOUT_S;
 	b.deadline_ms = util_now_ms() + (uint64_t)b.timeout_s * 1000;
 
 	/* A full clone (a commit may be anywhere in the history). --no-local:

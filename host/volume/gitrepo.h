@@ -33,9 +33,11 @@
  * subdirectory named after the repository (basename without .git). Every
  * file is owned by root and readable by any uid (modes 0644 / 0755).
  * Errors name the repository: "gitRepo /srv/r.git: revision v9 not found".
- * The work tree is built next to out_path (same filesystem as the image). */
+ * The work tree is built next to out_path (same filesystem as the image).
+ * The clone must finish within timeout_s (CAPSID_GITREPO_TIMEOUT_S; 0: the
+ * default, GITREPO_TIMEOUT_S). */
 int gitrepo_build_image(const char *repository, const char *directory, const char *revision,
-			const char *out_path, struct capsid_error *err);
+			const char *out_path, unsigned timeout_s, struct capsid_error *err);
 
 /* The subdirectory a NULL `directory` places the repository in: git's own
  * rule ("https://h/org/app.git" -> "app", "/srv/r/.git" -> "r"). -EINVAL

@@ -34,20 +34,18 @@ static void store_freep(struct json_object **s)
 }
 #define _cleanup_store_ _cleanup_(store_freep)
 
-int smb_config_init(const char *root, struct smb_config *cfg, struct capsid_error *err)
+int smb_config_init(const char *root, const struct smb_settings *set, struct smb_config *cfg,
+		    struct capsid_error *err)
 {
 	*cfg = (struct smb_config){.start_timeout_ms = 15000};
 	if (!root || root[0] != '/')
 		return capsid_error_set(err, EINVAL, "the state root must be an absolute path");
 	if ((size_t)snprintf(cfg->root, sizeof(cfg->root), "%s", root) >= sizeof(cfg->root) - 128)
 		return capsid_error_set(err, ENAMETOOLONG, "state root path too long");
-	const char *e = getenv("CAPSID_SMBD");
-	snprintf(cfg->smbd, sizeof(cfg->smbd), "%s", e && *e ? e : "smbd");
-	e = getenv("CAPSID_SMBPASSWD");
-	snprintf(cfg->smbpasswd, sizeof(cfg->smbpasswd), "%s", e && *e ? e : "smbpasswd");
-	e = getenv("CAPSID_SMBD_TIMEOUT_MS");
-	if (e && *e)
-		cfg->start_timeout_ms = (unsigned)strtoul(e, NULL, 10);
+	snprintf(cfg->smbd, sizeof(cfg->smbd), "%s", set && set->smbd ? set->smbd : "smbd");
+	snprintf(cfg->smbpasswd, sizeof(cfg->smbpasswd), "%s", set && set->smbpasswd ? set->smbpasswd : "smbpasswd");
+	if (set && set->start_timeout_ms)
+		cfg->start_timeout_ms = set->start_timeout_ms;
 	return 0;
 }
 

@@ -43,9 +43,19 @@
 
 struct smb_config {
 	char root[PATH_MAX];	 /* the state root */
-	char smbd[PATH_MAX];	 /* $CAPSID_SMBD or "smbd" */
-	char smbpasswd[PATH_MAX]; /* $CAPSID_SMBPASSWD or "smbpasswd" */
-	unsigned start_timeout_ms; /* $CAPSID_SMBD_TIMEOUT_MS or 15000 */
+	char smbd[PATH_MAX];	 /* CAPSID_SMBD or "smbd" */
+	char smbpasswd[PATH_MAX]; /* CAPSID_SMBPASSWD or "smbpasswd" */
+	unsigned start_timeout_ms; /* CAPSID_SMBD_TIMEOUT_MS or 15000 */
+};
+
+/* What a program read at its edge (host/core/config.h): NULL or 0 fields
+ * keep the defaults. */
+struct smb_settings {
+	const char *smbd;	   /* CAPSID_SMBD */
+	const char *smbpasswd;	   /* CAPSID_SMBPASSWD */
+	unsigned start_timeout_ms; /* CAPSID_SMBD_TIMEOUT_MS */
+	const char *suffix;	   /* CAPSID_SMB_SUFFIX: azureFile servers ACCOUNT.SUFFIX */
+	const char *addresses;	   /* CAPSID_SMB_ADDRESSES: name=IPv4,... */
 };
 
 struct smb_share_info {
@@ -55,7 +65,8 @@ struct smb_share_info {
 	char path[PATH_MAX];  /* where the data is */
 };
 
-int smb_config_init(const char *root, struct smb_config *cfg, struct capsid_error *err);
+int smb_config_init(const char *root, const struct smb_settings *set, struct smb_config *cfg,
+		    struct capsid_error *err);
 
 /* "ACCOUNT/SHARE" into its parts, with the Azure naming rules checked. */
 int smb_parse_ref(const char *ref, char account[SMB_ACCOUNT_MAX + 1], char share[SMB_SHARE_MAX + 1],
@@ -108,6 +119,6 @@ int smb_service_hold(const struct smb_config *cfg, struct capsid_error *err);
 /* Keep the service running without a user (on) or not (off). */
 int smb_service_pin(const struct smb_config *cfg, bool on, struct capsid_error *err);
 /* Body of `capsid --root ROOT __smbd serve`: run smbd while it is needed. */
-int smb_keeper_main(const char *root);
+int smb_keeper_main(const char *root, const struct smb_settings *set);
 
 #endif

@@ -229,7 +229,7 @@ static void keeper_run(struct keeper *k)
 	stop_smbd(k);
 }
 
-int smb_keeper_main(const char *root)
+int smb_keeper_main(const char *root, const struct smb_settings *set)
 {
 	struct keeper k = {.lock_fd = -1, .users_fd = -1, .signal_fd = -1};
 	struct capsid_error err = {0};
@@ -244,7 +244,7 @@ int smb_keeper_main(const char *root)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (smb_config_init(root, &k.cfg, &err) < 0) {
+	if (smb_config_init(root, set, &k.cfg, &err) < 0) {
 		keeper_log("%s", err.msg);
 		return -EINVAL;
 	}

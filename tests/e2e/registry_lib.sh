@@ -118,7 +118,9 @@ registry_setup() {
 	registry_require_tools
 	mkdir -p "$REG_WORK"
 	REG_USER=capsid-user
-	REG_PASS='s3cret-pa55word'
+	# A password of this run's own: tests running side by side (ctest -j)
+	# look for theirs in every process's arguments.
+	REG_PASS="s3cret-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 	registry_make_certs
 	htpasswd -Bbc "$REG_WORK/htpasswd" "$REG_USER" "$REG_PASS" 2>/dev/null
 	python3 "$REG_LIB_DIR/registry_fixtures.py" "$REG_WORK/fixtures" \

@@ -76,7 +76,14 @@ grep -q '^mycontainer | my-exposed-value$' <<<"$out" && grep -q '^mycontainer | 
 	fail "secure-env example output: $out"
 env=$(capsid show securetest | json_get 'd["properties"]["containers"][0]["properties"]["environmentVariables"]')
 [[ "$env" == *NOTSECRET* && "$env" == *"'SECRET'"* && "$env" != *my-secret-value* ]] || fail "show's variables: $env"
+
+case_ "export: a spec create accepts, secure values left out"
+capsid export securetest >"$WORK/exported.yaml"
+grep -q 'NOTSECRET' "$WORK/exported.yaml" || fail "export lost a variable: $(cat "$WORK/exported.yaml")"
+if grep -q '"SECRET"' "$WORK/exported.yaml"; then fail "export kept a secure variable"; fi
 capsid delete securetest
+out=$(capsid run --rm -f "$WORK/exported.yaml" 2>&1 || true)
+grep -q '^mycontainer | my-exposed-value$' <<<"$out" || fail "the exported spec does not run: $out"
 
 case_ "ACI docs: secret volume (ports: [])"
 out=$(capsid run -f "$DOCS/secret-volume.yaml" 2>"$WORK/err") || fail "secret-volume example: $(cat "$WORK/err")"

@@ -207,10 +207,9 @@ static void test_host_request_contract(void)
 {
 	char root[] = "/tmp/test_net_agent_root.XXXXXX";
 	CHECK(mkdtemp(root) != NULL);
-	unsetenv("CAPSID_DNS_ZONE");
 	struct net_config cfg;
 	struct capsid_error err = {0};
-	CHECK(net_config_load(root, &cfg, &err) == 0);
+	CHECK(net_config_load(root, NULL, &cfg, &err) == 0);
 	CHECK(net_network_create(&cfg, "closed", "10.90.0.0/24", false, &err) == 0);
 	struct net_attachment att = {.network = "closed",
 				     .mac = "52:54:00:aa:bb:cc",

@@ -710,8 +710,14 @@ static void test_root_removed(void)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "--root") && !strcmp(argv[3], "__dns"))
-		return net_dns_main(argv[2]) < 0 ? 1 : 0;
+	if (argc == 4 && !strcmp(argv[1], "--root") && !strcmp(argv[3], "__dns")) {
+		/* The responder's edge: what its starter passed in the environment. */
+		const struct net_settings set = {.publish_address = getenv("CAPSID_PUBLISH_ADDRESS"),
+						 .dns_zone = getenv("CAPSID_DNS_ZONE"),
+						 .default_subnet = getenv("CAPSID_DEFAULT_SUBNET"),
+						 .dns_port = getenv("CAPSID_DNS_PORT")};
+		return net_dns_main(argv[2], &set) < 0 ? 1 : 0;
+	}
 	if (geteuid() != 0) {
 		TEST_SKIP("test_net_ns needs root (it creates a network namespace)");
 		return TEST_SKIP_CODE;
@@ -725,13 +731,9 @@ int main(int argc, char **argv)
 	snprintf(root, sizeof(root), "/tmp/test_net_ns.XXXXXX");
 	if (!mkdtemp(root))
 		return 1;
-	setenv("CAPSID_PUBLISH_ADDRESS", "192.0.2.1", 1);
-	unsetenv("CAPSID_DNS_ZONE");
-	unsetenv("CAPSID_DEFAULT_SUBNET");
-	unsetenv("CAPSID_DNS_PORT");
-	unsetenv("CAPSID_DNS_EXE");
+	const struct net_settings set = {.publish_address = "192.0.2.1"};
 	struct capsid_error err = {0};
-	if (net_config_load(root, &cfg, &err) < 0) {
+	if (net_config_load(root, &set, &cfg, &err) < 0) {
 		fprintf(stderr, "config: %s\n", err.msg);
 		return 1;
 	}

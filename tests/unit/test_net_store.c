@@ -24,7 +24,7 @@ static char root[64];
 static void make_cfg(struct net_config *cfg)
 {
 	struct capsid_error err = {0};
-	CHECK(net_config_load(root, cfg, &err) == 0);
+	CHECK(net_config_load(root, NULL, cfg, &err) == 0);
 }
 
 static void write_text(const char *leaf, const char *text)
@@ -340,34 +340,32 @@ static void test_config_layers(void)
 {
 	struct net_config cfg;
 	struct capsid_error err = {0};
-	CHECK(net_config_load(root, &cfg, &err) == 0);
+	CHECK(net_config_load(root, NULL, &cfg, &err) == 0);
 	CHECK(!strcmp(cfg.zone, "capsid.local") && !strcmp(cfg.default_subnet, "10.88.0.0/16"));
 	CHECK(cfg.publish_address[0] == 0 && cfg.dns_port == 53);
 	write_text("config.json", "{\"publishAddress\": \"192.0.2.10\", \"dnsZone\": \"apps.example\", "
 				  "\"defaultSubnet\": \"10.50.0.0/16\", \"dnsPort\": 5353}");
-	CHECK(net_config_load(root, &cfg, &err) == 0);
+	CHECK(net_config_load(root, NULL, &cfg, &err) == 0);
 	CHECK(!strcmp(cfg.publish_address, "192.0.2.10") && !strcmp(cfg.zone, "apps.example"));
 	CHECK(!strcmp(cfg.default_subnet, "10.50.0.0/16") && cfg.dns_port == 5353);
-	setenv("CAPSID_DNS_ZONE", "env.zone", 1); /* the environment wins */
-	CHECK(net_config_load(root, &cfg, &err) == 0 && !strcmp(cfg.zone, "env.zone"));
-	setenv("CAPSID_DEFAULT_SUBNET", "10.50.0.1/16", 1);
-	CHECK(net_config_load(root, &cfg, &err) == -EINVAL);
+	struct net_settings set = {.dns_zone = "env.zone"}; /* the edge's settings win */
+	CHECK(net_config_load(root, &set, &cfg, &err) == 0 && !strcmp(cfg.zone, "env.zone"));
+	set.default_subnet = "10.50.0.1/16";
+	CHECK(net_config_load(root, &set, &cfg, &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "CAPSID_DEFAULT_SUBNET: default subnet \"10.50.0.1/16\"");
-	unsetenv("CAPSID_DEFAULT_SUBNET");
-	unsetenv("CAPSID_DNS_ZONE");
 	write_text("config.json", "{\"dnsZone\": \"Bad..Zone\"}");
-	CHECK(net_config_load(root, &cfg, &err) == -EINVAL);
+	CHECK(net_config_load(root, NULL, &cfg, &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "config.json: DNS zone \"Bad..Zone\" is not a lowercase domain name");
 	write_text("config.json", "{\"dnsPort\": 70000}");
-	CHECK(net_config_load(root, &cfg, &err) == -EINVAL);
-	CHECK(net_config_load("relative", &cfg, &err) == -EINVAL);
+	CHECK(net_config_load(root, NULL, &cfg, &err) == -EINVAL);
+	CHECK(net_config_load("relative", NULL, &cfg, &err) == -EINVAL);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/networks/config.json", root);
 	unlink(path);
 
 	/* A changed default subnet applies only while no group holds an address. */
 	struct net_state st = {0};
-	CHECK(net_config_load(root, &cfg, &err) == 0 && net_state_ensure_default(&cfg, &st, &err) == 0);
+	CHECK(net_config_load(root, NULL, &cfg, &err) == 0 && net_state_ensure_default(&cfg, &st, &err) == 0);
 	snprintf(cfg.default_subnet, sizeof(cfg.default_subnet), "10.77.0.0/16");
 	CHECK(net_state_ensure_default(&cfg, &st, &err) == 0 && st.networks[0].subnet == 0x0a4d0000);
 	add_group(&st, "g", "default", 0x0a4d0002);

@@ -58,25 +58,25 @@ static void write_file(const char *rel, const void *data, size_t len, mode_t mod
 static void test_names_and_sizes(void)
 {
 	struct capsid_error err = {0};
-	CHECK(disk_create(root, "Bad_Name", 64 << 20, &err) == -EINVAL);
+	CHECK(disk_create(root, NULL, "Bad_Name", 64 << 20, &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "volume name \"Bad_Name\"");
-	CHECK(disk_create(root, "-x", 64 << 20, &err) == -EINVAL);
-	CHECK(disk_create(root, "", 64 << 20, &err) == -EINVAL);
-	CHECK(disk_create(root, "data", 1 << 20, &err) == -EINVAL);
+	CHECK(disk_create(root, NULL, "-x", 64 << 20, &err) == -EINVAL);
+	CHECK(disk_create(root, NULL, "", 64 << 20, &err) == -EINVAL);
+	CHECK(disk_create(root, NULL, "data", 1 << 20, &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "size: ");
 	CHECK_STR_CONTAINS(err.msg, "at least 16M");
-	CHECK(disk_create(root, "data", 1ull << 50, &err) == -EINVAL);
+	CHECK(disk_create(root, NULL, "data", 1ull << 50, &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "size: at most");
-	CHECK(disk_create("relative", "data", 64 << 20, &err) == -EINVAL);
+	CHECK(disk_create("relative", NULL, "data", 64 << 20, &err) == -EINVAL);
 	CHECK(disk_path(root, "nothing", (char[PATH_MAX]){0}, &err) == -ENOENT);
 	CHECK_STR_CONTAINS(err.msg, "no volume nothing (capsid volume create)");
 	CHECK(disk_lock(root, "nothing", true, "g1", &err) == -ENOENT);
 	CHECK(disk_lock(root, "nothing", true, "Not A Group", &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "holder");
 	CHECK(disk_remove(root, "nothing", &err) == -ENOENT);
-	CHECK(disk_copy_in(root, "nothing", "/etc/hostname", "relative/dir", &err) == -EINVAL);
+	CHECK(disk_copy_in(root, NULL, "nothing", "/etc/hostname", "relative/dir", &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "destination \"relative/dir\"");
-	CHECK(disk_copy_out(root, "nothing", "/x", "/nonexistent-dir", &err) == -ENOENT);
+	CHECK(disk_copy_out(root, NULL, "nothing", "/x", "/nonexistent-dir", &err) == -ENOENT);
 	CHECK_STR_CONTAINS(err.msg, "destination /nonexistent-dir");
 	CHECK(disk_name_valid("a") && disk_name_valid("data-1") && !disk_name_valid("a.b"));
 	char long_name[80];
@@ -98,16 +98,15 @@ static void test_failed_create_leaves_nothing(void)
 	 * (where /boot has none for supermin to fall back on). */
 	struct stat st;
 	if (stat("/boot", &st) < 0 || system("ls /boot/vmlinuz-* >/dev/null 2>&1") != 0) {
-		setenv("CAPSID_DEB_CACHE", "/nonexistent", 1);
-		CHECK(disk_create(root, "nokernel", 64 << 20, &err) == -ENOENT);
+		const struct disk_settings nowhere = {.deb_cache = "/nonexistent"};
+		CHECK(disk_create(root, &nowhere, "nokernel", 64 << 20, &err) == -ENOENT);
 		CHECK_STR_CONTAINS(err.msg, "fetch-kernel.sh");
-		unsetenv("CAPSID_DEB_CACHE");
 		char p[PATH_MAX];
 		snprintf(p, sizeof(p), "%s/volumes/nokernel.lock", root);
 		CHECK(is_absent(p));
 	}
 	setenv("LIBGUESTFS_HV", "/bin/false", 1);
-	CHECK(disk_create(root, "broken", 64 << 20, &err) < 0);
+	CHECK(disk_create(root, NULL, "broken", 64 << 20, &err) < 0);
 	unsetenv("LIBGUESTFS_HV");
 	CHECK_STR_CONTAINS(err.msg, "create volume broken");
 	char p[PATH_MAX];
@@ -264,7 +263,7 @@ static void test_locks(void)
 	CHECK(disk_remove(root, "data", &err) == -EBUSY);
 	CHECK_STR_CONTAINS(err.msg, "attached read-write by group g1");
 	/* cp refuses before booting anything. */
-	CHECK(disk_copy_out(root, "data", "/", tmp, &err) == -EBUSY);
+	CHECK(disk_copy_out(root, NULL, "data", "/", tmp, &err) == -EBUSY);
 	CHECK_STR_CONTAINS(err.msg, "group g1");
 	struct disk_info *list = NULL;
 	size_t n = 0;
@@ -309,13 +308,13 @@ static void test_volume_lifecycle(void)
 {
 	struct capsid_error err = {0};
 	uint64_t t0 = util_now_ms();
-	int rc = disk_create(root, "data", 64 << 20, &err);
+	int rc = disk_create(root, NULL, "data", 64 << 20, &err);
 	fprintf(stderr, "create 64M: %s (%llu ms)\n", rc == 0 ? "ok" : err.msg,
 		(unsigned long long)(util_now_ms() - t0));
 	CHECK(rc == 0);
 	if (rc < 0)
 		return;
-	CHECK(disk_create(root, "data", 64 << 20, &err) == -EEXIST);
+	CHECK(disk_create(root, NULL, "data", 64 << 20, &err) == -EEXIST);
 	CHECK_STR_CONTAINS(err.msg, "volume data exists");
 	char qcow2[PATH_MAX];
 	CHECK(disk_path(root, "data", qcow2, &err) == 0 && strstr(qcow2, "/volumes/data.qcow2"));
@@ -343,19 +342,19 @@ static void test_volume_lifecycle(void)
 
 	path_of(p, "in/file.bin");
 	t0 = util_now_ms();
-	rc = disk_copy_in(root, "data", p, "/", &err);
+	rc = disk_copy_in(root, NULL, "data", p, "/", &err);
 	fprintf(stderr, "copy in a file: %s (%llu ms)\n", rc == 0 ? "ok" : err.msg,
 		(unsigned long long)(util_now_ms() - t0));
 	CHECK(rc == 0);
 	path_of(p, "in/tree");
-	CHECK(disk_copy_in(root, "data", p, "/", &err) == 0);
-	CHECK(disk_copy_in(root, "data", p, "/missing-dir", &err) < 0); /* fails inside: one more boot */
+	CHECK(disk_copy_in(root, NULL, "data", p, "/", &err) == 0);
+	CHECK(disk_copy_in(root, NULL, "data", p, "/missing-dir", &err) < 0); /* fails inside: one more boot */
 	CHECK_STR_CONTAINS(err.msg, "/missing-dir is not a directory in the volume");
 
 	path_of(p, "out");
 	CHECK(mkdir(p, 0755) == 0);
 	t0 = util_now_ms();
-	rc = disk_copy_out(root, "data", "/", p, &err);
+	rc = disk_copy_out(root, NULL, "data", "/", p, &err);
 	fprintf(stderr, "copy out: %s (%llu ms)\n", rc == 0 ? "ok" : err.msg,
 		(unsigned long long)(util_now_ms() - t0));
 	CHECK(rc == 0);

@@ -165,7 +165,7 @@ static void test_placement_and_revisions(void)
 	snprintf(img, sizeof(img), "%s/a.erofs", images);
 
 	/* Default branch, no directory: a subdirectory named after the repo. */
-	int rc = gitrepo_build_image(repo, NULL, NULL, img, &err);
+	int rc = gitrepo_build_image(repo, NULL, NULL, img, 0, &err);
 	CHECK(rc == 0);
 	if (rc)
 		fprintf(stderr, "  %s\n", err.msg);
@@ -180,23 +180,23 @@ static void test_placement_and_revisions(void)
 	CHECK(!exists(dir, "src/.git/hooks/pre-commit.sample"));
 
 	/* An annotated tag, at the volume root. */
-	CHECK(gitrepo_build_image(repo, ".", "v1", img, &err) == 0);
+	CHECK(gitrepo_build_image(repo, ".", "v1", img, 0, &err) == 0);
 	CHECK(extract(img, dir, sizeof(dir)) == 0);
 	CHECK(has(dir, "README", "one\n") && !exists(dir, "new.txt") && exists(dir, ".git"));
 
 	/* A commit, in a nested directory. */
-	CHECK(gitrepo_build_image(repo, "x/y", commit2, img, &err) == 0);
+	CHECK(gitrepo_build_image(repo, "x/y", commit2, img, 0, &err) == 0);
 	CHECK(extract(img, dir, sizeof(dir)) == 0);
 	CHECK(has(dir, "x/y/README", "two\n") && has(dir, "x/y/new.txt", "new\n"));
 	CHECK(mode_of(dir, "x") == 0755);
 
 	/* A branch that is not the default one; "./app/" is "app". */
-	CHECK(gitrepo_build_image(repo, "./app/", "feature", img, &err) == 0);
+	CHECK(gitrepo_build_image(repo, "./app/", "feature", img, 0, &err) == 0);
 	CHECK(extract(img, dir, sizeof(dir)) == 0);
 	CHECK(has(dir, "app/README", "three\n"));
 
 	/* An expression relative to a branch. */
-	CHECK(gitrepo_build_image(repo, ".", "main~1", img, &err) == 0);
+	CHECK(gitrepo_build_image(repo, ".", "main~1", img, 0, &err) == 0);
 	CHECK(extract(img, dir, sizeof(dir)) == 0);
 	CHECK(has(dir, "README", "one\n"));
 	CHECK(entries(images) == 1);
@@ -210,7 +210,7 @@ static void test_failures_leave_nothing(void)
 	CHECK(mkdir(images, 0700) == 0);
 	snprintf(img, sizeof(img), "%s/b.erofs", images);
 
-	CHECK(gitrepo_build_image(repo, NULL, "v9", img, &err) == -ENOENT);
+	CHECK(gitrepo_build_image(repo, NULL, "v9", img, 0, &err) == -ENOENT);
 	snprintf(want, sizeof(want), "gitRepo %s: revision v9 not found", repo);
 	CHECK(!strcmp(err.msg, want));
 	if (strcmp(err.msg, want))
@@ -218,21 +218,21 @@ static void test_failures_leave_nothing(void)
 	CHECK(entries(images) == 0);
 
 	capsid_error_clear(&err);
-	CHECK(gitrepo_build_image("/nonexistent/r.git", ".", NULL, img, &err) < 0);
+	CHECK(gitrepo_build_image("/nonexistent/r.git", ".", NULL, img, 0, &err) < 0);
 	CHECK_STR_CONTAINS(err.msg, "gitRepo /nonexistent/r.git: clone failed: ");
 	CHECK(entries(images) == 0);
 
 	capsid_error_clear(&err);
-	CHECK(gitrepo_build_image(repo, "../up", NULL, img, &err) == -EINVAL);
+	CHECK(gitrepo_build_image(repo, "../up", NULL, img, 0, &err) == -EINVAL);
 	CHECK_STR_CONTAINS(err.msg, "directory \"../up\"");
-	CHECK(gitrepo_build_image(repo, NULL, "--upload-pack=x", img, &err) == -EINVAL);
-	CHECK(gitrepo_build_image("ext::sh -c x", NULL, NULL, img, &err) == -EINVAL);
+	CHECK(gitrepo_build_image(repo, NULL, "--upload-pack=x", img, 0, &err) == -EINVAL);
+	CHECK(gitrepo_build_image("ext::sh -c x", NULL, NULL, img, 0, &err) == -EINVAL);
 	CHECK(entries(images) == 0);
 
 	/* Port 1 on loopback refuses: a quick failure whose message must not
 	 * carry the password. */
 	capsid_error_clear(&err);
-	CHECK(gitrepo_build_image("https://user:s3cret@127.0.0.1:1/r.git", NULL, NULL, img, &err) < 0);
+	CHECK(gitrepo_build_image("https://user:s3cret@127.0.0.1:1/r.git", NULL, NULL, img, 0, &err) < 0);
 	CHECK_STR_CONTAINS(err.msg, "gitRepo https://***@127.0.0.1:1/r.git: clone failed");
 	CHECK(strstr(err.msg, "s3cret") == NULL);
 	CHECK(entries(images) == 0);
@@ -252,15 +252,13 @@ static void test_timeout(void)
 	snprintf(images, sizeof(images), "%s/slow", tmp);
 	CHECK(mkdir(images, 0700) == 0);
 	snprintf(img, sizeof(img), "%s/c.erofs", images);
-	setenv("CAPSID_GITREPO_TIMEOUT_S", "2", 1);
 	struct capsid_error err = {0};
 	uint64_t t0 = util_now_ms();
-	CHECK(gitrepo_build_image(url, NULL, NULL, img, &err) == -ETIMEDOUT);
+	CHECK(gitrepo_build_image(url, NULL, NULL, img, 2, &err) == -ETIMEDOUT);
 	uint64_t took = util_now_ms() - t0;
 	CHECK(took >= 1500 && took < 15000);
 	CHECK_STR_CONTAINS(err.msg, "clone: timed out after 2 s");
 	CHECK(entries(images) == 0);
-	unsetenv("CAPSID_GITREPO_TIMEOUT_S");
 	close(fd);
 }
 

@@ -252,7 +252,7 @@ static int enter_sandbox(void)
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "--root") && !strcmp(argv[3], "__smbd") && !strcmp(argv[4], "serve"))
-		return smb_keeper_main(argv[2]) < 0 ? 1 : 0;
+		return smb_keeper_main(argv[2], NULL) < 0 ? 1 : 0;
 	RUN_TEST(test_names_and_sizes);
 	if (geteuid() != 0 || access("/usr/sbin/smbd", X_OK) || access("/usr/bin/smbclient", X_OK)) {
 		fprintf(stderr, "needs root, samba and smbclient\n");
@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 		return 1;
 	int rc = enter_sandbox();
 	struct capsid_error err = {0};
-	if (rc < 0 || smb_config_init(tmp, &cfg, &err) < 0) {
+	if (rc < 0 || smb_config_init(tmp, NULL, &cfg, &err) < 0) {
 		fprintf(stderr, "sandbox: %s %s\n", strerror(-rc), err.msg);
 		return 1;
 	}

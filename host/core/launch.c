@@ -17,45 +17,69 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "core_internal.h"
 #include "frame.h"
 #include "monitor.h"
+#include <sys/stat.h>
 #include "util.h"
 #include "vmm.h"
 
 extern char **environ;
 
-static unsigned env_uint(const char *name, unsigned def)
-{
-	const char *v = getenv(name);
-	if (!v || !*v)
-		return def;
-	char *end;
-	unsigned long x = strtoul(v, &end, 10);
-	return *end || x > UINT_MAX ? def : (unsigned)x;
-}
-
-static const char *runtime_default(void)
-{
-	const char *r = getenv("CAPSID_RUNTIME");
-	return r && *r ? r : "builtin";
-}
-
-static int resolve_accel(struct cli_ctx *ctx, const char **out, struct capsid_error *err)
+static int resolve_accel(const struct capsid_config *cfg, const char **out, struct capsid_error *err)
 {
 	enum vmm_accel req;
-	if (vmm_accel_parse(ctx->accel, &req) < 0)
-		return capsid_error_set(err, EINVAL, "--accel %s: must be auto, kvm or tcg", ctx->accel);
+	if (vmm_accel_parse(cfg->accel, &req) < 0)
+		return capsid_error_set(err, EINVAL, "--accel %s: must be auto, kvm or tcg", cfg->accel);
 	char why[256];
 	enum vmm_accel a = vmm_accel_detect(req, NULL, NULL, why, sizeof(why));
-	if (a == VMM_ACCEL_TCG && req == VMM_ACCEL_AUTO && !getenv("CAPSID_QUIET_ACCEL"))
-		cli_warn("using TCG software emulation: %s", why);
+	if (a == VMM_ACCEL_TCG && req == VMM_ACCEL_AUTO && !cfg->quiet_accel && cfg->on_notice)
+		cfg->on_notice("using TCG software emulation: %s", why);
 	*out = vmm_accel_name(a);
 	return 0;
 }
 
-static unsigned memory_overhead_mib(void)
+/* The guest's boot files: CAPSID_GUEST_DIR, else share/capsid/guest beside
+ * the program's bin/ (the build tree and the install tree share a layout). */
+int core_guest_dir(const struct capsid_config *cfg, char *out, size_t len, struct capsid_error *err)
 {
-	return env_uint("CAPSID_MEMORY_OVERHEAD_MIB", 128);
+	if (cfg->guest_dir) {
+		snprintf(out, len, "%s", cfg->guest_dir);
+		return 0;
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return capsid_error_errno(err, errno, "readlink /proc/self/exe");
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, len, "%s/../share/capsid/guest", exe);
+	char probe[PATH_MAX + 16];
+	snprintf(probe, sizeof(probe), "%s/vmlinuz", out);
+	struct stat st;
+	if (stat(probe, &st) < 0)
+		return capsid_error_set(err, ENOENT,
+					"guest image not found at %s (build it with `cmake --build build`, or set "
+					"CAPSID_GUEST_DIR)",
+					out);
+	return 0;
+}
+
+/* The `capsid` program, which runs monitors (`capsid __monitor`): this
+ * very program when it is capsid, else the capsid beside it (capsidd and
+ * the containerd shim are installed next to it). */
+static int capsid_program(char *out, size_t len, struct capsid_error *err)
+{
+	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+	if (n < 0)
+		return capsid_error_errno(err, errno, "readlink /proc/self/exe");
+	out[n] = '\0';
+	char *slash = strrchr(out, '/');
+	if (slash && strcmp(slash + 1, "capsid") != 0 && (size_t)(slash - out) + sizeof("/capsid") <= len)
+		memcpy(slash, "/capsid", sizeof("/capsid"));
+	return 0;
 }
 
 static int send_claim(int fd, const char *body, int spec_fd, int ready_fd)
@@ -81,13 +105,14 @@ static int send_claim(int fd, const char *body, int spec_fd, int ready_fd)
  * with this process's environment, as a fork would have. 1 when it took
  * the group (spec_fd and ready_fd are then its), 0 when the caller starts
  * the monitor itself. */
-static int claim_standby(struct cli_ctx *ctx, const struct group_paths *paths, const struct launch_opts *opts,
-			 const char *accel, const char *runtime, const char *guest, int spec_fd, int ready_fd)
+static int claim_standby(const struct capsid_config *cfg, const struct group_paths *paths,
+			 const struct launch_opts *opts, const char *accel, const char *runtime, const char *guest,
+			 int spec_fd, int ready_fd)
 {
-	if (!opts || !opts->vcpus || !env_uint("CAPSID_WARM_START", 0) || !env_uint("CAPSID_WARM_STANDBY", 0))
+	if (!opts || !opts->vcpus || !cfg->warm_standby)
 		return 0;
 	char dir[PATH_MAX];
-	if (monitor_standby_dir(ctx->root, runtime, opts->vcpus, opts->memory_mib + memory_overhead_mib(), dir,
+	if (monitor_standby_dir(cfg->root, runtime, opts->vcpus, opts->memory_mib + cfg->memory_overhead_mib, dir,
 				sizeof(dir)) < 0)
 		return 0;
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -125,20 +150,20 @@ static void place_fd(int fd, int target)
 		fcntl(fd, F_SETFD, 0);
 }
 
-int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const char *spec_json, size_t len,
-		   const struct launch_opts *opts, struct capsid_error *err)
+int launch_monitor(const struct capsid_config *cfg, const struct group_paths *paths, const char *spec_json,
+		   size_t len, const struct launch_opts *opts, struct capsid_error *err)
 {
 	const char *accel = NULL;
-	int rc = resolve_accel(ctx, &accel, err);
+	int rc = resolve_accel(cfg, &accel, err);
 	if (rc < 0)
 		return rc;
-	char guest[PATH_MAX];
-	rc = cli_guest_dir(guest, sizeof(guest), err);
-	if (rc < 0)
+	char guest[PATH_MAX], program[PATH_MAX];
+	if ((rc = core_guest_dir(cfg, guest, sizeof(guest), err)) < 0 ||
+	    (rc = capsid_program(program, sizeof(program), err)) < 0)
 		return rc;
-	if (!env_uint("CAPSID_CONFINE", 1))
-		cli_warn("confinement is off (CAPSID_CONFINE=0 or --no-confine): QEMU runs as root, unsandboxed");
-	const char *runtime = opts && opts->runtime ? opts->runtime : runtime_default();
+	if (!cfg->confine && cfg->on_notice)
+		cfg->on_notice("confinement is off (CAPSID_CONFINE=0 or --no-confine): QEMU runs as root, unsandboxed");
+	const char *runtime = opts && opts->runtime ? opts->runtime : cfg->runtime;
 	if (strcmp(runtime, "builtin") != 0 && strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
 		return capsid_error_set(err, EINVAL, "runtime %s: must be builtin, crun or runc", runtime);
 
@@ -150,7 +175,7 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 		close(spec_pipe[1]);
 		return capsid_error_errno(err, errno, "pipe");
 	}
-	bool claimed = claim_standby(ctx, paths, opts, accel, runtime, guest, spec_pipe[0], ready_pipe[1]);
+	bool claimed = claim_standby(cfg, paths, opts, accel, runtime, guest, spec_pipe[0], ready_pipe[1]);
 	pid_t child = claimed ? 0 : fork();
 	if (child < 0) {
 		rc = capsid_error_errno(err, errno, "fork");
@@ -178,7 +203,7 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 		signal(SIGINT, SIG_DFL);
 		const char *argv[] = {"capsid",  "--root",  paths->root, "__monitor",   paths->name, "--accel",
 				      accel,     "--runtime", runtime,   "--guest-dir", guest,       NULL};
-		execv("/proc/self/exe", (char *const *)argv);
+		execv(program, (char *const *)argv);
 		_exit(127);
 	}
 	close(spec_pipe[0]);
@@ -211,22 +236,8 @@ int launch_monitor(struct cli_ctx *ctx, const struct group_paths *paths, const c
 	return capsid_error_set(err, EIO, "the monitor exited while starting (see %s)", paths->monitor_log);
 }
 
-int launch_wait_monitor_gone(const struct group_paths *paths, unsigned timeout_ms)
-{
-	uint64_t deadline = util_now_ms() + timeout_ms;
-	for (;;) {
-		int alive = group_monitor_alive(paths);
-		if (alive <= 0)
-			return alive;
-		if (util_now_ms() >= deadline)
-			return -ETIMEDOUT;
-		struct timespec ts = {0, 20 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-}
-
-int launch_request(const struct group_paths *paths, unsigned short type, const char *body, struct json_object **reply,
-		   struct capsid_error *err)
+int core_request(const struct group_paths *paths, unsigned short type, const char *body, struct json_object **reply,
+		 struct capsid_error *err)
 {
 	if (reply)
 		*reply = NULL;
@@ -257,91 +268,3 @@ int launch_request(const struct group_paths *paths, unsigned short type, const c
 	}
 }
 
-/* The arguments of the hidden `__monitor NAME` and `__standby` commands. */
-struct monitor_args {
-	const char *accel, *runtime, *guest, *adopt;
-	unsigned vcpus, memory_mib;
-};
-
-static int parse_monitor_args(int argc, char **argv, int first, struct monitor_args *a,
-			      struct monitor_options *opts)
-{
-	*a = (struct monitor_args){.runtime = "builtin"};
-	for (int i = first; i + 1 < argc; i += 2) {
-		const char *v = argv[i + 1];
-		if (strcmp(argv[i], "--accel") == 0)
-			a->accel = v;
-		else if (strcmp(argv[i], "--runtime") == 0)
-			a->runtime = v;
-		else if (strcmp(argv[i], "--guest-dir") == 0)
-			a->guest = v;
-		else if (strcmp(argv[i], "--adopt") == 0)
-			a->adopt = v;
-		else if (strcmp(argv[i], "--vcpus") == 0)
-			a->vcpus = (unsigned)strtoul(v, NULL, 10);
-		else if (strcmp(argv[i], "--memory-mib") == 0)
-			a->memory_mib = (unsigned)strtoul(v, NULL, 10);
-		else
-			return -EINVAL;
-	}
-	bool warm = env_uint("CAPSID_WARM_START", 0) != 0;
-	*opts = (struct monitor_options){
-		.runtime = a->runtime,
-		.guest_dir = a->guest,
-		.boot_timeout_ms = env_uint("CAPSID_BOOT_TIMEOUT_MS", 120000),
-		.stop_timeout_ms = env_uint("CAPSID_STOP_TIMEOUT_MS", 10000),
-		.backoff_base_ms = env_uint("CAPSID_BACKOFF_BASE_MS", 1000),
-		.backoff_max_ms = env_uint("CAPSID_BACKOFF_MAX_MS", 300000),
-		.memory_overhead_mib = memory_overhead_mib(),
-		.tb_size_mib = env_uint("CAPSID_TB_SIZE_MIB", 12),
-		.memfd_ram = env_uint("CAPSID_MEMFD_RAM", 1) != 0,
-		.warm = warm,
-		.standby = warm && env_uint("CAPSID_WARM_STANDBY", 0) != 0,
-		.standby_idle_s = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600),
-		.qemu = getenv("CAPSID_QEMU") && *getenv("CAPSID_QEMU") ? getenv("CAPSID_QEMU") : NULL,
-		.confine = env_uint("CAPSID_CONFINE", 1) != 0,
-		/* The kubelet's containerLogMaxSize and containerLogMaxFiles defaults. */
-		.log_max_bytes = env_uint("CAPSID_LOG_MAX_BYTES", 10u << 20),
-		.log_max_files = env_uint("CAPSID_LOG_MAX_FILES", 5),
-		.max_execs = env_uint("CAPSID_MAX_EXECS", MONITOR_MAX_EXECS),
-		.vmm_overhead_mib = env_uint("CAPSID_JAIL_VMM_OVERHEAD_MIB", MONITOR_JAIL_VMM_OVERHEAD_MIB),
-	};
-	struct capsid_error err = {0};
-	if (jail_range_parse(getenv("CAPSID_JAIL_UIDS"), &opts->uids, &err) < 0)
-		return -EINVAL;
-	if (opts->max_execs == 0 || opts->max_execs > MONITOR_MAX_EXECS)
-		opts->max_execs = MONITOR_MAX_EXECS;
-	enum vmm_accel accel;
-	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)
-		return -EINVAL;
-	opts->accel = accel;
-	return 0;
-}
-
-int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
-{
-	const char *name = argc > 1 ? argv[1] : NULL;
-	struct monitor_args a;
-	struct monitor_options opts;
-	struct monitor_adopt adopt;
-	struct group_paths paths;
-	struct capsid_error err = {0};
-	if (!name || parse_monitor_args(argc, argv, 2, &a, &opts) < 0 ||
-	    group_paths_init(ctx->root, name, &paths, &err) < 0)
-		return 2;
-	if (a.adopt) {
-		if (monitor_adopt_parse(a.adopt, &adopt) < 0)
-			return 2;
-		opts.adopt = &adopt;
-	}
-	return monitor_main(&paths, &opts, 3, 4);
-}
-
-int cli_cmd_standby_main(struct cli_ctx *ctx, int argc, char **argv)
-{
-	struct monitor_args a;
-	struct monitor_options opts;
-	if (parse_monitor_args(argc, argv, 1, &a, &opts) < 0 || !a.vcpus || !a.memory_mib || !opts.standby)
-		return 2;
-	return monitor_standby_main(ctx->root, &opts, a.vcpus, a.memory_mib);
-}

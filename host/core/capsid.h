@@ -1,0 +1,147 @@
+/* libcapsid: the operations on container groups that every front end
+ * shares. The CLI, capsidd (REST) and containerd-shim-capsid-v2 are thin
+ * clients of this library, and of nothing of each other.
+ *
+ * Each group lives under cfg->root and has a monitor process of its own,
+ * which outlives the caller: a front end that dies loses nothing. Every
+ * call takes the configuration its front end read once at its edge
+ * (capsid_config_from_env), never prints and never exits: a failure returns
+ * -errno and fills the error with words that name the field, the group or
+ * the cause. Documents (show, list, export) are json-c trees in ACI's shape;
+ * the caller frees them (json_object_put). */
+#ifndef CAPSID_CORE_H
+#define CAPSID_CORE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "error.h"
+#include "registry.h"
+
+struct json_object;
+struct spec_group;
+
+/* A Warning event of a group (container NULL: the group's own). */
+typedef void (*capsid_warning_fn)(void *ud, const char *container, const char *name, const char *message);
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* ---- images from registries ---------------------------------------------- */
+
+/* How create pulls a group's images: policy "missing" (NULL: the default),
+ * "always" or "never"; callbacks (each may be NULL) around each pull, its
+ * progress as registry.h reports it, and the image store's warnings. */
+struct capsid_pull_opts {
+	const char *policy;
+	void (*on_start)(void *ud, const char *image);
+	registry_progress_fn progress; /* gets ud */
+	void (*on_end)(void *ud, const char *image);
+	void (*on_store_warning)(void *ud, const char *msg);
+	void *ud;
+};
+
+/* Pull the images of a group that the store lacks (or all of them), with
+ * its imageRegistryCredentials; errors name the container's image field
+ * and give the registry's reason. Nothing half-stored is left. */
+int capsid_group_pull(const struct capsid_config *cfg, const struct spec_group *spec,
+		      const struct capsid_pull_opts *opts, struct capsid_error *err);
+/* The registry client's settings from the configuration. */
+void capsid_registry_config(const struct capsid_config *cfg, struct registry_config *out);
+
+/* ---- lifecycle, continued --------------------------------------------------- */
+
+struct capsid_create_opts {
+	const struct spec_group *spec; /* validated (spec_parse*, spec_from_json) */
+	const char *runtime;	       /* NULL: cfg->runtime */
+	const struct capsid_pull_opts *pull; /* NULL: pull what is missing, quietly */
+	/* Called for every Warning event recorded before the create returned
+	 * (a container that failed to start did so by then). May be NULL. */
+	capsid_warning_fn on_warning;
+	void *ud;
+};
+
+/* Create a group and start its monitor; return once its VM is up and its
+ * containers have started or failed to. Missing images are pulled first
+ * (opts->pull). The images are resolved here, once
+ * (to their manifest digests, which the monitor boots from). A group that
+ * cannot be created leaves nothing behind. */
+int capsid_group_create(const struct capsid_config *cfg, const struct capsid_create_opts *opts,
+			struct capsid_error *err);
+
+/* Boot a stopped or ended group again (with a new monitor when its old one
+ * is gone, unless the group had secure values: they lived only there). */
+int capsid_group_start(const struct capsid_config *cfg, const char *name, struct capsid_error *err);
+/* Stop every container and the VM; the group, its logs and state stay. */
+int capsid_group_stop(const struct capsid_config *cfg, const char *name, struct capsid_error *err);
+/* Restart every container (the group must be running). */
+int capsid_group_restart(const struct capsid_config *cfg, const char *name, struct capsid_error *err);
+/* Stop the group if it runs, then remove everything it made on the host. */
+int capsid_group_delete(const struct capsid_config *cfg, const char *name, struct capsid_error *err);
+/* Stop the group's VM and end its monitor, keeping the group (Stopped, with
+ * its logs): what `capsid system stop` does to every group. */
+int capsid_group_release(const struct capsid_config *cfg, const char *name, struct capsid_error *err);
+/* What of the group lives only in its monitor's memory (*what NULL: nothing;
+ * else "secure environment variables", ...): such a group cannot boot again
+ * once its monitor is gone. */
+int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, const char **what,
+			     struct capsid_error *err);
+
+/* ---- reading ------------------------------------------------------------- */
+
+/* The group's document: its spec (secure values redacted) with ACI's
+ * instance view, made truthful when its monitor died. -ENOENT: no such group. */
+int capsid_group_show(const struct capsid_config *cfg, const char *name, struct json_object **out,
+		      struct capsid_error *err);
+/* The names of every group, sorted (free with capsid_names_free). */
+int capsid_group_list(const struct capsid_config *cfg, char ***names, size_t *n, struct capsid_error *err);
+void capsid_names_free(char **names, size_t n);
+/* The group as a spec that create accepts (ACI's export: secure values,
+ * storage account keys and secret contents left out). */
+int capsid_group_export(const struct capsid_config *cfg, const char *name, struct json_object **out,
+			struct capsid_error *err);
+
+/* ---- logs ---------------------------------------------------------------- */
+
+struct capsid_logs_opts {
+	const char *container; /* NULL: every container, merged by time */
+	long tail;	       /* the last N lines of each, -1: all */
+	bool follow;	       /* then live, until the group ends or *stop */
+	bool events;	       /* with follow: Warning events too (on_warning) */
+	volatile sig_atomic_t *stop;
+	void (*on_line)(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
+			size_t len);
+	capsid_warning_fn on_warning;
+	void *ud;
+};
+
+/* Replay a group's logs (from its files, so also when nothing runs), and
+ * with follow go on live. *exit_code (may be NULL) gets the group's exit
+ * code when it ended while followed: the first non-zero container exit
+ * code in spec order, a container that never started counting as 128. */
+int capsid_group_logs(const struct capsid_config *cfg, const char *name, const struct capsid_logs_opts *opts,
+		      int *exit_code, struct capsid_error *err);
+
+/* ---- exec ---------------------------------------------------------------- */
+
+struct capsid_exec_opts {
+	const char *container; /* NULL: the group's first */
+	char *const *argv;     /* the command, argc words */
+	size_t argc;
+	bool tty;		 /* a terminal, rows x cols */
+	unsigned rows, cols;
+	int in_fd;		 /* -1: no standard input (a terminal stays open) */
+	int out_fd, err_fd;	 /* with a terminal, everything goes to out_fd */
+	int tty_fd;		 /* the caller's terminal, whose size follows; -1: none */
+	/* Set to non-zero by the caller (SIGWINCH): the size of tty_fd is
+	 * sent again. May be NULL. */
+	volatile sig_atomic_t *resized;
+};
+
+/* Run a command in a running container and relay its streams until it
+ * exits; *exit_code gets its exit code (128 + signal when killed). */
+int capsid_group_exec(const struct capsid_config *cfg, const char *name, const struct capsid_exec_opts *opts,
+		      int *exit_code, struct capsid_error *err);
+
+#endif
