@@ -10,7 +10,6 @@ export CAPSID_TEST_PRIVATE_ETC=1 # the SMB account's unix user lives in a privat
 . "$(dirname "$0")/lib.sh"
 
 DOCS=$(cd "$(dirname "$0")/../data/aci-docs" && pwd)
-case_() { echo "--- case: $*"; }
 fetch() { python3 - "$1" <<'P'
 import sys, urllib.request
 print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())
