@@ -11,7 +11,6 @@
 # metadata address and spoofing are integration.network's and unit.net_ns's.
 . "$(dirname "$0")/lib.sh"
 
-case_ "a victim group runs beside the attackers"
 write_spec "$WORK/victim.yaml" victim Always \
 	'c|1|0.25|echo secret-data > /victim-file; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'
 capsid create -f "$WORK/victim.yaml" >/dev/null
