@@ -149,6 +149,7 @@ wait_for "flagweb through 198.51.100.7:8080" fetch http://198.51.100.7:8080/
 [ "$(fetch http://198.51.100.7:8080/)" = flags-say-hi ] || fail "one-liner published port"
 [ "$(capsid show flagweb | json_get 'd["properties"]["ipAddress"]["fqdn"]')" = flagweb.capsid.local ] || fail "dns label"
 capsid delete flagweb
+case_ "az's flags: a bad --cpu and -f with flags are errors that leave nothing"
 if capsid create --name x --image capsid/demo:latest --cpu lots 2>"$WORK/err"; then fail "--cpu lots accepted"; fi
 grep -q -- '--cpu lots: must be a number' "$WORK/err" || fail "bad --cpu message: $(cat "$WORK/err")"
 if capsid create -f "$WORK/nocmd.yaml" --image x 2>"$WORK/err"; then fail "-f with flags accepted"; fi
@@ -163,7 +164,7 @@ fi
 grep -q 'CAPSID_PUBLISH_ADDRESS' "$WORK/err" && grep -q '"all"' "$WORK/err" ||
 	fail "the error does not name the setting: $(cat "$WORK/err")"
 [ ! -e "$ROOT/groups/nopub" ] || fail "the failed create left its group"
-# The setting in the state root's network configuration, not the environment.
+case_ "the publish setting from the state root's network configuration, not the environment"
 echo '{"publishAddress": "all"}' >"$ROOT/networks/config.json"
 capsid create -n nopub --image capsid/demo:latest --ports 8081 --ip-address Public \
 	--command-line "/bin/sh -c 'mkdir -p /w && echo via-config > /w/index.html && exec httpd -f -p 8081 -h /w'" >/dev/null
