@@ -18,7 +18,7 @@ vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
 
 write_spec "$WORK/g.yaml" evil Never 'c|1|0.25|true'
 for mode in garbage oversized early; do
-	case_ "a guest that sends $mode: create fails clearly and leaves nothing"
+	case_ "a hostile guest ($mode frames): create fails clearly and leaves nothing"
 	set +e
 	FAKE_AGENT_MODE=$mode timeout 60 "$CAPSID_BIN" create -f "$WORK/g.yaml" >/dev/null 2>"$WORK/err"
 	rc=$?
