@@ -15,6 +15,33 @@ from agent_client import (AgentClient, AgentError, CREATE, DELETE, ERROR, EXEC, 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
+def case_(what):
+    """Name the case that follows in the test's output, as lib.sh's case_ does."""
+    print("--- case: %s" % what, flush=True)
+
+
+# What each check of Checks is about, as its case line names it.
+CASES = {
+    "hello_world": "CREATE and START a container: its pid, its output, one EXIT last",
+    "stdout_stderr": "stdout and stderr arrive apart",
+    "big_output": "1 MiB of output arrives whole",
+    "kernel_and_hostname": "the container sees the guest kernel and the group's hostname",
+    "container_aslr": "a container's process gets the default personality (ASLR)",
+    "isolation": "capabilities, device filter, masked /proc, own pid 1, only stdio held",
+    "user_resolution": "users and groups resolve from the image",
+    "recreate_same_name": "a container name can be used again after DELETE",
+    "bad_requests": "bad requests are errors; a missing binary fails START or exits non-zero",
+    "malformed_frames": "bad JSON, a wrong type, garbage and an oversized frame: ERROR, channel usable",
+    "input_bursts": "every frame of a burst is handled, however reads split it",
+    "exec_and_signals": "EXEC (exit code, cgroup, stdio, stdin, tty, user) and SIGNAL",
+    "stdio_edges": "rlimits, big stdin and output, a held pipe, an init's stdin pipe and tty",
+    "localhost_between_containers": "two containers reach each other on localhost",
+    "delete_running": "DELETE of a running container kills it; of a created one frees the name",
+    "reconnect": "the host reconnects: a new HELLO, containers keep running, output flows",
+    "shutdown": "SHUTDOWN kills what ignores SIGTERM and answers a DELETE under way",
+}
+
+
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
@@ -444,6 +471,7 @@ class Checks:
 def main(argv):
     sock, runtime, kernel, boot_start = argv[1], argv[2], argv[3], float(argv[4])
     c = AgentClient.connect(sock)
+    case_("HELLO names the kernel and the runtimes (%s); NEGOTIATE comes first, a wrong version is refused" % runtime)
     hello = c.hello(negotiate=False)
     hello_s = time.time() - boot_start
     check(hello["min"] == 1 and hello["max"] >= 1, "HELLO %r" % hello)
@@ -461,6 +489,7 @@ def main(argv):
                  "recreate_same_name", "bad_requests", "malformed_frames", "input_bursts", "exec_and_signals",
                  "stdio_edges",
                  "localhost_between_containers", "delete_running", "reconnect", "shutdown"]:
+        case_("%s (%s)" % (CASES[name], runtime))
         t0 = time.monotonic()
         getattr(t, name)()
         print("  ok %-30s %6.0f ms" % (name, (time.monotonic() - t0) * 1000), flush=True)

@@ -40,6 +40,9 @@ fail() {
 	exit 1
 }
 
+# case_ DESCRIPTION...: name the case that follows in the test's output.
+case_() { echo "--- case: $*"; }
+
 qemu_of_root() { pgrep -f "[q]emu-system.*$ROOT/" || true; }
 
 # Extra processes a test starts (servers): killed on exit.

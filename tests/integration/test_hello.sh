@@ -4,6 +4,7 @@
 # the group; show reports the ACI instance view.
 . "$(dirname "$0")/lib.sh"
 
+case_ "hello world: output on its own streams, from the guest image's kernel with its filesystems"
 write_spec "$WORK/hello.yaml" hello Never 'hello|1|0.5|echo "hello from $(uname -r)"; echo to-stderr >&2; echo "filesystems: $(awk "{print \$NF}" /proc/filesystems | tr "\n" " ")"'
 out=$(capsid run -f "$WORK/hello.yaml" 2>"$WORK/err")
 echo "$out"
@@ -27,17 +28,18 @@ done
 grep -q '^hello | to-stderr$' "$WORK/err" || fail "stderr line not on stderr: $(cat "$WORK/err")"
 grep -q 'to-stderr' <<<"$out" && fail "stderr leaked into stdout"
 
+case_ "an ended group is Succeeded with exit code 0"
 state_is hello Succeeded || fail "state is $(group_state hello), want Succeeded"
 code=$(capsid show hello | json_get 'd["properties"]["containers"][0]["properties"]["instanceView"]["currentState"]["exitCode"]')
 [ "$code" = 0 ] || fail "exitCode $code"
 
-# logs after the group ended (the VM is gone, the monitor idles)
+case_ "logs after the group ended: the VM is gone, the monitor idles"
 logs=$(capsid logs hello 2>/dev/null)
 grep -q "^hello from $guest_kernel\$" <<<"$logs" || fail "logs: $logs"
 capsid logs hello 2>&1 >/dev/null | grep -q '^to-stderr$' || fail "logs: stderr line missing"
 ! qemu_of_root | grep -q . || fail "the VM of an ended group is still running"
 
-# exit code of run is the container's
+case_ "run's exit code is the container's; the group is Failed"
 write_spec "$WORK/three.yaml" three Never 'three|1|0.25|echo about to fail; exit 3'
 set +e
 capsid run -f "$WORK/three.yaml" >/dev/null 2>&1

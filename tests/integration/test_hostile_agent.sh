@@ -18,6 +18,7 @@ vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
 
 write_spec "$WORK/g.yaml" evil Never 'c|1|0.25|true'
 for mode in garbage oversized early; do
+	case_ "a hostile guest ($mode frames): create fails clearly and leaves nothing"
 	set +e
 	FAKE_AGENT_MODE=$mode timeout 60 "$CAPSID_BIN" create -f "$WORK/g.yaml" >/dev/null 2>"$WORK/err"
 	rc=$?
@@ -28,6 +29,7 @@ for mode in garbage oversized early; do
 	pgrep -f "[f]ake_qemu.py.*$ROOT/" >/dev/null && fail "$mode: the fake VM was left running"
 done
 
+case_ "an EXIT that does not validate: the group is Failed with an AgentError event"
 # A valid start, then an EXIT whose body does not validate: the group ends
 # Failed with an AgentError event; the monitor keeps serving.
 FAKE_AGENT_MODE=badexit "$CAPSID_BIN" create -f "$WORK/g.yaml" >/dev/null 2>&1 || true
@@ -36,7 +38,7 @@ capsid show evil | grep -q '"AgentError"' || fail "no AgentError event"
 capsid show evil | grep -q 'invalid EXIT' || fail "event does not say what was wrong"
 capsid delete evil
 
-# A guest that never answers: create gives up after the boot timeout.
+case_ "a guest that never answers: create gives up after the boot timeout"
 set +e
 CAPSID_BOOT_TIMEOUT_MS=3000 FAKE_AGENT_MODE=silent timeout 60 "$CAPSID_BIN" create -f "$WORK/g.yaml" >/dev/null 2>"$WORK/err"
 rc=$?
@@ -44,7 +46,7 @@ set -e
 [ $rc = 1 ] && grep -q 'did not answer' "$WORK/err" || fail "silent guest: exit $rc: $(cat "$WORK/err")"
 [ ! -e "$ROOT/groups/evil" ] || fail "silent: the failed group was left behind"
 
-# The victim: the same QEMU, still answering, its data and logs whole.
+case_ "the victim beside them: the same QEMU, still answering, its data and logs whole"
 [ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file"
 state_is victim Running || fail "victim is $(group_state victim)"

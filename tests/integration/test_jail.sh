@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 OVERHEAD=96
+case_ "a confined create does not warn"
 write_spec "$WORK/a.yaml" jaila Always 'c|1|0.25|echo up; exec sleep 3600'
 write_spec "$WORK/b.yaml" jailb Always 'c|1|0.25|echo up; exec sleep 3600'
 capsid create -f "$WORK/a.yaml" >/dev/null 2>"$WORK/err-a"
@@ -103,14 +104,15 @@ check_confined() {
 	echo "$uid" >"$WORK/uid-$g"
 }
 
+case_ "each group's QEMU is confined (own uid, no capabilities, seccomp, a bare root, few descriptors, its cgroup); two groups, two uids"
 check_confined jaila
 check_confined jailb
 [ "$(cat "$WORK/uid-jaila")" != "$(cat "$WORK/uid-jailb")" ] || fail "two groups share a uid"
-# The group still works: exec, logs.
+case_ "a confined group still works: exec, logs"
 [ "$(capsid exec jaila -- echo hi)" = hi ] || fail "exec in a confined group"
 capsid logs jaila | grep -q '^up$' || fail "logs of a confined group"
 
-# Delete releases the uid and the cgroup; the other group keeps its own.
+case_ "delete releases the uid and the cgroup; the other group keeps its own"
 capsid delete jaila >/dev/null
 [ ! -e "$ROOT/jail/uids/$(cat "$WORK/uid-jaila")" ] || fail "delete kept the uid"
 if [ -f "$WORK/cg-jaila" ]; then
@@ -119,13 +121,14 @@ if [ -f "$WORK/cg-jaila" ]; then
 	done
 fi
 [ -e "$ROOT/jail/uids/$(cat "$WORK/uid-jailb")" ] || fail "the other group lost its uid"
-# A new group takes the lowest free uid again.
+case_ "a new group takes the lowest free uid again"
 write_spec "$WORK/c.yaml" jailc Always 'c|1|0.25|exec sleep 3600'
 capsid create -f "$WORK/c.yaml" >/dev/null
 check_confined jailc
 [ "$(cat "$WORK/uid-jailc")" = "$(cat "$WORK/uid-jaila")" ] || fail "the released uid was not reused"
 capsid delete jailc >/dev/null
 
+case_ "warm start in the jail: a template clone and an adopted ready clone are confined, the uid becomes the group's"
 # Warm start in the jail: a clone of the template (built confined), then a
 # ready clone whose uid and cgroup become the adopting group's.
 export CAPSID_WARM_START=1 CAPSID_WARM_STANDBY=1
@@ -146,7 +149,7 @@ capsid standby stop >/dev/null
 wait_for "the standby's uid released" sh -c "! grep -q '^standby-' '$ROOT'/jail/uids/* 2>/dev/null"
 unset CAPSID_WARM_START CAPSID_WARM_STANDBY
 
-# Off for debugging: a warning, QEMU as root.
+case_ "CAPSID_CONFINE=0 and --no-confine: a warning, QEMU as root"
 write_spec "$WORK/d.yaml" loose Always 'c|1|0.25|exec sleep 3600'
 CAPSID_CONFINE=0 capsid create -f "$WORK/d.yaml" >/dev/null 2>"$WORK/err-d"
 [ "$(grep -c 'warning: confinement is off' "$WORK/err-d")" = 1 ] || fail "no warning: $(cat "$WORK/err-d")"

@@ -15,23 +15,27 @@ boot_files_released() {
 	[ -n "$qemu" ] && [ "$(mapped_rss_kb "$qemu" "$WORK/guest/vmlinuz")" -lt 512 ]
 }
 
+case_ "create prints the name, the group runs and is listed, QEMU gives back the boot files"
 write_spec "$WORK/svc.yaml" svc Always 'web|1|0.25|echo started; exec sleep 3600'
 capsid create -f "$WORK/svc.yaml" | grep -qx svc || fail "create did not print the name"
 wait_for "svc running" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
 capsid list | grep -Eq '^svc +Running' || fail "list: $(capsid list)"
 wait_for "QEMU's kernel pages released" boot_files_released
 
+case_ "a duplicate name is rejected"
 set +e
 capsid create -f "$WORK/svc.yaml" 2>"$WORK/e"
 rc=$?
 set -e
 [ $rc = 1 ] && grep -q 'already exists' "$WORK/e" || fail "duplicate name not rejected: $(cat "$WORK/e")"
 
+case_ "stop: Stopped, no QEMU left, a Killing event"
 capsid stop svc
 state_is svc Stopped || fail "after stop: $(group_state svc)"
 ! qemu_of_root | grep -q . || fail "stop left QEMU running"
 capsid show svc | grep -q '"Killing"' || fail "no Killing event"
 
+case_ "start and restart: running again, every run logged"
 capsid start svc
 wait_for "svc running again" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
 capsid restart svc
@@ -39,6 +43,7 @@ wait_for "svc running after restart" sh -c "$CAPSID_BIN show svc | grep -q '\"st
 wait_for "the new QEMU's kernel pages released" boot_files_released
 wait_for "three runs logged across stop/start" sh -c "[ \$($CAPSID_BIN logs svc | grep -c '^started\$') -ge 3 ]"
 
+case_ "delete of a running group leaves nothing behind; show then says not found"
 monitor_pid=$(cat "$ROOT/groups/svc/monitor.pid")
 capsid delete svc
 [ ! -e "$ROOT/groups/svc" ] || fail "delete left $ROOT/groups/svc"

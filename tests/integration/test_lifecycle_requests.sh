@@ -10,7 +10,7 @@ write_spec "$WORK/svc.yaml" svc Always 'web|1|0.25|echo started; exec sleep 3600
 capsid create -f "$WORK/svc.yaml" >/dev/null
 wait_for "svc running" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
 
-echo "case: stop during a restart's shutdown"
+case_ "stop during a restart's shutdown"
 # The container ignores SIGTERM: the shutdown lasts CAPSID_STOP_TIMEOUT_MS.
 capsid restart svc &
 restart_pid=$!
@@ -22,7 +22,7 @@ state_is svc Stopped || fail "after stop during restart: $(group_state svc)"
 glog svc | grep -q 'vm Restarting -> Stopping (stop)' || fail "the stop did not cancel the restart: $(glog svc | tail)"
 ! glog svc | grep -q 'vm Down -> Booting (start)' || fail "the VM booted again after the stop"
 
-echo "case: stop while the VM boots"
+case_ "stop while the VM boots"
 capsid start svc &
 start_pid=$!
 wait_for "the boot under way" sh -c "grep -q 'vm Down -> Booting (start)' '$ROOT/groups/svc/monitor.log'"
@@ -31,7 +31,7 @@ wait "$start_pid" || fail "the start's client failed"
 state_is svc Stopped || fail "after stop during boot: $(group_state svc)"
 ! qemu_of_root | grep -q . || fail "stop during boot left QEMU running"
 
-echo "case: start again after both"
+case_ "start again after both"
 capsid start svc
 wait_for "svc running again" sh -c "$CAPSID_BIN show svc | grep -q '\"state\": \"Running\"'"
 capsid delete svc

@@ -30,6 +30,7 @@ properties:
       ports: [{port: 8080}]
       resources: {requests: {cpu: 1, memoryInGB: 0.25}}
 Y
+case_ "show reports a Public group's ip and fqdn"
 capsid create -f "$WORK/web.yaml" >/dev/null
 ip_pub=$(capsid show web | json_get 'd["properties"]["ipAddress"]["ip"]')
 fqdn=$(capsid show web | json_get 'd["properties"]["ipAddress"]["fqdn"]')
@@ -37,15 +38,15 @@ web_ip=$(capsid show web | json_get 'd["capsid"]["network"]["privateIp"]')
 [ "$ip_pub" = 192.0.2.1 ] || fail "show ip: $ip_pub"
 [ "$fqdn" = web.capsid.local ] || fail "show fqdn: $fqdn"
 
-# host -> group through the published address
+case_ "the host reaches a group through its published address"
 wait_for "httpd through the published port" fetch http://192.0.2.1:8080/
 [ "$(fetch http://192.0.2.1:8080/)" = web-says-hi ] || fail "published port content"
 
-# DNS label from the host
+case_ "a DNS label resolves from the host"
 answer=$(busybox nslookup web.capsid.local 127.0.0.1 2>&1 || true)
 grep -q 'Address.*192\.0\.2\.1' <<<"$answer" || fail "host DNS lookup: $answer"
 
-# port conflict: another Public group on 8080
+case_ "a port another Public group publishes is a create error that leaves nothing"
 sed 's/^name: web$/name: web2/; s/dnsNameLabel: web$/dnsNameLabel: web2/' "$WORK/web.yaml" >"$WORK/web2.yaml"
 set +e
 capsid create -f "$WORK/web2.yaml" 2>"$WORK/err" >/dev/null
@@ -80,12 +81,14 @@ gw=$(capsid show web | json_get 'd["capsid"]["network"]["gateway"]')
 # busybox-static's wget needs glibc's NSS libraries, which the demo image
 # does not carry: HTTP requests go through nc.
 get() { echo "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $1 $2 | tail -n 1"; }
+case_ "group to group on one network, a DNS label from a guest, a host service blocked"
 out=$(probe same "" "$(get "$web_ip" 8080) | grep -q web-says-hi && echo same-net-ok; nslookup web.capsid.local 2>&1 | grep Address; $(get "$gw" 9999) | grep -q . && echo host-reached || echo host-blocked")
 echo "$out"
 grep -q 'same-net-ok' <<<"$out" || fail "group to group on one network failed"
 grep -q '192\.0\.2\.1' <<<"$out" || fail "DNS label from a guest failed"
 grep -q 'host-blocked' <<<"$out" || fail "guest reached a host service it is not entitled to"
 
+case_ "a group on another network is isolated yet reaches the published port"
 capsid network create other --subnet 10.99.0.0/24
 capsid network list | grep -q '^other' || fail "network list: $(capsid network list)"
 out=$(probe far other "$(get "$web_ip" 8080) | grep -q . && echo crossed || echo isolated; $(get 192.0.2.1 8080)")
@@ -93,6 +96,7 @@ echo "$out"
 grep -q 'isolated' <<<"$out" || fail "a group reached another network"
 grep -q 'web-says-hi' <<<"$out" || fail "published port not reachable like an outside client would"
 
+case_ "network rm of a network in use fails"
 set +e
 capsid network rm default 2>"$WORK/err"
 rc=$?

@@ -24,6 +24,7 @@ Y
 leftovers() {
 	ip -o link show | grep -c 'capsid-t' || true
 }
+case_ "$cycles create/delete cycles (every 25th after a SIGKILLed monitor): the tap and DNAT rule exist while the group does"
 for i in $(seq 1 "$cycles"); do
 	capsid create -f "$WORK/g.yaml" >/dev/null
 	if [ "$i" = 1 ]; then
@@ -37,6 +38,7 @@ for i in $(seq 1 "$cycles"); do
 	capsid delete cycle
 done
 
+case_ "nothing left: no tap, nftables rule, IPAM lease or DNS record"
 [ "$(leftovers)" = 0 ] || fail "taps left: $(ip -o link show | grep capsid-t)"
 if nft list ruleset | grep -Eq 'dport 7000|192\.0\.2\.1'; then fail "rules left: $(nft list ruleset)"; fi
 python3 - "$ROOT/networks/state.json" <<'P' || fail "IPAM leases or DNS records left"

@@ -10,7 +10,6 @@ export CAPSID_TEST_PRIVATE_ETC=1 # the SMB account's unix user lives in a privat
 . "$(dirname "$0")/lib.sh"
 
 DOCS=$(cd "$(dirname "$0")/../data/aci-docs" && pwd)
-case_() { echo "--- case: $*"; }
 fetch() { python3 - "$1" <<'P'
 import sys, urllib.request
 print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())
@@ -150,6 +149,7 @@ wait_for "flagweb through 198.51.100.7:8080" fetch http://198.51.100.7:8080/
 [ "$(fetch http://198.51.100.7:8080/)" = flags-say-hi ] || fail "one-liner published port"
 [ "$(capsid show flagweb | json_get 'd["properties"]["ipAddress"]["fqdn"]')" = flagweb.capsid.local ] || fail "dns label"
 capsid delete flagweb
+case_ "az's flags: a bad --cpu and -f with flags are errors that leave nothing"
 if capsid create --name x --image capsid/demo:latest --cpu lots 2>"$WORK/err"; then fail "--cpu lots accepted"; fi
 grep -q -- '--cpu lots: must be a number' "$WORK/err" || fail "bad --cpu message: $(cat "$WORK/err")"
 if capsid create -f "$WORK/nocmd.yaml" --image x 2>"$WORK/err"; then fail "-f with flags accepted"; fi
@@ -164,7 +164,7 @@ fi
 grep -q 'CAPSID_PUBLISH_ADDRESS' "$WORK/err" && grep -q '"all"' "$WORK/err" ||
 	fail "the error does not name the setting: $(cat "$WORK/err")"
 [ ! -e "$ROOT/groups/nopub" ] || fail "the failed create left its group"
-# The setting in the state root's network configuration, not the environment.
+case_ "the publish setting from the state root's network configuration, not the environment"
 echo '{"publishAddress": "all"}' >"$ROOT/networks/config.json"
 capsid create -n nopub --image capsid/demo:latest --ports 8081 --ip-address Public \
 	--command-line "/bin/sh -c 'mkdir -p /w && echo via-config > /w/index.html && exec httpd -f -p 8081 -h /w'" >/dev/null

@@ -17,7 +17,7 @@ capsid create -f "$WORK/victim.yaml" >/dev/null
 wait_for "victim ticks" sh -c "'$CAPSID_BIN' logs victim | grep -q 'tick 1'"
 vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
 
-# --- a flood on stdout, and too many execs -----------------------------------
+case_ "a flood on stdout: its log files stay within the cap, the newest output kept"
 CAP=262144
 write_spec "$WORK/noisy.yaml" noisy Always \
 	'flood|1|0.25|yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 20000000; echo flood-end; exec sleep 3600'
@@ -30,6 +30,7 @@ for f in "$ROOT"/groups/noisy/logs/*; do
 done
 capsid logs noisy | tail -n 1 | grep -q 'flood-end$' || fail "logs do not end with the newest line: $(capsid logs noisy 2>&1 | tail -n 2 | cut -c1-80)"
 
+case_ "too many execs: one past CAPSID_MAX_EXECS is refused with a clear error"
 # Two long execs hold the group's two slots (one refused while a probe held
 # a slot is started again), then one more is refused with a clear error.
 bg=()
@@ -52,7 +53,7 @@ for _ in $(seq 1 60); do
 done
 [ $refused = 1 ] || fail "a third exec beside two running ones was not refused"
 
-# --- memory, the writable layer, an emptyDir ---------------------------------
+case_ "memory, the writable layer, an emptyDir: the hog stays in its VM and cgroup, its group directory small"
 cat >"$WORK/hog.yaml" <<'Y'
 name: hog
 properties:
@@ -87,7 +88,7 @@ fi
 used=$(du -sk "$ROOT/groups/hog" | cut -f1)
 [ "$used" -lt 20480 ] || fail "the hog's group directory holds $used KiB"
 
-# --- a fork bomb -------------------------------------------------------------
+case_ "a fork bomb: its QEMU's tasks stay within pids.max"
 write_spec "$WORK/bomber.yaml" bomber Never 'bomb|1|0.25|bomb() { bomb | bomb & }; bomb; sleep 20'
 capsid create -f "$WORK/bomber.yaml" >/dev/null 2>&1 || true
 bpid=$(capsid show bomber | json_get 'd["capsid"]["qemuPid"]')
@@ -98,7 +99,7 @@ if kill -0 "$bpid" 2>/dev/null; then
 	[ "$threads" -le 256 ] || fail "bomber QEMU has $threads tasks"
 fi
 
-# --- the victim ---------------------------------------------------------------
+case_ "the victim: the same QEMU, still answering, its data and logs whole"
 [ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file after the attacks"
 state_is victim Running || fail "victim is $(group_state victim)"

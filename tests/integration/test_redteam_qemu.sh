@@ -58,6 +58,7 @@ make_probe() {
 
 ALOG=$ROOT/groups/attacker/monitor.log
 for mode in main mount unshare setuid execve fork reboot; do
+	case_ "a compromised QEMU, probe mode $mode: every attempt is denied or killed by QEMU's filter"
 	make_probe $mode
 	before=$(wc -l <"$ALOG")
 	CAPSID_QEMU=$WORK/probe-$mode capsid start attacker >/dev/null 2>&1 || true
@@ -82,6 +83,7 @@ for mode in main mount unshare setuid execve fork reboot; do
 	fi
 done
 
+case_ "a QEMU that floods its stderr: the monitor's log stays within its cap"
 # A QEMU that floods its stderr (the monitor's log, through a pipe the
 # monitor drains): the log never passes the cap, the rest is dropped.
 make_probe flood
@@ -93,7 +95,7 @@ size=$(stat -c %s "$ALOG")
 [ "$size" -le $((1048576 + 65536)) ] || fail "flood: monitor.log is $size bytes"
 echo "flood: monitor.log $size bytes"
 
-# The victim: the same QEMU, still answering, its data and logs whole.
+case_ "the victim: the same QEMU, still answering, its data and logs whole"
 [ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
 kill -0 "$vpid" || fail "the victim's QEMU is gone"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file after the attack"

@@ -32,6 +32,7 @@ properties:
 EOF
 }
 
+case_ "run pulls an image not in the store with the spec's credentials"
 # The image is not in the store: run pulls it with the spec's credentials.
 write_pull_spec "$WORK/pulled.yaml" pulled "$REG_AUTH/test/app:v1" "$REG_PASS"
 capsid image list | grep -q "test/app" && fail "image present before the run"
@@ -47,6 +48,7 @@ state_is pulled Succeeded || fail "state $(group_state pulled)"
 capsid image list | grep -q "^$REG_AUTH/test/app:v1 .* registry $REG_AUTH/test/app\$" ||
 	fail "image list: $(capsid image list)"
 
+case_ "the registry password is in neither show, the state root nor any process's arguments"
 # The password: not in show, not in the state root, not in any argv.
 capsid show pulled >"$WORK/show.json"
 grep -q imageRegistryCredentials "$WORK/show.json" || fail "show lacks imageRegistryCredentials"
@@ -55,11 +57,13 @@ grep -qF -- "$REG_PASS" "$WORK/show.json" && fail "show reveals the registry pas
 grep -rlF --exclude-dir=work -- "$REG_PASS" "$ROOT" && fail "password stored in: $(grep -rlF --exclude-dir=work -- "$REG_PASS" "$ROOT")"
 [ ! -s "$WORK/argv-hits" ] || fail "password in a process's arguments: $(head -n 3 "$WORK/argv-hits")"
 
+case_ "an image in the store is not pulled again (--pull missing)"
 # Present now: a second group starts without pulling (--pull missing).
 write_pull_spec "$WORK/again.yaml" again "$REG_AUTH/test/app:v1" "$REG_PASS"
 capsid run -f "$WORK/again.yaml" >/dev/null 2>"$WORK/err" || fail "second run: $(cat "$WORK/err")"
 grep -q "pulling" "$WORK/err" && fail "an image in the store was pulled again"
 
+case_ "a wrong password: create names the image field with the registry's reason and leaves nothing"
 # Wrong password: create fails naming the field with the registry's reason;
 # no group, no image, no blob left.
 write_pull_spec "$WORK/bad.yaml" badpull "$REG_AUTH/test/multi:v1" "not-the-password"
@@ -73,6 +77,7 @@ grep -qF -- "not-the-password" "$WORK/err" && fail "the error shows the password
 capsid image list | grep -q "test/multi" && fail "a refused pull left an image"
 [ "$(ls "$ROOT/images/blobs/sha256" | wc -l)" = "$blobs_before" ] || fail "a refused pull left blobs"
 
+case_ "--pull never: a missing image is an error; --pull sometimes is refused"
 # --pull never: a missing image is an error, nothing is fetched.
 write_pull_spec "$WORK/never.yaml" never "$REG_AUTH/test/multi:v1" "$REG_PASS"
 if capsid create --pull never -f "$WORK/never.yaml" >/dev/null 2>"$WORK/err"; then fail "--pull never pulled"; fi

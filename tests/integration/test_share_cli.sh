@@ -29,6 +29,9 @@ fail() {
 	exit 1
 }
 
+# As lib.sh's (not sourced here: this test needs no VM or image).
+case_() { echo "--- case: $*"; }
+
 cleanup() {
 	local rc=$?
 	"$CAPSID_BIN" __smbd stop >/dev/null 2>&1 || true
@@ -69,7 +72,7 @@ smbc() {
 	smbclient "//$ADDR/$3" -A "$WORK/auth" -m SMB3 -c "$4" 2>&1
 }
 
-# --- errors, before anything exists -------------------------------------
+case_ "errors before anything exists name the argument and leave nothing"
 expect_fail "a command is required" capsid share
 expect_fail "unknown command frob" capsid share frob
 expect_fail "exactly one ACCOUNT/SHARE is required" capsid share create
@@ -89,7 +92,7 @@ for sub in create list rm key; do
 	capsid share "$sub" --help | grep -q "usage: capsid share $sub" || fail "share $sub --help"
 done
 
-# --- create, list --------------------------------------------------------
+case_ "create and list (table and json); a duplicate share is an error"
 [ "$(capsid share create acct1/data)" = acct1/data ] || fail "create prints the share"
 capsid share create acct2/data --quota 32M >/dev/null
 capsid share create acct2/logs >/dev/null
@@ -107,7 +110,7 @@ assert [(s["account"], s["share"], s["quotaBytes"]) for s in d] == [
 assert all(os.path.isdir(s["path"]) for s in d)
 P
 
-# --- keys ----------------------------------------------------------------
+case_ "keys: one per account, stable without --rotate, at rest only in the store"
 K1=$(capsid share key acct1)
 K2=$(capsid share key acct2)
 [ ${#K1} = 88 ] && [ ${#K2} = 88 ] || fail "keys of 88 characters expected"
@@ -121,7 +124,7 @@ printf %s "$K1" | python3 -c 'import json,sys; assert json.load(open(sys.argv[1]
 outside=$(grep -rlF --exclude=accounts.json "$K1" "$ROOT/smb" || true)
 [ -z "$outside" ] || fail "a key outside the store: $outside"
 
-# --- with smbd running: rotation and reload -------------------------------
+case_ "with smbd running: a key opens only its account's shares; rotation refuses the old key"
 capsid __smbd start "$ADDR" >/dev/null
 echo hello >"$WORK/hello.txt"
 (cd "$WORK" && smbc acct1 "$K1" data "put hello.txt hello.txt") >"$WORK/smb" || fail "put: $(cat "$WORK/smb")"
@@ -138,13 +141,13 @@ smbc acct1 "$K1B" data ls >"$WORK/smb" || fail "new key refused: $(cat "$WORK/sm
 grep -q hello.txt "$WORK/smb" || fail "new key, wrong share: $(cat "$WORK/smb")"
 [ "$(capsid share key acct2)" = "$K2" ] || fail "rotating acct1 changed acct2's key"
 
-# A share made while smbd runs is served at once (smbd reloads).
+case_ "a share created while smbd runs is served at once"
 capsid share create acct1/more >/dev/null
 smbc acct1 "$K1B" more ls >"$WORK/smb" || fail "new share not served: $(cat "$WORK/smb")"
 smbc acct2 "$K2" data ls >"$WORK/smb" || fail "acct2/data: $(cat "$WORK/smb")"
 grep -q hello.txt "$WORK/smb" && fail "acct2/data shows acct1's file"
 
-# --- rm ------------------------------------------------------------------
+case_ "rm of shares, and of the account with its last share"
 [ "$(capsid share rm acct1/data)" = acct1/data ] || fail "rm prints the share"
 [ ! -e "$ROOT/smb/shares/acct1/data" ] || fail "rm left the data"
 capsid share list | grep -Eq "^acct1 +data " && fail "rm left the share listed"
@@ -159,6 +162,7 @@ capsid share rm acct2/logs >/dev/null
 [ "$(capsid share list | wc -l)" = 1 ] || fail "shares left: $(capsid share list)"
 [ "$(capsid share list -o json | tr -d ' \n')" = "[]" ] || fail "json of no shares"
 
+case_ "smbd ends on its own once no share is left"
 # No share left: smbd ends on its own, pinned or not (bounded wait: a
 # broken keeper fails here instead of hanging).
 for _ in $(seq 1 150); do

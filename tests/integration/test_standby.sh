@@ -20,6 +20,7 @@ has_standby() {
 }
 MACHINE=builtin-1-384 # runtime, vCPUs, MiB (0.25 GB + 128 MiB overhead)
 
+case_ "a warm group leaves a ready clone of its machine, its standby tap off any bridge"
 write_web_spec "$WORK/web.yaml"
 capsid create -f "$WORK/web.yaml" >/dev/null
 glog web | grep -q 'warm start: restored from template' || fail "the first group did not restore: $(glog web)"
@@ -31,6 +32,7 @@ ip -o link show "capsid-s$spid" | grep -q master && fail "the standby tap is on 
 web_ip=$(capsid show web | json_get 'd["capsid"]["network"]["privateIp"]')
 web_boot=$(capsid exec web -- cat /proc/sys/kernel/random/boot_id)
 
+case_ "the next group of the machine takes the ready clone, with its own identity, image, MAC and network"
 # The next group of the machine takes it. Let the clone's clock fall behind
 # first: a clone with the right time shows that IDENTITY set it.
 sleep 4
@@ -60,6 +62,7 @@ ip -o link show "$tap" | grep -q 'master capsid-br' || fail "the group's tap $ta
 [ -z "$(ls "$ROOT/standby/$MACHINE" | grep -v '^lock$\|^standby.log$\|^standby.pid$\|claim.sock\|\.[0-9]*\.\(sock\|log\)$')" ] ||
 	fail "unexpected files in the standby directory: $(ls "$ROOT/standby/$MACHINE")"
 
+case_ "the group that took the clone leaves a new one; its stop and start restore from the template"
 # The group that took the clone left a new one; stop/start of that group
 # restores from the template like any warm group.
 wait_for "a new ready clone" has_standby $MACHINE "$spid"
@@ -68,6 +71,7 @@ capsid start probe
 glog probe | grep -q 'warm start: restored from template' || fail "start did not restore: $(glog probe)"
 [ "$(capsid exec probe -- hostname)" = probe ] || fail "hostname after start"
 
+case_ "a group of another template does not take the clone: the clone is ended, nothing of it left"
 # A different template (another translation cache size) for the same
 # machine: the clone is not used, it is ended, the group restores from its
 # own template; nothing of the clone is left.
@@ -80,7 +84,7 @@ glog tb | grep -q 'warm start: built template' || fail "tb did not build its own
 ! pgrep -P "$spid" -f qemu-system >/dev/null || fail "the refused clone's QEMU still runs"
 capsid delete tb
 
-# A standby killed outright takes its QEMU with it; the next one removes its tap.
+case_ "a standby killed outright takes its QEMU with it; the next one removes its tap"
 wait_for "a ready clone after tb" has_standby $MACHINE
 spid=$(standby_pid $MACHINE)
 kill -9 "$spid"
@@ -90,6 +94,7 @@ capsid create -f "$WORK/p3.yaml" >/dev/null
 wait_for "a ready clone after the kill" has_standby $MACHINE "$spid"
 ! ip link show "capsid-s$spid" >/dev/null 2>&1 || fail "the killed standby's tap is left"
 
+case_ "system status lists the ready clone; with its lock file removed it ends, with its QEMU"
 # `system status` lists the ready clone. Its lock file removed from under it
 # (as with its state root): the clone notices and ends, with its QEMU.
 spid=$(standby_pid $MACHINE)
@@ -100,9 +105,11 @@ wait_for "the ready clone to end once its directory is removed" sh -c "! pgrep -
 wait_for "its QEMU to go" sh -c "! pgrep -f \"[q]emu-system.*standby/$MACHINE/agent.$spid.sock\""
 
 # Off by default: without CAPSID_WARM_STANDBY no clone is kept.
+case_ "standby stop ends every ready clone and its tap"
 capsid standby stop
 [ "$(ready_count)" = 0 ] || fail "standby stop left ready clones: $(capsid standby list)"
 ! ip -o link show | grep -q 'capsid-s[0-9]' || fail "standby taps left: $(ip -o link show | grep capsid-s)"
+case_ "without CAPSID_WARM_STANDBY no clone is kept"
 unset CAPSID_WARM_STANDBY
 write_spec "$WORK/q.yaml" q Never 'q|1|0.25|echo q-up; sleep 1000000'
 capsid create -f "$WORK/q.yaml" >/dev/null

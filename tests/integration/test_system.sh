@@ -25,7 +25,7 @@ processes_of() { pgrep -f -- "$1( |/|$)" || true; }
 no_smbd_of() { [ -z "$(smbd_of "$1")" ] && [ -z "$(keeper_of "$1")" ]; }
 status_get() { capsid system status -o json | json_get "$1"; }
 
-# --- a state root removed from under a running smbd ---------------------------
+case_ "a state root removed from under a running smbd: it ends on its own"
 ROOT2=$(mktemp -d /tmp/cs2.XXXXXX)
 ip addr add 10.251.0.1/32 dev lo
 "$CAPSID_BIN" --root "$ROOT2" share create acct2/data >/dev/null
@@ -37,7 +37,7 @@ rm -rf "$ROOT2"
 wait_for "smbd to end once its state root is removed" no_smbd_of "$ROOT2"
 CLEANUP_PIDS=() # gone: their pids may be another's by now
 
-# --- smbd lives as long as a group mounts its share ---------------------------
+case_ "smbd runs while a group mounts a share of the embedded service"
 capsid share create acct1/data >/dev/null
 KEY=$(capsid share key acct1)
 SHARE_DIR=$(capsid share list -o json | json_get '[s["path"] for s in d if s["share"] == "data"][0]')
@@ -61,7 +61,7 @@ wait_for "the group's file in the share" test -s "$SHARE_DIR/hello"
 KEEPER=$(keeper_of "$ROOT")
 [ -n "$(smbd_of "$ROOT")" ] && [ -n "$KEEPER" ] || fail "smbd does not run while a group mounts its share"
 
-# status: the monitor, the VM and both services, with pids that are the real ones.
+case_ "system status lists the monitor, the VM and both services with their real pids and addresses"
 capsid system status -o json >"$WORK/status.json"
 MON=$(json_get '[g["monitorPid"] for g in d["groups"] if g["name"] == "sharer"][0]' <"$WORK/status.json")
 QEMU=$(json_get '[g["qemuPid"] for g in d["groups"] if g["name"] == "sharer"][0]' <"$WORK/status.json")
@@ -83,20 +83,20 @@ grep -Eq "^monitor +sharer +$MON +Running" "$WORK/status.txt" || fail "status ta
 grep -Eq "^vm +sharer +$QEMU " "$WORK/status.txt" || fail "status table: $(cat "$WORK/status.txt")"
 grep -Eq "^service +smbd +$KEEPER " "$WORK/status.txt" || fail "status table: $(cat "$WORK/status.txt")"
 
-# stop refuses: the share's key lives only in the monitor. Nothing is stopped.
+case_ "system stop refuses while a group's share key lives only in its monitor; nothing is stopped"
 if capsid system stop >"$WORK/stop.out" 2>&1; then fail "system stop ended a group with secure values without --force"; fi
 grep -q 'group sharer has volume secrets' "$WORK/stop.out" || fail "stop does not name the group: $(cat "$WORK/stop.out")"
 grep -q -- '--force' "$WORK/stop.out" || fail "stop does not name --force: $(cat "$WORK/stop.out")"
 state_is sharer Running || fail "a refused stop changed the group: $(group_state sharer)"
 [ "$(keeper_of "$ROOT")" = "$KEEPER" ] || fail "a refused stop ended smbd"
 
-# The group goes, the share stays: smbd ends on its own.
+case_ "the group goes, the share stays: smbd ends on its own"
 capsid delete sharer >/dev/null
 wait_for "smbd to end with the last group using it" no_smbd_of "$ROOT"
 capsid share list | grep -Eq '^acct1 +data ' || fail "the share went with smbd"
 capsid share rm acct1/data >/dev/null
 
-# --- system stop --------------------------------------------------------------
+case_ "system stop ends every process of the root; the group shows Stopped with its logs"
 write_spec "$WORK/plain.yaml" plain Always 'a|1|0.25|echo plain-says-hi; sleep 600'
 capsid create -f "$WORK/plain.yaml" >/dev/null
 wait_for "plain's output" sh -c "'$CAPSID_BIN' logs plain | grep -q plain-says-hi"
@@ -117,12 +117,13 @@ capsid logs plain | grep -q plain-says-hi || fail "the group's logs went with sy
 [ "$(capsid system status -o json | json_get 'len(d["groups"]) + len(d["services"]) + len(d["standbys"])')" = 0 ] ||
 	fail "status after stop: $(capsid system status)"
 
-# It starts again (no secure values), with the services it needs.
+case_ "a group system stop ended starts again, with the services it needs"
 capsid start plain >/dev/null
 wait_for "plain runs again" state_is plain Running
 wait_for "plain's second output" sh -c "[ \"\$('$CAPSID_BIN' logs plain | grep -c plain-says-hi)\" -ge 2 ]"
 [ -n "$(status_get '[s["pid"] for s in d["services"] if s["name"] == "dns"][0]')" ] || fail "no DNS responder after start"
 
+case_ "system stop refuses a group with a secure value; --force stops it with a warning and start then refuses it"
 # --force: a group with a secure value is stopped too, with a warning, and
 # cannot be started again (the value died with its monitor).
 cat >"$WORK/secret.yaml" <<'Y'

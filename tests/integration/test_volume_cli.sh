@@ -5,7 +5,7 @@
 # concurrent operation, rm, and the errors a user sees.
 . "$(dirname "$0")/lib.sh"
 
-# --- errors that need no appliance -------------------------------------------
+case_ "errors that need no appliance name their cause and leave nothing"
 capsid volume --help | grep -q "capsid volume COMMAND" || fail "volume --help"
 capsid volume cp --help | grep -q "NAME:/PATH" || fail "volume cp --help"
 out=$(capsid volume create Bad_Name --size 64M 2>&1) && fail "a bad name was accepted"
@@ -24,7 +24,7 @@ out=$(capsid volume rm nothing 2>&1) && fail "rm of a missing volume succeeded"
 echo "$out" | grep -q 'no volume nothing' || fail "rm message: $out"
 [ -z "$(ls -A "$ROOT/volumes" 2>/dev/null)" ] || fail "failed commands left files: $(ls "$ROOT/volumes")"
 
-# --- create and seed ---------------------------------------------------------------
+case_ "create and list a volume; a second create is an error"
 t0=$(date +%s%N)
 capsid volume create data --size 64M >/dev/null
 echo "create 64M: $((($(date +%s%N) - t0) / 1000000)) ms"
@@ -41,9 +41,10 @@ printf '#!/bin/sh\necho run\n' >"$WORK/site/run.sh"
 chmod 755 "$WORK/site/run.sh"
 ln -s index.html "$WORK/site/home.html"
 
+case_ "copy a file in"
 capsid volume cp "$WORK/blob.bin" data:/ || fail "cp a file in"
 
-# While a copy holds the volume, rm is refused and names it.
+case_ "while a copy holds the volume, rm is refused and names it"
 capsid volume cp "$WORK/site" data:/ &
 cp_pid=$!
 wait_for "the copy to hold the volume" sh -c "'$CAPSID_BIN' volume list | grep -q 'capsid volume cp'"
@@ -52,7 +53,7 @@ echo "$out" | grep -q 'volume data is in use by capsid volume cp' || fail "busy 
 wait "$cp_pid" || fail "cp a directory in"
 capsid volume list | grep -Eq '^data .* -$' || fail "still attached after the copy: $(capsid volume list)"
 
-# --- copy out and compare ----------------------------------------------------------
+case_ "copy a file and a tree out: the same bytes, modes and symlinks; a missing path is an error"
 capsid volume cp data:/site "$WORK/out" || fail "cp a directory out"
 capsid volume cp data:/blob.bin "$WORK/out" || fail "cp a file out"
 cmp "$WORK/blob.bin" "$WORK/out/blob.bin" || fail "blob.bin differs"
@@ -62,7 +63,7 @@ diff -r --no-dereference "$WORK/site" "$WORK/out/site" || fail "site differs"
 out=$(capsid volume cp data:/missing "$WORK/out" 2>&1) && fail "cp of a missing path succeeded"
 echo "$out" | grep -q '/missing is not a regular file or directory in the volume' || fail "missing path: $out"
 
-# --- remove ------------------------------------------------------------------------
+case_ "rm of a volume leaves nothing"
 capsid volume rm data >/dev/null
 [ "$(capsid volume list | wc -l)" = 1 ] || fail "list after rm: $(capsid volume list)"
 [ -z "$(ls -A "$ROOT/volumes")" ] || fail "rm left files: $(ls "$ROOT/volumes")"

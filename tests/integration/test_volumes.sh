@@ -31,7 +31,7 @@ for c in d["properties"]["containers"]:
 }
 done_running() { ! state_is "$1" Running && ! state_is "$1" Pending; }
 
-# --- emptyDir and secret ------------------------------------------------------
+case_ "an emptyDir shared by two containers (one read-only) survives a restart; a secret's content and mode, nowhere on the host"
 # c1 counts its runs in the emptyDir and fails its first run: OnFailure
 # restarts it, and the second run finds the count of the first. c2 reads
 # the count through a read-only mount of the same emptyDir.
@@ -78,14 +78,14 @@ if grep -rqs --exclude-dir=work -e 'secret-token-42' -e 'c2VjcmV0LXRva2VuLTQy' "
 	fail "secret on host disk: $(grep -rls --exclude-dir=work -e 'secret-token-42' -e 'c2VjcmV0LXRva2VuLTQy' "$ROOT")"
 fi
 capsid delete ed >/dev/null
-# A new group of the same name starts with an empty emptyDir.
+case_ "a new group of the same name starts with an empty emptyDir"
 sed -i 's/restartPolicy: OnFailure/restartPolicy: Never/' "$WORK/ed.yaml"
 capsid create -f "$WORK/ed.yaml" >/dev/null
 wait_for "c1 ends" sh -c "'$CAPSID_BIN' logs ed --container c1 | grep -q run-"
 capsid logs ed --container c1 | grep -qx 'run-1' || fail "emptyDir outlived its group: $(capsid logs ed --container c1)"
 capsid delete ed >/dev/null
 
-# --- an SMB share of the embedded service -------------------------------------
+case_ "an SMB share of the embedded service: written by one group, seen on the host, read by another"
 capsid share create acct1/data >/dev/null
 KEY=$(capsid share key acct1)
 SHARE_DIR=$(capsid share list -o json | json_get '[s["path"] for s in d if s["share"] == "data"][0]')
@@ -118,22 +118,23 @@ wait_for "the writer's file on the host" test -s "$SHARE_DIR/from-writer"
 share_spec "$WORK/r.yaml" reader 'cat /mnt/files/from-writer'
 capsid run --rm -f "$WORK/r.yaml" >"$WORK/r.out"
 grep -q 'written-by-writer' "$WORK/r.out" || fail "second group cannot read the first's file: $(cat "$WORK/r.out")"
+case_ "the same through the address map (CAPSID_SMB_ADDRESSES)"
 # The same through the address map: the server name ACCOUNT.file.ZONE mapped
 # to the gateway by configuration rather than found in the embedded service.
 GATEWAY=$(capsid show writer | json_get 'd["capsid"]["network"]["gateway"]')
 CAPSID_SMB_ADDRESSES="acct1.file.capsid.local=$GATEWAY" capsid run --rm -f "$WORK/r.yaml" >"$WORK/r.out"
 grep -q 'written-by-writer' "$WORK/r.out" || fail "mapped server: $(cat "$WORK/r.out")"
-# An account no configuration knows: create fails naming the volume and account.
+case_ "an account no configuration knows: create fails naming the volume and account"
 sed 's/storageAccountName: acct1/storageAccountName: nobody1/; s/name: reader/name: nobody/' "$WORK/r.yaml" >"$WORK/nobody.yaml"
 if capsid create -f "$WORK/nobody.yaml" >"$WORK/nobody.out" 2>&1; then fail "an unknown storage account was accepted"; fi
 grep -q 'volume files: storage account nobody1' "$WORK/nobody.out" || fail "unknown account message: $(cat "$WORK/nobody.out")"
 [ ! -e "$ROOT/groups/nobody" ] || fail "the failed create left its group"
-# SMB on the gateway is for groups with share volumes only.
+case_ "SMB on the gateway is for groups with share volumes only"
 write_spec "$WORK/noshare-net.yaml" plain Never "a|1|0.25|nc -w 3 $GATEWAY 445 </dev/null && echo SMB-OPEN || echo SMB-CLOSED"
 capsid run --rm -f "$WORK/noshare-net.yaml" >"$WORK/plain.out" 2>&1 || true
 grep -q SMB-CLOSED "$WORK/plain.out" || fail "a group without share volumes reaches smbd: $(cat "$WORK/plain.out")"
 
-# The key is in no output, state file or host process argument.
+case_ "the key is in no output, state file or host process argument"
 capsid show writer >"$WORK/show.json"
 capsid show writer -o yaml >>"$WORK/show.json"
 capsid logs writer >>"$WORK/show.json"
@@ -146,7 +147,7 @@ for p in /proc/[0-9]*/cmdline; do
 done
 capsid delete writer >/dev/null
 
-# readOnly on the volume and on the mount: writes are refused.
+case_ "readOnly on the volume and on the mount: writes are refused"
 share_spec "$WORK/ro1.yaml" ro-vol 'echo x > /mnt/files/ro-attempt && echo WROTE || echo REFUSED' ', readOnly: true'
 capsid run --rm -f "$WORK/ro1.yaml" >"$WORK/ro1.out" || true
 grep -q REFUSED "$WORK/ro1.out" || fail "azureFile readOnly not enforced: $(cat "$WORK/ro1.out")"
@@ -155,6 +156,7 @@ capsid run --rm -f "$WORK/ro2.yaml" >"$WORK/ro2.out" || true
 grep -q REFUSED "$WORK/ro2.out" || fail "volumeMounts readOnly not enforced: $(cat "$WORK/ro2.out")"
 [ ! -e "$SHARE_DIR/ro-attempt" ] || fail "a read-only mount wrote to the share"
 
+case_ "a wrong key: the container fails with an event naming the volume, and create returns"
 # A wrong key and a missing share: the container fails with an event naming
 # the volume (restartPolicy Never: the group fails), and create returns.
 WRONG=$(printf '%088d' 0 | tr 0 A)
@@ -167,6 +169,7 @@ grep -qi 'access denied\|permission denied' "$WORK/ev" || fail "wrong key: event
 [ "$(group_state badkey)" = Failed ] || fail "wrong key: group is $(group_state badkey)"
 if capsid logs badkey | grep -q should-not-run; then fail "the container ran without its volume"; fi
 capsid delete badkey >/dev/null
+case_ "a missing share: the container fails with an event naming the volume and share"
 share_spec "$WORK/noshare.yaml" noshare 'echo should-not-run' '' '' "$KEY" nosuchshare
 capsid create -f "$WORK/noshare.yaml" >/dev/null 2>&1 || true
 wait_for "noshare ends" done_running noshare
@@ -175,6 +178,7 @@ grep -q 'volume files' "$WORK/ev" && grep -q 'nosuchshare' "$WORK/ev" ||
 	fail "missing share: no event naming the volume and share: $(cat "$WORK/ev")"
 capsid delete noshare >/dev/null
 
+case_ "two groups append to one file at once: nothing lost or duplicated"
 # Two groups append to one file at once, 150 lines each. SMB has no atomic
 # append across clients (Azure Files neither): writers take a lock, here a
 # directory (mkdir is atomic on the server); each append then opens the
@@ -201,12 +205,13 @@ capsid logs app2 | grep -q appended-all || fail "app2 did not finish: $(capsid l
 capsid delete app1 >/dev/null
 capsid delete app2 >/dev/null
 
+case_ "share data survives every group's deletion and a restart of smbd"
 # Share data survives the deletion of every group and a restart of smbd:
 # the next group that mounts the share starts the service again.
 "$CAPSID_BIN" __smbd stop >/dev/null
 ! pgrep -f "[s]mbd .*$ROOT/" >/dev/null || fail "smbd still running after stop"
 capsid run --rm -f "$WORK/r.yaml" >"$WORK/r2.out"
 grep -q 'written-by-writer' "$WORK/r2.out" || fail "share data lost across an smbd restart: $(cat "$WORK/r2.out")"
-# That group gone, nothing uses the service: smbd ends on its own.
+case_ "that group gone, nothing uses the service: smbd ends on its own"
 wait_for "smbd to end with its last group" sh -c "! pgrep -f '[s]mbd .*$ROOT/'"
 echo PASS

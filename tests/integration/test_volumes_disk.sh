@@ -9,7 +9,7 @@
 
 done_running() { ! state_is "$1" Running && ! state_is "$1" Pending; }
 
-# --- gitRepo ----------------------------------------------------------------------
+case_ "a gitRepo at a revision, with directory honoured, read-only"
 REPO=$WORK/app.git
 git init -q --bare "$REPO"
 git clone -q "$REPO" "$WORK/src" 2>/dev/null
@@ -49,12 +49,13 @@ grep -q 'app | version-1' "$WORK/git.out" || fail "revision v1 not checked out a
 grep -q 'app | version-2' "$WORK/git.out" || fail "default branch not in the repository's directory: $(cat "$WORK/git.out")"
 grep -q 'Read-only file system' "$WORK/git.out" || fail "gitRepo volume is writable: $(cat "$WORK/git.out")"
 
+case_ "a gitRepo of a repository that does not exist: create names it and leaves nothing"
 sed "s|$REPO|$WORK/missing.git|g; s/name: git/name: gitbad/" "$WORK/git.yaml" >"$WORK/gitbad.yaml"
 if capsid create -f "$WORK/gitbad.yaml" >"$WORK/gitbad.out" 2>&1; then fail "a missing repository was accepted"; fi
 grep -q "$WORK/missing.git" "$WORK/gitbad.out" || fail "the error does not name the repository: $(cat "$WORK/gitbad.out")"
 [ ! -e "$ROOT/groups/gitbad" ] || fail "a failed create left its group directory"
 
-# --- capsidDisk ------------------------------------------------------------------
+case_ "a capsidDisk written by one group"
 capsid volume create pdata --size 64M >/dev/null
 
 # disk_spec FILE NAME COMMAND [VOLUME-EXTRA]
@@ -80,23 +81,26 @@ disk_spec "$WORK/d1.yaml" d1 'seq 1 1000 > /store/numbers; sync; echo wrote; sle
 capsid create -f "$WORK/d1.yaml" >/dev/null
 wait_for "d1 writes" sh -c "'$CAPSID_BIN' logs d1 | grep -q wrote"
 
-# A second writer is refused while d1 has the disk, naming the holder.
+case_ "a second writer is refused while the first has the disk, naming the holder"
 disk_spec "$WORK/d2.yaml" d2 'echo should-not-run'
 if capsid create -f "$WORK/d2.yaml" >"$WORK/d2.out" 2>&1; then fail "a second writer was attached"; fi
 grep -q 'attached read-write by group d1' "$WORK/d2.out" || fail "second writer message: $(cat "$WORK/d2.out")"
 [ ! -e "$ROOT/groups/d2" ] || fail "the refused group left its directory"
 
+case_ "the next group reads the disk after the first is deleted"
 capsid delete d1 >/dev/null
 disk_spec "$WORK/d3.yaml" d3 'sha256sum /store/numbers'
 capsid run --rm -f "$WORK/d3.yaml" >"$WORK/d3.out"
 want=$(seq 1 1000 | sha256sum | cut -d' ' -f1)
 grep -q "$want" "$WORK/d3.out" || fail "disk data did not survive the group: $(cat "$WORK/d3.out")"
 
+case_ "readOnly on a capsidDisk is enforced"
 disk_spec "$WORK/d4.yaml" d4 'cat /store/numbers | wc -l; echo x > /store/new 2>&1 || true' ', readOnly: true'
 capsid run --rm -f "$WORK/d4.yaml" >"$WORK/d4.out" 2>&1
 grep -q 'app | 1000' "$WORK/d4.out" || fail "read-only attach cannot read: $(cat "$WORK/d4.out")"
 grep -q 'Read-only file system' "$WORK/d4.out" || fail "readOnly disk is writable: $(cat "$WORK/d4.out")"
 
+case_ "volume cp copies the disk's data out"
 mkdir "$WORK/out"
 capsid volume cp pdata:/numbers "$WORK/out" >/dev/null
 [ "$(sha256sum <"$WORK/out/numbers" | cut -d' ' -f1)" = "$want" ] || fail "volume cp out: content differs"

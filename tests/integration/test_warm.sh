@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 export CAPSID_WARM_START=1
 
+case_ "the first group builds the template and starts as its clone"
 # A web server the clone reaches over the group network, by address.
 write_web_spec "$WORK/web.yaml"
 capsid create -f "$WORK/web.yaml" >/dev/null
@@ -16,6 +17,7 @@ tdir=$(ls -d "$ROOT"/templates/*/)
 for f in ram state placeholder meta.json; do [ -e "$tdir/$f" ] || fail "template lacks $f"; done
 web_ip=$(capsid show web | json_get 'd["capsid"]["network"]["privateIp"]')
 
+case_ "a second group is a clone with its own hostname, clock and MAC that reaches another group"
 # The second group is a clone of the same template, not a new build. The
 # template's clock stopped at its save: let it fall behind first, so a clone
 # with the right time shows that IDENTITY set it.
@@ -37,11 +39,13 @@ want_mac=$(capsid show probe | json_get 'd["capsid"]["network"]["mac"]')
 grep -qx "mac=$want_mac" <<<"$out" || fail "the clone's NIC has not the group's MAC $want_mac: $out"
 grep -qx 'web-says-hi' <<<"$out" || fail "the clone cannot reach another group: $out"
 
+case_ "exec into the clone"
 # exec into the clone; kernel entropy was credited by IDENTITY
 got=$(capsid exec probe -- sh -c 'hostname; cat /proc/sys/kernel/random/boot_id')
 echo "exec: $got"
 [ "$(head -n 1 <<<"$got")" = probe ] || fail "exec hostname: $got"
 
+case_ "clones differ in boot_id and CRNG output"
 # A third clone: boot_id and CRNG output differ between clones.
 write_spec "$WORK/p2.yaml" p2 Never 'p2|1|0.25|echo "boot=$(cat /proc/sys/kernel/random/boot_id)"; echo "rnd=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"'
 out2=$(capsid run --rm -f "$WORK/p2.yaml")
@@ -53,7 +57,7 @@ r2=$(sed -n 's/^p2 | rnd=//p' <<<"$out2")
 [ -n "$b2" ] && [ "$b1" != "$b2" ] || fail "two clones share boot_id $b1"
 [ -n "$r2" ] && [ "$r1" != "$r2" ] || fail "two clones read the same urandom bytes"
 
-# stop / start / delete: the restart is a clone again
+case_ "stop, start and delete of a clone: the restart is a clone again, no QEMU left"
 capsid stop probe
 state_is probe Stopped || fail "stop: state $(group_state probe)"
 ! pgrep -f "[q]emu-system.*$ROOT/groups/probe/" >/dev/null || fail "QEMU of a stopped clone still runs"
@@ -65,6 +69,7 @@ capsid delete probe
 capsid delete web
 [ -z "$(qemu_of_root)" ] || fail "QEMU left after delete: $(qemu_of_root)"
 
+case_ "a template whose state does not load: the group boots cold"
 # A template whose state does not load (e.g. a QEMU changed under it) does
 # not stop a group: its clone is killed and the group boots cold.
 echo "not a migration stream" >"$tdir/state"
@@ -75,7 +80,7 @@ glog fb | grep -q 'warm start: restore failed.*booting cold' || fail "no cold fa
 capsid delete fb
 [ -z "$(qemu_of_root)" ] || fail "QEMU left after the fallback: $(qemu_of_root)"
 
-# Opt-in: without the variable a group boots cold and never mentions templates.
+case_ "without CAPSID_WARM_START a group boots cold and never mentions templates"
 unset CAPSID_WARM_START
 write_spec "$WORK/cold.yaml" cold Never 'cold|1|0.25|hostname'
 out=$(capsid run -f "$WORK/cold.yaml")
