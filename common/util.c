@@ -143,25 +143,24 @@ int util_rm_rf(const char *path)
 	return rc < 0 ? -errno : rc;
 }
 
-static int unix_address(const char *path, struct sockaddr_un *addr)
+/* A socket of type and the address of path, or -errno. */
+static int unix_socket(const char *path, int type, struct sockaddr_un *addr)
 {
 	*addr = (struct sockaddr_un){.sun_family = AF_UNIX};
 	size_t len = strlen(path);
 	if (len >= sizeof(addr->sun_path))
 		return -ENAMETOOLONG;
 	memcpy(addr->sun_path, path, len + 1);
-	return 0;
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
 }
 
 int util_unix_connect(const char *path, int type)
 {
 	struct sockaddr_un addr;
-	int rc = unix_address(path, &addr);
-	if (rc < 0)
-		return rc;
-	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd = unix_socket(path, type, &addr);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		return -errno;
 	return TAKE_FD(fd);
@@ -170,12 +169,9 @@ int util_unix_connect(const char *path, int type)
 int util_unix_listen(const char *path, int type, int backlog)
 {
 	struct sockaddr_un addr;
-	int rc = unix_address(path, &addr);
-	if (rc < 0)
-		return rc;
-	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd = unix_socket(path, type, &addr);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 || listen(fd, backlog) < 0)
 		return -errno;

@@ -153,69 +153,35 @@ static void yaml_print(struct json_object *v, int indent, bool in_seq)
 	}
 }
 
-int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
+/* `show` and `export`: NAME and -o json|yaml. Returns -1 to go on, else the
+ * exit code. */
+static int name_and_format(int argc, char **argv, const char *help, const char **name, const char **format)
 {
-	static const char help[] = "usage: capsid show NAME [-o json|yaml]\n"
-				   "Show a group's spec (secure values redacted) and ACI-shaped instance view.\n";
+	const char *cmd = argv[0];
 	if (cli_wants_help(argc, argv)) {
 		fputs(help, stdout);
 		return 0;
 	}
-	const char *name = NULL, *format = "json";
+	*name = NULL;
 	for (int i = 1; i < argc; i++) {
 		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
-			format = argv[++i];
-		else if (!name && argv[i][0] != '-')
-			name = argv[i];
+			*format = argv[++i];
+		else if (!*name && argv[i][0] != '-')
+			*name = argv[i];
 		else
-			return cli_fail("show: unexpected argument %s", argv[i]);
+			return cli_fail("%s: unexpected argument %s", cmd, argv[i]);
 	}
-	if (!name) {
+	if (!*name) {
 		fputs(help, stderr);
-		return cli_fail("show: NAME is required");
+		return cli_fail("%s: NAME is required", cmd);
 	}
-	if (strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0)
-		return cli_fail("show: -o %s: must be json or yaml", format);
-	struct capsid_error err = {0};
-	struct json_object *doc = NULL;
-	if (capsid_group_show(ctx->cfg, name, &doc, &err) < 0)
-		return cli_fail("%s", err.msg);
-	if (strcmp(format, "yaml") == 0)
-		yaml_print(doc, 0, false);
-	else
-		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(doc);
-	return 0;
+	if (strcmp(*format, "json") != 0 && strcmp(*format, "yaml") != 0)
+		return cli_fail("%s: -o %s: must be json or yaml", cmd, *format);
+	return -1;
 }
 
-int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
+static int print_doc(struct json_object *doc, const char *format)
 {
-	static const char help[] = "usage: capsid export NAME [-o yaml|json]\n"
-				   "Print the group as an ACI spec that `capsid create -f` accepts (YAML by\n"
-				   "default); secure values, storage account keys and secret contents are left out.\n";
-	if (cli_wants_help(argc, argv)) {
-		fputs(help, stdout);
-		return 0;
-	}
-	const char *name = NULL, *format = "yaml";
-	for (int i = 1; i < argc; i++) {
-		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
-			format = argv[++i];
-		else if (!name && argv[i][0] != '-')
-			name = argv[i];
-		else
-			return cli_fail("export: unexpected argument %s", argv[i]);
-	}
-	if (!name) {
-		fputs(help, stderr);
-		return cli_fail("export: NAME is required");
-	}
-	if (strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0)
-		return cli_fail("export: -o %s: must be yaml or json", format);
-	struct capsid_error err = {0};
-	struct json_object *doc = NULL;
-	if (capsid_group_export(ctx->cfg, name, &doc, &err) < 0)
-		return cli_fail("%s", err.msg);
 	if (strcmp(format, "yaml") == 0)
 		yaml_print(doc, 0, false);
 	else
@@ -223,6 +189,37 @@ int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	return 0;
+}
+
+int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const char help[] = "usage: capsid show NAME [-o json|yaml]\n"
+				   "Show a group's spec (secure values redacted) and ACI-shaped instance view.\n";
+	const char *name, *format = "json";
+	int rc = name_and_format(argc, argv, help, &name, &format);
+	if (rc >= 0)
+		return rc;
+	struct capsid_error err = {0};
+	struct json_object *doc = NULL;
+	if (capsid_group_show(ctx->cfg, name, &doc, &err) < 0)
+		return cli_fail("%s", err.msg);
+	return print_doc(doc, format);
+}
+
+int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const char help[] = "usage: capsid export NAME [-o yaml|json]\n"
+				   "Print the group as an ACI spec that `capsid create -f` accepts (YAML by\n"
+				   "default); secure values, storage account keys and secret contents are left out.\n";
+	const char *name, *format = "yaml";
+	int rc = name_and_format(argc, argv, help, &name, &format);
+	if (rc >= 0)
+		return rc;
+	struct capsid_error err = {0};
+	struct json_object *doc = NULL;
+	if (capsid_group_export(ctx->cfg, name, &doc, &err) < 0)
+		return cli_fail("%s", err.msg);
+	return print_doc(doc, format);
 }
 
 /* ---- logs ---- */

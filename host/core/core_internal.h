@@ -12,6 +12,11 @@ struct json_object;
 /* o[a] or o[a][b]; NULL when absent (o may be NULL). */
 struct json_object *core_get(struct json_object *o, const char *a, const char *b);
 
+/* The group's stored spec (secure values redacted), as the model. */
+struct spec_group;
+int core_stored_spec(const struct capsid_config *cfg, const char *name, struct spec_group **out,
+		     struct capsid_error *err);
+
 /* The group's state document (see capsid_group_show). */
 int core_view_load(const struct group_paths *p, struct json_object **out, struct capsid_error *err);
 

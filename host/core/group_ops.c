@@ -154,18 +154,10 @@ int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, 
 			     struct capsid_error *err)
 {
 	*what = NULL;
-	struct group_paths p;
-	int rc = group_paths_init(cfg->root, name, &p, err);
+	_cleanup_spec_ struct spec_group *spec = NULL;
+	int rc = core_stored_spec(cfg, name, &spec, err);
 	if (rc < 0)
 		return rc;
-	_cleanup_free_ char *text = NULL;
-	rc = util_read_file_at(AT_FDCWD, p.spec, 1u << 20, &text, NULL);
-	if (rc < 0)
-		return capsid_error_errno(err, -rc, "cannot read %s", p.spec);
-	_cleanup_spec_ struct spec_group *spec = NULL;
-	rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &spec, NULL, err);
-	if (rc < 0)
-		return capsid_error_prefix(err, "stored spec");
 	for (size_t i = 0; i < spec->n_containers; i++)
 		for (size_t j = 0; j < spec->containers[i].n_env; j++)
 			if (spec->containers[i].env[j].secure)
@@ -197,7 +189,7 @@ static int start_new_monitor(const struct capsid_config *cfg, const struct group
 	const char *what = NULL;
 	int rc = capsid_group_memory_only(cfg, p->name, &what, err);
 	if (rc < 0)
-		return capsid_error_prefix(err, "group %s", p->name);
+		return rc;
 	if (what)
 		return capsid_error_set(err, EPERM,
 					"group %s has %s, which capsid keeps only in its monitor's memory; that "
@@ -218,7 +210,10 @@ static int start_new_monitor(const struct capsid_config *cfg, const struct group
 	return rc < 0 ? capsid_error_prefix(err, "start group %s", p->name) : 0;
 }
 
-int capsid_group_start(const struct capsid_config *cfg, const char *name, struct capsid_error *err)
+/* start and restart: a request to the live monitor, or a new monitor for
+ * a group whose monitor is gone. */
+static int boot_request(const struct capsid_config *cfg, const char *name, uint16_t type, const char *verb,
+			struct capsid_error *err)
 {
 	struct group_paths p;
 	int rc = open_group(cfg, name, &p, err);
@@ -226,8 +221,13 @@ int capsid_group_start(const struct capsid_config *cfg, const char *name, struct
 		return rc;
 	if (group_monitor_alive(&p) <= 0)
 		return start_new_monitor(cfg, &p, err);
-	rc = core_request(&p, CAPSID_CTL_START, "{}", NULL, err);
-	return rc < 0 ? capsid_error_prefix(err, "start %s", p.name) : 0;
+	rc = core_request(&p, type, "{}", NULL, err);
+	return rc < 0 ? capsid_error_prefix(err, "%s %s", verb, p.name) : 0;
+}
+
+int capsid_group_start(const struct capsid_config *cfg, const char *name, struct capsid_error *err)
+{
+	return boot_request(cfg, name, CAPSID_CTL_START, "start", err);
 }
 
 int capsid_group_stop(const struct capsid_config *cfg, const char *name, struct capsid_error *err)
@@ -242,14 +242,7 @@ int capsid_group_stop(const struct capsid_config *cfg, const char *name, struct 
 
 int capsid_group_restart(const struct capsid_config *cfg, const char *name, struct capsid_error *err)
 {
-	struct group_paths p;
-	int rc = open_group(cfg, name, &p, err);
-	if (rc < 0)
-		return rc;
-	if (group_monitor_alive(&p) <= 0)
-		return start_new_monitor(cfg, &p, err);
-	rc = core_request(&p, CAPSID_CTL_RESTART, "{}", NULL, err);
-	return rc < 0 ? capsid_error_prefix(err, "restart %s", p.name) : 0;
+	return boot_request(cfg, name, CAPSID_CTL_RESTART, "restart", err);
 }
 
 /* Ask the monitor to stop the VM and exit; wait until it has, ending it if

@@ -138,10 +138,9 @@ void capsid_names_free(char **names, size_t n)
 
 /* ---- export -------------------------------------------------------------- */
 
-int capsid_group_export(const struct capsid_config *cfg, const char *name, struct json_object **out,
-			struct capsid_error *err)
+int core_stored_spec(const struct capsid_config *cfg, const char *name, struct spec_group **out,
+		     struct capsid_error *err)
 {
-	*out = NULL;
 	struct group_paths p;
 	int rc = group_paths_init(cfg->root, name, &p, err);
 	if (rc < 0)
@@ -152,14 +151,20 @@ int capsid_group_export(const struct capsid_config *cfg, const char *name, struc
 		return capsid_error_set(err, ENOENT, "group %s not found", p.name);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "read %s", p.spec);
-	/* The stored spec went through the validator: reading it back gives the
-	 * same model, serialised without what ACI's export leaves out. */
+	/* It went through the validator when it was written: read back, it
+	 * gives the same model. */
+	rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, out, NULL, err);
+	return rc < 0 ? capsid_error_prefix(err, "group %s: stored spec", p.name) : 0;
+}
+
+int capsid_group_export(const struct capsid_config *cfg, const char *name, struct json_object **out,
+			struct capsid_error *err)
+{
+	*out = NULL;
 	_cleanup_spec_ struct spec_group *g = NULL;
-	rc = spec_parse_ex(text, strlen(text), SPEC_PARSE_REDACTED, &g, NULL, err);
-	if (rc < 0) {
-		capsid_error_prefix(err, "group %s: stored spec", p.name);
+	int rc = core_stored_spec(cfg, name, &g, err);
+	if (rc < 0)
 		return rc;
-	}
 	struct json_object *doc = spec_to_json(g, SPEC_REDACT);
 	if (!doc)
 		return capsid_error_set(err, ENOMEM, "out of memory");

@@ -217,6 +217,13 @@ int spec_parse_object(struct spec_vctx *c, struct json_object *obj, const char *
 	return 0;
 }
 
+static int name_error(struct spec_vctx *c, const char *path, const char *s)
+{
+	char q[80];
+	spec_sanitize(q, sizeof(q), s);
+	return capsid_error_set(c->err, EINVAL, "%s: \"%s\" is not a valid name: use %s", path, q, UTIL_NAME_RULE);
+}
+
 /* ACI names (groups, containers, volumes): util_name_valid's rule. */
 int spec_parse_dns_label(struct spec_vctx *c, struct json_object *v, const char *path, char **dst)
 {
@@ -226,12 +233,8 @@ int spec_parse_dns_label(struct spec_vctx *c, struct json_object *v, const char 
 		return rc;
 	if (!*s)
 		return capsid_error_set(c->err, EINVAL, "%s: must not be empty", path);
-	if (!util_name_valid(s)) {
-		char q[80];
-		spec_sanitize(q, sizeof(q), s);
-		return capsid_error_set(c->err, EINVAL, "%s: \"%s\" is not a valid name: use %s", path, q,
-					UTIL_NAME_RULE);
-	}
+	if (!util_name_valid(s))
+		return name_error(c, path, s);
 	*dst = strdup(s);
 	return *dst ? 0 : spec_nomem(c);
 }
@@ -586,12 +589,8 @@ static int parse_group_name(struct spec_vctx *c, struct json_object *v, const ch
 			*p = (char)(*p - 'A' + 'a');
 			changed = true;
 		}
-	if (!util_name_valid(g->name)) {
-		char q[80];
-		spec_sanitize(q, sizeof(q), s);
-		return capsid_error_set(c->err, EINVAL, "%s: \"%s\" is not a valid name: use %s", path, q,
-					UTIL_NAME_RULE);
-	}
+	if (!util_name_valid(g->name))
+		return name_error(c, path, s);
 	if (changed)
 		return warn_add(c, "%s: group names are case-insensitive: \"%s\" is used as \"%s\"", path, s,
 				g->name);
