@@ -87,14 +87,14 @@ static int mount_cifs(struct agent *a, struct agent_volume *v, const char *dir, 
 	int saved = errno;
 	explicit_bzero(opts, sizeof(opts));
 	if (rc < 0)
-		return capsid_error_errno(err, saved, "mount //%s/%s as %s%s", v->server, v->share, v->username,
-					  cifs_hint(saved));
+		return capsid_error_errno(err, saved, "mount //%s/%s as %s%s", v->server, v->share,
+					  v->username, cifs_hint(saved));
 	return 0;
 }
 
 const struct volume_kind_ops volume_cifs_ops = {
-	.kind = REQUEST_VOLUME_CIFS,
-	.define = cifs_define,
-	.mount = mount_cifs,
-	.forget = cifs_forget,
+    .kind = REQUEST_VOLUME_CIFS,
+    .define = cifs_define,
+    .mount = mount_cifs,
+    .forget = cifs_forget,
 };

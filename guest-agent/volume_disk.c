@@ -34,7 +34,7 @@ static int disk_mount(struct agent *a, struct agent_volume *v, const char *dir, 
 }
 
 const struct volume_kind_ops volume_disk_ops = {
-	.kind = REQUEST_VOLUME_DISK,
-	.define = disk_define,
-	.mount = disk_mount,
+    .kind = REQUEST_VOLUME_DISK,
+    .define = disk_define,
+    .mount = disk_mount,
 };

@@ -51,7 +51,8 @@ static int write_secret_files(struct agent_volume *v, const char *dir, struct ca
 		ssize_t n = util_base64_decode(text, len, buf);
 		if (n < 0)
 			return capsid_error_set(err, EINVAL, "secret file %s: not base64", fname);
-		_cleanup_close_ int fd = openat(dfd, fname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+		_cleanup_close_ int fd =
+		    openat(dfd, fname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
 		int rc = fd < 0 ? -errno : util_write_all(fd, buf, (size_t)n);
 		explicit_bzero(buf, (size_t)n);
 		if (rc < 0)
@@ -74,8 +75,8 @@ static int secret_mount(struct agent *a, struct agent_volume *v, const char *dir
 }
 
 const struct volume_kind_ops volume_secret_ops = {
-	.kind = REQUEST_VOLUME_SECRET,
-	.define = secret_define,
-	.mount = secret_mount,
-	.forget = secret_forget,
+    .kind = REQUEST_VOLUME_SECRET,
+    .define = secret_define,
+    .mount = secret_mount,
+    .forget = secret_forget,
 };

@@ -36,7 +36,8 @@ static bool mapped_address(const char *map, const char *server, const char *acco
 			continue;
 		*eq = '\0';
 		struct in_addr a;
-		if ((strcmp(e, server) == 0 || strcmp(e, account) == 0) && inet_pton(AF_INET, eq + 1, &a) == 1) {
+		if ((strcmp(e, server) == 0 || strcmp(e, account) == 0) &&
+		    inet_pton(AF_INET, eq + 1, &a) == 1) {
 			snprintf(addr, 16, "%s", eq + 1);
 			return true;
 		}
@@ -77,14 +78,16 @@ static int resolve_server(struct monitor *m, const struct spec_volume *v, struct
 	}
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
 	if (getaddrinfo(server, "445", &hints, &res) == 0 && res) {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, mv->server, sizeof(mv->server));
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, mv->server,
+			  sizeof(mv->server));
 		freeaddrinfo(res);
 		return 0;
 	}
-	return capsid_error_set(err, ENOENT,
-				"storage account %s: no server: %s is not in CAPSID_SMB_ADDRESSES and does not "
-				"resolve, and the embedded service has no such account (capsid share create %s/%s)",
-				account, server, account, v->azure_file.share_name);
+	return capsid_error_set(
+	    err, ENOENT,
+	    "storage account %s: no server: %s is not in CAPSID_SMB_ADDRESSES and does not "
+	    "resolve, and the embedded service has no such account (capsid share create %s/%s)",
+	    account, server, account, v->azure_file.share_name);
 }
 
 /* Every gateway with groups on it, the group's own first: smbd listens on
@@ -134,20 +137,22 @@ static int azurefile_finish(struct monitor *m, struct volume_prepare_ctx *ctx, s
 	return start_smb(m, &ctx->smb, err);
 }
 
-static void azurefile_describe(const struct spec_volume *v, const struct monitor_volume *mv, struct json_object *o)
+static void azurefile_describe(const struct spec_volume *v, const struct monitor_volume *mv,
+			       struct json_object *o)
 {
 	json_object_object_add(o, "kind", json_object_new_string("cifs"));
 	json_object_object_add(o, "server", json_object_new_string(mv->server));
 	json_object_object_add(o, "share", json_object_new_string(v->azure_file.share_name));
 	json_object_object_add(o, "username", json_object_new_string(v->azure_file.account_name));
-	json_object_object_add(o, "password",
-			       json_object_new_string(v->azure_file.account_key ? v->azure_file.account_key : ""));
+	json_object_object_add(
+	    o, "password",
+	    json_object_new_string(v->azure_file.account_key ? v->azure_file.account_key : ""));
 	json_object_object_add(o, "readOnly", json_object_new_boolean(v->azure_file.read_only));
 }
 
 const struct volume_kind_ops volume_azurefile_ops = {
-	.kind = SPEC_VOLUME_AZURE_FILE,
-	.prepare = azurefile_prepare,
-	.finish = azurefile_finish,
-	.describe = azurefile_describe,
+    .kind = SPEC_VOLUME_AZURE_FILE,
+    .prepare = azurefile_prepare,
+    .finish = azurefile_finish,
+    .describe = azurefile_describe,
 };

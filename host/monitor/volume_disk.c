@@ -28,7 +28,7 @@ static void disk_describe(const struct spec_volume *v, const struct monitor_volu
 }
 
 const struct volume_kind_ops volume_disk_ops = {
-	.kind = SPEC_VOLUME_CAPSID_DISK,
-	.prepare = disk_prepare,
-	.describe = disk_describe,
+    .kind = SPEC_VOLUME_CAPSID_DISK,
+    .prepare = disk_prepare,
+    .describe = disk_describe,
 };

@@ -1,7 +1,8 @@
 /* emptyDir volumes need nothing on the host: the guest makes a tmpfs. */
 #include "volume_kinds.h"
 
-static void emptydir_describe(const struct spec_volume *v, const struct monitor_volume *mv, struct json_object *o)
+static void emptydir_describe(const struct spec_volume *v, const struct monitor_volume *mv,
+			      struct json_object *o)
 {
 	(void)v;
 	(void)mv;
@@ -9,6 +10,6 @@ static void emptydir_describe(const struct spec_volume *v, const struct monitor_
 }
 
 const struct volume_kind_ops volume_emptydir_ops = {
-	.kind = SPEC_VOLUME_EMPTY_DIR,
-	.describe = emptydir_describe,
+    .kind = SPEC_VOLUME_EMPTY_DIR,
+    .describe = emptydir_describe,
 };

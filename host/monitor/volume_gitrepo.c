@@ -30,18 +30,19 @@ static int gitrepo_prepare(struct monitor *m, const struct spec_volume *v, struc
 	if (access(mv->disk_path, F_OK) == 0)
 		return 0;
 	monitor_log(m, "volume %s: cloning its repository", v->name); /* a URL may carry a password */
-	return gitrepo_build_image(v->git_repo.repository, v->git_repo.directory, v->git_repo.revision, mv->disk_path,
-				   m->opts->gitrepo_timeout_s, err);
+	return gitrepo_build_image(v->git_repo.repository, v->git_repo.directory, v->git_repo.revision,
+				   mv->disk_path, m->opts->gitrepo_timeout_s, err);
 }
 
-static void gitrepo_describe(const struct spec_volume *v, const struct monitor_volume *mv, struct json_object *o)
+static void gitrepo_describe(const struct spec_volume *v, const struct monitor_volume *mv,
+			     struct json_object *o)
 {
 	(void)v;
 	volume_describe_disk(mv, "erofs", o);
 }
 
 const struct volume_kind_ops volume_gitrepo_ops = {
-	.kind = SPEC_VOLUME_GIT_REPO,
-	.prepare = gitrepo_prepare,
-	.describe = gitrepo_describe,
+    .kind = SPEC_VOLUME_GIT_REPO,
+    .prepare = gitrepo_prepare,
+    .describe = gitrepo_describe,
 };

@@ -27,9 +27,9 @@
 /* What prepare shares across one boot's volumes. */
 struct volume_prepare_ctx {
 	struct vmm_config *cfg;
-	struct smb_config smb;		     /* loaded on first use */
+	struct smb_config smb; /* loaded on first use */
 	bool smb_loaded;
-	struct monitor_volume *smb_user;     /* holds the embedded service while the VM runs */
+	struct monitor_volume *smb_user; /* holds the embedded service while the VM runs */
 };
 
 struct volume_kind_ops {

@@ -15,7 +15,7 @@
 
 #define put spec_json_put
 
-#define KEY_MAX 512
+#define KEY_MAX	     512
 #define LOWER_DIGITS "abcdefghijklmnopqrstuvwxyz0123456789"
 
 static bool all_of(const char *s, const char *set)
@@ -58,8 +58,8 @@ static int parse_account_name(struct spec_vctx *c, struct json_object *v, const 
 		spec_sanitize(q, sizeof(q), s);
 		return capsid_error_set(
 		    c->err, EINVAL,
-		    "%s: \"%s\" is not a valid storage account name: use 3-24 lowercase letters or digits", path,
-		    q);
+		    "%s: \"%s\" is not a valid storage account name: use 3-24 lowercase letters or digits",
+		    path, q);
 	}
 	return 0;
 }
@@ -107,7 +107,8 @@ static int parse_azure_file(struct spec_vctx *c, struct json_object *v, const ch
 	return 0;
 }
 
-static void put_azure_file(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode, bool *ok)
+static void put_azure_file(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode,
+			   bool *ok)
 {
 	put(k, "shareName", json_object_new_string(vol->azure_file.share_name), ok);
 	put(k, "storageAccountName", json_object_new_string(vol->azure_file.account_name), ok);
@@ -124,8 +125,8 @@ static void free_azure_file(struct spec_volume *vol)
 }
 
 const struct spec_volume_kind_ops spec_volume_azure_file_ops = {
-	.key = "azureFile",
-	.parse = parse_azure_file,
-	.to_json = put_azure_file,
-	.free = free_azure_file,
+    .key = "azureFile",
+    .parse = parse_azure_file,
+    .to_json = put_azure_file,
+    .free = free_azure_file,
 };

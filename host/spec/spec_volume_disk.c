@@ -33,7 +33,8 @@ static int parse_capsid_disk(struct spec_vctx *c, struct json_object *v, const c
 	return spec_parse_object(c, v, path, disk_fields, ARRAY_SIZE(disk_fields), target);
 }
 
-static void put_capsid_disk(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode, bool *ok)
+static void put_capsid_disk(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode,
+			    bool *ok)
 {
 	(void)mode;
 	put(k, "volumeName", json_object_new_string(vol->disk.volume_name), ok);
@@ -46,8 +47,8 @@ static void free_capsid_disk(struct spec_volume *vol)
 }
 
 const struct spec_volume_kind_ops spec_volume_capsid_disk_ops = {
-	.key = "capsidDisk",
-	.parse = parse_capsid_disk,
-	.to_json = put_capsid_disk,
-	.free = free_capsid_disk,
+    .key = "capsidDisk",
+    .parse = parse_capsid_disk,
+    .to_json = put_capsid_disk,
+    .free = free_capsid_disk,
 };

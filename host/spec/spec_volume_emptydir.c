@@ -7,7 +7,8 @@ static int parse_empty_dir(struct spec_vctx *c, struct json_object *v, const cha
 	return spec_parse_object(c, v, path, NULL, 0, target);
 }
 
-static void put_empty_dir(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode, bool *ok)
+static void put_empty_dir(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode,
+			  bool *ok)
 {
 	(void)k;
 	(void)vol;
@@ -21,8 +22,8 @@ static void free_empty_dir(struct spec_volume *vol)
 }
 
 const struct spec_volume_kind_ops spec_volume_empty_dir_ops = {
-	.key = "emptyDir",
-	.parse = parse_empty_dir,
-	.to_json = put_empty_dir,
-	.free = free_empty_dir,
+    .key = "emptyDir",
+    .parse = parse_empty_dir,
+    .to_json = put_empty_dir,
+    .free = free_empty_dir,
 };

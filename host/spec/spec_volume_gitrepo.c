@@ -69,12 +69,14 @@ static int parse_revision(struct spec_vctx *c, struct json_object *v, const char
 		return rc;
 	const char *s = vol->git_repo.revision;
 	size_t len = strlen(s);
-	bool ok = len >= 1 && len <= REVISION_MAX && s[0] != '-' && !spec_volume_has_control(s) && !strchr(s, ' ');
+	bool ok =
+	    len >= 1 && len <= REVISION_MAX && s[0] != '-' && !spec_volume_has_control(s) && !strchr(s, ' ');
 	if (!ok)
-		return capsid_error_set(c->err, EINVAL,
-					"%s: must be a commit, branch or tag (1-%d characters, no spaces, not "
-					"starting with '-')",
-					path, REVISION_MAX);
+		return capsid_error_set(
+		    c->err, EINVAL,
+		    "%s: must be a commit, branch or tag (1-%d characters, no spaces, not "
+		    "starting with '-')",
+		    path, REVISION_MAX);
 	return 0;
 }
 
@@ -89,7 +91,8 @@ static int parse_git_repo(struct spec_vctx *c, struct json_object *v, const char
 	return spec_parse_object(c, v, path, git_repo_fields, ARRAY_SIZE(git_repo_fields), target);
 }
 
-static void put_git_repo(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode, bool *ok)
+static void put_git_repo(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode,
+			 bool *ok)
 {
 	(void)mode;
 	put(k, "repository", json_object_new_string(vol->git_repo.repository), ok);
@@ -107,8 +110,8 @@ static void free_git_repo(struct spec_volume *vol)
 }
 
 const struct spec_volume_kind_ops spec_volume_git_repo_ops = {
-	.key = "gitRepo",
-	.parse = parse_git_repo,
-	.to_json = put_git_repo,
-	.free = free_git_repo,
+    .key = "gitRepo",
+    .parse = parse_git_repo,
+    .to_json = put_git_repo,
+    .free = free_git_repo,
 };

@@ -25,7 +25,8 @@
 struct spec_volume_kind_ops {
 	const char *key; /* the spec's name of the kind */
 	spec_field_fn parse;
-	void (*to_json)(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode, bool *ok);
+	void (*to_json)(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode,
+			bool *ok);
 	void (*free)(struct spec_volume *vol);
 };
 

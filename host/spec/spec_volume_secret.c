@@ -94,7 +94,8 @@ static int parse_secret(struct spec_vctx *c, struct json_object *v, const char *
 	return 0;
 }
 
-static void put_secret(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode, bool *ok)
+static void put_secret(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode,
+		       bool *ok)
 {
 	for (size_t i = 0; i < vol->secret.n_files; i++) {
 		const struct spec_secret_file *f = &vol->secret.files[i];
@@ -115,8 +116,8 @@ static void free_secret_volume(struct spec_volume *vol)
 }
 
 const struct spec_volume_kind_ops spec_volume_secret_ops = {
-	.key = "secret",
-	.parse = parse_secret,
-	.to_json = put_secret,
-	.free = free_secret_volume,
+    .key = "secret",
+    .parse = parse_secret,
+    .to_json = put_secret,
+    .free = free_secret_volume,
 };
