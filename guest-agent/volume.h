@@ -16,7 +16,8 @@
  *             gitRepo (always read-only) or a capsidDisk (ext4)
  *
  * Containers get bind mounts of these (CREATE's "mounts"); a readOnly
- * mount is read-only in the container whatever the volume is. */
+ * mount is read-only in the container whatever the volume is. Each kind
+ * has its own file (volume_kinds.h). */
 #ifndef AGENT_VOLUME_H
 #define AGENT_VOLUME_H
 

@@ -127,7 +127,8 @@ struct exec_relay {
 	uint32_t client_id;  /* client-side id */
 };
 
-/* What a volume needs on the host while the VM runs (monitor_volume.c). */
+/* What a volume needs on the host while the VM runs (monitor_volume.c and
+ * its kinds, volume_kinds.h). */
 struct monitor_volume {
 	char serial[16];	   /* disk-backed volumes: the guest finds the disk by it */
 	char disk_path[PATH_MAX];  /* "" when the volume has no disk */
