@@ -74,6 +74,11 @@ enum capsid_frame_type {
 	CAPSID_CTL_EVENT = 73,   /* monitor -> CLI: a Warning event {"container"?,"name","message","time"} */
 };
 
+/* The longest error text an agent puts in an ERROR body (its cause and the
+ * request's prefix): the host keeps such a text whole in events and
+ * detail statuses; anything longer is a hostile guest's and is cut. */
+#define CAPSID_AGENT_ERROR_MAX (1024 + 256)
+
 /* No frame flag is defined yet: a frame with any set is refused. */
 #define CAPSID_FRAME_FLAGS_KNOWN 0u
 

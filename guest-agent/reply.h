@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "proto.h"
 
 struct agent;
 struct json_object;
@@ -18,7 +19,7 @@ struct json_object;
 /* Room for a container name (AGENT_NAME_MAX) and its NUL. */
 #define REPLY_NAME_MAX 64
 /* An error's whole text, prefix included. */
-#define REPLY_TEXT_MAX (CAPSID_ERROR_MAX + 256)
+#define REPLY_TEXT_MAX CAPSID_AGENT_ERROR_MAX
 
 enum reply_status {
 	REPLY_OK,	/* RESPONSE with body */

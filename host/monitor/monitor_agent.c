@@ -359,7 +359,7 @@ static void handle_answer(struct monitor *m, const struct frame *f)
 	}
 	bool ok = f->type == CAPSID_MSG_RESPONSE;
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
-	char errbuf[CAPSID_ERROR_MAX];
+	char errbuf[CAPSID_AGENT_ERROR_MAX + 1];
 	switch (req.kind) {
 	case REQ_NEGOTIATE:
 		if (!ok) {

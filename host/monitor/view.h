@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proto.h"
+
 struct json_object;
 
 enum group_phase {
@@ -27,8 +29,8 @@ enum container_phase {
 #define VIEW_MAX_EVENTS 32
 #define VIEW_TIME_LEN 40
 /* Event messages and detail statuses are kept whole: an agent's error
- * (CAPSID_ERROR_MAX) with the monitor's prefix fits. */
-#define VIEW_MESSAGE_MAX 1200
+ * (CAPSID_AGENT_ERROR_MAX) with the monitor's prefix fits. */
+#define VIEW_MESSAGE_MAX (CAPSID_AGENT_ERROR_MAX + 96)
 
 struct view_event {
 	char name[32];

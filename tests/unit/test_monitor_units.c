@@ -42,6 +42,24 @@ static void test_events_merge(void)
 	json_object_put(arr);
 }
 
+/* The longest error an agent sends, behind the monitor's prefix, is kept
+ * whole in an event and a detail status (show cuts nothing). */
+static void test_messages_whole(void)
+{
+	static char cause[CAPSID_AGENT_ERROR_MAX + 1];
+	memset(cause, 'x', CAPSID_AGENT_ERROR_MAX);
+	cause[CAPSID_AGENT_ERROR_MAX - 1] = 'Z';
+	struct view_events ev = {0};
+	view_event_add(&ev, "Failed", "Warning", "start failed: %s", cause);
+	CHECK(strlen(ev.items[0].message) == strlen("start failed: ") + CAPSID_AGENT_ERROR_MAX);
+	CHECK(ev.items[0].message[strlen(ev.items[0].message) - 1] == 'Z');
+	static struct view_container c;
+	char detail[VIEW_MESSAGE_MAX];
+	snprintf(detail, sizeof(detail), "create failed: %s", cause);
+	view_container_transition(&c, CONTAINER_TERMINATED, 128, detail);
+	CHECK(strcmp(c.current.detail, detail) == 0 && strlen(detail) > CAPSID_AGENT_ERROR_MAX);
+}
+
 static void test_container_states(void)
 {
 	struct view_container c = {0};
@@ -217,6 +235,7 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		return 2;
 	RUN_TEST(test_events_merge);
+	RUN_TEST(test_messages_whole);
 	RUN_TEST(test_container_states);
 	RUN_TEST(test_log_roundtrip);
 	RUN_TEST(test_group_paths_and_lock);
