@@ -178,6 +178,15 @@ int util_unix_listen(const char *path, int type, int backlog)
 	return TAKE_FD(fd);
 }
 
+void util_vlog_stderr(const char *who, const char *fmt, va_list ap)
+{
+	char when[40];
+	util_now_rfc3339(when);
+	fprintf(stderr, "%s %s[%d]: ", when, who, (int)getpid());
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 bool util_name_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;

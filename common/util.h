@@ -2,6 +2,7 @@
 #ifndef CAPSID_UTIL_H
 #define CAPSID_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,10 @@ bool util_name_valid(const char *s);
  * -errno, -ENAMETOOLONG when path does not fit a socket address. */
 int util_unix_connect(const char *path, int type);
 int util_unix_listen(const char *path, int type, int backlog);
+
+/* One line on stderr as capsid's background processes log it:
+ * "TIMESTAMP WHO[PID]: message". */
+void util_vlog_stderr(const char *who, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Set O_NONBLOCK on fd. */
 int util_set_nonblock(int fd, int on);

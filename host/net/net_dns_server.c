@@ -61,13 +61,9 @@ struct dns_server {
 
 __attribute__((format(printf, 1, 2))) static void dns_log(const char *fmt, ...)
 {
-	char when[40];
-	util_now_rfc3339(when);
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s capsid-dns[%d]: ", when, (int)getpid());
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	util_vlog_stderr("capsid-dns", fmt, ap);
 	va_end(ap);
 }
 

@@ -55,13 +55,9 @@ struct keeper {
 
 __attribute__((format(printf, 1, 2))) static void keeper_log(const char *fmt, ...)
 {
-	char when[40];
-	util_now_rfc3339(when);
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s capsid-smbd-keeper[%d]: ", when, (int)getpid());
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	util_vlog_stderr("capsid-smbd-keeper", fmt, ap);
 	va_end(ap);
 }
 
