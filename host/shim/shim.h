@@ -37,6 +37,7 @@ struct shim_proc {
 	char **argv; /* an exec's command */
 	size_t argc;
 	bool thread_started;
+	struct shim_stdin *in; /* an exec's stdin relay, while it runs */
 	pthread_t thread;
 	struct shim_task *task;
 	struct shim_proc *next;
@@ -60,6 +61,7 @@ struct shim {
 	pthread_mutex_t lock; /* tasks and every proc's status */
 	pthread_cond_t changed;
 	struct shim_task *tasks;
+	char socket_path[108]; /* removed when the shim exits */
 };
 
 /* ---- shim_task.c: the task service ---- */
@@ -87,6 +89,15 @@ int shim_spec_build(const struct shim_task *t, struct spec_group **out, struct c
 /* An exec's process (the OCI process JSON containerd sends). */
 int shim_spec_exec_args(const uint8_t *json, size_t len, char ***argv, size_t *argc, bool *terminal,
 			struct capsid_error *err);
+
+/* ---- shim_io.c: an exec's stdin ---- */
+struct shim_stdin;
+/* Opens the FIFO at path without waiting for its writer; *read_fd (the
+ * caller's) gets what is written to it, then end of file. */
+int shim_stdin_open(const char *path, struct shim_stdin **out, int *read_fd);
+/* Ends the input now (CloseIO). */
+void shim_stdin_close(struct shim_stdin *in);
+void shim_stdin_free(struct shim_stdin *in);
 
 /* ---- shim_events.c: events to containerd ---- */
 /* Publishes a protobuf-c event (type e.g. "containerd.events.TaskExit") on

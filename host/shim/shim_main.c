@@ -233,9 +233,40 @@ static int cmd_start(struct shim_opts *o)
 		close(null);
 	if (logfd > 2)
 		close(logfd);
+	snprintf(s.socket_path, sizeof(s.socket_path), "%s", path);
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.changed, NULL);
 	_exit(serve(&s, lfd));
+}
+
+/* The monitor of a group whose shim died: killed, so that its VM goes
+ * with it (QEMU dies with its monitor) within containerd's few seconds for
+ * `delete`, which then only removes what is left on disk. The pid is
+ * checked to be that group's monitor before the signal. */
+static void kill_monitor(const struct capsid_config *cfg, const char *group)
+{
+	char path[PATH_MAX + 96];
+	_cleanup_free_ char *buf = NULL, *cmd = NULL;
+	size_t len = 0, clen = 0;
+	snprintf(path, sizeof(path), "%s/groups/%s/monitor.pid", cfg->root, group);
+	if (util_read_file_at(AT_FDCWD, path, 64, &buf, &len) < 0)
+		return;
+	long pid = strtol(buf, NULL, 10);
+	if (pid <= 1)
+		return;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (util_read_file_at(AT_FDCWD, path, 8192, &cmd, &clen) < 0)
+		return;
+	bool is_monitor = false, names_group = false;
+	for (size_t i = 0; i < clen; i += strlen(cmd + i) + 1) {
+		is_monitor |= strcmp(cmd + i, "__monitor") == 0;
+		names_group |= strcmp(cmd + i, group) == 0;
+	}
+	if (!is_monitor || !names_group)
+		return;
+	kill((pid_t)pid, SIGKILL);
+	for (int i = 0; i < 100 && util_pid_running((pid_t)pid); i++)
+		usleep(20 * 1000);
 }
 
 static int cmd_delete(struct shim_opts *o)
@@ -249,13 +280,25 @@ static int cmd_delete(struct shim_opts *o)
 		fprintf(stderr, "containerd-shim-capsid-v2: %s\n", err.msg);
 		return 1;
 	}
+	if (o->bundle)
+		shim_rootfs_release(o->bundle);
+	/* The dead shim's socket, unless another container's shim still
+	 * serves on it (a pod's). */
+	_cleanup_free_ char *key = o->bundle ? group_key(o->bundle, o->id) : NULL;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	if (key && socket_path(o, key, path, sizeof(path)) == 0) {
+		int probe = util_unix_connect(path, SOCK_STREAM);
+		if (probe >= 0)
+			close(probe);
+		else
+			unlink(path);
+	}
 	char group[64];
 	shim_group_name(o->ns, o->id, group);
+	kill_monitor(&cfg, group);
 	int r = capsid_group_delete(&cfg, group, &err);
 	if (r < 0 && r != -ENOENT)
 		fprintf(stderr, "containerd-shim-capsid-v2: delete group %s: %s\n", group, err.msg);
-	if (o->bundle)
-		shim_rootfs_release(o->bundle);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;

@@ -52,6 +52,7 @@ FREER(containerd__task__v2__kill_request, Containerd__Task__V2__KillRequest)
 FREER(containerd__task__v2__wait_request, Containerd__Task__V2__WaitRequest)
 FREER(containerd__task__v2__pids_request, Containerd__Task__V2__PidsRequest)
 FREER(containerd__task__v2__connect_request, Containerd__Task__V2__ConnectRequest)
+FREER(containerd__task__v2__close_iorequest, Containerd__Task__V2__CloseIORequest)
 FREER(containerd__task__v2__shutdown_request, Containerd__Task__V2__ShutdownRequest)
 
 void shim_group_name(const char *ns, const char *id, char out[64])
@@ -157,16 +158,18 @@ static void proc_exited(struct shim *s, struct shim_proc *p, int code)
 	shim_publish(s, "/tasks/exit", "containerd.events.TaskExit", &ev);
 }
 
+/* An output FIFO whose reader containerd opened before the call; without
+ * a reader (the client went away) the output is dropped, never waited for. */
 static int open_fifo(const char *path, int flags)
 {
 	if (!path)
 		return -1;
-	int fd;
-	do
-		fd = open(path, flags | O_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
+	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
 		shim_log("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	util_set_nonblock(fd, 0);
 	return fd;
 }
 
@@ -215,7 +218,13 @@ static void *exec_thread(void *arg)
 	struct shim_proc *p = arg;
 	struct shim_task *t = p->task;
 	struct shim *s = t->shim;
-	int in = open_fifo(p->stdin_path, O_RDONLY);
+	int in = -1;
+	struct shim_stdin *relay = NULL;
+	if (p->stdin_path && shim_stdin_open(p->stdin_path, &relay, &in) < 0)
+		shim_log("task %s exec %s: open %s: %s", t->id, p->exec_id, p->stdin_path, strerror(errno));
+	pthread_mutex_lock(&s->lock);
+	p->in = relay;
+	pthread_mutex_unlock(&s->lock);
 	int out = open_fifo(p->stdout_path, O_WRONLY);
 	int errfd = open_fifo(p->stderr_path, O_WRONLY);
 	struct capsid_exec_opts eo = {
@@ -241,6 +250,10 @@ static void *exec_thread(void *arg)
 	}
 	if (in >= 0)
 		close(in);
+	pthread_mutex_lock(&s->lock);
+	p->in = NULL;
+	pthread_mutex_unlock(&s->lock);
+	shim_stdin_free(relay);
 	if (out >= 0)
 		close(out);
 	if (errfd >= 0)
@@ -618,8 +631,9 @@ static int task_connect(void *ctx, const uint8_t *req, size_t len, uint8_t **res
 
 static void *exit_soon(void *arg)
 {
-	(void)arg;
+	struct shim *s = arg;
 	usleep(100 * 1000); /* lets the response go out */
+	unlink(s->socket_path);
 	_exit(0);
 }
 
@@ -636,16 +650,31 @@ static int task_shutdown(void *ctx, const uint8_t *req, size_t len, uint8_t **re
 	if (!idle)
 		return 0; /* tasks remain: the shim stays */
 	pthread_t th;
-	if (pthread_create(&th, NULL, exit_soon, NULL) == 0)
+	if (pthread_create(&th, NULL, exit_soon, s) == 0)
 		pthread_detach(th);
 	return 0;
+}
+
+static int task_close_io(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,
+			 struct capsid_error *err)
+{
+	struct shim *s = ctx;
+	(void)resp;
+	(void)resp_len;
+	UNPACK(Containerd__Task__V2__CloseIORequest, containerd__task__v2__close_iorequest, r);
+	pthread_mutex_lock(&s->lock);
+	struct shim_task *t = task_find(s, r->id);
+	struct shim_proc *p = t ? proc_find(t, r->exec_id) : NULL;
+	if (p && r->stdin && p->in)
+		shim_stdin_close(p->in);
+	pthread_mutex_unlock(&s->lock);
+	return p ? 0 : capsid_error_set(err, ENOENT, "task %s not found", r->id);
 }
 
 static int task_ok(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,
 		   struct capsid_error *err)
 {
-	/* CloseIO and ResizePty: an init's stdin is not fed (a group's
-	 * containers read none) and an exec's terminal keeps its size. */
+	/* ResizePty: an exec's terminal keeps the size it started with. */
 	(void)ctx, (void)req, (void)len, (void)resp, (void)resp_len, (void)err;
 	return 0;
 }
@@ -669,7 +698,7 @@ const struct ttrpc_method shim_task_methods[] = {
 	{TASK_SERVICE, "State", task_state},	 {TASK_SERVICE, "Kill", task_kill},
 	{TASK_SERVICE, "Wait", task_wait},	 {TASK_SERVICE, "Pids", task_pids},
 	{TASK_SERVICE, "Connect", task_connect}, {TASK_SERVICE, "Shutdown", task_shutdown},
-	{TASK_SERVICE, "CloseIO", task_ok},	 {TASK_SERVICE, "ResizePty", task_ok},
+	{TASK_SERVICE, "CloseIO", task_close_io},	 {TASK_SERVICE, "ResizePty", task_ok},
 	{TASK_SERVICE, "Pause", task_pause},	 {TASK_SERVICE, "Resume", task_resume},
 	{TASK_SERVICE, "Checkpoint", task_checkpoint}, {TASK_SERVICE, "Update", task_update},
 	{TASK_SERVICE, "Stats", task_stats},
