@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "qmp.h"
 #include "testlib.h"
 #include "util.h"
@@ -92,25 +93,25 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "-no-reboot"));
 	CHECK(argv_has(argv, "microvm,rtc=on,isa-serial=off"));
 	CHECK(argv_has(argv, "console=ttyS0 quiet"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.tsc_khz = 2596120;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	/* One vCPU under TCG skips the boot-time timer checks when the kernel
 	 * copes; several vCPUs or another kernel do not (both hung, measured). */
 	cfg.vcpus = 1;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.skip_timer_checks = true;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120 noapictimer no_timer_check"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.vcpus = 2;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.skip_timer_checks = false;
 	/* The minimal kernel: no ACPI, reboot ends QEMU; memfd RAM; balloon. */
 	cfg.no_acpi = true;
@@ -122,7 +123,7 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "memory-backend-memfd,id=ram0,size=640M"));
 	CHECK(argv_has(argv, "memory-backend=ram0"));
 	CHECK(argv_has(argv, "virtio-balloon-device,free-page-reporting=on"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.no_acpi = cfg.memfd_ram = cfg.free_page_reporting = false;
 	/* Warm start: the template shares its RAM file, a clone maps it
 	 * copy-on-write and waits for the incoming state; a file wins over memfd. */
@@ -133,13 +134,13 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "memory-backend-file,id=ram0,size=640M,mem-path=/t/r,,am,share=on"));
 	CHECK(!argv_has(argv, "memory-backend-memfd,id=ram0,size=640M"));
 	CHECK(!argv_has(argv, "-incoming"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.ram_file_shared = false;
 	cfg.incoming = true;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "memory-backend-file,id=ram0,size=640M,mem-path=/t/r,,am,share=off"));
 	CHECK(argv_has(argv, "-incoming") && argv_has(argv, "defer"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.ram_file = NULL;
 	cfg.incoming = cfg.memfd_ram = false;
 
