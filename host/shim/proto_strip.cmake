@@ -4,6 +4,7 @@
 # Usage: cmake -DIN=<file> -DOUT=<file> -P proto_strip.cmake
 file(READ "${IN}" text)
 string(REGEX REPLACE "import weak \"[^\"]*\";" "" text "${text}")
+string(REGEX REPLACE "import \"[^\"]*gogoproto/gogo\\.proto\";" "" text "${text}")
 string(REGEX REPLACE "\\[[^]]*gogoproto[^]]*\\]" "" text "${text}")
 string(REGEX REPLACE "option \\((gogoproto|containerd\\.plugin)[^;]*;" "" text "${text}")
 file(WRITE "${OUT}" "${text}")

@@ -90,6 +90,11 @@ int shim_spec_build(const struct shim_task *t, struct spec_group **out, struct c
 int shim_spec_exec_args(const uint8_t *json, size_t len, char ***argv, size_t *argc, bool *terminal,
 			struct capsid_error *err);
 
+/* ---- shim_options.c: containerd's runtime options ---- */
+/* Reads the Any on fd (start's stdin) and applies its ConfigPath's
+ * CAPSID_* settings to the environment. No options: nothing to do. */
+int shim_options_apply(int fd, struct capsid_error *err);
+
 /* ---- shim_io.c: an exec's stdin ---- */
 struct shim_stdin;
 /* Opens the FIFO at path without waiting for its writer; *read_fd (the

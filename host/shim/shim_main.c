@@ -196,10 +196,26 @@ static int cmd_start(struct shim_opts *o)
 	unlink(path);
 	struct shim s = {.o = *o};
 	struct capsid_error err = {0};
-	if (capsid_config_from_env(&s.cfg, NULL, NULL, &err) < 0) {
+	if (shim_options_apply(0, &err) < 0) {
 		fprintf(stderr, "containerd-shim-capsid-v2: %s\n", err.msg);
 		return 1;
 	}
+	/* The accelerator: the CLI's --accel, here CAPSID_ACCEL. */
+	const char *accel = getenv("CAPSID_ACCEL");
+	if (accel && (!accel[0] || strcmp(accel, "auto") == 0))
+		accel = NULL;
+	if (accel && strcmp(accel, "kvm") != 0 && strcmp(accel, "tcg") != 0) {
+		fprintf(stderr, "containerd-shim-capsid-v2: CAPSID_ACCEL=%.32s: must be auto, kvm or tcg\n", accel);
+		return 1;
+	}
+	if (capsid_config_from_env(&s.cfg, NULL, accel, &err) < 0) {
+		fprintf(stderr, "containerd-shim-capsid-v2: %s\n", err.msg);
+		return 1;
+	}
+	/* For `delete` after a dead shim, which gets no options. */
+	char rootfile[PATH_MAX];
+	snprintf(rootfile, sizeof(rootfile), "%s/capsid-root", o->bundle);
+	util_write_file_atomic(rootfile, s.cfg.root, strlen(s.cfg.root), 0600);
 	int lfd = util_unix_listen(path, SOCK_STREAM, 64);
 	if (lfd < 0) {
 		fprintf(stderr, "containerd-shim-capsid-v2: listen on %s: %s\n", path, strerror(-lfd));
@@ -276,7 +292,17 @@ static int cmd_delete(struct shim_opts *o)
 		o->bundle = getcwd(cwd, sizeof(cwd));
 	struct capsid_config cfg;
 	struct capsid_error err = {0};
-	if (capsid_config_from_env(&cfg, NULL, NULL, &err) < 0) {
+	/* The state root the task's shim used (its runtime options may have
+	 * named one), else the environment's. */
+	char rootfile[PATH_MAX];
+	_cleanup_free_ char *root = NULL;
+	size_t rlen;
+	snprintf(rootfile, sizeof(rootfile), "%s/capsid-root", o->bundle ? o->bundle : ".");
+	if (util_read_file_at(AT_FDCWD, rootfile, PATH_MAX - 1, &root, &rlen) < 0 || !root[0]) {
+		free(root);
+		root = NULL;
+	}
+	if (capsid_config_from_env(&cfg, root, NULL, &err) < 0) {
 		fprintf(stderr, "containerd-shim-capsid-v2: %s\n", err.msg);
 		return 1;
 	}

@@ -85,7 +85,7 @@ wait_until() {
 
 case_ "ctr run --rm: the guest's kernel answers, stdout and stderr apart, nothing left"
 want_kernel=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kernel"])' "$GUEST_DIR/manifest.json")
-out=$($CTR run --runtime $RT --rm localhost/app:v1 r1 sh -c 'uname -r; cat /etc/greeting; echo to-stderr >&2' \
+out=$($CTR run --runtime $RT --rm localhost/app:v1 r1 sh -c 'uname -r; cat /etc/greeting; echo to-stderr >&2; read l </proc/meminfo; echo $l' \
 	</dev/null 2>"$ROOT/err")
 echo "$out"
 [ "$(sed -n 1p <<<"$out")" = "$want_kernel" ] || fail "uname -r said '$(sed -n 1p <<<"$out")', the guest boots $want_kernel"
@@ -94,6 +94,22 @@ grep -qx 'hello from the registry' <<<"$out" || fail "the image's file is not in
 grep -qx 'to-stderr' "$ROOT/err" || fail "stderr lost: $(cat "$ROOT/err")"
 ! grep -q 'to-stderr' <<<"$out" || fail "stderr leaked into stdout"
 nothing_left "run --rm"
+
+mem_default=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' <<<"$out")
+[ -n "$mem_default" ] || fail "no MemTotal line in: $out"
+
+case_ "runtime options: ConfigPath's CAPSID_* settings reach the shim, bad ones fail clearly"
+echo 'CAPSID_MEMORY_OVERHEAD_MIB=400' >"$ROOT/good.env"
+printf '# capsid\nCAPSID_ACCEL=warp\n' >"$ROOT/bad.env"
+out=$($CTR run --runtime $RT --rm --runtime-config-path "$ROOT/good.env" localhost/app:v1 o1 \
+	sh -c 'read l </proc/meminfo; echo $l' </dev/null)
+mem=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' <<<"$out")
+[ -n "$mem" ] && [ "$mem" -gt $((mem_default + 100 * 1024)) ] || fail "MemTotal $mem kB with 400 MiB overhead, $mem_default kB without"
+if $CTR run --runtime $RT --rm --runtime-config-path "$ROOT/bad.env" localhost/app:v1 o2 sh -c true \
+	</dev/null 2>"$ROOT/err"; then fail "a bad runtime option was accepted"; fi
+grep -q 'CAPSID_ACCEL=warp: must be auto, kvm or tcg' "$ROOT/err" || fail "bad option error: $(cat "$ROOT/err")"
+$CTR container rm o2 >/dev/null 2>&1 || true
+nothing_left "runtime options"
 
 case_ "the exit code reaches ctr"
 set +e
