@@ -95,6 +95,11 @@ int shim_spec_exec_args(const uint8_t *json, size_t len, char ***argv, size_t *a
  * CAPSID_* settings to the environment. No options: nothing to do. */
 int shim_options_apply(int fd, struct capsid_error *err);
 
+/* ---- shim_stats.c ---- */
+/* A StatsResponse for the task whose monitor is monitor_pid: its VM's CPU
+ * time and resident memory as io.containerd.cgroups.v2.Metrics. */
+int shim_stats(long monitor_pid, uint8_t **out, size_t *out_len, struct capsid_error *err);
+
 /* ---- shim_io.c: an exec's stdin ---- */
 struct shim_stdin;
 /* Opens the FIFO at path without waiting for its writer; *read_fd (the

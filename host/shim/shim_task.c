@@ -53,6 +53,7 @@ FREER(containerd__task__v2__wait_request, Containerd__Task__V2__WaitRequest)
 FREER(containerd__task__v2__pids_request, Containerd__Task__V2__PidsRequest)
 FREER(containerd__task__v2__connect_request, Containerd__Task__V2__ConnectRequest)
 FREER(containerd__task__v2__close_iorequest, Containerd__Task__V2__CloseIORequest)
+FREER(containerd__task__v2__stats_request, Containerd__Task__V2__StatsRequest)
 FREER(containerd__task__v2__shutdown_request, Containerd__Task__V2__ShutdownRequest)
 
 void shim_group_name(const char *ns, const char *id, char out[64])
@@ -671,6 +672,22 @@ static int task_close_io(void *ctx, const uint8_t *req, size_t len, uint8_t **re
 	return p ? 0 : capsid_error_set(err, ENOENT, "task %s not found", r->id);
 }
 
+static int task_stats(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,
+		      struct capsid_error *err)
+{
+	struct shim *s = ctx;
+	UNPACK(Containerd__Task__V2__StatsRequest, containerd__task__v2__stats_request, r);
+	pthread_mutex_lock(&s->lock);
+	struct shim_task *t = task_find(s, r->id);
+	bool running = t && t->init.status == SHIM_RUNNING;
+	pthread_mutex_unlock(&s->lock);
+	if (!t)
+		return capsid_error_set(err, ENOENT, "task %s not found", r->id);
+	if (!running)
+		return capsid_error_set(err, ENOENT, "task %s is not running", r->id);
+	return shim_stats((long)monitor_pid(s, t), resp, resp_len, err);
+}
+
 static int task_ok(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,
 		   struct capsid_error *err)
 {
@@ -690,7 +707,6 @@ NOT_IMPLEMENTED(pause, "Pause is not implemented by capsid")
 NOT_IMPLEMENTED(resume, "Resume is not implemented by capsid")
 NOT_IMPLEMENTED(checkpoint, "Checkpoint is not implemented by capsid")
 NOT_IMPLEMENTED(update, "Update is not implemented by capsid: a VM's CPUs and memory are fixed when it boots")
-NOT_IMPLEMENTED(stats, "Stats is not implemented by capsid yet")
 
 const struct ttrpc_method shim_task_methods[] = {
 	{TASK_SERVICE, "Create", task_create},	 {TASK_SERVICE, "Start", task_start},

@@ -2,8 +2,8 @@
 # containerd-shim-capsid-v2 under a containerd the test starts (private
 # root, state, sockets and config; the CRI plugin off), with an image the
 # test builds and imports: ctr run in a VM (the guest's kernel, stdout and
-# stderr through containerd's FIFOs, exit codes), run -d, task ls/ps/exec
-# (with stdin)/kill, run --rm leaving nothing, hostile ttrpc frames on the
+# stderr through containerd's FIFOs, exit codes), runtime options, run -d,
+# task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, hostile ttrpc frames on the
 # shim's socket, a containerd restart with a task running, a SIGKILLed shim
 # taking its VM with it. Boots VMs (TCG).
 set -eu
@@ -131,6 +131,8 @@ set -e
 [ "$ex" = in-exec ] && [ $rc = 3 ] || fail "exec: output '$ex', exit $rc (want in-exec, 3)"
 ex=$(echo piped-in | $CTR task exec --exec-id e2 d1 cat)
 [ "$ex" = piped-in ] || fail "exec stdin: '$ex'"
+rss=$($CTR task metrics d1 | awk '$1 == "memory.usage" { print $2 }')
+[ -n "$rss" ] && [ "$rss" -gt $((16 << 20)) ] || fail "task metrics: memory.usage '$rss' ($($CTR task metrics d1))"
 
 case_ "hostile ttrpc frames on the shim's socket: errors, and the shim serves on"
 sock=$(ls "$CTD"/s/capsid-*)
