@@ -157,6 +157,25 @@ $CTR container rm d1
 wait_until "the shim of d1 to end" sh -c "[ -z \"\$(pgrep -f '[c]ontainerd-shim-capsid-v2 .*-address $CTD/c.sock')\" ]"
 nothing_left "kill and rm"
 
+case_ "a pod: the container annotated into a sandbox goes to the sandbox's shim, which refuses it clearly"
+A=io.kubernetes.cri
+$CTR run -d --runtime $RT --annotation $A.container-type=sandbox --annotation $A.sandbox-id=p1 \
+	localhost/app:v1 p1 sleep 1000 </dev/null
+if $CTR run -d --runtime $RT --annotation $A.container-type=container --annotation $A.sandbox-id=p1 \
+	localhost/app:v1 p1c1 sleep 1000 </dev/null 2>"$ROOT/err"; then
+	fail "a second container in a pod's VM was accepted: the shim cannot add one yet"
+fi
+grep -q "adding a container to a running pod's VM is not supported yet" "$ROOT/err" || fail "pod error: $(cat "$ROOT/err")"
+[ "$(containerd_shims | wc -l)" = 1 ] || fail "shims of the pod: $(containerd_shims | wc -l), want 1"
+$CTR task ls | grep -Eq '^p1 +[0-9]+ +RUNNING' || fail "the sandbox after the refusal: $($CTR task ls)"
+$CTR container rm p1c1
+$CTR task kill -s KILL p1
+wait_until "p1 STOPPED" sh -c "$CTR task ls | grep -Eq '^p1 +[0-9]+ +STOPPED'"
+$CTR task rm p1 >/dev/null
+$CTR container rm p1
+wait_until "the pod's shim to end" sh -c "[ -z \"\$(pgrep -f '[c]ontainerd-shim-capsid-v2 .*-address $CTD/c.sock')\" ]"
+nothing_left "a pod"
+
 case_ "a SIGKILLed shim takes its VM with it; containerd sees the task gone"
 $CTR run -d --runtime $RT localhost/app:v1 k1 sleep 1000 </dev/null
 [ -n "$(qemu_of_root)" ] || fail "no VM for k1"
