@@ -18,31 +18,34 @@
 #include "image_internal.h"
 #include "util.h"
 
-static const char dir_config[] =
-    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+static const char dir_config[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{"
+				 "\"type\":\"layers\",\"diff_ids\":[]}}";
 
 /* Builds images/<hex> in workdir "out": config, a manifest naming the ref
  * (so each ref gets a digest of its own), the erofs disk. */
-static int build(struct image_store *s, int workfd, const char *workdir, const char *dir, const char *ref, char digest[IMAGE_DIGEST_SIZE],
-		 struct capsid_error *err)
+static int build(struct image_store *s, int workfd, const char *workdir, const char *dir, const char *ref,
+		 char digest[IMAGE_DIGEST_SIZE], struct capsid_error *err)
 {
 	char cfg_digest[IMAGE_DIGEST_SIZE];
 	int rc = image_sha256_buf(dir_config, strlen(dir_config), cfg_digest);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "hash the image config");
 	_cleanup_free_ char *manifest = NULL;
-	if (asprintf(&manifest,
-		     "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		     "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
-		     "\"size\":%zu},\"layers\":[],\"annotations\":{\"io.capsid.rootfs.ref\":\"%s\"}}",
-		     cfg_digest, strlen(dir_config), ref) < 0)
+	if (asprintf(
+		&manifest,
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
+		"\"size\":%zu},\"layers\":[],\"annotations\":{\"io.capsid.rootfs.ref\":\"%s\"}}",
+		cfg_digest, strlen(dir_config), ref) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	if ((rc = image_sha256_buf(manifest, strlen(manifest), digest)) < 0)
 		return capsid_error_errno(err, -rc, "hash the manifest");
 	if (mkdirat(workfd, "out", 0755) < 0)
 		return capsid_error_errno(err, errno, "mkdir %s/.tmp-*/out", s->images_dir);
-	if ((rc = util_write_file_atomic_at(workfd, "out/config.json", dir_config, strlen(dir_config), 0644)) < 0 ||
-	    (rc = util_write_file_atomic_at(workfd, "out/manifest.json", manifest, strlen(manifest), 0644)) < 0)
+	if ((rc = util_write_file_atomic_at(workfd, "out/config.json", dir_config, strlen(dir_config),
+					    0644)) < 0 ||
+	    (rc = util_write_file_atomic_at(workfd, "out/manifest.json", manifest, strlen(manifest), 0644)) <
+		0)
 		return capsid_error_errno(err, -rc, "write the image's config and manifest");
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/out/rootfs.erofs", workdir) < 0)
@@ -50,8 +53,8 @@ static int build(struct image_store *s, int workfd, const char *workdir, const c
 	return image_erofs_build(dir, path, digest, err);
 }
 
-int image_install_dir(struct image_store *s, const char *dir, const char *ref, const char *source, char **out_digest,
-		      struct capsid_error *err)
+int image_install_dir(struct image_store *s, const char *dir, const char *ref, const char *source,
+		      char **out_digest, struct capsid_error *err)
 {
 	_cleanup_free_ char *norm = image_normalize_ref(ref);
 	if (!norm)
@@ -98,8 +101,10 @@ int image_install_dir(struct image_store *s, const char *dir, const char *ref, c
 		_cleanup_json_ struct json_object *map = json_object_new_object();
 		if (!map || json_object_object_add(map, norm, json_object_new_string(source)) < 0)
 			rc = capsid_error_set(err, ENOMEM, "out of memory");
-		const char *text = rc == 0 ? json_object_to_json_string_ext(map, JSON_C_TO_STRING_PLAIN) : NULL;
-		if (text && (rc = util_write_file_atomic_at(s->images_fd, path, text, strlen(text), 0600)) < 0)
+		const char *text =
+		    rc == 0 ? json_object_to_json_string_ext(map, JSON_C_TO_STRING_PLAIN) : NULL;
+		if (text &&
+		    (rc = util_write_file_atomic_at(s->images_fd, path, text, strlen(text), 0600)) < 0)
 			capsid_error_errno(err, -rc, "write %s/%s", s->images_dir, path);
 	}
 	if (rc == 0 && json_object_object_add(index, norm, json_object_new_string(digest)) < 0)

@@ -33,11 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ttrpc_call call;
 		if (ttrpc_call_decode(msg, h.length, &call, &err) == 0) {
 			Containerd__Task__V2__CreateTaskRequest *c =
-			    containerd__task__v2__create_task_request__unpack(NULL, call.payload_len, call.payload);
+			    containerd__task__v2__create_task_request__unpack(NULL, call.payload_len,
+									      call.payload);
 			if (c)
 				containerd__task__v2__create_task_request__free_unpacked(c, NULL);
 			Containerd__Task__V2__ExecProcessRequest *e =
-			    containerd__task__v2__exec_process_request__unpack(NULL, call.payload_len, call.payload);
+			    containerd__task__v2__exec_process_request__unpack(NULL, call.payload_len,
+									       call.payload);
 			if (e)
 				containerd__task__v2__exec_process_request__free_unpacked(e, NULL);
 			ttrpc_call_clear(&call);

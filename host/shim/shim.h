@@ -46,9 +46,9 @@ struct shim_proc {
 struct shim_task {
 	struct shim *shim;
 	char *id, *bundle;
-	char group[64];	      /* the capsid group that runs it */
-	char *rootfs;	      /* where its snapshot is mounted; NULL: not mounted */
-	char *image_ref;      /* the capsid image made of that rootfs */
+	char group[64];		 /* the capsid group that runs it */
+	char *rootfs;		 /* where its snapshot is mounted; NULL: not mounted */
+	char *image_ref;	 /* the capsid image made of that rootfs */
 	struct json_object *oci; /* the bundle's config.json */
 	struct shim_proc init;
 	struct shim_proc *execs;

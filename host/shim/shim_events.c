@@ -52,8 +52,9 @@ void shim_publish(struct shim *s, const char *topic, const char *type, const voi
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	char *argv[] = {(char *)s->o.publish_binary, (char *)"--address", (char *)s->o.address, (char *)"publish",
-			(char *)"--topic", (char *)topic, (char *)"--namespace", (char *)s->o.ns, NULL};
+	char *argv[] = {(char *)s->o.publish_binary, (char *)"--address", (char *)s->o.address,
+			(char *)"publish",	     (char *)"--topic",	  (char *)topic,
+			(char *)"--namespace",	     (char *)s->o.ns,	  NULL};
 	pid_t pid;
 	int r = posix_spawnp(&pid, s->o.publish_binary, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);

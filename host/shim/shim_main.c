@@ -35,9 +35,10 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: containerd-shim-capsid-v2 -namespace NS -address ADDR -publish-binary BIN -id ID "
-			"[-bundle DIR] [-debug] start|delete\n"
-			"containerd runs this program (runtime io.containerd.capsid.v2); see capsid's README\n");
+	fprintf(stderr,
+		"usage: containerd-shim-capsid-v2 -namespace NS -address ADDR -publish-binary BIN -id ID "
+		"[-bundle DIR] [-debug] start|delete\n"
+		"containerd runs this program (runtime io.containerd.capsid.v2); see capsid's README\n");
 	return 2;
 }
 
@@ -180,7 +181,8 @@ static int cmd_start(struct shim_opts *o)
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int r = key ? socket_path(o, key, path, sizeof(path)) : -ENOMEM;
 	if (r < 0) {
-		fprintf(stderr, "containerd-shim-capsid-v2: the shim's socket under %s: %s\n", o->address, strerror(-r));
+		fprintf(stderr, "containerd-shim-capsid-v2: the shim's socket under %s: %s\n", o->address,
+			strerror(-r));
 		return 1;
 	}
 	char addr[sizeof(path) + 8];
@@ -205,7 +207,8 @@ static int cmd_start(struct shim_opts *o)
 	if (accel && (!accel[0] || strcmp(accel, "auto") == 0))
 		accel = NULL;
 	if (accel && strcmp(accel, "kvm") != 0 && strcmp(accel, "tcg") != 0) {
-		fprintf(stderr, "containerd-shim-capsid-v2: CAPSID_ACCEL=%.32s: must be auto, kvm or tcg\n", accel);
+		fprintf(stderr, "containerd-shim-capsid-v2: CAPSID_ACCEL=%.32s: must be auto, kvm or tcg\n",
+			accel);
 		return 1;
 	}
 	if (capsid_config_from_env(&s.cfg, NULL, accel, &err) < 0) {

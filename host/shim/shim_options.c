@@ -44,13 +44,13 @@ static int apply_file(const char *path, struct capsid_error *err)
 			continue;
 		char *eq = strchr(l, '=');
 		if (!eq || strncmp(l, "CAPSID_", 7) != 0)
-			return capsid_error_set(err, EINVAL, "runtime options: %s line %u: want CAPSID_NAME=value", path,
-						line);
+			return capsid_error_set(
+			    err, EINVAL, "runtime options: %s line %u: want CAPSID_NAME=value", path, line);
 		*eq = 0;
 		for (const char *p = l; *p; p++)
 			if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
-				return capsid_error_set(err, EINVAL, "runtime options: %s line %u: bad name", path,
-							line);
+				return capsid_error_set(err, EINVAL, "runtime options: %s line %u: bad name",
+							path, line);
 		if (setenv(l, eq + 1, 1) < 0)
 			return capsid_error_errno(err, errno, "runtime options: setenv %s", l);
 	}
@@ -71,12 +71,15 @@ int shim_options_apply(int fd, struct capsid_error *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return errno == EBADF ? 0 : capsid_error_errno(err, errno, "runtime options: read standard input");
+			return errno == EBADF
+				   ? 0
+				   : capsid_error_errno(err, errno, "runtime options: read standard input");
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len == SHIM_MAX_OPTIONS)
-			return capsid_error_set(err, EFBIG, "runtime options: over %u bytes", SHIM_MAX_OPTIONS);
+			return capsid_error_set(err, EFBIG, "runtime options: over %u bytes",
+						SHIM_MAX_OPTIONS);
 	}
 	if (len == 0)
 		return 0;
@@ -85,15 +88,19 @@ int shim_options_apply(int fd, struct capsid_error *err)
 		return capsid_error_set(err, EINVAL, "runtime options: not a protobuf Any");
 	size_t tl = strlen(any->type_url), want = strlen("runtimeoptions.v1.Options");
 	if (tl < want || strcmp(any->type_url + tl - want, "runtimeoptions.v1.Options") != 0) {
-		r = capsid_error_set(err, EINVAL, "runtime options of type %.200s: capsid takes runtimeoptions.v1.Options "
-						  "(ConfigPath)", any->type_url);
+		r = capsid_error_set(err, EINVAL,
+				     "runtime options of type %.200s: capsid takes runtimeoptions.v1.Options "
+				     "(ConfigPath)",
+				     any->type_url);
 		google__protobuf__any__free_unpacked(any, NULL);
 		return r;
 	}
-	Runtimeoptions__V1__Options *o = runtimeoptions__v1__options__unpack(NULL, any->value.len, any->value.data);
+	Runtimeoptions__V1__Options *o =
+	    runtimeoptions__v1__options__unpack(NULL, any->value.len, any->value.data);
 	google__protobuf__any__free_unpacked(any, NULL);
 	if (!o)
-		return capsid_error_set(err, EINVAL, "runtime options: undecodable runtimeoptions.v1.Options");
+		return capsid_error_set(err, EINVAL,
+					"runtime options: undecodable runtimeoptions.v1.Options");
 	r = o->config_path[0] ? apply_file(o->config_path, err) : 0;
 	runtimeoptions__v1__options__free_unpacked(o, NULL);
 	return r;

@@ -19,7 +19,7 @@
 #include "image.h"
 #include "shim.h"
 
-#define SHIM_MAX_MOUNTS	     8
+#define SHIM_MAX_MOUNTS	    8
 #define SHIM_MAX_MOUNT_DATA 8192
 
 struct flag_name {
@@ -28,8 +28,8 @@ struct flag_name {
 };
 
 static const struct flag_name mount_flags[] = {
-	{"ro", MS_RDONLY},   {"rw", 0},		 {"bind", MS_BIND}, {"rbind", MS_BIND | MS_REC},
-	{"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC},
+    {"ro", MS_RDONLY},	   {"rw", 0},		{"bind", MS_BIND},     {"rbind", MS_BIND | MS_REC},
+    {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC},
 };
 
 static int do_mount(const Containerd__Types__Mount *m, const char *target, struct capsid_error *err)
@@ -49,7 +49,8 @@ static int do_mount(const Containerd__Types__Mount *m, const char *target, struc
 			continue;
 		size_t len = strlen(o);
 		if (used + len + 2 > sizeof(data))
-			return capsid_error_set(err, E2BIG, "rootfs mount options longer than %d bytes", SHIM_MAX_MOUNT_DATA);
+			return capsid_error_set(err, E2BIG, "rootfs mount options longer than %d bytes",
+						SHIM_MAX_MOUNT_DATA);
 		if (used)
 			data[used++] = ',';
 		memcpy(data + used, o, len + 1);
@@ -87,7 +88,8 @@ static void chain_key(void *const *mounts, size_t n, const char *id, char out[64
 	}
 	if (!shared)
 		for (const char *p = id; *p; p++)
-			h1 = (h1 ^ (uint8_t)*p) * 0x100000001b3ull, h2 = (h2 ^ (uint8_t)*p) * 0x100000001b3ull;
+			h1 = (h1 ^ (uint8_t)*p) * 0x100000001b3ull,
+			h2 = (h2 ^ (uint8_t)*p) * 0x100000001b3ull;
 	snprintf(out, 64, "%s-%016llx%016llx", shared ? "chain" : "task", (unsigned long long)h1,
 		 (unsigned long long)h2);
 }
@@ -96,9 +98,12 @@ int shim_rootfs_prepare(struct shim *s, struct shim_task *t, void *const *mounts
 			struct capsid_error *err)
 {
 	if (n_mounts == 0)
-		return capsid_error_set(err, EINVAL, "the task has no rootfs mounts (a bundle with its own rootfs is not supported)");
+		return capsid_error_set(
+		    err, EINVAL,
+		    "the task has no rootfs mounts (a bundle with its own rootfs is not supported)");
 	if (n_mounts > SHIM_MAX_MOUNTS)
-		return capsid_error_set(err, EINVAL, "%zu rootfs mounts: at most %d", n_mounts, SHIM_MAX_MOUNTS);
+		return capsid_error_set(err, EINVAL, "%zu rootfs mounts: at most %d", n_mounts,
+					SHIM_MAX_MOUNTS);
 	_cleanup_free_ char *target = NULL;
 	if (asprintf(&target, "%s/rootfs", t->bundle) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");

@@ -80,7 +80,8 @@ int shim_spec_build(const struct shim_task *t, struct spec_group **out, struct c
 	if (argc == 0)
 		return capsid_error_set(err, EINVAL, "config.json: process.args is empty");
 	if (argc > SHIM_MAX_ARGS)
-		return capsid_error_set(err, EINVAL, "config.json: process.args has more than %d words", SHIM_MAX_ARGS);
+		return capsid_error_set(err, EINVAL, "config.json: process.args has more than %d words",
+					SHIM_MAX_ARGS);
 	/* CPU from the quota (at least one), memory from the limit (at least
 	 * 128 MiB): the guest's size. */
 	double cpu = 1, mem_gb = 0.5;
@@ -127,7 +128,8 @@ int shim_spec_exec_args(const uint8_t *json, size_t len, char ***argv_out, size_
 			struct capsid_error *err)
 {
 	if (len > SHIM_MAX_OCI_CONFIG)
-		return capsid_error_set(err, EINVAL, "the exec's process spec is over %u bytes", SHIM_MAX_OCI_CONFIG);
+		return capsid_error_set(err, EINVAL, "the exec's process spec is over %u bytes",
+					SHIM_MAX_OCI_CONFIG);
 	struct json_tokener *tok = json_tokener_new();
 	if (!tok)
 		return capsid_error_set(err, ENOMEM, "out of memory");
@@ -136,7 +138,8 @@ int shim_spec_exec_args(const uint8_t *json, size_t len, char ***argv_out, size_
 	struct json_object *args = get(p, "args", NULL);
 	size_t argc = args && json_object_is_type(args, json_type_array) ? json_object_array_length(args) : 0;
 	if (argc == 0 || argc > SHIM_MAX_ARGS)
-		return capsid_error_set(err, EINVAL, "the exec's process spec has no args (or over %d)", SHIM_MAX_ARGS);
+		return capsid_error_set(err, EINVAL, "the exec's process spec has no args (or over %d)",
+					SHIM_MAX_ARGS);
 	char **argv = calloc(argc + 1, sizeof(*argv));
 	if (!argv)
 		return capsid_error_set(err, ENOMEM, "out of memory");

@@ -30,7 +30,8 @@ static long qemu_child(long pid)
 		_cleanup_free_ char *comm = NULL;
 		size_t n;
 		snprintf(path, sizeof(path), "/proc/%ld/comm", c);
-		if (c > 0 && util_read_file_at(AT_FDCWD, path, 64, &comm, &n) == 0 && strncmp(comm, "qemu", 4) == 0)
+		if (c > 0 && util_read_file_at(AT_FDCWD, path, 64, &comm, &n) == 0 &&
+		    strncmp(comm, "qemu", 4) == 0)
 			return c;
 	}
 	return -1;
@@ -54,7 +55,8 @@ int shim_stats(long monitor_pid, uint8_t **out, size_t *out_len, struct capsid_e
 	 * the command name (which may hold spaces). */
 	unsigned long long utime = 0, stime = 0;
 	const char *rp = strrchr(stat, ')');
-	if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+	if (!rp ||
+	    sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
 		return capsid_error_set(err, EIO, "unreadable %s", path);
 	long hz = sysconf(_SC_CLK_TCK);
 	if (hz <= 0)

@@ -32,16 +32,16 @@ static int pack(const void *msg, uint8_t **out, size_t *n)
 	return 0;
 }
 
-#define UNPACK(type, fn, var)                                                                       \
-	__attribute__((cleanup(free_##fn))) type *var = fn##__unpack(NULL, len, req);                  \
-	if (!var)                                                                                   \
-		return capsid_error_set(err, EINVAL, "the %s is not a valid protobuf message", #type)
+#define UNPACK(type, fn, var)                                                                                \
+	__attribute__((cleanup(free_##fn))) type *var = fn##__unpack(NULL, len, req);                        \
+	if (!var)                                                                                            \
+	return capsid_error_set(err, EINVAL, "the %s is not a valid protobuf message", #type)
 
-#define FREER(fn, type)                                                                              \
-	static void free_##fn(type **p)                                                              \
-	{                                                                                            \
-		if (*p)                                                                              \
-			fn##__free_unpacked(*p, NULL);                                               \
+#define FREER(fn, type)                                                                                      \
+	static void free_##fn(type **p)                                                                      \
+	{                                                                                                    \
+		if (*p)                                                                                      \
+			fn##__free_unpacked(*p, NULL);                                                       \
 	}
 FREER(containerd__task__v2__create_task_request, Containerd__Task__V2__CreateTaskRequest)
 FREER(containerd__task__v2__start_request, Containerd__Task__V2__StartRequest)
@@ -180,7 +180,8 @@ struct relay {
 	int out, err;
 };
 
-static void relay_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line, size_t len)
+static void relay_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
+		       size_t len)
 {
 	(void)container;
 	struct relay *r = ud;
@@ -229,15 +230,15 @@ static void *exec_thread(void *arg)
 	int out = open_fifo(p->stdout_path, O_WRONLY);
 	int errfd = open_fifo(p->stderr_path, O_WRONLY);
 	struct capsid_exec_opts eo = {
-		.argv = p->argv,
-		.argc = p->argc,
-		.tty = p->terminal,
-		.rows = 24,
-		.cols = 80,
-		.in_fd = in,
-		.out_fd = out >= 0 ? out : errfd,
-		.err_fd = errfd >= 0 ? errfd : out,
-		.tty_fd = -1,
+	    .argv = p->argv,
+	    .argc = p->argc,
+	    .tty = p->terminal,
+	    .rows = 24,
+	    .cols = 80,
+	    .in_fd = in,
+	    .out_fd = out >= 0 ? out : errfd,
+	    .err_fd = errfd >= 0 ? errfd : out,
+	    .tty_fd = -1,
 	};
 	struct capsid_error err = {0};
 	int code = 255;
@@ -280,8 +281,9 @@ static int task_create(void *ctx, const uint8_t *req, size_t len, uint8_t **resp
 	if (exists)
 		return capsid_error_set(err, EEXIST, "task %s already exists", r->id);
 	if (busy)
-		return capsid_error_set(err, ENOTSUP,
-					"task %s: adding a container to a running pod's VM is not supported yet", r->id);
+		return capsid_error_set(
+		    err, ENOTSUP, "task %s: adding a container to a running pod's VM is not supported yet",
+		    r->id);
 	struct shim_task *t = calloc(1, sizeof(*t));
 	if (!t)
 		return capsid_error_set(err, ENOMEM, "out of memory");
@@ -356,8 +358,8 @@ static int task_start(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
 		p->status = SHIM_RUNNING; /* claimed: a second Start fails */
 	pthread_mutex_unlock(&s->lock);
 	if (!p)
-		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id, r->exec_id[0] ? " exec " : "",
-					r->exec_id);
+		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id,
+					r->exec_id[0] ? " exec " : "", r->exec_id);
 	if (!ok)
 		return capsid_error_set(err, EBUSY, "task %s: already started", r->id);
 	int rc = 0;
@@ -403,8 +405,8 @@ static int task_delete(void *ctx, const uint8_t *req, size_t len, uint8_t **resp
 	enum shim_status st = p ? p->status : 0;
 	pthread_mutex_unlock(&s->lock);
 	if (!p)
-		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id, r->exec_id[0] ? " exec " : "",
-					r->exec_id);
+		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id,
+					r->exec_id[0] ? " exec " : "", r->exec_id);
 	if (st == SHIM_RUNNING)
 		return capsid_error_set(err, EBUSY, "task %s is running: kill it first", r->id);
 	Containerd__Task__V2__DeleteResponse out = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
@@ -466,7 +468,8 @@ static int task_exec(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, 
 	struct shim_proc *p = calloc(1, sizeof(*p));
 	if (!p)
 		return capsid_error_set(err, ENOMEM, "out of memory");
-	int rc = shim_spec_exec_args(r->spec->value.data, r->spec->value.len, &p->argv, &p->argc, &p->terminal, err);
+	int rc = shim_spec_exec_args(r->spec->value.data, r->spec->value.len, &p->argv, &p->argc,
+				     &p->terminal, err);
 	p->exec_id = strdup(r->exec_id);
 	p->stdin_path = dup_nonempty(r->stdin);
 	p->stdout_path = dup_nonempty(r->stdout);
@@ -513,8 +516,8 @@ static int task_state(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
 	struct shim_proc *p = t ? proc_find(t, r->exec_id) : NULL;
 	int rc = 0;
 	if (!p) {
-		rc = capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id, r->exec_id[0] ? " exec " : "",
-				      r->exec_id);
+		rc = capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id,
+				      r->exec_id[0] ? " exec " : "", r->exec_id);
 	} else {
 		out.id = t->id;
 		out.exec_id = r->exec_id;
@@ -551,8 +554,8 @@ static int task_kill(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, 
 	enum shim_status st = p ? p->status : 0;
 	pthread_mutex_unlock(&s->lock);
 	if (!p)
-		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id, r->exec_id[0] ? " exec " : "",
-					r->exec_id);
+		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id,
+					r->exec_id[0] ? " exec " : "", r->exec_id);
 	if (st == SHIM_STOPPED)
 		return capsid_error_set(err, ENOENT, "task %s: process already finished", r->id);
 	if (p != &t->init)
@@ -584,8 +587,8 @@ static int task_wait(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, 
 	}
 	int rc;
 	if (!p) {
-		rc = capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id, r->exec_id[0] ? " exec " : "",
-				      r->exec_id);
+		rc = capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id,
+				      r->exec_id[0] ? " exec " : "", r->exec_id);
 	} else {
 		out.exit_status = p->exit_status;
 		out.exited_at = stamp(&p->exited_at, &ts);
@@ -696,12 +699,12 @@ static int task_ok(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, si
 	return 0;
 }
 
-#define NOT_IMPLEMENTED(name, why)                                                                          \
-	static int task_##name(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len, \
-			       struct capsid_error *err)                                                    \
-	{                                                                                                   \
-		(void)ctx, (void)req, (void)len, (void)resp, (void)resp_len;                                \
-		return capsid_error_set(err, ENOTSUP, "%s", why);                                          \
+#define NOT_IMPLEMENTED(name, why)                                                                           \
+	static int task_##name(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,  \
+			       struct capsid_error *err)                                                     \
+	{                                                                                                    \
+		(void)ctx, (void)req, (void)len, (void)resp, (void)resp_len;                                 \
+		return capsid_error_set(err, ENOTSUP, "%s", why);                                            \
 	}
 NOT_IMPLEMENTED(pause, "Pause is not implemented by capsid")
 NOT_IMPLEMENTED(resume, "Resume is not implemented by capsid")
@@ -709,14 +712,22 @@ NOT_IMPLEMENTED(checkpoint, "Checkpoint is not implemented by capsid")
 NOT_IMPLEMENTED(update, "Update is not implemented by capsid: a VM's CPUs and memory are fixed when it boots")
 
 const struct ttrpc_method shim_task_methods[] = {
-	{TASK_SERVICE, "Create", task_create},	 {TASK_SERVICE, "Start", task_start},
-	{TASK_SERVICE, "Delete", task_delete},	 {TASK_SERVICE, "Exec", task_exec},
-	{TASK_SERVICE, "State", task_state},	 {TASK_SERVICE, "Kill", task_kill},
-	{TASK_SERVICE, "Wait", task_wait},	 {TASK_SERVICE, "Pids", task_pids},
-	{TASK_SERVICE, "Connect", task_connect}, {TASK_SERVICE, "Shutdown", task_shutdown},
-	{TASK_SERVICE, "CloseIO", task_close_io},	 {TASK_SERVICE, "ResizePty", task_ok},
-	{TASK_SERVICE, "Pause", task_pause},	 {TASK_SERVICE, "Resume", task_resume},
-	{TASK_SERVICE, "Checkpoint", task_checkpoint}, {TASK_SERVICE, "Update", task_update},
-	{TASK_SERVICE, "Stats", task_stats},
+    {TASK_SERVICE, "Create", task_create},
+    {TASK_SERVICE, "Start", task_start},
+    {TASK_SERVICE, "Delete", task_delete},
+    {TASK_SERVICE, "Exec", task_exec},
+    {TASK_SERVICE, "State", task_state},
+    {TASK_SERVICE, "Kill", task_kill},
+    {TASK_SERVICE, "Wait", task_wait},
+    {TASK_SERVICE, "Pids", task_pids},
+    {TASK_SERVICE, "Connect", task_connect},
+    {TASK_SERVICE, "Shutdown", task_shutdown},
+    {TASK_SERVICE, "CloseIO", task_close_io},
+    {TASK_SERVICE, "ResizePty", task_ok},
+    {TASK_SERVICE, "Pause", task_pause},
+    {TASK_SERVICE, "Resume", task_resume},
+    {TASK_SERVICE, "Checkpoint", task_checkpoint},
+    {TASK_SERVICE, "Update", task_update},
+    {TASK_SERVICE, "Stats", task_stats},
 };
 const size_t shim_n_task_methods = sizeof(shim_task_methods) / sizeof(shim_task_methods[0]);

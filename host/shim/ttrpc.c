@@ -51,7 +51,8 @@ static int read_exact(int fd, uint8_t *buf, size_t len)
 	return 1;
 }
 
-int ttrpc_read_message(int fd, size_t max, struct ttrpc_header *h, uint8_t **payload, struct capsid_error *err)
+int ttrpc_read_message(int fd, size_t max, struct ttrpc_header *h, uint8_t **payload,
+		       struct capsid_error *err)
 {
 	uint8_t hdr[TTRPC_HEADER_SIZE];
 	*payload = NULL;
@@ -75,8 +76,8 @@ int ttrpc_read_message(int fd, size_t max, struct ttrpc_header *h, uint8_t **pay
 		return capsid_error_set(err, ENOMEM, "ttrpc: out of memory");
 	r = read_exact(fd, buf, h->length);
 	if (r == 0 || r == -EPROTO)
-		return capsid_error_set(err, EPROTO, "ttrpc: connection closed inside a message (%u bytes announced)",
-					h->length);
+		return capsid_error_set(
+		    err, EPROTO, "ttrpc: connection closed inside a message (%u bytes announced)", h->length);
 	if (r < 0)
 		return capsid_error_errno(err, -r, "ttrpc: read message");
 	*payload = TAKE_PTR(buf);
@@ -126,12 +127,13 @@ int ttrpc_call_decode(const uint8_t *buf, size_t len, struct ttrpc_call *call, s
 	memset(call, 0, sizeof(*call));
 	Capsid__Ttrpc__Request *req = capsid__ttrpc__request__unpack(NULL, len, buf);
 	if (!req)
-		return capsid_error_set(err, EBADMSG, "ttrpc: the request envelope (%zu bytes) is not a valid Request",
-					len);
+		return capsid_error_set(
+		    err, EBADMSG, "ttrpc: the request envelope (%zu bytes) is not a valid Request", len);
 	if (!name_ok(req->service) || !name_ok(req->method)) {
 		capsid__ttrpc__request__free_unpacked(req, NULL);
-		return capsid_error_set(err, EINVAL, "ttrpc: the request's service or method name is empty or over %d bytes",
-					TTRPC_MAX_NAME);
+		return capsid_error_set(
+		    err, EINVAL, "ttrpc: the request's service or method name is empty or over %d bytes",
+		    TTRPC_MAX_NAME);
 	}
 	call->service = req->service;
 	call->method = req->method;
@@ -171,8 +173,8 @@ int ttrpc_call_encode(const char *service, const char *method, const void *paylo
 	return pack_out(&req.base, out, out_len);
 }
 
-int ttrpc_response_encode(enum ttrpc_code code, const char *message, const void *payload, size_t len, uint8_t **out,
-			  size_t *out_len)
+int ttrpc_response_encode(enum ttrpc_code code, const char *message, const void *payload, size_t len,
+			  uint8_t **out, size_t *out_len)
 {
 	Capsid__Ttrpc__Response resp = CAPSID__TTRPC__RESPONSE__INIT;
 	Capsid__Ttrpc__Status st = CAPSID__TTRPC__STATUS__INIT;
@@ -184,8 +186,8 @@ int ttrpc_response_encode(enum ttrpc_code code, const char *message, const void 
 	return pack_out(&resp.base, out, out_len);
 }
 
-int ttrpc_response_decode(const uint8_t *buf, size_t len, enum ttrpc_code *code, char **message, uint8_t **payload,
-			  size_t *payload_len, struct capsid_error *err)
+int ttrpc_response_decode(const uint8_t *buf, size_t len, enum ttrpc_code *code, char **message,
+			  uint8_t **payload, size_t *payload_len, struct capsid_error *err)
 {
 	Capsid__Ttrpc__Response *resp = capsid__ttrpc__response__unpack(NULL, len, buf);
 	if (!resp)

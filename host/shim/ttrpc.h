@@ -61,7 +61,8 @@ void ttrpc_header_decode(const uint8_t in[TTRPC_HEADER_SIZE], struct ttrpc_heade
  * -EPROTO for a stream that ends inside a message (truncated), -EMSGSIZE
  * for a length over max (h is filled: the caller may answer that stream;
  * the payload is not read, so the connection cannot go on). */
-int ttrpc_read_message(int fd, size_t max, struct ttrpc_header *h, uint8_t **payload, struct capsid_error *err);
+int ttrpc_read_message(int fd, size_t max, struct ttrpc_header *h, uint8_t **payload,
+		       struct capsid_error *err);
 /* Writes header and payload (h->length is set from len). */
 int ttrpc_write_message(int fd, uint32_t stream_id, uint8_t type, const void *payload, size_t len);
 
@@ -82,12 +83,12 @@ int ttrpc_call_encode(const char *service, const char *method, const void *paylo
 		      size_t *out_len);
 
 /* Encodes a Response: code and message (NULL when OK) and the payload. */
-int ttrpc_response_encode(enum ttrpc_code code, const char *message, const void *payload, size_t len, uint8_t **out,
-			  size_t *out_len);
+int ttrpc_response_encode(enum ttrpc_code code, const char *message, const void *payload, size_t len,
+			  uint8_t **out, size_t *out_len);
 /* Decodes a Response: *code, *message (caller frees; NULL when none) and the
  * payload copied out (caller frees). */
-int ttrpc_response_decode(const uint8_t *buf, size_t len, enum ttrpc_code *code, char **message, uint8_t **payload,
-			  size_t *payload_len, struct capsid_error *err);
+int ttrpc_response_decode(const uint8_t *buf, size_t len, enum ttrpc_code *code, char **message,
+			  uint8_t **payload, size_t *payload_len, struct capsid_error *err);
 
 /* The status code for a -errno a handler returned. */
 enum ttrpc_code ttrpc_code_from_errno(int neg_errno);
@@ -98,8 +99,8 @@ enum ttrpc_code ttrpc_code_from_errno(int neg_errno);
  * an empty message). Returns 0 or -errno with words in err, which become the
  * response's status. Handlers run on threads of their own: a call that
  * blocks (Wait) does not hold up the others. */
-typedef int (*ttrpc_handler_fn)(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-				struct capsid_error *err);
+typedef int (*ttrpc_handler_fn)(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+				size_t *resp_len, struct capsid_error *err);
 
 struct ttrpc_method {
 	const char *service; /* "containerd.task.v2.Task" */

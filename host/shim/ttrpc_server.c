@@ -72,7 +72,8 @@ static void run_job(struct job *j)
 	if (!m) {
 		char msg[2 * TTRPC_MAX_NAME + 32];
 		if (known)
-			snprintf(msg, sizeof(msg), "method %s.%s is not implemented", call.service, call.method);
+			snprintf(msg, sizeof(msg), "method %s.%s is not implemented", call.service,
+				 call.method);
 		else
 			snprintf(msg, sizeof(msg), "service %s is not implemented", call.service);
 		respond(c, j->stream_id, TTRPC_UNIMPLEMENTED, msg, NULL, 0);
@@ -83,7 +84,8 @@ static void run_job(struct job *j)
 	size_t out_len = 0;
 	r = m->fn(c->ctx, call.payload, call.payload_len, &out, &out_len, &err);
 	if (r < 0)
-		respond(c, j->stream_id, ttrpc_code_from_errno(r), err.msg[0] ? err.msg : strerror(-r), NULL, 0);
+		respond(c, j->stream_id, ttrpc_code_from_errno(r), err.msg[0] ? err.msg : strerror(-r), NULL,
+			0);
 	else
 		respond(c, j->stream_id, TTRPC_OK, NULL, out, out_len);
 	ttrpc_call_clear(&call);
@@ -165,14 +167,15 @@ int ttrpc_serve_conn(int fd, const struct ttrpc_method *methods, size_t n_method
 			break;
 		if (h.type != TTRPC_TYPE_REQUEST) {
 			free(msg);
-			r = capsid_error_set(err, EPROTO, "ttrpc: message type %u on stream %u is not a request", h.type,
+			r = capsid_error_set(err, EPROTO,
+					     "ttrpc: message type %u on stream %u is not a request", h.type,
 					     h.stream_id);
 			break;
 		}
 		if (h.stream_id % 2 == 0) {
 			free(msg);
-			respond(&c, h.stream_id, TTRPC_INVALID_ARGUMENT, "stream id must be odd for client streams",
-				NULL, 0);
+			respond(&c, h.stream_id, TTRPC_INVALID_ARGUMENT,
+				"stream id must be odd for client streams", NULL, 0);
 			continue;
 		}
 		r = dispatch(&c, &h, msg);

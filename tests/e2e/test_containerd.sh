@@ -85,7 +85,7 @@ wait_until() {
 
 case_ "ctr run --rm: the guest's kernel answers, stdout and stderr apart, nothing left"
 want_kernel=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kernel"])' "$GUEST_DIR/manifest.json")
-out=$($CTR run --runtime $RT --rm localhost/app:v1 r1 sh -c 'uname -r; cat /etc/greeting; echo to-stderr >&2; read l </proc/meminfo; echo $l' \
+out=$($CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm localhost/app:v1 r1 sh -c 'uname -r; cat /etc/greeting; echo to-stderr >&2; read l </proc/meminfo; echo $l' \
 	</dev/null 2>"$ROOT/err")
 echo "$out"
 [ "$(sed -n 1p <<<"$out")" = "$want_kernel" ] || fail "uname -r said '$(sed -n 1p <<<"$out")', the guest boots $want_kernel"
@@ -101,11 +101,11 @@ mem_default=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' <<<"$out")
 case_ "runtime options: ConfigPath's CAPSID_* settings reach the shim, bad ones fail clearly"
 echo 'CAPSID_MEMORY_OVERHEAD_MIB=400' >"$ROOT/good.env"
 printf '# capsid\nCAPSID_ACCEL=warp\n' >"$ROOT/bad.env"
-out=$($CTR run --runtime $RT --rm --runtime-config-path "$ROOT/good.env" localhost/app:v1 o1 \
+out=$($CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm --runtime-config-path "$ROOT/good.env" localhost/app:v1 o1 \
 	sh -c 'read l </proc/meminfo; echo $l' </dev/null)
 mem=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' <<<"$out")
 [ -n "$mem" ] && [ "$mem" -gt $((mem_default + 100 * 1024)) ] || fail "MemTotal $mem kB with 400 MiB overhead, $mem_default kB without"
-if $CTR run --runtime $RT --rm --runtime-config-path "$ROOT/bad.env" localhost/app:v1 o2 sh -c true \
+if $CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm --runtime-config-path "$ROOT/bad.env" localhost/app:v1 o2 sh -c true \
 	</dev/null 2>"$ROOT/err"; then fail "a bad runtime option was accepted"; fi
 grep -q 'CAPSID_ACCEL=warp: must be auto, kvm or tcg' "$ROOT/err" || fail "bad option error: $(cat "$ROOT/err")"
 $CTR container rm o2 >/dev/null 2>&1 || true
@@ -113,23 +113,23 @@ nothing_left "runtime options"
 
 case_ "the exit code reaches ctr"
 set +e
-$CTR run --runtime $RT --rm localhost/app:v1 r2 sh -c 'exit 7' </dev/null
+$CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm localhost/app:v1 r2 sh -c 'exit 7' </dev/null
 rc=$?
 set -e
 [ $rc = 7 ] || fail "ctr run exit code $rc, want 7"
 nothing_left "run --rm of a failing task"
 
 case_ "run -d, task ls and ps, exec with its exit code and stdin"
-$CTR run -d --runtime $RT localhost/app:v1 d1 sleep 1000 </dev/null
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 d1 sleep 1000 </dev/null
 $CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "task ls: $($CTR task ls)"
 pid=$($CTR task ps d1 | awk 'NR == 2 { print $1 }')
 [ -n "$pid" ] && [ -d "/proc/$pid" ] || fail "task ps: $($CTR task ps d1)"
 set +e
-ex=$($CTR task exec --exec-id e1 d1 sh -c 'echo in-exec; exit 3' </dev/null)
+ex=$($CTR task exec --fifo-dir "$CTD/fifo" --exec-id e1 d1 sh -c 'echo in-exec; exit 3' </dev/null)
 rc=$?
 set -e
 [ "$ex" = in-exec ] && [ $rc = 3 ] || fail "exec: output '$ex', exit $rc (want in-exec, 3)"
-ex=$(echo piped-in | $CTR task exec --exec-id e2 d1 cat)
+ex=$(echo piped-in | $CTR task exec --fifo-dir "$CTD/fifo" --exec-id e2 d1 cat)
 [ "$ex" = piped-in ] || fail "exec stdin: '$ex'"
 rss=$($CTR task metrics d1 | awk '$1 == "memory.usage" { print $2 }')
 [ -n "$rss" ] && [ "$rss" -gt $((16 << 20)) ] || fail "task metrics: memory.usage '$rss' ($($CTR task metrics d1))"
@@ -138,7 +138,7 @@ case_ "hostile ttrpc frames on the shim's socket: errors, and the shim serves on
 sock=$(ls "$CTD"/s/capsid-*)
 python3 "$HERE/ttrpc_hostile.py" "$sock" || fail "hostile frames"
 $CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "after hostile frames: $($CTR task ls)"
-ex=$($CTR task exec --exec-id e3 d1 echo still-serving </dev/null)
+ex=$($CTR task exec --fifo-dir "$CTD/fifo" --exec-id e3 d1 echo still-serving </dev/null)
 [ "$ex" = still-serving ] || fail "exec after hostile frames: '$ex'"
 
 case_ "containerd restarts: the task runs on and is listed"
@@ -146,7 +146,7 @@ containerd_stop
 [ -n "$(containerd_shims)" ] || fail "the shim ended with containerd"
 containerd_start
 $CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "after the restart: $($CTR task ls)"
-ex=$($CTR task exec --exec-id e4 d1 echo after-restart </dev/null)
+ex=$($CTR task exec --fifo-dir "$CTD/fifo" --exec-id e4 d1 echo after-restart </dev/null)
 [ "$ex" = after-restart ] || fail "exec after the restart: '$ex'"
 
 case_ "task kill: the exit reaches containerd, rm leaves nothing"
@@ -159,9 +159,9 @@ nothing_left "kill and rm"
 
 case_ "a pod: the container annotated into a sandbox goes to the sandbox's shim, which refuses it clearly"
 A=io.kubernetes.cri
-$CTR run -d --runtime $RT --annotation $A.container-type=sandbox --annotation $A.sandbox-id=p1 \
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT --annotation $A.container-type=sandbox --annotation $A.sandbox-id=p1 \
 	localhost/app:v1 p1 sleep 1000 </dev/null
-if $CTR run -d --runtime $RT --annotation $A.container-type=container --annotation $A.sandbox-id=p1 \
+if $CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT --annotation $A.container-type=container --annotation $A.sandbox-id=p1 \
 	localhost/app:v1 p1c1 sleep 1000 </dev/null 2>"$ROOT/err"; then
 	fail "a second container in a pod's VM was accepted: the shim cannot add one yet"
 fi
@@ -177,7 +177,7 @@ wait_until "the pod's shim to end" sh -c "[ -z \"\$(pgrep -f '[c]ontainerd-shim-
 nothing_left "a pod"
 
 case_ "a SIGKILLed shim takes its VM with it; containerd sees the task gone"
-$CTR run -d --runtime $RT localhost/app:v1 k1 sleep 1000 </dev/null
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 k1 sleep 1000 </dev/null
 [ -n "$(qemu_of_root)" ] || fail "no VM for k1"
 kill -9 $(containerd_shims)
 wait_until "k1's task to go" sh -c "! $CTR task ls | grep -q '^k1 '"

@@ -25,7 +25,7 @@ static int echo(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_
 }
 
 static const struct ttrpc_method methods[] = {
-	{"test.Echo", "Echo", echo},
+    {"test.Echo", "Echo", echo},
 };
 
 struct server {
@@ -177,7 +177,8 @@ static void test_calls(void)
 	free(payload);
 	/* oversized: answered, then the connection ends */
 	uint8_t hdr[TTRPC_HEADER_SIZE];
-	ttrpc_header_encode(&(struct ttrpc_header){.length = TTRPC_MAX_MESSAGE + 1, .stream_id = 15, .type = 1}, hdr);
+	ttrpc_header_encode(
+	    &(struct ttrpc_header){.length = TTRPC_MAX_MESSAGE + 1, .stream_id = 15, .type = 1}, hdr);
 	CHECK(write(fd, hdr, sizeof(hdr)) == sizeof(hdr));
 	CHECK(answer(fd, &stream, &code, &payload) == 1);
 	CHECK(stream == 15 && code == TTRPC_RESOURCE_EXHAUSTED);
