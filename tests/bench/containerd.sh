@@ -21,7 +21,9 @@ CTD=$ROOT/c
 export CAPSID_ROOT=$ROOT/capsid CAPSID_QUIET_ACCEL=1
 cleanup() {
 	containerd_stop
-	for s in $(containerd_shims); do kill -9 "$s" 2>/dev/null || true; done
+	# every shim of this containerd (runc's too: a task that failed to start
+	# can leave one)
+	for s in $(pgrep -f "[c]ontainerd-shim-.* -address $CTD/c.sock" || true); do kill -9 "$s" 2>/dev/null || true; done
 	grep -o " $ROOT/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$ROOT"
 }
