@@ -8,7 +8,7 @@
 
 containerd_require_tools() {
 	local t
-	for t in containerd ctr containerd-shim-runc-v2 python3; do
+	for t in containerd ctr containerd-shim-runc-v2 python3 script; do
 		if ! command -v "$t" >/dev/null 2>&1; then
 			echo "SKIP: $t not installed (ci/setup.sh installs containerd)" >&2
 			exit 77

@@ -131,6 +131,12 @@ set -e
 [ "$ex" = in-exec ] && [ $rc = 3 ] || fail "exec: output '$ex', exit $rc (want in-exec, 3)"
 ex=$(echo piped-in | $CTR task exec --fifo-dir "$CTD/fifo" --exec-id e2 d1 cat)
 [ "$ex" = piped-in ] || fail "exec stdin: '$ex'"
+# a terminal for the exec (script gives ctr its own)
+set +e
+ex=$( (sleep 1; echo 'tty; exit 4') | script -qec "$CTR task exec --fifo-dir $CTD/fifo -t --exec-id e5 d1 sh" /dev/null)
+rc=$?
+set -e
+[ $rc = 4 ] && grep -q '^/dev/pts/' <<<"$(tr -d '\r' <<<"$ex")" || fail "exec -t: exit $rc, output: $ex"
 rss=$($CTR task metrics d1 | awk '$1 == "memory.usage" { print $2 }')
 [ -n "$rss" ] && [ "$rss" -gt $((16 << 20)) ] || fail "task metrics: memory.usage '$rss' ($($CTR task metrics d1))"
 
