@@ -435,6 +435,10 @@ static int task_delete(void *ctx, const uint8_t *req, size_t len, uint8_t **resp
 	capsid_error_clear(err);
 	if (t->init.thread_started)
 		pthread_join(t->init.thread, NULL);
+	/* Execs end with the group; their threads touch t until then. */
+	for (struct shim_proc *e = t->execs; e; e = e->next)
+		if (e->thread_started)
+			pthread_join(e->thread, NULL);
 	shim_rootfs_release(t->bundle);
 	Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
 	ev.container_id = t->id;
