@@ -44,9 +44,11 @@ void arm_logs(struct cd_server *s, struct cd_conn *c, struct arm_route *r);
 /* ws.c: exec and attach hand out a websocket session. */
 void arm_exec(struct cd_server *s, struct cd_conn *c, struct arm_route *r, bool attach);
 
-/* worker.c: run a blocking operation in a child process; op gets its id.
- * spec (create only) is the child's to use. -EAGAIN: too many running. */
+/* worker.c: run a blocking operation in a child process; op gets its id,
+ * and the group's record rec is saved naming it (as its latest, and as
+ * its create) before the child starts. spec (create only) is the child's
+ * to use. -EAGAIN: too many running. */
 int cd_worker_start(struct cd_server *s, enum cd_op_kind kind, const char *group, const char *tenant,
-		    const struct spec_group *spec, char op[40], struct capsid_error *err);
+		    const struct spec_group *spec, struct json_object *rec, char op[40], struct capsid_error *err);
 
 #endif

@@ -57,7 +57,10 @@ static struct json_object *parse_body(struct cd_server *s, struct cd_conn *c)
 		json_object_put(doc);
 		cd_respond_error(s, c, 400, "InvalidRequestContent", NULL,
 				 "The request content was invalid and could not be deserialized: %s at byte %zu.",
-				 e != json_tokener_success ? json_tokener_error_desc(e) : "trailing data", off);
+				 e == json_tokener_continue	 ? "the JSON ends early"
+				 : e != json_tokener_success ? json_tokener_error_desc(e)
+							     : "data after the JSON",
+				 off);
 		return NULL;
 	}
 	if (!json_object_is_type(doc, json_type_object)) {
@@ -214,18 +217,12 @@ void arm_put(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	json_object_object_add(rec, "cores", json_object_new_int((int)cores));
 	json_object_object_add(rec, "memoryMiB", json_object_new_int((int)mem));
 	char op[40];
-	int rc = cd_worker_start(s, CD_OP_CREATE, r->group, r->tok->tenant, spec, op, &err);
+	int rc = cd_worker_start(s, CD_OP_CREATE, r->group, r->tok->tenant, spec, rec, op, &err);
 	if (rc < 0) {
 		if (rc == -EAGAIN)
 			cd_respond_error(s, c, 429, "TooManyRequests", NULL, "%s", err.msg);
 		else
 			cd_respond_error(s, c, 500, "InternalServerError", NULL, "%s", err.msg);
-		return;
-	}
-	json_object_object_add(rec, "createOperation", json_object_new_string(op));
-	json_object_object_add(rec, "operation", json_object_new_string(op));
-	if (cd_record_save(s, r->group, rec) < 0) {
-		cd_respond_error(s, c, 500, "InternalServerError", NULL, "cannot save the group's record");
 		return;
 	}
 	respond_with_op(s, c, r, 201, op, true, arm_group_doc(s, r, rec));
@@ -258,7 +255,7 @@ static int start_op(struct cd_server *s, struct cd_conn *c, struct arm_route *r,
 		    enum cd_op_kind kind, char op[40])
 {
 	struct capsid_error err = {0};
-	int rc = cd_worker_start(s, kind, r->group, r->tok->tenant, NULL, op, &err);
+	int rc = cd_worker_start(s, kind, r->group, r->tok->tenant, NULL, rec, op, &err);
 	if (rc < 0) {
 		if (rc == -EAGAIN)
 			cd_respond_error(s, c, 429, "TooManyRequests", NULL, "%s", err.msg);
@@ -266,13 +263,6 @@ static int start_op(struct cd_server *s, struct cd_conn *c, struct arm_route *r,
 			cd_respond_error(s, c, 500, "InternalServerError", NULL, "%s", err.msg);
 		return -1;
 	}
-	json_object_object_add(rec, "operation", json_object_new_string(op));
-	/* A delete that ends removes the record; saving after it would bring
-	 * it back, so the record is saved only while the worker runs. */
-	_cleanup_json_ struct json_object *op_doc = NULL;
-	enum cd_op_status st;
-	if (cd_op_load(s, op, NULL, &op_doc, &st) == 0 && st == CD_OP_RUNNING)
-		cd_record_save(s, r->group, rec);
 	return 0;
 }
 

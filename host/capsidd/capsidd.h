@@ -86,6 +86,7 @@ struct cd_request {
 	bool chunked;
 	char *body;
 	size_t body_len;
+	size_t raw_len; /* bytes the body took on the wire (chunked: more) */
 };
 
 struct cd_conn {

@@ -137,7 +137,7 @@ void cd_respond(struct cd_server *s, struct cd_conn *c, int status, const char *
 	size_t blen = 0;
 	const char *btext = "";
 	if (body)
-		btext = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &blen);
+		btext = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &blen);
 	char reqid[33] = "0";
 	cd_random_hex(reqid, 16);
 	char *msg = NULL;
@@ -265,6 +265,61 @@ static int parse_head(struct cd_conn *c)
 
 static void dispatch(struct cd_server *s, struct cd_conn *c);
 
+/* A chunked body (RFC 9112 7.1): 0 while incomplete; 1 when whole, then
+ * decoded in place after the headers; -EFBIG past max_body; -EINVAL. */
+static int dechunk(struct cd_server *s, struct cd_conn *c)
+{
+	char *p = c->in + c->head_len, *end = c->in + c->in_len;
+	size_t total = 0;
+	/* First only look: the chunks are moved once all are there. */
+	for (int pass = 0; pass < 2; pass++) {
+		char *q = p, *out = p;
+		total = 0;
+		for (;;) {
+			char *eol = memmem(q, (size_t)(end - q), "\r\n", 2);
+			if (!eol)
+				return (size_t)(end - q) > 64 ? -EINVAL : 0;
+			char *e;
+			errno = 0;
+			unsigned long long n = strtoull(q, &e, 16);
+			if (e == q || errno || (*e != '\r' && *e != ';'))
+				return -EINVAL;
+			if (n > s->lim.max_body || total + n > s->lim.max_body)
+				return -EFBIG;
+			q = eol + 2;
+			if (n == 0) {
+				/* Trailers are ignored up to the empty line. */
+				for (;;) {
+					if (end - q >= 2 && q[0] == '\r' && q[1] == '\n') {
+						q += 2;
+						break;
+					}
+					char *t = memmem(q, (size_t)(end - q), "\r\n", 2);
+					if (!t)
+						return 0;
+					q = t + 2;
+				}
+				if (pass == 1) {
+					c->req.body = p;
+					c->req.body_len = total;
+					c->req.raw_len = (size_t)(q - p);
+				}
+				break;
+			}
+			if ((size_t)(end - q) < n + 2)
+				return 0;
+			if (q[n] != '\r' || q[n + 1] != '\n')
+				return -EINVAL;
+			if (pass == 1)
+				memmove(out, q, n);
+			out += n;
+			total += n;
+			q += n + 2;
+		}
+	}
+	return 1;
+}
+
 /* Look at what is buffered: a complete request is dispatched. */
 static void conn_parse(struct cd_server *s, struct cd_conn *c)
 {
@@ -294,9 +349,9 @@ static void conn_parse(struct cd_server *s, struct cd_conn *c)
 					 "The request is not valid HTTP/1.1.");
 			return;
 		}
-		if (c->req.chunked) {
+		if (c->req.chunked && c->req.content_length >= 0) {
 			c->close_after = true;
-			cd_respond_error(s, c, 411, "LengthRequired", NULL, "A Content-Length is required.");
+			cd_respond_error(s, c, 400, "BadRequest", NULL, "Content-Length and Transfer-Encoding together.");
 			return;
 		}
 		if (c->req.content_length > (long long)s->lim.max_body) {
@@ -312,11 +367,30 @@ static void conn_parse(struct cd_server *s, struct cd_conn *c)
 			SSL_write(c->ssl, cont, sizeof(cont) - 1); /* best effort: clients go on after a wait */
 		}
 	}
+	if (c->req.chunked) {
+		int rc = dechunk(s, c);
+		if (rc == 0 && c->in_len >= CD_MAX_HEADER + s->lim.max_body)
+			rc = -EFBIG; /* the framing itself would overflow the buffer */
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			c->close_after = true;
+			if (rc == -EFBIG)
+				cd_respond_error(s, c, 413, "RequestEntityTooLarge", NULL,
+						 "The request body exceeds %zu bytes.", s->lim.max_body);
+			else
+				cd_respond_error(s, c, 400, "BadRequest", NULL, "The chunked body is not valid.");
+			return;
+		}
+		dispatch(s, c);
+		return;
+	}
 	size_t want = c->req.content_length > 0 ? (size_t)c->req.content_length : 0;
 	if (c->in_len - c->head_len < want)
 		return;
 	c->req.body = c->in + c->head_len;
 	c->req.body_len = want;
+	c->req.raw_len = want;
 	dispatch(s, c);
 }
 
@@ -351,7 +425,7 @@ static void conn_read(struct cd_server *s, struct cd_conn *c)
 
 static void conn_next_request(struct cd_server *s, struct cd_conn *c)
 {
-	size_t used = c->head_len + c->req.body_len;
+	size_t used = c->head_len + c->req.raw_len;
 	if (used > c->in_len)
 		used = c->in_len;
 	memmove(c->in, c->in + used, c->in_len - used);

@@ -46,7 +46,7 @@ static void worker_run(const struct cd_server *s, enum cd_op_kind kind, const ch
 }
 
 int cd_worker_start(struct cd_server *s, enum cd_op_kind kind, const char *group, const char *tenant,
-		    const struct spec_group *spec, char op[40], struct capsid_error *err)
+		    const struct spec_group *spec, struct json_object *rec, char op[40], struct capsid_error *err)
 {
 	struct cd_worker *slot = NULL;
 	for (size_t i = 0; i < s->lim.max_workers + CD_MAX_SESSIONS && !slot; i++)
@@ -57,6 +57,15 @@ int cd_worker_start(struct cd_server *s, enum cd_op_kind kind, const char *group
 	int rc = cd_op_create(s, kind, group, tenant, op);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "write the operation's file");
+	/* The record names its operation before the worker runs: a delete's
+	 * worker removes the record, and nothing may write it after. */
+	json_object_object_add(rec, "operation", json_object_new_string(op));
+	if (kind == CD_OP_CREATE)
+		json_object_object_add(rec, "createOperation", json_object_new_string(op));
+	if ((rc = cd_record_save(s, group, rec)) < 0) {
+		cd_op_finish(s->dir, op, 500, "InternalServerError", "cannot save the group's record");
+		return capsid_error_errno(err, -rc, "save the record of %s", group);
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		rc = capsid_error_errno(err, errno, "fork");

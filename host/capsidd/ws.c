@@ -427,7 +427,7 @@ bool cd_ws_handle(struct cd_server *s, struct cd_conn *c)
 	struct session x = {.srv = s, .ss = *ss, .ssl = c->ssl, .fd = c->fd, .in_w = -1, .out_r = -1, .out_w = -1,
 			    .tty = -1};
 	memset(ss, 0, sizeof(*ss)); /* one use */
-	size_t used = c->head_len + c->req.body_len;
+	size_t used = c->head_len + c->req.raw_len;
 	x.pending = c->in + used;
 	x.pending_len = c->in_len > used ? c->in_len - used : 0;
 	char key[80];
