@@ -185,6 +185,8 @@ struct json_object *arm_group_doc(struct cd_server *s, const struct arm_route *r
 	if (!doc)
 		return NULL;
 	json_object_object_del(doc, "apiVersion");
+	/* The host's side (pids, taps, accelerator) is the operator's, not the tenant's. */
+	json_object_object_del(doc, "capsid");
 	char id[1024];
 	snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s/providers/" ARM_PROVIDER "/containerGroups/%s",
 		 rec_str(rec, "subscription") ?: "", rec_str(rec, "resourceGroup") ?: "", rec_str(rec, "name") ?: "");
