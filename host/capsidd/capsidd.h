@@ -101,7 +101,7 @@ struct cd_conn {
 	char *out;
 	size_t out_len, out_off;
 	bool close_after;
-	bool events_out; /* EPOLLOUT asked for */
+	uint32_t mask; /* the epoll events asked for */
 	uint64_t deadline_ms;
 	char waiting_op[40]; /* CD_PARKED: the operation whose end answers */
 	const struct cd_token *token; /* while its request is handled */

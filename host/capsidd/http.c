@@ -48,13 +48,18 @@ void cd_child_detach(int keep)
 	signal(SIGPIPE, SIG_DFL);
 }
 
+static void conn_set_mask(struct cd_server *s, struct cd_conn *c, uint32_t mask)
+{
+	if (c->mask == mask)
+		return;
+	struct epoll_event ev = {.events = mask, .data.ptr = c};
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	c->mask = mask;
+}
+
 static void conn_events(struct cd_server *s, struct cd_conn *c, bool want_out)
 {
-	if (c->events_out == want_out)
-		return;
-	struct epoll_event ev = {.events = want_out ? EPOLLOUT : EPOLLIN, .data.ptr = c};
-	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
-	c->events_out = want_out;
+	conn_set_mask(s, c, want_out ? EPOLLOUT : EPOLLIN);
 }
 
 static void conn_free(struct cd_server *s, struct cd_conn *c)
@@ -488,13 +493,7 @@ static void conn_ready(struct cd_server *s, struct cd_conn *c)
 	case CD_HANDSHAKE: conn_handshake(s, c); break;
 	case CD_READING: conn_read(s, c); break;
 	case CD_WRITING: conn_write(s, c); break;
-	case CD_PARKED: {
-		/* The client went away (or sent more): ends the wait. */
-		char b;
-		if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
-			conn_free(s, c);
-		break;
-	}
+	case CD_PARKED: break; /* only a hang-up wakes it: see the loop */
 	}
 }
 
@@ -563,7 +562,8 @@ void cd_conn_park(struct cd_server *s, struct cd_conn *c, const char *op)
 	c->state = CD_PARKED;
 	snprintf(c->waiting_op, sizeof(c->waiting_op), "%s", op);
 	c->deadline_ms = util_now_ms() + PARKED_TIMEOUT_MS;
-	conn_events(s, c, false);
+	/* What the client sends meanwhile waits in the socket; a hang-up ends the wait. */
+	conn_set_mask(s, c, EPOLLRDHUP);
 }
 
 /* ---- the loop ----------------------------------------------------------------- */
@@ -602,6 +602,7 @@ static void accept_all(struct cd_server *s)
 		c->deadline_ms = util_now_ms() + s->lim.header_timeout_ms;
 		request_reset(c);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		c->mask = EPOLLIN;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			SSL_free(ssl);
 			free(in);
@@ -629,9 +630,6 @@ static void sweep(struct cd_server *s)
 			c->close_after = true;
 			c->state = CD_WRITING;
 			cd_respond_error(s, c, 408, "RequestTimeout", NULL, "The request did not arrive in time.");
-			/* A client that does not read gets no second chance. */
-			if (s->conns && c->out)
-				c->deadline_ms = now + 1000;
 		} else {
 			conn_free(s, c);
 		}
@@ -745,8 +743,12 @@ int cd_http_run(struct cd_server *s, struct capsid_error *err)
 				bool live = false;
 				for (struct cd_conn *c = s->conns; c && !live; c = c->next)
 					live = c == p;
-				if (live)
-					conn_ready(s, p);
+				struct cd_conn *c = p;
+				if (live && c->state == CD_PARKED &&
+				    (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+					conn_free(s, c);
+				else if (live)
+					conn_ready(s, c);
 			}
 		}
 	}

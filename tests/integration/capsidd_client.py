@@ -2,10 +2,12 @@
 (RFC 6455 over TLS, written out here so the test depends on nothing but
 Python) and a slow-loris client.
 
-  capsidd_client.py exec WSS_URI PASSWORD CA INPUT [RESIZE]
-      open the session, send the password, then RESIZE (e.g. 40x100) as
-      "\\x1b[8;40;100t" when given, then INPUT; print every output frame
-      and the close frame's code and reason ("close 1000 exit code 0").
+  capsidd_client.py exec WSS_URI PASSWORD CA INPUT [RESIZE [UNTIL]]
+      open the session, send the password, then RESIZE (e.g. 40x100; "-":
+      none) as "\\x1b[8;40;100t", then INPUT (when not empty); print every
+      output frame and the close frame's code and reason ("close 1000 exit
+      code 0"), or stop once the output holds UNTIL (attach's stream has
+      no end of its own).
   capsidd_client.py loris HOST PORT CA SECONDS
       send a request's headers one byte a second; print what the server
       answered when it closed the connection, and after how long.
@@ -58,7 +60,7 @@ def read_frame(s):
     return b0 & 0x0F, read_exact(s, n)
 
 
-def do_exec(uri, password, ca, text, resize=None):
+def do_exec(uri, password, ca, text, resize=None, until=None):
     u = urllib.parse.urlparse(uri)
     s = tls(u.hostname, u.port, ca)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -76,15 +78,21 @@ def do_exec(uri, password, ca, text, resize=None):
         print("upgrade refused:", status)
         return 1
     s.sendall(frame(1, password.encode()))
-    if resize:
+    if resize and resize != "-":
         rows, cols = resize.split("x")
         s.sendall(frame(1, f"\x1b[8;{rows};{cols}t".encode()))
-    s.sendall(frame(1, text.encode()))
+    if text:
+        s.sendall(frame(1, text.encode()))
+    seen = ""
     while True:
         op, payload = read_frame(s)
         if op in (1, 2):
             sys.stdout.write(payload.decode(errors="replace"))
             sys.stdout.flush()
+            seen += payload.decode(errors="replace")
+            if until and until in seen:
+                print("\nseen", until)
+                return 0
         elif op == 8:
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
             print(f"\nclose {code} {payload[2:].decode(errors='replace')}")
@@ -116,7 +124,7 @@ def do_loris(host, port, ca, seconds):
 
 if __name__ == "__main__":
     if sys.argv[1] == "exec":
-        sys.exit(do_exec(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6] if len(sys.argv) > 6 else None))
+        sys.exit(do_exec(*sys.argv[2:6], *sys.argv[6:8]))
     if sys.argv[1] == "loris":
         sys.exit(do_loris(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]))
     sys.exit(2)

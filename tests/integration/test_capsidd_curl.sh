@@ -121,6 +121,14 @@ WS=$(json_get 'd["webSocketUri"]' <"$WORK/body")
 out=$(timeout 60 $CLIENT exec "$WS" wrong-password "$CD_CA" 'echo x' || true)
 echo "$out" | grep -q 'close 1008' || fail "a wrong password: $out"
 
+case_ "attach: the container's output over a websocket"
+api "$TOKEN_A" POST "$G/containers/app/attach?$API" >/dev/null
+expect_status 200 "attach"
+WS=$(json_get 'd["webSocketUri"]' <"$WORK/body")
+PW=$(json_get 'd["password"]' <"$WORK/body")
+out=$(timeout 60 $CLIENT exec "$WS" "$PW" "$CD_CA" "" - second-line) || fail "attach: $out"
+echo "$out" | grep -q 'hello-from-api' || fail "attach output: $out"
+
 case_ "tenant B: 404 on tenant A's group, its subscription and its operations; lists nothing"
 api "$TOKEN_B" GET "$G?$API" >/dev/null
 expect_status 404 "tenant B on A's subscription"
@@ -136,6 +144,8 @@ api "$TOKEN_B" POST "$GB/containers/app/exec?$API" --data '{"command": "ls"}' >/
 expect_status 404 "tenant B exec"
 api "$TOKEN_B" POST "$GB/stop?$API" >/dev/null
 expect_status 404 "tenant B stop"
+api "$TOKEN_B" POST "$GB/containers/app/attach?$API" >/dev/null
+expect_status 404 "tenant B attach"
 api "$TOKEN_B" GET "/subscriptions/$SUB_B/providers/Microsoft.ContainerInstance/containerGroups?$API" >/dev/null
 [ "$(json_get 'len(d["value"])' <"$WORK/body")" = 0 ] || fail "tenant B lists: $(cat "$WORK/body")"
 api "$TOKEN_B" GET "/subscriptions/$SUB_A/providers/Microsoft.ContainerInstance/containerGroups?$API" >/dev/null
