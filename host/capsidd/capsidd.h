@@ -21,7 +21,7 @@
 struct json_object;
 
 #define CD_MAX_HEADER	(16u << 10) /* request line and headers */
-#define CD_MAX_TENANTS	256
+#define CD_MAX_TENANTS	1024 /* as many as tokens */
 #define CD_MAX_SUBS	16	   /* subscriptions per token */
 #define CD_MAX_TOKENS	1024
 #define CD_MAX_FIELD	128	   /* tenant, subscription, resource group names */

@@ -401,12 +401,10 @@ static void conn_parse(struct cd_server *s, struct cd_conn *c)
 
 static void conn_read(struct cd_server *s, struct cd_conn *c)
 {
-	size_t cap = CD_MAX_HEADER + s->lim.max_body;
+	size_t cap = CD_MAX_HEADER + s->lim.max_body, before = c->in_len;
 	for (;;) {
 		if (c->in_len >= cap)
 			break;
-		if (c->in_len == 0)
-			c->deadline_ms = util_now_ms() + s->lim.header_timeout_ms;
 		int n = SSL_read(c->ssl, c->in + c->in_len, (int)(cap - c->in_len));
 		if (n > 0) {
 			c->in_len += (size_t)n;
@@ -423,6 +421,10 @@ static void conn_read(struct cd_server *s, struct cd_conn *c)
 		conn_free(s, c);
 		return;
 	}
+	/* A request's deadline runs from its first byte: records that carry
+	 * nothing (empty, or TLS's own) move no deadline. */
+	if (before == 0 && c->in_len > 0)
+		c->deadline_ms = util_now_ms() + s->lim.header_timeout_ms;
 	conn_events(s, c, false);
 	c->in[c->in_len] = '\0';
 	conn_parse(s, c);
