@@ -241,4 +241,16 @@ done
 echo "$codes" | grep -q 429 || fail "no 429 in $codes"
 api "$TOKEN_A" GET "/subscriptions/$SUB_A/providers/Microsoft.ContainerInstance/containerGroups?$API" >/dev/null
 expect_status 200 "another tenant is not limited by B's rate"
+case_ "per-tenant core and memory quotas: ARM's quota error before anything is made"
+stop_capsidd
+start_capsidd --quota-cores 1 --quota-memory-gb 1
+sed 's/"cpu": 1/"cpu": 2/' "$WORK/web.json" >"$WORK/cores.json"
+api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/cores.json" >/dev/null
+expect_status 409 "over the core quota"
+[ "$(error_code)" = ContainerGroupQuotaReached ] && grep -q StandardCores "$WORK/body" || fail "cores: $(cat "$WORK/body")"
+sed 's/"memoryInGB": 0.5/"memoryInGB": 1.5/' "$WORK/web.json" >"$WORK/mem.json"
+api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/mem.json" >/dev/null
+expect_status 409 "over the memory quota"
+grep -q StandardMemoryInGB "$WORK/body" || fail "memory: $(cat "$WORK/body")"
+[ -z "$(capsid list -q)" ] || fail "a group over quota was made: $(capsid list -q)"
 echo "PASS"

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "capsidd.h"
+#include "http_parse.h"
 #include "cleanup.h"
 #include "store.h"
 #include "testlib.h"
@@ -120,11 +121,76 @@ static void test_tokens(void)
 	CHECK(cd_tokens_load("/nonexistent/tokens", &t, &err) < 0);
 }
 
+static int head(const char *text, char *buf, struct cd_request *r)
+{
+	snprintf(buf, 1024, "%s", text);
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	return cd_http_parse_head(buf, strlen(buf), r);
+}
+
+static void test_http_head(void)
+{
+	char buf[1024];
+	struct cd_request r;
+	CHECK(head("PUT /subscriptions/s/x?api-version=2023-05-01 HTTP/1.1\r\nHost: h:1\r\n"
+		   "authorization:  Bearer tok  \r\nContent-Length: 12\r\nX-Other: y\r\n\r\n",
+		   buf, &r) == 0);
+	CHECK(strcmp(r.method, "PUT") == 0);
+	CHECK(strcmp(r.path, "/subscriptions/s/x") == 0);
+	CHECK(r.query && strcmp(r.query, "api-version=2023-05-01") == 0);
+	CHECK(r.authorization && strcmp(r.authorization, "Bearer tok") == 0);
+	CHECK(r.host && strcmp(r.host, "h:1") == 0);
+	CHECK(r.content_length == 12);
+	CHECK(head("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", buf, &r) == 0 && r.chunked);
+	/* Refused: HTTP/1.0, no path, a space in the target, a folded or
+	 * nameless header, a negative or a second, different length. */
+	CHECK(head("GET / HTTP/1.0\r\n\r\n", buf, &r) == 400);
+	CHECK(head("GET x HTTP/1.1\r\n\r\n", buf, &r) == 400);
+	CHECK(head("GET /a b HTTP/1.1\r\n\r\n", buf, &r) == 400);
+	CHECK(head("GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", buf, &r) == 400);
+	CHECK(head("GET / HTTP/1.1\r\n: b\r\n\r\n", buf, &r) == 400);
+	CHECK(head("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", buf, &r) == 400);
+	CHECK(head("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", buf, &r) == 400);
+	CHECK(head("GETTTTTTTTTTTTTTTTTTTT / HTTP/1.1\r\n\r\n", buf, &r) == 400);
+	char many[1024] = "GET / HTTP/1.1\r\n";
+	for (int i = 0; i < 101; i++)
+		strcat(many, "A: b\r\n");
+	strcat(many, "\r\n");
+	char big[1024];
+	CHECK(head(many, big, &r) == 431);
+}
+
+static void test_http_chunked(void)
+{
+	struct cd_request r = {0};
+	char b1[] = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+	CHECK(cd_http_dechunk(b1, strlen(b1), 100, &r) == 1);
+	CHECK(r.body_len == 11 && memcmp(r.body, "hello world", 11) == 0);
+	CHECK(r.raw_len == strlen(b1) - 4); /* the next request stays */
+	char b2[] = "5\r\nhel";
+	CHECK(cd_http_dechunk(b2, strlen(b2), 100, &r) == 0);
+	char b3[] = "5\r\nhello\r\n0\r\n";
+	CHECK(cd_http_dechunk(b3, strlen(b3), 100, &r) == 0); /* no final empty line yet */
+	char b4[] = "zz\r\n";
+	CHECK(cd_http_dechunk(b4, strlen(b4), 100, &r) == -EINVAL);
+	char b5[] = "5\r\nhelloXX0\r\n\r\n";
+	CHECK(cd_http_dechunk(b5, strlen(b5), 100, &r) == -EINVAL);
+	char b6[] = "65\r\n";
+	CHECK(cd_http_dechunk(b6, strlen(b6), 100, &r) == -EFBIG);
+	char b7[] = "40\r\n";
+	char b8[200];
+	snprintf(b8, sizeof(b8), "%s%064d\r\n40\r\n", b7, 0);
+	CHECK(cd_http_dechunk(b8, strlen(b8), 100, &r) == -EFBIG); /* 64 + 64 > 100 */
+}
+
 int main(void)
 {
 	RUN_TEST(test_names_readable);
 	RUN_TEST(test_names_apart);
 	RUN_TEST(test_names_always_valid);
 	RUN_TEST(test_tokens);
+	RUN_TEST(test_http_head);
+	RUN_TEST(test_http_chunked);
 	TEST_EXIT();
 }
