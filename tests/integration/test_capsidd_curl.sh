@@ -209,12 +209,22 @@ api "$TOKEN_A" POST "$G/restart?$API" >/dev/null
 expect_status 202 "restart"
 poll_location "$(header Location)" restart
 
-case_ "killing capsidd stops no group; a new capsidd serves it; SIGHUP reads the tokens again"
+case_ "killing capsidd in the middle of a create loses nothing and stops no group; a new capsidd serves both"
+api "$TOKEN_A" PUT "$GROUPS_A/late?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/web.json" >/dev/null
+expect_status 201 "create before the kill"
+ASYNC3=$(header Azure-AsyncOperation)
 stop_capsidd -KILL
 [ "$(group_state "$CS_NAME")" = Running ] || fail "the group after capsidd died: $(group_state "$CS_NAME")"
 start_capsidd --header-timeout 3000
 api "$TOKEN_A" GET "$G?$API" >/dev/null
 expect_status 200 "get after restart"
+wait_for "the create's worker to end" sh -c "curl -sS --cacert $CD_CA -H 'Authorization: Bearer $TOKEN_A' '$ASYNC3' | grep -q '\"status\":\"Succeeded\"'"
+wait_for "late Running" sh -c "curl -sS --cacert $CD_CA -H 'Authorization: Bearer $TOKEN_A' '$CD_URL$GROUPS_A/late?$API' | grep -q '\"state\":\"Running\"'"
+api "$TOKEN_A" DELETE "$GROUPS_A/late?$API" >/dev/null
+expect_status 202 "delete late"
+LATE_LOC=$(header Location)
+
+case_ "SIGHUP reads the tokens again"
 api token-tenant-c-0123456789abcdef GET "$G?$API" >/dev/null
 expect_status 401 "a token not yet in the file"
 echo "token-tenant-c-0123456789abcdef tenant-c 33333333-cccc-4ccc-8ccc-333333333333" >>"$CD_TOKENS"
@@ -225,6 +235,7 @@ case_ "DELETE: 202 with Location, then 404"
 api "$TOKEN_A" DELETE "$G?$API" >/dev/null
 expect_status 202 "delete"
 poll_location "$(header Location)" delete
+poll_location "$LATE_LOC" "delete late"
 api "$TOKEN_A" GET "$G?$API" >/dev/null
 expect_status 404 "get after delete"
 [ "$(error_code)" = ResourceNotFound ] || fail "after delete: $(cat "$WORK/body")"
