@@ -122,12 +122,20 @@ async function main() {
   const a = client(env.TOKEN_A, env.SUB_A);
 
   step("create with the SDK's poller (beginCreateOrUpdate, pollUntilDone)");
+  const initial = [];
   const poller = await a.containerGroups.beginCreateOrUpdate(
     RG,
     "sdk",
     group("capsid/demo:latest", "echo hello-from-sdk; exec sleep 3600"),
-    { updateIntervalInMs: 500 },
+    { updateIntervalInMs: 500, onResponse: (raw) => initial.push(raw) },
   );
+  // ARM's contract, not only what the poller copes with: 201, Creating or
+  // already Succeeded, and an Azure-AsyncOperation URL to poll.
+  assert.equal(initial[0].status, 201);
+  assert.match(initial[0].headers.get("azure-asyncoperation") || "", /\/locations\/[^/]+\/operations\/[0-9a-f]{32}\?/);
+  const firstBody = initial[0].parsedBody || JSON.parse(initial[0].bodyAsText);
+  // (parsedBody is the SDK's model: properties flattened)
+  assert.match((firstBody.properties || firstBody).provisioningState, /^(Creating|Succeeded)$/);
   const created = await poller.pollUntilDone();
   assert.equal(created.provisioningState, "Succeeded");
   assert.equal(created.name, "sdk");
@@ -235,8 +243,14 @@ async function main() {
   await a.containerGroups.beginRestartAndWait(RG, "sdk", { updateIntervalInMs: 500 });
   await waitState(a, "sdk", "Running");
 
-  step("delete (beginDeleteAndWait), then 404");
-  await a.containerGroups.beginDeleteAndWait(RG, "sdk", { updateIntervalInMs: 500 });
+  step("delete (beginDeleteAndWait: 202 with Location), then 404");
+  const deleted = [];
+  await a.containerGroups.beginDeleteAndWait(RG, "sdk", {
+    updateIntervalInMs: 500,
+    onResponse: (raw) => deleted.push(raw),
+  });
+  assert.equal(deleted[0].status, 202);
+  assert.match(deleted[0].headers.get("location") || "", /\/operationResults\/[0-9a-f]{32}\?/);
   assert.equal(await status(a.containerGroups.get(RG, "sdk")), 404);
   console.log("SDK PASS");
 }
