@@ -15,8 +15,8 @@
 #define MAX_SEGMENTS 16
 
 /* The api-versions of Microsoft.ContainerInstance that the SDKs send. */
-static const char *const api_versions[] = {"2021-10-01", "2022-09-01", "2022-10-01-preview", "2023-02-01-preview",
-					   "2023-05-01"};
+static const char *const api_versions[] = {"2021-10-01", "2022-09-01", "2022-10-01-preview",
+					   "2023-02-01-preview", "2023-05-01"};
 
 static int unhex(char ch)
 {
@@ -89,11 +89,13 @@ static bool rg_valid(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.()") == n;
 }
 
-void arm_url(struct cd_server *s, struct cd_conn *c, char *out, size_t len, const char *path, const char *query)
+void arm_url(struct cd_server *s, struct cd_conn *c, char *out, size_t len, const char *path,
+	     const char *query)
 {
 	const char *host = c->req.host;
 	if (!host || !*host || strlen(host) > 255 ||
-	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(host))
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+		strlen(host))
 		host = s->listen_host;
 	snprintf(out, len, "https://%s%s%s%s", host, path, query ? "?" : "", query ? query : "");
 }
@@ -101,16 +103,24 @@ void arm_url(struct cd_server *s, struct cd_conn *c, char *out, size_t len, cons
 int arm_status_of_errno(int code, const char **arm_code)
 {
 	switch (code) {
-	case ENOENT: *arm_code = "ResourceNotFound"; return 404;
+	case ENOENT:
+		*arm_code = "ResourceNotFound";
+		return 404;
 	case EINVAL:
 	case E2BIG:
 	case EFBIG:
-	case ENAMETOOLONG: *arm_code = "BadRequest"; return 400;
+	case ENAMETOOLONG:
+		*arm_code = "BadRequest";
+		return 400;
 	case EEXIST:
 	case EBUSY:
 	case EALREADY:
-	case ESRCH: *arm_code = "Conflict"; return 409;
-	default: *arm_code = "InternalServerError"; return 500;
+	case ESRCH:
+		*arm_code = "Conflict";
+		return 409;
+	default:
+		*arm_code = "InternalServerError";
+		return 500;
 	}
 }
 
@@ -125,7 +135,8 @@ void arm_respond_capsid_error(struct cd_server *s, struct cd_conn *c, const stru
 static void not_found(struct cd_server *s, struct cd_conn *c, const struct arm_route *r)
 {
 	cd_respond_error(s, c, 404, "ResourceNotFound", NULL,
-			 "The Resource '" ARM_PROVIDER "/containerGroups/%s' under resource group '%s' was not found.",
+			 "The Resource '" ARM_PROVIDER
+			 "/containerGroups/%s' under resource group '%s' was not found.",
 			 r->name, r->rg);
 }
 
@@ -177,10 +188,12 @@ struct json_object *arm_group_doc(struct cd_server *s, const struct arm_route *r
 	struct json_object *doc = NULL;
 	struct capsid_error err = {0};
 	const char *group = rec_str(rec, "group") ?: r->group;
-	if (capsid_group_show(&s->cfg, group, &doc, &err) < 0 || !json_object_is_type(doc, json_type_object)) {
+	if (capsid_group_show(&s->cfg, group, &doc, &err) < 0 ||
+	    !json_object_is_type(doc, json_type_object)) {
 		json_object_put(doc);
 		struct json_object *spec;
-		doc = json_object_object_get_ex(rec, "spec", &spec) ? deep_copy(spec) : json_object_new_object();
+		doc = json_object_object_get_ex(rec, "spec", &spec) ? deep_copy(spec)
+								    : json_object_new_object();
 	}
 	if (!doc)
 		return NULL;
@@ -188,21 +201,27 @@ struct json_object *arm_group_doc(struct cd_server *s, const struct arm_route *r
 	/* The host's side (pids, taps, accelerator) is the operator's, not the tenant's. */
 	json_object_object_del(doc, "capsid");
 	char id[1024];
-	snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s/providers/" ARM_PROVIDER "/containerGroups/%s",
-		 rec_str(rec, "subscription") ?: "", rec_str(rec, "resourceGroup") ?: "", rec_str(rec, "name") ?: "");
+	snprintf(id, sizeof(id),
+		 "/subscriptions/%s/resourceGroups/%s/providers/" ARM_PROVIDER "/containerGroups/%s",
+		 rec_str(rec, "subscription") ?: "", rec_str(rec, "resourceGroup") ?: "",
+		 rec_str(rec, "name") ?: "");
 	json_object_object_add(doc, "id", json_object_new_string(id));
 	json_object_object_add(doc, "name", json_object_new_string(rec_str(rec, "name") ?: ""));
 	json_object_object_add(doc, "type", json_object_new_string(SPEC_RESOURCE_TYPE));
-	json_object_object_add(doc, "location", json_object_new_string(rec_str(rec, "location") ?: s->location));
+	json_object_object_add(doc, "location",
+			       json_object_new_string(rec_str(rec, "location") ?: s->location));
 	struct json_object *tags;
 	json_object_object_add(doc, "tags",
-			       json_object_object_get_ex(rec, "tags", &tags) ? deep_copy(tags) : json_object_new_object());
+			       json_object_object_get_ex(rec, "tags", &tags) ? deep_copy(tags)
+									     : json_object_new_object());
 	struct json_object *props;
-	if (!json_object_object_get_ex(doc, "properties", &props) || !json_object_is_type(props, json_type_object)) {
+	if (!json_object_object_get_ex(doc, "properties", &props) ||
+	    !json_object_is_type(props, json_type_object)) {
 		props = json_object_new_object();
 		json_object_object_add(doc, "properties", props);
 	}
-	json_object_object_add(props, "provisioningState", json_object_new_string(provisioning_state(s, rec)));
+	json_object_object_add(props, "provisioningState",
+			       json_object_new_string(provisioning_state(s, rec)));
 	return doc;
 }
 
@@ -231,7 +250,8 @@ static void list_groups(struct cd_server *s, struct cd_conn *c, struct arm_route
 		char *e;
 		unsigned long v = strtoul(r->skiptoken, &e, 10);
 		if (!*r->skiptoken || *e || v > total) {
-			cd_respond_error(s, c, 400, "InvalidSkipToken", "$skiptoken", "The $skiptoken is not valid.");
+			cd_respond_error(s, c, 400, "InvalidSkipToken", "$skiptoken",
+					 "The $skiptoken is not valid.");
 			return;
 		}
 		from = v;
@@ -248,11 +268,12 @@ static void list_groups(struct cd_server *s, struct cd_conn *c, struct arm_route
 		char path[600], query[128], url[1024];
 		if (r->rg)
 			snprintf(path, sizeof(path),
-				 "/subscriptions/%s/resourceGroups/%s/providers/" ARM_PROVIDER "/containerGroups", r->sub,
-				 r->rg);
+				 "/subscriptions/%s/resourceGroups/%s/providers/" ARM_PROVIDER
+				 "/containerGroups",
+				 r->sub, r->rg);
 		else
-			snprintf(path, sizeof(path), "/subscriptions/%s/providers/" ARM_PROVIDER "/containerGroups",
-				 r->sub);
+			snprintf(path, sizeof(path),
+				 "/subscriptions/%s/providers/" ARM_PROVIDER "/containerGroups", r->sub);
 		snprintf(query, sizeof(query), "api-version=%s&$skiptoken=%zu", r->api_version, to);
 		arm_url(s, c, url, sizeof(url), path, query);
 		json_object_object_add(out, "nextLink", json_object_new_string(url));
@@ -261,7 +282,8 @@ static void list_groups(struct cd_server *s, struct cd_conn *c, struct arm_route
 }
 
 /* What the tenant uses, across its subscriptions: for usages and quotas. */
-static void tenant_usage(struct cd_server *s, const char *tenant, unsigned *groups, unsigned *cores, double *mem_gb)
+static void tenant_usage(struct cd_server *s, const char *tenant, unsigned *groups, unsigned *cores,
+			 double *mem_gb)
 {
 	*groups = *cores = 0;
 	*mem_gb = 0;
@@ -278,28 +300,32 @@ static void tenant_usage(struct cd_server *s, const char *tenant, unsigned *grou
 	}
 }
 
-int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned cores, unsigned mem_mib)
+int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned cores,
+		    unsigned mem_mib)
 {
 	unsigned groups, used_cores;
 	double used_mem;
 	tenant_usage(s, tenant, &groups, &used_cores, &used_mem);
 	if (groups + 1 > s->lim.quota_groups) {
 		cd_respond_error(s, c, 409, "ContainerGroupQuotaReached", NULL,
-				 "Resource type '" SPEC_RESOURCE_TYPE "' container group quota 'ContainerGroups' "
+				 "Resource type '" SPEC_RESOURCE_TYPE
+				 "' container group quota 'ContainerGroups' "
 				 "exceeded: limit %u, usage %u, requested 1.",
 				 s->lim.quota_groups, groups);
 		return -1;
 	}
 	if (used_cores + cores > s->lim.quota_cores) {
 		cd_respond_error(s, c, 409, "ContainerGroupQuotaReached", NULL,
-				 "Resource type '" SPEC_RESOURCE_TYPE "' container group quota 'StandardCores' "
+				 "Resource type '" SPEC_RESOURCE_TYPE
+				 "' container group quota 'StandardCores' "
 				 "exceeded: limit %u, usage %u, requested %u.",
 				 s->lim.quota_cores, used_cores, cores);
 		return -1;
 	}
 	if (used_mem + mem_mib / 1024.0 > s->lim.quota_memory_gb) {
 		cd_respond_error(s, c, 409, "ContainerGroupQuotaReached", NULL,
-				 "Resource type '" SPEC_RESOURCE_TYPE "' container group quota 'StandardMemoryInGB' "
+				 "Resource type '" SPEC_RESOURCE_TYPE
+				 "' container group quota 'StandardMemoryInGB' "
 				 "exceeded: limit %u, usage %.1f, requested %.1f.",
 				 s->lim.quota_memory_gb, used_mem, mem_mib / 1024.0);
 		return -1;
@@ -328,10 +354,11 @@ static void location_info(struct cd_server *s, struct cd_conn *c, struct arm_rou
 		double mem;
 		tenant_usage(s, r->tok->tenant, &groups, &cores, &mem);
 		json_object_array_add(value, usage("ContainerGroups", "Container Groups", "Count", groups,
-						    s->lim.quota_groups));
-		json_object_array_add(value, usage("StandardCores", "Standard Cores", "Count", cores, s->lim.quota_cores));
+						   s->lim.quota_groups));
+		json_object_array_add(
+		    value, usage("StandardCores", "Standard Cores", "Count", cores, s->lim.quota_cores));
 		json_object_array_add(value, usage("StandardMemoryInGB", "Standard Memory (GB)", "Count", mem,
-						    s->lim.quota_memory_gb));
+						   s->lim.quota_memory_gb));
 	} else {
 		struct json_object *cap = json_object_new_object(), *caps = json_object_new_object();
 		json_object_object_add(cap, "resourceType", json_object_new_string("containerGroups"));
@@ -357,7 +384,8 @@ static void operation(struct cd_server *s, struct cd_conn *c, struct arm_route *
 	_cleanup_json_ struct json_object *op = NULL;
 	enum cd_op_status st;
 	if (cd_op_load(s, r->op, r->tok->tenant, &op, &st) < 0) {
-		cd_respond_error(s, c, 404, "ResourceNotFound", NULL, "The operation '%s' was not found.", r->op);
+		cd_respond_error(s, c, 404, "ResourceNotFound", NULL, "The operation '%s' was not found.",
+				 r->op);
 		return;
 	}
 	struct json_object *e = NULL, *hs = NULL;
@@ -366,8 +394,9 @@ static void operation(struct cd_server *s, struct cd_conn *c, struct arm_route *
 	if (result) {
 		if (st == CD_OP_RUNNING) {
 			char path[512], url[1024];
-			snprintf(path, sizeof(path), "/subscriptions/%s/providers/" ARM_PROVIDER
-						     "/locations/%s/operationResults/%s",
+			snprintf(path, sizeof(path),
+				 "/subscriptions/%s/providers/" ARM_PROVIDER
+				 "/locations/%s/operationResults/%s",
 				 r->sub, r->location, r->op);
 			char query[96];
 			snprintf(query, sizeof(query), "api-version=%s", r->api_version);
@@ -385,8 +414,8 @@ static void operation(struct cd_server *s, struct cd_conn *c, struct arm_route *
 		return;
 	}
 	char id[512];
-	snprintf(id, sizeof(id), "/subscriptions/%s/providers/" ARM_PROVIDER "/locations/%s/operations/%s", r->sub,
-		 r->location, r->op);
+	snprintf(id, sizeof(id), "/subscriptions/%s/providers/" ARM_PROVIDER "/locations/%s/operations/%s",
+		 r->sub, r->location, r->op);
 	struct json_object *out = json_object_new_object();
 	json_object_object_add(out, "id", json_object_new_string(id));
 	json_object_object_add(out, "name", json_object_new_string(r->op));
@@ -404,17 +433,19 @@ static void operation(struct cd_server *s, struct cd_conn *c, struct arm_route *
 static bool api_version_ok(struct cd_server *s, struct cd_conn *c, const char *v)
 {
 	if (!v) {
-		cd_respond_error(s, c, 400, "MissingApiVersionParameter", "api-version",
-				 "The api-version query parameter (?api-version=) is required for all requests.");
+		cd_respond_error(
+		    s, c, 400, "MissingApiVersionParameter", "api-version",
+		    "The api-version query parameter (?api-version=) is required for all requests.");
 		return false;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(api_versions); i++)
 		if (strcmp(v, api_versions[i]) == 0)
 			return true;
-	cd_respond_error(s, c, 400, "NoRegisteredProviderFound", "api-version",
-			 "No registered resource provider found for API version '%.64s'. The supported api-versions "
-			 "are '2021-10-01, 2022-09-01, 2022-10-01-preview, 2023-02-01-preview, 2023-05-01'.",
-			 v);
+	cd_respond_error(
+	    s, c, 400, "NoRegisteredProviderFound", "api-version",
+	    "No registered resource provider found for API version '%.64s'. The supported api-versions "
+	    "are '2021-10-01, 2022-09-01, 2022-10-01-preview, 2023-02-01-preview, 2023-05-01'.",
+	    v);
 	return false;
 }
 
@@ -449,7 +480,18 @@ void cd_arm_handle(struct cd_server *s, struct cd_conn *c)
 		return;
 	}
 	i += 2;
-	enum { R_NONE, R_LIST, R_GROUP, R_ACTION, R_LOGS, R_EXEC, R_ATTACH, R_LOCINFO, R_OP, R_OPRESULT } kind = R_NONE;
+	enum {
+		R_NONE,
+		R_LIST,
+		R_GROUP,
+		R_ACTION,
+		R_LOGS,
+		R_EXEC,
+		R_ATTACH,
+		R_LOCINFO,
+		R_OP,
+		R_OPRESULT
+	} kind = R_NONE;
 	const char *method = q->method;
 	if (is(seg[i], "containerGroups")) {
 		if (n == i + 1)
@@ -482,12 +524,14 @@ void cd_arm_handle(struct cd_server *s, struct cd_conn *c)
 		cd_respond_error(s, c, 404, "NotFound", NULL, "No route matches the request's path.");
 		return;
 	}
-	bool want_get = kind == R_LIST || kind == R_LOGS || kind == R_LOCINFO || kind == R_OP || kind == R_OPRESULT;
+	bool want_get =
+	    kind == R_LIST || kind == R_LOGS || kind == R_LOCINFO || kind == R_OP || kind == R_OPRESULT;
 	bool want_post = kind == R_ACTION || kind == R_EXEC || kind == R_ATTACH;
 	if ((want_get && strcmp(method, "GET") != 0) || (want_post && strcmp(method, "POST") != 0) ||
 	    (kind == R_GROUP && strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0 &&
 	     strcmp(method, "PATCH") != 0 && strcmp(method, "DELETE") != 0)) {
-		cd_respond_error(s, c, 405, "MethodNotAllowed", NULL, "The method %s is not allowed here.", method);
+		cd_respond_error(s, c, 405, "MethodNotAllowed", NULL, "The method %s is not allowed here.",
+				 method);
 		return;
 	}
 	if (!api_version_ok(s, c, r.api_version))
@@ -495,32 +539,38 @@ void cd_arm_handle(struct cd_server *s, struct cd_conn *c)
 	/* Another tenant's subscription is as absent as one that is not. */
 	r.sub = cd_token_sub(r.tok, r.sub);
 	if (!r.sub) {
-		cd_respond_error(s, c, 404, "SubscriptionNotFound", NULL, "The subscription '%s' could not be found.",
-				 seg[1]);
+		cd_respond_error(s, c, 404, "SubscriptionNotFound", NULL,
+				 "The subscription '%s' could not be found.", seg[1]);
 		return;
 	}
 	if (r.rg && !rg_valid(r.rg)) {
-		cd_respond_error(s, c, 400, "InvalidResourceGroupName", "resourceGroupName",
-				 "Resource group names are 1-90 letters, digits, '_', '-', '.', '(' or ')', not "
-				 "ending in '.'.");
+		cd_respond_error(
+		    s, c, 400, "InvalidResourceGroupName", "resourceGroupName",
+		    "Resource group names are 1-90 letters, digits, '_', '-', '.', '(' or ')', not "
+		    "ending in '.'.");
 		return;
 	}
 	if (r.name && !util_name_valid(r.name)) {
 		cd_respond_error(s, c, 400, "InvalidContainerGroupName", "containerGroupName",
-				 "The container group name '%.64s' is not valid: " UTIL_NAME_RULE ".", r.name);
+				 "The container group name '%.64s' is not valid: " UTIL_NAME_RULE ".",
+				 r.name);
 		return;
 	}
-	if (r.container && (kind == R_LOGS || kind == R_EXEC || kind == R_ATTACH) && !util_name_valid(r.container)) {
+	if (r.container && (kind == R_LOGS || kind == R_EXEC || kind == R_ATTACH) &&
+	    !util_name_valid(r.container)) {
 		cd_respond_error(s, c, 400, "InvalidContainerName", "containerName",
 				 "The container name '%.64s' is not valid: " UTIL_NAME_RULE ".", r.container);
 		return;
 	}
 	if (r.name) {
-		r.ident = (struct cd_ident){.tenant = r.tok->tenant, .sub = r.sub, .rg = r.rg, .name = r.name};
+		r.ident =
+		    (struct cd_ident){.tenant = r.tok->tenant, .sub = r.sub, .rg = r.rg, .name = r.name};
 		cd_group_name(&r.ident, r.group);
 	}
 	switch (kind) {
-	case R_LIST: list_groups(s, c, &r); break;
+	case R_LIST:
+		list_groups(s, c, &r);
+		break;
 	case R_GROUP:
 		if (strcmp(method, "GET") == 0)
 			get_group(s, c, &r);
@@ -531,13 +581,28 @@ void cd_arm_handle(struct cd_server *s, struct cd_conn *c)
 		else
 			arm_delete(s, c, &r);
 		break;
-	case R_ACTION: arm_action(s, c, &r); break;
-	case R_LOGS: arm_logs(s, c, &r); break;
-	case R_EXEC: arm_exec(s, c, &r, false); break;
-	case R_ATTACH: arm_exec(s, c, &r, true); break;
-	case R_LOCINFO: location_info(s, c, &r); break;
-	case R_OP: operation(s, c, &r, false); break;
-	case R_OPRESULT: operation(s, c, &r, true); break;
-	case R_NONE: break;
+	case R_ACTION:
+		arm_action(s, c, &r);
+		break;
+	case R_LOGS:
+		arm_logs(s, c, &r);
+		break;
+	case R_EXEC:
+		arm_exec(s, c, &r, false);
+		break;
+	case R_ATTACH:
+		arm_exec(s, c, &r, true);
+		break;
+	case R_LOCINFO:
+		location_info(s, c, &r);
+		break;
+	case R_OP:
+		operation(s, c, &r, false);
+		break;
+	case R_OPRESULT:
+		operation(s, c, &r, true);
+		break;
+	case R_NONE:
+		break;
 	}
 }

@@ -24,14 +24,16 @@ struct json_object *arm_group_doc(struct cd_server *s, const struct arm_route *r
 /* The record of the route's group, or a 404 answered and NULL. */
 struct json_object *arm_find_group(struct cd_server *s, struct cd_conn *c, const struct arm_route *r);
 /* An https URL on this server: "https://HOST" + path (+ "?" query). */
-void arm_url(struct cd_server *s, struct cd_conn *c, char *out, size_t len, const char *path, const char *query);
+void arm_url(struct cd_server *s, struct cd_conn *c, char *out, size_t len, const char *path,
+	     const char *query);
 /* A libcapsid error as ARM's (status and code). */
 void arm_respond_capsid_error(struct cd_server *s, struct cd_conn *c, const struct capsid_error *err,
 			      const char *target);
 int arm_status_of_errno(int code, const char **arm_code);
 /* 0 when the tenant may add a group of cores and mem_mib, else -1 with
  * ARM's quota error answered. */
-int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned cores, unsigned mem_mib);
+int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned cores,
+		    unsigned mem_mib);
 /* The status of the record's latest operation (CD_OP_SUCCEEDED when none). */
 enum cd_op_status arm_latest_op(struct cd_server *s, struct json_object *rec, const char **kind);
 
@@ -49,6 +51,7 @@ void arm_exec(struct cd_server *s, struct cd_conn *c, struct arm_route *r, bool 
  * its create) before the child starts. spec (create only) is the child's
  * to use. -EAGAIN: too many running. */
 int cd_worker_start(struct cd_server *s, enum cd_op_kind kind, const char *group, const char *tenant,
-		    const struct spec_group *spec, struct json_object *rec, char op[40], struct capsid_error *err);
+		    const struct spec_group *spec, struct json_object *rec, char op[40],
+		    struct capsid_error *err);
 
 #endif

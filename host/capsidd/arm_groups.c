@@ -12,8 +12,8 @@
 #include "spec.h"
 #include "util.h"
 
-#define MAX_TAGS      50
-#define LOGS_MAX      (4u << 20)
+#define MAX_TAGS 50
+#define LOGS_MAX (4u << 20)
 
 static const char *str_of(struct json_object *o, const char *key)
 {
@@ -55,17 +55,19 @@ static struct json_object *parse_body(struct cd_server *s, struct cd_conn *c)
 	json_tokener_free(tok);
 	if (!doc || e != json_tokener_success || off != c->req.body_len) {
 		json_object_put(doc);
-		cd_respond_error(s, c, 400, "InvalidRequestContent", NULL,
-				 "The request content was invalid and could not be deserialized: %s at byte %zu.",
-				 e == json_tokener_continue	 ? "the JSON ends early"
-				 : e != json_tokener_success ? json_tokener_error_desc(e)
-							     : "data after the JSON",
-				 off);
+		cd_respond_error(
+		    s, c, 400, "InvalidRequestContent", NULL,
+		    "The request content was invalid and could not be deserialized: %s at byte %zu.",
+		    e == json_tokener_continue	? "the JSON ends early"
+		    : e != json_tokener_success ? json_tokener_error_desc(e)
+						: "data after the JSON",
+		    off);
 		return NULL;
 	}
 	if (!json_object_is_type(doc, json_type_object)) {
 		json_object_put(doc);
-		cd_respond_error(s, c, 400, "InvalidRequestContent", NULL, "The request content must be a JSON object.");
+		cd_respond_error(s, c, 400, "InvalidRequestContent", NULL,
+				 "The request content must be a JSON object.");
 		return NULL;
 	}
 	return doc;
@@ -77,18 +79,19 @@ static int check_tags(struct cd_server *s, struct cd_conn *c, struct json_object
 	if (!tags)
 		return 0;
 	if (!json_object_is_type(tags, json_type_object) || json_object_object_length(tags) > MAX_TAGS) {
-		cd_respond_error(s, c, 400, "InvalidTagsFormat", "tags", "tags must be an object of at most %d strings.",
-				 MAX_TAGS);
+		cd_respond_error(s, c, 400, "InvalidTagsFormat", "tags",
+				 "tags must be an object of at most %d strings.", MAX_TAGS);
 		return -1;
 	}
 	json_object_object_foreach(tags, k, v)
 	{
 		if (!json_object_is_type(v, json_type_string) || strlen(k) == 0 || strlen(k) > 512 ||
 		    strlen(json_object_get_string(v)) > 256) {
-			cd_respond_error(s, c, 400, "InvalidTagNameCharacters", "tags",
-					 "tags.%.64s: a tag is a name of 1-512 characters with a string value of at most "
-					 "256.",
-					 k);
+			cd_respond_error(
+			    s, c, 400, "InvalidTagNameCharacters", "tags",
+			    "tags.%.64s: a tag is a name of 1-512 characters with a string value of at most "
+			    "256.",
+			    k);
 			return -1;
 		}
 	}
@@ -100,7 +103,8 @@ static void respond_spec_error(struct cd_server *s, struct cd_conn *c, const str
 	/* The spec's errors start with the field's path: ARM's target. */
 	char target[256] = "";
 	const char *colon = strstr(err->msg, ": ");
-	if (colon && (size_t)(colon - err->msg) < sizeof(target) && !memchr(err->msg, ' ', (size_t)(colon - err->msg)))
+	if (colon && (size_t)(colon - err->msg) < sizeof(target) &&
+	    !memchr(err->msg, ' ', (size_t)(colon - err->msg)))
 		snprintf(target, sizeof(target), "%.*s", (int)(colon - err->msg), err->msg);
 	cd_respond_error(s, c, 400, "InvalidRequestContent", target[0] ? target : NULL, "%s", err->msg);
 }
@@ -122,8 +126,8 @@ static void respond_with_op(struct cd_server *s, struct cd_conn *c, const struct
 {
 	char path[512], query[96], url[1024], headers[2300];
 	snprintf(query, sizeof(query), "api-version=%s", r->api_version);
-	snprintf(path, sizeof(path), "/subscriptions/%s/providers/" ARM_PROVIDER "/locations/%s/%s/%s", r->sub,
-		 s->location, async_header ? "operations" : "operationResults", op);
+	snprintf(path, sizeof(path), "/subscriptions/%s/providers/" ARM_PROVIDER "/locations/%s/%s/%s",
+		 r->sub, s->location, async_header ? "operations" : "operationResults", op);
 	arm_url(s, c, url, sizeof(url), path, query);
 	snprintf(headers, sizeof(headers), "%s: %s\r\nRetry-After: 1\r\n",
 		 async_header ? "Azure-AsyncOperation" : "Location", url);
@@ -138,10 +142,11 @@ static void put_existing(struct cd_server *s, struct cd_conn *c, struct arm_rout
 	json_object_object_get_ex(rec, "spec", &old_spec);
 	_cleanup_json_ struct json_object *a = comparable(now), *b = comparable(old_spec);
 	if (!a || !b || !json_object_equal(a, b)) {
-		cd_respond_error(s, c, 409, "PropertyChangeNotAllowed", "properties",
-				 "The container group '%s' exists; only its tags can change (PATCH, or PUT with the "
-				 "same properties). Delete it to create it anew.",
-				 r->name);
+		cd_respond_error(
+		    s, c, 409, "PropertyChangeNotAllowed", "properties",
+		    "The container group '%s' exists; only its tags can change (PATCH, or PUT with the "
+		    "same properties). Delete it to create it anew.",
+		    r->name);
 		return;
 	}
 	struct json_object *tags;
@@ -165,7 +170,8 @@ void arm_put(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 		return;
 	if (json_object_object_get_ex(doc, "location", &loc) &&
 	    (!json_object_is_type(loc, json_type_string) || json_object_get_string_len(loc) > 64)) {
-		cd_respond_error(s, c, 400, "InvalidRequestContent", "location", "location must be a short string.");
+		cd_respond_error(s, c, 400, "InvalidRequestContent", "location",
+				 "location must be a short string.");
 		return;
 	}
 	/* The group's name is the path's, as libcapsid names it. */
@@ -185,7 +191,8 @@ void arm_put(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 		enum cd_op_status st = arm_latest_op(s, rec, &kind);
 		if (st == CD_OP_RUNNING) {
 			cd_respond_error(s, c, 409, "AnotherOperationInProgress", NULL,
-					 "The container group '%s' has an operation (%s) in progress.", r->name, kind);
+					 "The container group '%s' has an operation (%s) in progress.",
+					 r->name, kind);
 			return;
 		}
 		const char *create_id = str_of(rec, "createOperation");
@@ -200,7 +207,8 @@ void arm_put(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 		/* A create that failed left nothing but its record: try again. */
 		json_object_put(TAKE_PTR(rec));
 	} else if (cd_record_load(s, r->group, NULL, &rec) == 0) {
-		cd_respond_error(s, c, 409, "Conflict", NULL, "The name '%s' is taken; choose another.", r->name);
+		cd_respond_error(s, c, 409, "Conflict", NULL, "The name '%s' is taken; choose another.",
+				 r->name);
 		return;
 	}
 	unsigned cores = spec_group_vcpus(spec), mem = spec_group_memory_mib(spec);
@@ -211,7 +219,8 @@ void arm_put(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	json_object_object_add(rec, "subscription", json_object_new_string(r->sub));
 	json_object_object_add(rec, "resourceGroup", json_object_new_string(r->rg));
 	json_object_object_add(rec, "name", json_object_new_string(r->name));
-	json_object_object_add(rec, "location", json_object_new_string(loc ? json_object_get_string(loc) : s->location));
+	json_object_object_add(rec, "location",
+			       json_object_new_string(loc ? json_object_get_string(loc) : s->location));
 	json_object_object_add(rec, "tags", tags ? json_object_get(tags) : json_object_new_object());
 	json_object_object_add(rec, "spec", spec_to_json(spec, SPEC_REDACT));
 	json_object_object_add(rec, "cores", json_object_new_int((int)cores));
@@ -280,7 +289,8 @@ void arm_delete(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 			return;
 		}
 		cd_respond_error(s, c, 409, "AnotherOperationInProgress", NULL,
-				 "The container group '%s' has an operation (%s) in progress.", r->name, kind);
+				 "The container group '%s' has an operation (%s) in progress.", r->name,
+				 kind);
 		return;
 	}
 	char op[40];
@@ -297,18 +307,19 @@ void arm_action(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	const char *kind;
 	if (arm_latest_op(s, rec, &kind) == CD_OP_RUNNING) {
 		cd_respond_error(s, c, 409, "AnotherOperationInProgress", NULL,
-				 "The container group '%s' has an operation (%s) in progress.", r->name, kind);
+				 "The container group '%s' has an operation (%s) in progress.", r->name,
+				 kind);
 		return;
 	}
 	_cleanup_json_ struct json_object *doc = arm_group_doc(s, r, rec);
 	struct json_object *props = NULL;
 	json_object_object_get_ex(doc, "properties", &props);
 	if (strcmp(str_of(props, "provisioningState") ?: "", "Succeeded") != 0) {
-		cd_respond_error(s, c, 409, "ContainerGroupNotReady", NULL,
-				 "The container group '%s' is %s.", r->name, str_of(props, "provisioningState") ?: "?");
+		cd_respond_error(s, c, 409, "ContainerGroupNotReady", NULL, "The container group '%s' is %s.",
+				 r->name, str_of(props, "provisioningState") ?: "?");
 		return;
 	}
-	enum cd_op_kind k = strcasecmp(r->action, "start") == 0  ? CD_OP_START
+	enum cd_op_kind k = strcasecmp(r->action, "start") == 0	 ? CD_OP_START
 			    : strcasecmp(r->action, "stop") == 0 ? CD_OP_STOP
 								 : CD_OP_RESTART;
 	char op[40];
@@ -335,8 +346,8 @@ void cd_arm_op_answer(struct cd_server *s, struct cd_conn *c, const char *op)
 	struct json_object *e = NULL, *hs = NULL;
 	json_object_object_get_ex(doc, "error", &e);
 	json_object_object_get_ex(doc, "httpStatus", &hs);
-	cd_respond_error(s, c, hs ? json_object_get_int(hs) : 500, str_of(e, "code") ?: "InternalServerError", NULL,
-			 "%s", str_of(e, "message") ?: "the operation failed");
+	cd_respond_error(s, c, hs ? json_object_get_int(hs) : 500, str_of(e, "code") ?: "InternalServerError",
+			 NULL, "%s", str_of(e, "message") ?: "the operation failed");
 }
 
 struct logs_buf {
@@ -345,7 +356,8 @@ struct logs_buf {
 	bool truncated, stamps, mid_line;
 };
 
-static void on_log_line(void *ud, const char *time, bool is_stderr, bool partial, const char *line, size_t len)
+static void on_log_line(void *ud, const char *time, bool is_stderr, bool partial, const char *line,
+			size_t len)
 {
 	(void)is_stderr;
 	struct logs_buf *b = ud;
@@ -397,7 +409,8 @@ void arm_logs(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	}
 	bool stamps = r->timestamps && strcasecmp(r->timestamps, "true") == 0;
 	if (r->timestamps && !stamps && strcasecmp(r->timestamps, "false") != 0) {
-		cd_respond_error(s, c, 400, "InvalidRequestParameter", "timestamps", "timestamps must be true or false.");
+		cd_respond_error(s, c, 400, "InvalidRequestParameter", "timestamps",
+				 "timestamps must be true or false.");
 		return;
 	}
 	_cleanup_json_ struct json_object *doc = arm_group_doc(s, r, rec);
@@ -406,10 +419,12 @@ void arm_logs(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	json_object_object_get_ex(props, "containers", &containers);
 	bool found = false;
 	for (size_t i = 0; containers && i < json_object_array_length(containers); i++)
-		found = found || strcmp(str_of(json_object_array_get_idx(containers, i), "name") ?: "", r->container) == 0;
+		found = found || strcmp(str_of(json_object_array_get_idx(containers, i), "name") ?: "",
+					r->container) == 0;
 	if (!found) {
 		cd_respond_error(s, c, 404, "ContainerNotFound", "containerName",
-				 "The container '%s' was not found in container group '%s'.", r->container, r->name);
+				 "The container '%s' was not found in container group '%s'.", r->container,
+				 r->name);
 		return;
 	}
 	struct logs_buf b = {.stamps = stamps};

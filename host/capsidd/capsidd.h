@@ -21,11 +21,11 @@
 struct json_object;
 
 #define CD_MAX_HEADER	(16u << 10) /* request line and headers */
-#define CD_MAX_TENANTS	1024 /* as many as tokens */
-#define CD_MAX_SUBS	16	   /* subscriptions per token */
+#define CD_MAX_TENANTS	1024	    /* as many as tokens */
+#define CD_MAX_SUBS	16	    /* subscriptions per token */
 #define CD_MAX_TOKENS	1024
-#define CD_MAX_FIELD	128	   /* tenant, subscription, resource group names */
-#define CD_MAX_SESSIONS 64	   /* exec sessions handed out and not yet opened */
+#define CD_MAX_FIELD	128 /* tenant, subscription, resource group names */
+#define CD_MAX_SESSIONS 64  /* exec sessions handed out and not yet opened */
 
 /* ---- settings and tenants ---------------------------------------------- */
 
@@ -38,11 +38,11 @@ struct cd_limits {
 	unsigned write_timeout_ms;  /* to send a response */
 	unsigned rate_per_s;	    /* requests per second per tenant (0: no limit) */
 	unsigned rate_burst;
-	unsigned quota_groups;	    /* per tenant */
+	unsigned quota_groups; /* per tenant */
 	unsigned quota_cores;
 	unsigned quota_memory_gb;
-	unsigned max_workers;	    /* operations running at once */
-	unsigned page_size;	    /* list entries per page */
+	unsigned max_workers; /* operations running at once */
+	unsigned page_size;   /* list entries per page */
 };
 
 struct cd_token {
@@ -78,9 +78,9 @@ enum cd_conn_state { CD_HANDSHAKE, CD_READING, CD_WRITING, CD_PARKED };
 
 struct cd_request {
 	char method[16];
-	char *target;	/* path and query, NUL-terminated, in the connection's buffer */
-	char *path;	/* percent-decoded later by the router */
-	char *query;	/* after '?', NULL when none */
+	char *target; /* path and query, NUL-terminated, in the connection's buffer */
+	char *path;   /* percent-decoded later by the router */
+	char *query;  /* after '?', NULL when none */
 	const char *authorization, *content_type, *host, *upgrade, *ws_key, *connection, *expect;
 	long long content_length; /* -1: none */
 	bool chunked;
@@ -103,7 +103,7 @@ struct cd_conn {
 	bool close_after;
 	uint32_t mask; /* the epoll events asked for */
 	uint64_t deadline_ms;
-	char waiting_op[40]; /* CD_PARKED: the operation whose end answers */
+	char waiting_op[40];	      /* CD_PARKED: the operation whose end answers */
 	const struct cd_token *token; /* while its request is handled */
 	struct cd_conn *prev, *next;
 };
@@ -126,9 +126,9 @@ struct cd_server {
 	struct cd_tokens tokens;
 	struct cd_tenant tenants[CD_MAX_TENANTS];
 	size_t n_tenants;
-	char dir[PATH_MAX]; /* <root>/capsidd */
+	char dir[PATH_MAX];   /* <root>/capsidd */
 	const char *location; /* what groups without a location get */
-	char listen_host[80];  /* host:port for URLs when a request has no usable Host */
+	char listen_host[80]; /* host:port for URLs when a request has no usable Host */
 	SSL_CTX *tls;
 	int listen_fd, epoll_fd, signal_fd, timer_fd;
 	struct cd_conn *conns;
@@ -138,16 +138,17 @@ struct cd_server {
 	struct cd_worker {
 		pid_t pid;
 		char op[40]; /* empty: an exec session */
-	} *workers;	     /* lim.max_workers + CD_MAX_SESSIONS */
+	} * workers;	     /* lim.max_workers + CD_MAX_SESSIONS */
 	bool stopping;
 };
 
 /* Answer the request of c: status, extra header lines (each ending in
  * "\r\n", may be NULL) and a JSON body (may be NULL; consumed). */
-void cd_respond(struct cd_server *s, struct cd_conn *c, int status, const char *headers, struct json_object *body);
+void cd_respond(struct cd_server *s, struct cd_conn *c, int status, const char *headers,
+		struct json_object *body);
 /* ARM's error document {"error":{"code","message","target"}}. */
-void cd_respond_error(struct cd_server *s, struct cd_conn *c, int status, const char *code, const char *target,
-		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void cd_respond_error(struct cd_server *s, struct cd_conn *c, int status, const char *code,
+		      const char *target, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void cd_respond_raw(struct cd_server *s, struct cd_conn *c, const char *data, size_t len, bool close_after);
 /* Leave the connection waiting (no reading) until operation op ends. */
 void cd_conn_park(struct cd_server *s, struct cd_conn *c, const char *op);
@@ -167,8 +168,8 @@ void cd_http_op_ended(struct cd_server *s, const char *op);
 /* A server context, TLS 1.2 or later, over cert and key; when both are
  * NULL, over <dir>/tls/{cert,key}.pem, made (self-signed, for localhost and
  * 127.0.0.1) when absent. *made_path gets the certificate's path. */
-int cd_tls_init(const char *cert, const char *key, const char *dir, SSL_CTX **out, char *made_path, size_t len,
-		struct capsid_error *err);
+int cd_tls_init(const char *cert, const char *key, const char *dir, SSL_CTX **out, char *made_path,
+		size_t len, struct capsid_error *err);
 
 /* ---- the API ---------------------------------------------------------------- */
 

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strlen(r.method) >= sizeof(r.method))
 				abort();
 			int rc = cd_http_dechunk(buf + head, size - head, BODY_MAX, &r);
-			if (rc == 1 && (r.body_len > BODY_MAX || r.body_len > r.raw_len || r.raw_len > size - head))
+			if (rc == 1 &&
+			    (r.body_len > BODY_MAX || r.body_len > r.raw_len || r.raw_len > size - head))
 				abort();
 			if (rc != 0 && rc != 1 && rc != -EFBIG && rc != -EINVAL)
 				abort();

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "capsidd.h"
-#include "http_parse.h"
 #include "cleanup.h"
+#include "http_parse.h"
 #include "store.h"
 #include "util.h"
 
@@ -95,26 +95,46 @@ void cd_conn_forget(struct cd_server *s, struct cd_conn *c)
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
+	case 100:
+		return "Continue";
+	case 101:
+		return "Switching Protocols";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Payload Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Status";
 	}
 }
 
@@ -137,19 +157,21 @@ void cd_respond_raw(struct cd_server *s, struct cd_conn *c, const char *data, si
 	conn_write(s, c);
 }
 
-void cd_respond(struct cd_server *s, struct cd_conn *c, int status, const char *headers, struct json_object *body)
+void cd_respond(struct cd_server *s, struct cd_conn *c, int status, const char *headers,
+		struct json_object *body)
 {
 	size_t blen = 0;
 	const char *btext = "";
 	if (body)
-		btext = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &blen);
+		btext = json_object_to_json_string_length(
+		    body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &blen);
 	char reqid[33] = "0";
 	cd_random_hex(reqid, 16);
 	char *msg = NULL;
-	int n = asprintf(&msg,
-			 "HTTP/1.1 %d %s\r\n%sx-ms-request-id: %s\r\nContent-Length: %zu\r\n%s%s\r\n%s", status,
-			 status_text(status), body ? "Content-Type: application/json; charset=utf-8\r\n" : "", reqid,
-			 blen, c->close_after ? "Connection: close\r\n" : "", headers ? headers : "", btext);
+	int n = asprintf(&msg, "HTTP/1.1 %d %s\r\n%sx-ms-request-id: %s\r\nContent-Length: %zu\r\n%s%s\r\n%s",
+			 status, status_text(status),
+			 body ? "Content-Type: application/json; charset=utf-8\r\n" : "", reqid, blen,
+			 c->close_after ? "Connection: close\r\n" : "", headers ? headers : "", btext);
 	json_object_put(body);
 	if (n < 0) {
 		conn_free(s, c);
@@ -159,8 +181,8 @@ void cd_respond(struct cd_server *s, struct cd_conn *c, int status, const char *
 	free(msg);
 }
 
-void cd_respond_error(struct cd_server *s, struct cd_conn *c, int status, const char *code, const char *target,
-		      const char *fmt, ...)
+void cd_respond_error(struct cd_server *s, struct cd_conn *c, int status, const char *code,
+		      const char *target, const char *fmt, ...)
 {
 	char msg[CAPSID_ERROR_MAX + 256];
 	va_list ap;
@@ -217,13 +239,14 @@ static void conn_parse(struct cd_server *s, struct cd_conn *c)
 		int st = cd_http_parse_head(c->in, c->head_len, &c->req);
 		if (st) {
 			c->close_after = true;
-			cd_respond_error(s, c, st, st == 431 ? "RequestHeaderFieldsTooLarge" : "BadRequest", NULL,
-					 "The request is not valid HTTP/1.1.");
+			cd_respond_error(s, c, st, st == 431 ? "RequestHeaderFieldsTooLarge" : "BadRequest",
+					 NULL, "The request is not valid HTTP/1.1.");
 			return;
 		}
 		if (c->req.chunked && c->req.content_length >= 0) {
 			c->close_after = true;
-			cd_respond_error(s, c, 400, "BadRequest", NULL, "Content-Length and Transfer-Encoding together.");
+			cd_respond_error(s, c, 400, "BadRequest", NULL,
+					 "Content-Length and Transfer-Encoding together.");
 			return;
 		}
 		if (c->req.content_length > (long long)s->lim.max_body) {
@@ -233,14 +256,16 @@ static void conn_parse(struct cd_server *s, struct cd_conn *c)
 					 c->req.content_length, s->lim.max_body);
 			return;
 		}
-		if (c->req.expect && strcasecmp(c->req.expect, "100-continue") == 0 && c->req.content_length > 0 &&
-		    c->in_len == c->head_len) {
+		if (c->req.expect && strcasecmp(c->req.expect, "100-continue") == 0 &&
+		    c->req.content_length > 0 && c->in_len == c->head_len) {
 			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-			SSL_write(c->ssl, cont, sizeof(cont) - 1); /* best effort: clients go on after a wait */
+			SSL_write(c->ssl, cont,
+				  sizeof(cont) - 1); /* best effort: clients go on after a wait */
 		}
 	}
 	if (c->req.chunked) {
-		int rc = cd_http_dechunk(c->in + c->head_len, c->in_len - c->head_len, s->lim.max_body, &c->req);
+		int rc =
+		    cd_http_dechunk(c->in + c->head_len, c->in_len - c->head_len, s->lim.max_body, &c->req);
 		if (rc == 0 && c->in_len >= CD_MAX_HEADER + s->lim.max_body)
 			rc = -EFBIG; /* the framing itself would overflow the buffer */
 		if (rc == 0)
@@ -251,7 +276,8 @@ static void conn_parse(struct cd_server *s, struct cd_conn *c)
 				cd_respond_error(s, c, 413, "RequestEntityTooLarge", NULL,
 						 "The request body exceeds %zu bytes.", s->lim.max_body);
 			else
-				cd_respond_error(s, c, 400, "BadRequest", NULL, "The chunked body is not valid.");
+				cd_respond_error(s, c, 400, "BadRequest", NULL,
+						 "The chunked body is not valid.");
 			return;
 		}
 		dispatch(s, c);
@@ -359,10 +385,17 @@ static void conn_handshake(struct cd_server *s, struct cd_conn *c)
 static void conn_ready(struct cd_server *s, struct cd_conn *c)
 {
 	switch (c->state) {
-	case CD_HANDSHAKE: conn_handshake(s, c); break;
-	case CD_READING: conn_read(s, c); break;
-	case CD_WRITING: conn_write(s, c); break;
-	case CD_PARKED: break; /* only a hang-up wakes it: see the loop */
+	case CD_HANDSHAKE:
+		conn_handshake(s, c);
+		break;
+	case CD_READING:
+		conn_read(s, c);
+		break;
+	case CD_WRITING:
+		conn_write(s, c);
+		break;
+	case CD_PARKED:
+		break; /* only a hang-up wakes it: see the loop */
 	}
 }
 
@@ -412,8 +445,9 @@ static void dispatch(struct cd_server *s, struct cd_conn *c)
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
 		tok = cd_tokens_find(&s->tokens, auth + 7);
 	if (!tok) {
-		cd_respond_error(s, c, 401, auth ? "InvalidAuthenticationToken" : "AuthenticationFailed", NULL,
-				 auth ? "The access token is invalid." : "The 'Authorization' header is missing.");
+		cd_respond_error(
+		    s, c, 401, auth ? "InvalidAuthenticationToken" : "AuthenticationFailed", NULL,
+		    auth ? "The access token is invalid." : "The 'Authorization' header is missing.");
 		return;
 	}
 	if (!rate_ok(s, tok->tenant)) {
@@ -498,7 +532,8 @@ static void sweep(struct cd_server *s)
 		if (c->state == CD_READING && c->in_len > 0) {
 			c->close_after = true;
 			c->state = CD_WRITING;
-			cd_respond_error(s, c, 408, "RequestTimeout", NULL, "The request did not arrive in time.");
+			cd_respond_error(s, c, 408, "RequestTimeout", NULL,
+					 "The request did not arrive in time.");
 		} else {
 			conn_free(s, c);
 		}
@@ -538,8 +573,10 @@ static void reap(struct cd_server *s)
 				w->op[0] = '\0';
 				struct json_object *doc = NULL;
 				enum cd_op_status st;
-				if (cd_op_load(s, op, NULL, &doc, &st) == 0 && st == CD_OP_FAILED && !WIFEXITED(status))
-					cd_op_finish(s->dir, op, 500, "InternalServerError", "the operation's worker was killed");
+				if (cd_op_load(s, op, NULL, &doc, &st) == 0 && st == CD_OP_FAILED &&
+				    !WIFEXITED(status))
+					cd_op_finish(s->dir, op, 500, "InternalServerError",
+						     "the operation's worker was killed");
 				json_object_put(doc);
 				cd_http_op_ended(s, op);
 			}

@@ -71,7 +71,8 @@ int cd_http_parse_head(char *buf, size_t head_len, struct cd_request *r)
 			char *e2;
 			errno = 0;
 			long long n = strtoll(v, &e2, 10);
-			if (!*v || *e2 || n < 0 || errno || (r->content_length >= 0 && r->content_length != n))
+			if (!*v || *e2 || n < 0 || errno ||
+			    (r->content_length >= 0 && r->content_length != n))
 				return 400;
 			r->content_length = n;
 		}
@@ -142,4 +143,3 @@ int cd_http_dechunk(char *p, size_t avail, size_t max_body, struct cd_request *r
 	}
 	return 1;
 }
-

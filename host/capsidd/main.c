@@ -77,16 +77,26 @@ static int parse_uint(const char *opt, const char *v, unsigned long long max, un
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"root", required_argument, NULL, 'r'},	     {"listen", required_argument, NULL, 'l'},
-	    {"tls-cert", required_argument, NULL, 'c'},	     {"tls-key", required_argument, NULL, 'k'},
-	    {"tokens", required_argument, NULL, 't'},	     {"location", required_argument, NULL, 'L'},
-	    {"max-body", required_argument, NULL, 1},	     {"max-conns", required_argument, NULL, 2},
-	    {"max-conns-per-ip", required_argument, NULL, 3}, {"header-timeout", required_argument, NULL, 4},
-	    {"idle-timeout", required_argument, NULL, 5},    {"rate-limit", required_argument, NULL, 6},
-	    {"rate-burst", required_argument, NULL, 7},	     {"quota-groups", required_argument, NULL, 8},
-	    {"quota-cores", required_argument, NULL, 9},     {"quota-memory-gb", required_argument, NULL, 10},
-	    {"max-workers", required_argument, NULL, 11},    {"page-size", required_argument, NULL, 12},
-	    {"help", no_argument, NULL, 'h'},		     {0},
+	    {"root", required_argument, NULL, 'r'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"tls-cert", required_argument, NULL, 'c'},
+	    {"tls-key", required_argument, NULL, 'k'},
+	    {"tokens", required_argument, NULL, 't'},
+	    {"location", required_argument, NULL, 'L'},
+	    {"max-body", required_argument, NULL, 1},
+	    {"max-conns", required_argument, NULL, 2},
+	    {"max-conns-per-ip", required_argument, NULL, 3},
+	    {"header-timeout", required_argument, NULL, 4},
+	    {"idle-timeout", required_argument, NULL, 5},
+	    {"rate-limit", required_argument, NULL, 6},
+	    {"rate-burst", required_argument, NULL, 7},
+	    {"quota-groups", required_argument, NULL, 8},
+	    {"quota-cores", required_argument, NULL, 9},
+	    {"quota-memory-gb", required_argument, NULL, 10},
+	    {"max-workers", required_argument, NULL, 11},
+	    {"page-size", required_argument, NULL, 12},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	static struct cd_server s;
 	s.lim = (struct cd_limits){.max_conns = 512,
@@ -112,29 +122,73 @@ int main(int argc, char **argv)
 			if (opts[i].val == ch)
 				name = opts[i].name;
 		if (ch >= 1 && ch <= 12 &&
-		    parse_uint(name, optarg, ch == 1 ? (64ull << 20) : ch == 4 || ch == 5 ? 3600000 : 1000000, &v) < 0)
+		    parse_uint(name, optarg,
+			       ch == 1		    ? (64ull << 20)
+			       : ch == 4 || ch == 5 ? 3600000
+						    : 1000000,
+			       &v) < 0)
 			return 2;
 		switch (ch) {
-		case 'r': root = optarg; break;
-		case 'l': listen_addr = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 't': s.tokens_path = optarg; break;
-		case 'L': s.location = optarg; break;
-		case 1: s.lim.max_body = v; break;
-		case 2: s.lim.max_conns = (unsigned)v; break;
-		case 3: s.lim.max_conns_per_ip = (unsigned)v; break;
-		case 4: s.lim.header_timeout_ms = (unsigned)v; break;
-		case 5: s.lim.idle_timeout_ms = (unsigned)v; break;
-		case 6: s.lim.rate_per_s = (unsigned)v; break;
-		case 7: s.lim.rate_burst = (unsigned)v; break;
-		case 8: s.lim.quota_groups = (unsigned)v; break;
-		case 9: s.lim.quota_cores = (unsigned)v; break;
-		case 10: s.lim.quota_memory_gb = (unsigned)v; break;
-		case 11: s.lim.max_workers = (unsigned)v; break;
-		case 12: s.lim.page_size = (unsigned)v; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: fputs(usage_text, stderr); return 2;
+		case 'r':
+			root = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 't':
+			s.tokens_path = optarg;
+			break;
+		case 'L':
+			s.location = optarg;
+			break;
+		case 1:
+			s.lim.max_body = v;
+			break;
+		case 2:
+			s.lim.max_conns = (unsigned)v;
+			break;
+		case 3:
+			s.lim.max_conns_per_ip = (unsigned)v;
+			break;
+		case 4:
+			s.lim.header_timeout_ms = (unsigned)v;
+			break;
+		case 5:
+			s.lim.idle_timeout_ms = (unsigned)v;
+			break;
+		case 6:
+			s.lim.rate_per_s = (unsigned)v;
+			break;
+		case 7:
+			s.lim.rate_burst = (unsigned)v;
+			break;
+		case 8:
+			s.lim.quota_groups = (unsigned)v;
+			break;
+		case 9:
+			s.lim.quota_cores = (unsigned)v;
+			break;
+		case 10:
+			s.lim.quota_memory_gb = (unsigned)v;
+			break;
+		case 11:
+			s.lim.max_workers = (unsigned)v;
+			break;
+		case 12:
+			s.lim.page_size = (unsigned)v;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || !s.tokens_path) {

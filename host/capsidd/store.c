@@ -123,7 +123,8 @@ void cd_group_name(const struct cd_ident *id, char out[UTIL_NAME_MAX + 1])
 	char rg_lower[CD_MAX_FIELD];
 	size_t i = 0;
 	for (; id->rg[i] && i < sizeof(rg_lower) - 1; i++)
-		rg_lower[i] = (char)((id->rg[i] >= 'A' && id->rg[i] <= 'Z') ? id->rg[i] - 'A' + 'a' : id->rg[i]);
+		rg_lower[i] =
+		    (char)((id->rg[i] >= 'A' && id->rg[i] <= 'Z') ? id->rg[i] - 'A' + 'a' : id->rg[i]);
 	rg_lower[i] = '\0';
 	h = fnv1a(h, rg_lower);
 	h = fnv1a(h, id->name);
@@ -135,7 +136,8 @@ void cd_group_name(const struct cd_ident *id, char out[UTIL_NAME_MAX + 1])
 		n = room;
 	while (n > 0 && nm[n - 1] == '-')
 		n--;
-	int made = n > 0 ? snprintf(out, UTIL_NAME_MAX + 1, "%.34s%.*s-%08x", whole, n, nm, (unsigned)(h & 0xffffffffu))
+	int made = n > 0 ? snprintf(out, UTIL_NAME_MAX + 1, "%.34s%.*s-%08x", whole, n, nm,
+				    (unsigned)(h & 0xffffffffu))
 			 : snprintf(out, UTIL_NAME_MAX + 1, "%.34s%08x", whole, (unsigned)(h & 0xffffffffu));
 	(void)made;
 }
@@ -150,8 +152,10 @@ static const char *str_of(struct json_object *o, const char *key)
 
 static bool record_owned(struct json_object *rec, const struct cd_ident *id)
 {
-	return strcmp(str_of(rec, "tenant"), id->tenant) == 0 && strcmp(str_of(rec, "subscription"), id->sub) == 0 &&
-	       strcasecmp(str_of(rec, "resourceGroup"), id->rg) == 0 && strcmp(str_of(rec, "name"), id->name) == 0;
+	return strcmp(str_of(rec, "tenant"), id->tenant) == 0 &&
+	       strcmp(str_of(rec, "subscription"), id->sub) == 0 &&
+	       strcasecmp(str_of(rec, "resourceGroup"), id->rg) == 0 &&
+	       strcmp(str_of(rec, "name"), id->name) == 0;
 }
 
 static struct json_object *read_json(const char *path, size_t max)
@@ -200,7 +204,8 @@ int cd_record_remove(const char *dir, const char *group)
 
 static int cmp_group(const void *a, const void *b)
 {
-	return strcmp(str_of(*(struct json_object *const *)a, "group"), str_of(*(struct json_object *const *)b, "group"));
+	return strcmp(str_of(*(struct json_object *const *)a, "group"),
+		      str_of(*(struct json_object *const *)b, "group"));
 }
 
 int cd_record_list(const struct cd_server *s, const char *tenant, const char *sub, const char *rg,
@@ -225,7 +230,8 @@ int cd_record_list(const struct cd_server *s, const char *tenant, const char *su
 		struct json_object *rec = NULL;
 		if (cd_record_load(s, group, NULL, &rec) < 0)
 			continue;
-		if (strcmp(str_of(rec, "tenant"), tenant) != 0 || (sub && strcmp(str_of(rec, "subscription"), sub) != 0) ||
+		if (strcmp(str_of(rec, "tenant"), tenant) != 0 ||
+		    (sub && strcmp(str_of(rec, "subscription"), sub) != 0) ||
 		    (rg && strcasecmp(str_of(rec, "resourceGroup"), rg) != 0)) {
 			json_object_put(rec);
 			continue;
@@ -336,13 +342,16 @@ int cd_op_load(const struct cd_server *s, const char *id, const char *tenant, st
 			if (strcmp(str_of(op, "status"), "InProgress") == 0) {
 				*status = CD_OP_FAILED;
 				struct json_object *e = json_object_new_object();
-				json_object_object_add(e, "code", json_object_new_string("InternalServerError"));
+				json_object_object_add(e, "code",
+						       json_object_new_string("InternalServerError"));
 				json_object_object_add(
-				    e, "message", json_object_new_string("the operation's worker ended without a result"));
+				    e, "message",
+				    json_object_new_string("the operation's worker ended without a result"));
 				json_object_object_add(op, "error", e);
 				json_object_object_add(op, "status", json_object_new_string("Failed"));
 			} else {
-				*status = strcmp(str_of(op, "status"), "Succeeded") == 0 ? CD_OP_SUCCEEDED : CD_OP_FAILED;
+				*status = strcmp(str_of(op, "status"), "Succeeded") == 0 ? CD_OP_SUCCEEDED
+											 : CD_OP_FAILED;
 			}
 		}
 	}

@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
-#include <openssl/rand.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,7 +51,8 @@ static int write_pem(const char *path, EVP_PKEY *key, X509 *crt, struct capsid_e
 		close(fd);
 		return capsid_error_errno(err, errno, "fdopen %s", tmp);
 	}
-	bool ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1 : PEM_write_X509(f, crt) == 1;
+	bool ok =
+	    key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1 : PEM_write_X509(f, crt) == 1;
 	ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
 	fclose(f);
 	if (!ok || rename(tmp, path) < 0) {
@@ -103,8 +104,8 @@ out:
 	return rc;
 }
 
-int cd_tls_init(const char *cert, const char *key, const char *dir, SSL_CTX **out, char *made_path, size_t len,
-		struct capsid_error *err)
+int cd_tls_init(const char *cert, const char *key, const char *dir, SSL_CTX **out, char *made_path,
+		size_t len, struct capsid_error *err)
 {
 	char cert_p[PATH_MAX], key_p[PATH_MAX];
 	made_path[0] = '\0';
@@ -137,7 +138,8 @@ int cd_tls_init(const char *cert, const char *key, const char *dir, SSL_CTX **ou
 		SSL_CTX_free(ctx);
 		return tls_fail(err, cert);
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
 		SSL_CTX_free(ctx);
 		return tls_fail(err, key);
 	}

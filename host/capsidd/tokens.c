@@ -62,7 +62,8 @@ int cd_tokens_load(const char *path, struct cd_tokens *out, struct capsid_error 
 			snprintf(e->token, sizeof(e->token), "%s", tok);
 			snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
 			char *s_save = NULL;
-			for (char *sub = strtok_r(subs, ",", &s_save); sub && !why; sub = strtok_r(NULL, ",", &s_save)) {
+			for (char *sub = strtok_r(subs, ",", &s_save); sub && !why;
+			     sub = strtok_r(NULL, ",", &s_save)) {
 				if (!field_ok(sub, CD_MAX_FIELD))
 					why = "a subscription must be letters, digits, '-', '_' or '.'";
 				else if (e->n_subs == CD_MAX_SUBS)
@@ -76,7 +77,8 @@ int cd_tokens_load(const char *path, struct cd_tokens *out, struct capsid_error 
 		if (why) {
 			explicit_bzero(text, strlen(text));
 			cd_tokens_free(&t);
-			return capsid_error_set(err, EINVAL, "tokens file %s, line %u: %s", path, line_no, why);
+			return capsid_error_set(err, EINVAL, "tokens file %s, line %u: %s", path, line_no,
+						why);
 		}
 	}
 	cd_tokens_free(out);

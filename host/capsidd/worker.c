@@ -12,8 +12,8 @@
 #include "arm.h"
 #include "spec.h"
 
-static void worker_run(const struct cd_server *s, enum cd_op_kind kind, const char *group, const struct spec_group *spec,
-		       const char *op)
+static void worker_run(const struct cd_server *s, enum cd_op_kind kind, const char *group,
+		       const struct spec_group *spec, const char *op)
 {
 	struct capsid_error err = {0};
 	int rc = 0;
@@ -30,9 +30,15 @@ static void worker_run(const struct cd_server *s, enum cd_op_kind kind, const ch
 		if (rc == 0 && cd_record_remove(s->dir, group) < 0)
 			rc = capsid_error_errno(&err, errno, "remove the record of %s", group);
 		break;
-	case CD_OP_START: rc = capsid_group_start(&s->cfg, group, &err); break;
-	case CD_OP_STOP: rc = capsid_group_stop(&s->cfg, group, &err); break;
-	case CD_OP_RESTART: rc = capsid_group_restart(&s->cfg, group, &err); break;
+	case CD_OP_START:
+		rc = capsid_group_start(&s->cfg, group, &err);
+		break;
+	case CD_OP_STOP:
+		rc = capsid_group_stop(&s->cfg, group, &err);
+		break;
+	case CD_OP_RESTART:
+		rc = capsid_group_restart(&s->cfg, group, &err);
+		break;
 	}
 	if (rc < 0) {
 		const char *code;
@@ -46,7 +52,8 @@ static void worker_run(const struct cd_server *s, enum cd_op_kind kind, const ch
 }
 
 int cd_worker_start(struct cd_server *s, enum cd_op_kind kind, const char *group, const char *tenant,
-		    const struct spec_group *spec, struct json_object *rec, char op[40], struct capsid_error *err)
+		    const struct spec_group *spec, struct json_object *rec, char op[40],
+		    struct capsid_error *err)
 {
 	struct cd_worker *slot = NULL;
 	for (size_t i = 0; i < s->lim.max_workers + CD_MAX_SESSIONS && !slot; i++)

@@ -25,10 +25,10 @@
 #include "cleanup.h"
 #include "util.h"
 
-#define SESSION_TTL_MS	   60000
-#define PASSWORD_WAIT_S	   10
-#define WS_MAX_PAYLOAD	   (64u << 10)
-#define EXEC_MAX_WORDS	   64
+#define SESSION_TTL_MS	60000
+#define PASSWORD_WAIT_S 10
+#define WS_MAX_PAYLOAD	(64u << 10)
+#define EXEC_MAX_WORDS	64
 
 static const char *str_of(struct json_object *o, const char *key)
 {
@@ -57,10 +57,12 @@ void arm_exec(struct cd_server *s, struct cd_conn *c, struct arm_route *r, bool 
 		if (tok)
 			json_tokener_free(tok);
 		if (!body || !json_object_is_type(body, json_type_object) || !str_of(body, "command") ||
-		    !*str_of(body, "command") || strlen(str_of(body, "command")) >= sizeof(s->sessions[0].command)) {
-			cd_respond_error(s, c, 400, "InvalidRequestContent", "command",
-					 "The body must be {\"command\": \"...\", \"terminalSize\": {\"rows\", \"cols\"}} "
-					 "with a command of 1-1023 characters.");
+		    !*str_of(body, "command") ||
+		    strlen(str_of(body, "command")) >= sizeof(s->sessions[0].command)) {
+			cd_respond_error(
+			    s, c, 400, "InvalidRequestContent", "command",
+			    "The body must be {\"command\": \"...\", \"terminalSize\": {\"rows\", \"cols\"}} "
+			    "with a command of 1-1023 characters.");
 			return;
 		}
 	}
@@ -74,10 +76,12 @@ void arm_exec(struct cd_server *s, struct cd_conn *c, struct arm_route *r, bool 
 	json_object_object_get_ex(props, "instanceView", &iv);
 	bool found = false;
 	for (size_t i = 0; containers && i < json_object_array_length(containers); i++)
-		found = found || strcmp(str_of(json_object_array_get_idx(containers, i), "name") ?: "", r->container) == 0;
+		found = found || strcmp(str_of(json_object_array_get_idx(containers, i), "name") ?: "",
+					r->container) == 0;
 	if (!found) {
 		cd_respond_error(s, c, 404, "ContainerNotFound", "containerName",
-				 "The container '%s' was not found in container group '%s'.", r->container, r->name);
+				 "The container '%s' was not found in container group '%s'.", r->container,
+				 r->name);
 		return;
 	}
 	if (!attach && strcmp(str_of(iv, "state") ?: "", "Running") != 0) {
@@ -90,7 +94,8 @@ void arm_exec(struct cd_server *s, struct cd_conn *c, struct arm_route *r, bool 
 		if (!s->sessions[i].id[0])
 			ss = &s->sessions[i];
 	if (!ss) {
-		cd_respond_error(s, c, 429, "TooManyRequests", NULL, "Too many sessions are waiting to be opened.");
+		cd_respond_error(s, c, 429, "TooManyRequests", NULL,
+				 "Too many sessions are waiting to be opened.");
 		return;
 	}
 	struct cd_session n = {0};
@@ -239,7 +244,8 @@ static int ws_recv(struct session *x, int *opcode, char **payload, size_t *len)
 	return 0;
 }
 
-static void attach_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line, size_t len)
+static void attach_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
+			size_t len)
 {
 	(void)container;
 	(void)is_stderr;
@@ -298,7 +304,8 @@ static bool parse_resize(const char *p, size_t len, unsigned *rows, unsigned *co
 	char buf[24];
 	memcpy(buf, p + 4, len - 5);
 	buf[len - 5] = '\0';
-	return sscanf(buf, "%u;%u", rows, cols) == 2 && *rows >= 1 && *rows <= 1000 && *cols >= 1 && *cols <= 1000;
+	return sscanf(buf, "%u;%u", rows, cols) == 2 && *rows >= 1 && *rows <= 1000 && *cols >= 1 &&
+	       *cols <= 1000;
 }
 
 static int session_run(struct session *x, const char *key)
@@ -340,7 +347,8 @@ static int session_run(struct session *x, const char *key)
 	x->out_w = out_pair[1];
 	x->tty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (x->tty >= 0) {
-		struct winsize ws = {.ws_row = (unsigned short)x->ss.rows, .ws_col = (unsigned short)x->ss.cols};
+		struct winsize ws = {.ws_row = (unsigned short)x->ss.rows,
+				     .ws_col = (unsigned short)x->ss.cols};
 		ioctl(x->tty, TIOCSWINSZ, &ws);
 	}
 	struct sigaction sa = {.sa_handler = on_winch};
@@ -359,7 +367,8 @@ static int session_run(struct session *x, const char *key)
 				break;
 			unsigned rows, cols;
 			if ((op == 1 || op == 2 || op == 0) && parse_resize(payload, len, &rows, &cols)) {
-				struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+				struct winsize ws = {.ws_row = (unsigned short)rows,
+						     .ws_col = (unsigned short)cols};
 				if (x->tty >= 0)
 					ioctl(x->tty, TIOCSWINSZ, &ws);
 				x->resized = 1;
@@ -407,9 +416,10 @@ bool cd_ws_handle(struct cd_server *s, struct cd_conn *c)
 	if (strncmp(c->req.path, prefix, sizeof(prefix) - 1) != 0)
 		return false;
 	const char *id = c->req.path + sizeof(prefix) - 1;
-	if (strcmp(c->req.method, "GET") != 0 || !c->req.upgrade || strcasecmp(c->req.upgrade, "websocket") != 0 ||
-	    !c->req.ws_key || strlen(c->req.ws_key) > 64) {
-		cd_respond_error(s, c, 400, "BadRequest", NULL, "A websocket upgrade (GET) is expected here.");
+	if (strcmp(c->req.method, "GET") != 0 || !c->req.upgrade ||
+	    strcasecmp(c->req.upgrade, "websocket") != 0 || !c->req.ws_key || strlen(c->req.ws_key) > 64) {
+		cd_respond_error(s, c, 400, "BadRequest", NULL,
+				 "A websocket upgrade (GET) is expected here.");
 		return true;
 	}
 	struct cd_session *ss = NULL;
@@ -424,8 +434,8 @@ bool cd_ws_handle(struct cd_server *s, struct cd_conn *c)
 		cd_respond_error(s, c, 404, "NotFound", NULL, "No such session.");
 		return true;
 	}
-	struct session x = {.srv = s, .ss = *ss, .ssl = c->ssl, .fd = c->fd, .in_w = -1, .out_r = -1, .out_w = -1,
-			    .tty = -1};
+	struct session x = {
+	    .srv = s, .ss = *ss, .ssl = c->ssl, .fd = c->fd, .in_w = -1, .out_r = -1, .out_w = -1, .tty = -1};
 	memset(ss, 0, sizeof(*ss)); /* one use */
 	size_t used = c->head_len + c->req.raw_len;
 	x.pending = c->in + used;

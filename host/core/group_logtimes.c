@@ -20,8 +20,8 @@ static void relay_record(const struct log_record *rec, void *userdata)
 	r->fn(r->ud, rec->time, rec->stream == LOG_STDERR, rec->partial, rec->content, rec->len);
 }
 
-int capsid_group_log_records(const struct capsid_config *cfg, const char *name, const char *container, long tail,
-			     capsid_log_record_fn fn, void *ud, struct capsid_error *err)
+int capsid_group_log_records(const struct capsid_config *cfg, const char *name, const char *container,
+			     long tail, capsid_log_record_fn fn, void *ud, struct capsid_error *err)
 {
 	struct group_paths p;
 	int rc = group_paths_init(cfg->root, name, &p, err);

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "capsidd.h"
-#include "http_parse.h"
 #include "cleanup.h"
+#include "http_parse.h"
 #include "store.h"
 #include "testlib.h"
 #include "util.h"
@@ -96,7 +96,7 @@ static void test_tokens(void)
 	CHECK(a && strcmp(a->tenant, "tenant-a") == 0);
 	CHECK(a && cd_token_sub(a, "sub-1") && strcmp(cd_token_sub(a, "sub-1"), "SUB-1") == 0);
 	CHECK(a && !cd_token_sub(a, "sub-3"));
-	CHECK(!cd_tokens_find(&t, "token-aaaaaaaaaaaaaaa"));	 /* a prefix */
+	CHECK(!cd_tokens_find(&t, "token-aaaaaaaaaaaaaaa"));   /* a prefix */
 	CHECK(!cd_tokens_find(&t, "token-aaaaaaaaaaaaaaaaa")); /* longer */
 	CHECK(!cd_tokens_find(&t, ""));
 	unlink(path);
