@@ -257,6 +257,8 @@ static void list_groups(struct cd_server *s, struct cd_conn *c, struct arm_route
 		from = v;
 	}
 	size_t to = from + s->lim.page_size < total ? from + s->lim.page_size : total;
+	if (to - from > 1)
+		cd_rate_charge(s, r->tok->tenant, (double)(to - from - 1));
 	struct json_object *out = json_object_new_object(), *value = json_object_new_array();
 	for (size_t i = from; i < to; i++) {
 		struct json_object *doc = arm_group_doc(s, r, json_object_array_get_idx(recs, i));

@@ -155,6 +155,9 @@ void cd_conn_park(struct cd_server *s, struct cd_conn *c, const char *op);
 /* Drop the connection from the loop without closing its TLS session: a
  * child process that forked has it now. */
 void cd_conn_forget(struct cd_server *s, struct cd_conn *c);
+/* Charge the tenant's rate limit cost more requests (a list page costs
+ * one per group it shows: each is a read of the group's files). */
+void cd_rate_charge(struct cd_server *s, const char *tenant, double cost);
 /* Run the server until SIGTERM or SIGINT. */
 int cd_http_run(struct cd_server *s, struct capsid_error *err);
 /* In a child process: close every descriptor but keep (-1: none). */

@@ -415,6 +415,14 @@ static struct cd_tenant *tenant_of(struct cd_server *s, const char *name)
 	return t;
 }
 
+void cd_rate_charge(struct cd_server *s, const char *tenant, double cost)
+{
+	struct cd_tenant *t = s->lim.rate_per_s ? tenant_of(s, tenant) : NULL;
+	/* The bucket may go into debt: the next requests wait for it. */
+	if (t)
+		t->bucket -= cost;
+}
+
 static bool rate_ok(struct cd_server *s, const char *tenant)
 {
 	if (!s->lim.rate_per_s)
