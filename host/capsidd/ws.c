@@ -26,6 +26,7 @@
 #include "util.h"
 
 #define SESSION_TTL_MS	60000
+#define FRAME_WAIT_S	60 /* to finish a message once its first byte came */
 #define PASSWORD_WAIT_S 10
 #define WS_MAX_PAYLOAD	(64u << 10)
 #define EXEC_MAX_WORDS	64
@@ -336,8 +337,11 @@ static int session_run(struct session *x, const char *key)
 		ws_close(x, 1008, "wrong password");
 		return -EACCES;
 	}
-	tv.tv_sec = 0;
+	/* Idle between messages is the user's; a message begun must end. */
+	tv.tv_sec = FRAME_WAIT_S;
 	setsockopt(x->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* A client that stops reading ends its session, not the other way round. */
+	setsockopt(x->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	int in_pair[2], out_pair[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out_pair) < 0)
