@@ -36,6 +36,11 @@ PACKAGES=(
 	# tests/e2e/capsidd-sdk and installed by the test into the build tree);
 	# its benchmark loads it with wrk
 	nodejs wrk
+	# containerd-shim-capsid-v2: protobuf-c and containerd's own .proto files
+	# (compiled at build time), the well-known types' .proto files; its tests
+	# start a private containerd (ships runc's shim, ctr)
+	protobuf-c-compiler libprotobuf-c-dev golang-github-containerd-containerd-dev
+	golang-github-containerd-cgroups-dev libprotobuf-dev containerd
 )
 
 missing=()
