@@ -32,6 +32,10 @@ PACKAGES=(
 	libguestfs-dev libguestfs-tools
 	# benchmarks (tests/bench/run.sh): gVisor as a baseline
 	runsc
+	# capsidd: its SDK test runs Node (its npm packages are pinned in
+	# tests/e2e/capsidd-sdk and installed by the test into the build tree);
+	# its benchmark loads it with wrk
+	nodejs wrk
 	# containerd-shim-capsid-v2: protobuf-c and containerd's own .proto files
 	# (compiled at build time), the well-known types' .proto files; its tests
 	# start a private containerd (ships runc's shim, ctr)

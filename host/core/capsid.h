@@ -142,4 +142,14 @@ struct capsid_exec_opts {
 int capsid_group_exec(const struct capsid_config *cfg, const char *name, const struct capsid_exec_opts *opts,
 		      int *exit_code, struct capsid_error *err);
 
+/* ---- one container's log records, with their times (capsidd) ------------ */
+
+typedef void (*capsid_log_record_fn)(void *ud, const char *time, bool is_stderr, bool partial, const char *line,
+				     size_t len);
+/* Replay the records of one container's log (the last tail, -1: all),
+ * each with its RFC 3339 time. The caller checks the container is the
+ * group's. -ENOENT: no such group. */
+int capsid_group_log_records(const struct capsid_config *cfg, const char *name, const char *container, long tail,
+			     capsid_log_record_fn fn, void *ud, struct capsid_error *err);
+
 #endif
