@@ -32,6 +32,8 @@ PACKAGES=(
 	libguestfs-dev libguestfs-tools
 	# benchmarks (tests/bench/run.sh): gVisor as a baseline
 	runsc
+	# the libvirt VM backend (--vmm libvirt) and its tests' private libvirtd
+	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 )
 
 missing=()

@@ -162,6 +162,13 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 	if (!cfg->confine && cfg->on_notice)
 		cfg->on_notice("confinement is off (CAPSID_CONFINE=0 or --no-confine): QEMU runs as root, unsandboxed");
 	const char *runtime = opts && opts->runtime ? opts->runtime : cfg->runtime;
+	const char *vmm = opts && opts->vmm ? opts->vmm : cfg->vmm ? cfg->vmm : "qemu";
+	const char *uri = opts && opts->libvirt_uri ? opts->libvirt_uri : cfg->libvirt_uri;
+	enum vmm_backend backend;
+	if (vmm_backend_parse(vmm, &backend) < 0)
+		return capsid_error_set(err, EINVAL, "--vmm %.32s: must be qemu or libvirt", vmm);
+	if (uri && (!*uri || strlen(uri) > 1024 || strchr(uri, '\n')))
+		return capsid_error_set(err, EINVAL, "--libvirt-uri: must be a libvirt URI (1-1024 bytes, one line)");
 	if (strcmp(runtime, "builtin") != 0 && strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
 		return capsid_error_set(err, EINVAL, "runtime %s: must be builtin, crun or runc", runtime);
 
@@ -173,7 +180,9 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 		close(spec_pipe[1]);
 		return capsid_error_errno(err, errno, "pipe");
 	}
-	bool claimed = claim_standby(cfg, paths, opts, accel, runtime, guest, spec_pipe[0], ready_pipe[1]);
+	/* A ready clone is a QEMU capsid started: not for a libvirt group. */
+	bool claimed = backend == VMM_BACKEND_QEMU &&
+		       claim_standby(cfg, paths, opts, accel, runtime, guest, spec_pipe[0], ready_pipe[1]);
 	pid_t child = claimed ? 0 : fork();
 	if (child < 0) {
 		rc = capsid_error_errno(err, errno, "fork");
@@ -199,8 +208,9 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 		place_fd(spec_fd, 3);
 		place_fd(ready_fd, 4);
 		signal(SIGINT, SIG_DFL);
-		const char *argv[] = {"capsid",  "--root",  paths->root, "__monitor",   paths->name, "--accel",
-				      accel,     "--runtime", runtime,   "--guest-dir", guest,       NULL};
+		const char *argv[] = {"capsid",	 "--root",	paths->root, "__monitor", paths->name, "--accel",
+				      accel,	 "--runtime",	runtime,     "--guest-dir", guest,     "--vmm",
+				      vmm,	 uri ? "--libvirt-uri" : NULL, uri, NULL};
 		execv(program, (char *const *)argv);
 		_exit(127);
 	}
