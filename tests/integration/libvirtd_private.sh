@@ -9,7 +9,8 @@
 #   qemu+unix:///system?socket=DIR/sock/libvirt-sock
 # It runs in the caller's network namespace: the taps capsid makes there are
 # the ones its QEMUs open. QEMU runs as root under libvirt's DAC driver
-# (user/group in qemu.conf), with its seccomp sandbox and cgroups.
+# (qemu.conf's user and group; LIBVIRTD_QEMU_USER=libvirt-qemu gives
+# Debian's default instead), with its seccomp sandbox and cgroups.
 set -eu
 DIR=${1:?usage: libvirtd_private.sh DIR}
 if [ -z "${CAPSID_LIBVIRTD_NS:-}" ]; then
@@ -22,8 +23,8 @@ auth_unix_rw = "none"
 log_outputs = "3:file:$DIR/libvirtd.log"
 CONF
 	cat >"$DIR/etc/qemu.conf" <<CONF
-user = "root"
-group = "root"
+user = "${LIBVIRTD_QEMU_USER:-root}"
+group = "${LIBVIRTD_QEMU_USER:-root}"
 stdio_handler = "file"
 seccomp_sandbox = 1
 CONF

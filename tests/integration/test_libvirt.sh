@@ -9,45 +9,7 @@
 # started does not answer.
 . "$(dirname "$0")/lib.sh"
 
-for tool in libvirtd virsh; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed (ci/setup.sh installs libvirt-daemon-driver-qemu, libvirt-clients)"
-		exit 77
-	fi
-done
-
-LVD=$ROOT/lvd
-mkdir -p "$LVD"
-URI="qemu+unix:///system?socket=$LVD/sock/libvirt-sock"
-bash "$(dirname "$0")/libvirtd_private.sh" "$LVD" >"$LVD/out" 2>&1 &
-LVD_PID=$!
-vsh() { virsh -q -c "$URI" "$@"; }
-
-# Groups go before their libvirtd (lib.sh's cleanup then finds none):
-# a libvirtd that stops leaves its domains running.
-libvirt_cleanup() {
-	local rc=$?
-	for g in $("$CAPSID_BIN" list -q 2>/dev/null || true); do
-		"$CAPSID_BIN" delete "$g" >/dev/null 2>&1 || true
-	done
-	if [ $rc -ne 0 ]; then
-		{ echo "--- libvirtd"; tail -n 20 "$LVD/libvirtd.log" "$LVD/out" 2>/dev/null; } >&2
-		tail -n 20 "$LVD"/var-up/log/libvirt/qemu/*.log 2>/dev/null >&2 || true
-	fi
-	kill "$LVD_PID" 2>/dev/null || true
-	wait "$LVD_PID" 2>/dev/null || true
-	(exit $rc)
-	cleanup
-}
-trap libvirt_cleanup EXIT
-
-lvd_up() { vsh version >/dev/null 2>&1; }
-for i in $(seq 1 150); do
-	lvd_up && break
-	kill -0 "$LVD_PID" 2>/dev/null || fail "the private libvirtd exited: $(tail -n 5 "$LVD/libvirtd.log" "$LVD/out" 2>/dev/null)"
-	sleep 0.2
-done
-lvd_up || fail "the private libvirtd does not answer at $URI"
+. "$(dirname "$0")/libvirt_lib.sh"
 
 export CAPSID_LIBVIRT_URI=$URI
 domains() { vsh list --name | sed '/^$/d'; }
@@ -127,6 +89,13 @@ wait_for "two runs of flap" sh -c "[ \$($CAPSID_BIN logs flap | grep -c tick) -g
 has_domain flap || fail "flap's domain is gone"
 capsid delete flap
 ! has_domain flap || fail "delete left flap's domain"
+
+case_ "virsh destroy: the monitor learns of its VM's end from libvirt; the group Failed, then starts again"
+vsh destroy capsid-web >/dev/null
+wait_for "web Failed after virsh destroy" state_is web Failed
+glog web | grep -q "libvirt domain capsid-web ended" || fail "the monitor did not log the domain's end"
+capsid start web
+wait_for "web running after start" state_is web Running
 
 case_ "SIGKILL of the monitor destroys its domain (autodestroy), not orphaned"
 kill -9 "$(cat "$ROOT/groups/web/monitor.pid")"
