@@ -23,6 +23,9 @@ struct vmm_domain {
 	virDomainPtr dom;
 	int lifecycle_cb; /* -1: none */
 	atomic_bool ended;
+	/* The owner's reference and one per registered callback: libvirt
+	 * drops a callback's (domain_unref) once it can no longer run. */
+	atomic_int refs;
 	char name[sizeof(VMM_LIBVIRT_PREFIX) + 64];
 };
 
@@ -53,6 +56,13 @@ static void events_init(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (events_rc == 0)
 		pthread_detach(t);
+}
+
+static void domain_unref(void *opaque)
+{
+	struct vmm_domain *d = opaque;
+	if (atomic_fetch_sub(&d->refs, 1) == 1)
+		free(d);
 }
 
 static void mark_ended(struct vmm_domain *d)
@@ -110,6 +120,7 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	if (!d)
 		return capsid_error_errno(err, ENOMEM, "libvirt");
 	d->lifecycle_cb = -1;
+	atomic_init(&d->refs, 1);
 	snprintf(d->name, sizeof(d->name), VMM_LIBVIRT_PREFIX "%s", meta->group);
 	d->conn = virConnectOpen(uri);
 	if (!d->conn) {
@@ -119,7 +130,9 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	}
 	/* A dead libvirtd is noticed within 15 s even when no event says so. */
 	virConnectSetKeepAlive(d->conn, 5, 3);
-	virConnectRegisterCloseCallback(d->conn, on_close, d, NULL);
+	atomic_fetch_add(&d->refs, 1);
+	if (virConnectRegisterCloseCallback(d->conn, on_close, d, domain_unref) < 0)
+		atomic_fetch_sub(&d->refs, 1);
 	/* AUTODESTROY: the domain ends with this connection, i.e. with this
 	 * process, however it ends. */
 	d->dom = virDomainCreateXML(d->conn, xml, VIR_DOMAIN_START_AUTODESTROY);
@@ -128,9 +141,11 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 		vmm_libvirt_close(d);
 		return rc;
 	}
+	atomic_fetch_add(&d->refs, 1);
 	d->lifecycle_cb = virConnectDomainEventRegisterAny(d->conn, d->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-							   VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), d, NULL);
+							   VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), d, domain_unref);
 	if (d->lifecycle_cb < 0) {
+		atomic_fetch_sub(&d->refs, 1);
 		rc = libvirt_error(err, "watch domain", uri);
 		vmm_libvirt_close(d);
 		return rc;
@@ -139,7 +154,7 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	int state = 0, reason = 0;
 	if (virDomainGetState(d->dom, &state, &reason, 0) < 0 || state == VIR_DOMAIN_SHUTOFF ||
 	    state == VIR_DOMAIN_CRASHED)
-		atomic_store(&d->ended, true);
+		mark_ended(d);
 	*out = d;
 	return 0;
 }
@@ -201,5 +216,5 @@ void vmm_libvirt_close(struct vmm_domain *d)
 		virConnectUnregisterCloseCallback(d->conn, on_close);
 		virConnectClose(d->conn);
 	}
-	free(d);
+	domain_unref(d);
 }

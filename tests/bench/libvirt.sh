@@ -3,7 +3,9 @@
 # `capsid run` to the first output line (RUNS runs each, alternating), and
 # the idle PSS per group of N idle single-container groups each: QEMU plus
 # the monitor, and for libvirt also its libvirtd's PSS (with N domains)
-# divided by N. libvirtd is a private one (tests/integration/libvirt_lib.sh)
+# divided by N; and, from the idle groups' monitor logs, how long the VMM
+# took to start (the monitor's start to QEMU's pid: the spawn, or
+# virDomainCreateXML) and the guest to say hello. libvirtd is a private one (tests/integration/libvirt_lib.sh)
 # in this script's network namespace.
 # usage: CAPSID_BUILD_DIR=build bash tests/bench/libvirt.sh [RUNS] [N]
 . "$(dirname "$0")/../integration/lib.sh"
@@ -44,6 +46,27 @@ for vmm in qemu libvirt; do
 	done
 done
 sleep 10
+# ms between the first lines matching $2 and $3 of monitor log $1
+span() {
+	python3 - "$@" <<'P'
+import re, sys, datetime
+def t(line):
+    return datetime.datetime.fromisoformat(line.split()[0][:26])
+lines = open(sys.argv[1]).read().splitlines()
+a = next(l for l in lines if re.search(sys.argv[2], l))
+b = next(l for l in lines if re.search(sys.argv[3], l))
+print(int((t(b) - t(a)).total_seconds() * 1000))
+P
+}
+for vmm in qemu libvirt; do
+	v="" h=""
+	for i in $(seq 1 "$N"); do
+		log=$ROOT/groups/idle-$vmm-$i/monitor.log
+		v+=" $(span "$log" 'monitor [0-9]+ starting' 'qemu pid')"
+		h+=" $(span "$log" 'qemu pid' 'Negotiate')"
+	done
+	echo "VMM start (monitor start to QEMU's pid), $vmm (ms):$v; then to the guest's hello (ms):$h"
+done
 for vmm in qemu libvirt; do
 	q=0 m=0
 	for i in $(seq 1 "$N"); do
