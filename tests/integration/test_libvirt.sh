@@ -113,6 +113,21 @@ capsid delete web
 [ -z "$(domains)" ] || fail "domains left: $(domains)"
 [ -z "$(vsh list --all --name | sed '/^$/d')" ] || fail "defined domains left: $(vsh list --all --name)"
 
+case_ "the state root's vmm.json chooses libvirt and its URI for a group created without --vmm"
+printf '{"vmm": "libvirt", "libvirtUri": "%s"}\n' "$URI" >"$ROOT/vmm.json"
+write_spec "$WORK/rootvmm.yaml" rootvmm Always 'c|1|0.25|exec sleep 3600'
+(unset CAPSID_LIBVIRT_URI; capsid create -f "$WORK/rootvmm.yaml" >/dev/null)
+has_domain rootvmm || fail "vmm.json did not choose libvirt: $(domains)"
+capsid delete rootvmm
+echo '{"vmm": "xen"}' >"$ROOT/vmm.json"
+set +e
+capsid create -f "$WORK/rootvmm.yaml" >/dev/null 2>"$WORK/err"
+rc=$?
+set -e
+[ $rc != 0 ] && grep -q 'vmm.json' "$WORK/err" || fail "a bad vmm.json not reported: $(cat "$WORK/err")"
+[ ! -e "$ROOT/groups/rootvmm" ] || fail "a refused create left the group"
+rm "$ROOT/vmm.json"
+
 case_ "a libvirt URI nothing answers is a create error that leaves nothing"
 write_spec "$WORK/lost.yaml" lost Never 'c|1|0.25|true'
 set +e
