@@ -142,8 +142,9 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 		return rc;
 	}
 	atomic_fetch_add(&d->refs, 1);
-	d->lifecycle_cb = virConnectDomainEventRegisterAny(d->conn, d->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-							   VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), d, domain_unref);
+	d->lifecycle_cb =
+	    virConnectDomainEventRegisterAny(d->conn, d->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+					     VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), d, domain_unref);
 	if (d->lifecycle_cb < 0) {
 		atomic_fetch_sub(&d->refs, 1);
 		rc = libvirt_error(err, "watch domain", uri);
@@ -193,7 +194,8 @@ pid_t vmm_libvirt_qemu_pid(const struct vmm_domain *d)
 		if (util_read_file_at(AT_FDCWD, path, 64 * 1024, &cmd, &len) < 0)
 			continue;
 		for (size_t i = 0; !found && i + 1 < len; i += strlen(cmd + i) + 1)
-			if (strcmp(cmd + i, "-name") == 0 && i + 6 < len && strncmp(cmd + i + 6, want, (size_t)wn) == 0)
+			if (strcmp(cmd + i, "-name") == 0 && i + 6 < len &&
+			    strncmp(cmd + i + 6, want, (size_t)wn) == 0)
 				found = (pid_t)pid;
 	}
 	closedir(proc);

@@ -104,7 +104,8 @@ int vmm_guest_cmdline(const struct vmm_config *cfg, char *buf, size_t len)
 		if (cfg->vcpus == 1 && cfg->skip_timer_checks)
 			strncat(tcg_args, " noapictimer no_timer_check", sizeof(tcg_args) - strlen(tcg_args) - 1);
 	}
-	int n = snprintf(buf, len, "%s%s%s", cfg->cmdline ? cfg->cmdline : "", tcg_args, cfg->no_acpi ? " reboot=t" : "");
+	int n = snprintf(buf, len, "%s%s%s", cfg->cmdline ? cfg->cmdline : "", tcg_args,
+			 cfg->no_acpi ? " reboot=t" : "");
 	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
 }
 

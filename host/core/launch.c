@@ -193,16 +193,22 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 	char root_vmm_name[16], root_uri[1025];
 	if ((rc = root_vmm(cfg, root_vmm_name, root_uri, err)) < 0)
 		return rc;
-	const char *vmm = opts && opts->vmm ? opts->vmm : cfg->vmm ? cfg->vmm : root_vmm_name[0] ? root_vmm_name : "qemu";
+	const char *vmm = opts && opts->vmm ? opts->vmm
+			  : cfg->vmm		 ? cfg->vmm
+			  : root_vmm_name[0]	 ? root_vmm_name
+						 : "qemu";
 	const char *uri = opts && opts->libvirt_uri ? opts->libvirt_uri
 			  : cfg->libvirt_uri		 ? cfg->libvirt_uri
 			  : root_uri[0]			 ? root_uri
 							 : NULL;
 	enum vmm_backend backend;
 	if (vmm_backend_parse(vmm, &backend) < 0)
-		return capsid_error_set(err, EINVAL, "vmm %.32s (--vmm, CAPSID_VMM or <root>/vmm.json): must be qemu or libvirt", vmm);
+		return capsid_error_set(err, EINVAL,
+					"vmm %.32s (--vmm, CAPSID_VMM or <root>/vmm.json): must be qemu or libvirt", vmm);
 	if (uri && (!*uri || strlen(uri) > 1024 || strchr(uri, '\n')))
-		return capsid_error_set(err, EINVAL, "--libvirt-uri: must be a libvirt URI (1-1024 bytes, one line)");
+		return capsid_error_set(err, EINVAL,
+					"libvirt URI (--libvirt-uri, CAPSID_LIBVIRT_URI or <root>/vmm.json): must be "
+					"1-1024 bytes, one line");
 	if (strcmp(runtime, "builtin") != 0 && strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
 		return capsid_error_set(err, EINVAL, "runtime %s: must be builtin, crun or runc", runtime);
 

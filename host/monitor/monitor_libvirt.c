@@ -47,8 +47,8 @@ void monitor_libvirt_describe(struct monitor *m, struct json_object *ext)
 {
 	char name[sizeof(VMM_LIBVIRT_PREFIX) + 64];
 	snprintf(name, sizeof(name), VMM_LIBVIRT_PREFIX "%s", m->paths->name);
-	json_object_object_add(ext, "libvirtUri",
-			       json_object_new_string(m->opts->libvirt_uri ? m->opts->libvirt_uri
-									: VMM_LIBVIRT_DEFAULT_URI));
+	json_object_object_add(
+	    ext, "libvirtUri",
+	    json_object_new_string(m->opts->libvirt_uri ? m->opts->libvirt_uri : VMM_LIBVIRT_DEFAULT_URI));
 	json_object_object_add(ext, "domain", json_object_new_string(name));
 }

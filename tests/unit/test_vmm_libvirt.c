@@ -45,7 +45,8 @@ static void test_xml(void)
 	CHECK_STR_CONTAINS(xml, "<memory unit='MiB'>384</memory>");
 	CHECK_STR_CONTAINS(xml, "<source type='memfd'/>");
 	/* the same kernel command line as direct QEMU, TCG's additions included */
-	CHECK_STR_CONTAINS(xml, "<cmdline>console=ttyS0 quiet tsc=reliable tsc_early_khz=2000000 reboot=t</cmdline>");
+	CHECK_STR_CONTAINS(
+	    xml, "<cmdline>console=ttyS0 quiet tsc=reliable tsc_early_khz=2000000 reboot=t</cmdline>");
 	CHECK_STR_CONTAINS(xml, "<controller type='usb' model='none'/>");
 	CHECK_STR_CONTAINS(xml, "<source mode='bind' path='/r/groups/g/agent.sock'/>");
 	CHECK_STR_CONTAINS(xml, "name='org.capsid.agent'");
