@@ -103,6 +103,63 @@ static void quiet_errors(void *ud, virErrorPtr e)
 	(void)e;
 }
 
+/* A definition of our name that is not running: left by a process that
+ * died between define and undefine (create_domain). */
+static void drop_stale_definition(struct vmm_domain *d)
+{
+	virDomainPtr old = virDomainLookupByName(d->conn, d->name);
+	if (!old)
+		return;
+	if (virDomainIsActive(old) == 0 && virDomainIsPersistent(old) == 1) {
+		_cleanup_free_ char *meta =
+		    virDomainGetMetadata(old, VIR_DOMAIN_METADATA_ELEMENT, VMM_LIBVIRT_XMLNS, 0);
+		if (meta)
+			virDomainUndefine(old);
+	}
+	virDomainFree(old);
+}
+
+/* Define, hand over the disks' descriptors, start tied to the connection
+ * (AUTODESTROY: the domain ends with this process, however it ends),
+ * undefine: a transient domain with disks QEMU did not open itself. */
+static int create_domain(struct vmm_domain *d, const char *xml, const struct vmm_config *cfg, const char *uri,
+			 struct capsid_error *err)
+{
+	int fds[VMM_MAX_DISKS];
+	size_t n_fds = 0;
+	int rc = 0;
+	for (; n_fds < cfg->n_disks; n_fds++) {
+		const struct vmm_disk *disk = &cfg->disks[n_fds];
+		fds[n_fds] = open(disk->path, (disk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (fds[n_fds] < 0) {
+			rc = capsid_error_errno(err, errno, "open %s", disk->path);
+			goto out;
+		}
+	}
+	drop_stale_definition(d);
+	d->dom = virDomainDefineXML(d->conn, xml);
+	if (!d->dom) {
+		rc = libvirt_error(err, "define domain", uri);
+		goto out;
+	}
+	for (size_t i = 0; i < n_fds && rc == 0; i++) {
+		char group[32];
+		snprintf(group, sizeof(group), VMM_LIBVIRT_DISK_FDGROUP, i);
+		unsigned flags = cfg->disks[i].readonly ? 0 : VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_WRITABLE;
+		if (virDomainFDAssociate(d->dom, group, 1, &fds[i], flags) < 0)
+			rc = libvirt_error(err, "pass a disk", uri);
+	}
+	if (rc == 0 && virDomainCreateWithFlags(d->dom, VIR_DOMAIN_START_AUTODESTROY) < 0)
+		rc = libvirt_error(err, "start domain", uri);
+	/* Running, it stays as a transient domain; else nothing is left. */
+	if (virDomainUndefine(d->dom) < 0 && rc == 0)
+		rc = libvirt_error(err, "undefine domain", uri);
+out:
+	for (size_t i = 0; i < n_fds; i++)
+		close(fds[i]);
+	return rc;
+}
+
 int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struct vmm_libvirt_meta *meta,
 		      struct vmm_domain **out, struct capsid_error *err)
 {
@@ -133,11 +190,8 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	atomic_fetch_add(&d->refs, 1);
 	if (virConnectRegisterCloseCallback(d->conn, on_close, d, domain_unref) < 0)
 		atomic_fetch_sub(&d->refs, 1);
-	/* AUTODESTROY: the domain ends with this connection, i.e. with this
-	 * process, however it ends. */
-	d->dom = virDomainCreateXML(d->conn, xml, VIR_DOMAIN_START_AUTODESTROY);
-	if (!d->dom) {
-		rc = libvirt_error(err, "start domain", uri);
+	rc = create_domain(d, xml, cfg, uri, err);
+	if (rc < 0) {
 		vmm_libvirt_close(d);
 		return rc;
 	}

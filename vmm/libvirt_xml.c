@@ -88,8 +88,12 @@ static void put_devices(FILE *f, const struct vmm_config *cfg)
 		    "    <disk type='file' device='disk'><driver name='qemu' type='%s' cache='none' "
 		    "io='threads'/>",
 		    d->format ? d->format : "raw");
-		put(f, "<source file='%s'/><target dev='%s' bus='virtio'/><serial>%s</serial>", d->path, dev,
-		    d->serial);
+		/* QEMU gets the disk as the descriptor the monitor opened
+		 * (fdgroup, vmm_libvirt_start): libvirt's QEMU user need not
+		 * reach the state root, whose directories are root's. */
+		put(f, "<source file='%s' fdgroup='", d->path);
+		fprintf(f, VMM_LIBVIRT_DISK_FDGROUP "'/>", i);
+		put(f, "<target dev='%s' bus='virtio'/><serial>%s</serial>", dev, d->serial);
 		fprintf(f, "%s%s</disk>\n", d->readonly ? "<readonly/>" : "", mmio);
 	}
 	for (size_t i = 0; i < cfg->n_nics; i++) {

@@ -3,7 +3,10 @@
  * it; libvirt starts QEMU (as its DAC user, in its cgroup and namespaces,
  * under its seccomp sandbox) and capsid's own jail does not apply.
  *
- * The domain is started with VIR_DOMAIN_START_AUTODESTROY: it lives only
+ * Its disks are passed as descriptors the caller's process opened
+ * (virDomainFDAssociate), so QEMU needs no access to the state root: the
+ * domain is defined, given them, started and undefined at once (it runs
+ * transient). It is started with VIR_DOMAIN_START_AUTODESTROY: it lives only
  * as long as the connection of the process that started it, so a monitor
  * that dies (even SIGKILLed) takes its domain with it. Its end (the guest
  * powered off, QEMU died, someone ran `virsh destroy`) is learnt from
@@ -22,6 +25,8 @@
 #define VMM_LIBVIRT_DEFAULT_URI "qemu:///system"
 /* Domains are named VMM_LIBVIRT_PREFIX + the group's name. */
 #define VMM_LIBVIRT_PREFIX "capsid-"
+/* Disk i's source is the descriptor associated under this name. */
+#define VMM_LIBVIRT_DISK_FDGROUP "disk%zu"
 /* The namespace of capsid's element in the domain's <metadata>. */
 #define VMM_LIBVIRT_XMLNS "https://github.com/capsid/capsid/libvirt/1"
 

@@ -8,9 +8,10 @@
 # socket is DIR/sock/libvirt-sock, reached with
 #   qemu+unix:///system?socket=DIR/sock/libvirt-sock
 # It runs in the caller's network namespace: the taps capsid makes there are
-# the ones its QEMUs open. QEMU runs as root under libvirt's DAC driver
-# (qemu.conf's user and group; LIBVIRTD_QEMU_USER=libvirt-qemu gives
-# Debian's default instead), with its seccomp sandbox and cgroups.
+# the ones its QEMUs open. QEMU runs as Debian's default user libvirt-qemu
+# under libvirt's DAC driver (qemu.conf's user and group;
+# LIBVIRTD_QEMU_USER=root for root instead), with its seccomp sandbox and
+# cgroups.
 set -eu
 DIR=${1:?usage: libvirtd_private.sh DIR}
 if [ -z "${CAPSID_LIBVIRTD_NS:-}" ]; then
@@ -23,8 +24,8 @@ auth_unix_rw = "none"
 log_outputs = "3:file:$DIR/libvirtd.log"
 CONF
 	cat >"$DIR/etc/qemu.conf" <<CONF
-user = "${LIBVIRTD_QEMU_USER:-root}"
-group = "${LIBVIRTD_QEMU_USER:-root}"
+user = "${LIBVIRTD_QEMU_USER:-libvirt-qemu}"
+group = "${LIBVIRTD_QEMU_USER:-libvirt-qemu}"
 stdio_handler = "file"
 seccomp_sandbox = 1
 CONF

@@ -57,6 +57,14 @@ grep -q "machine='microvm'" <<<"$xml" || fail "the domain is not a microvm"
 qpid=$(capsid show web | json_get 'd["capsid"]["qemuPid"]')
 [ "$qpid" -gt 0 ] && grep -q "guest=capsid-web" "/proc/$qpid/cmdline" || fail "qemuPid $qpid is not the domain's QEMU"
 
+case_ "libvirt's confinement: QEMU as libvirt-qemu (its disks passed as descriptors), seccomp, its own cgroup"
+# libvirt-qemu exists in the private libvirtd's /etc only (libvirtd_private.sh).
+qemu_uid=$(awk -F: '$1 == "libvirt-qemu" {print $3}' "$LVD/etc-up/passwd")
+[ -n "$qemu_uid" ] && [ "$(stat -c %u "/proc/$qpid")" = "$qemu_uid" ] ||
+	fail "QEMU runs as uid $(stat -c %u "/proc/$qpid"), libvirt-qemu is ${qemu_uid:-missing}"
+grep -Eq '^Seccomp:[[:space:]]+2' "/proc/$qpid/status" || fail "QEMU has no seccomp filter"
+grep -q 'machine/qemu-[0-9]*-capsid-web' "/proc/$qpid/cgroup" || fail "QEMU not in its libvirt cgroup: $(cat "/proc/$qpid/cgroup")"
+
 case_ "networking: the published port reaches the group through libvirt's tap"
 fetch() { python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())' "$1"; }
 wait_for "httpd through the published port" fetch http://192.0.2.1:8080/

@@ -50,7 +50,7 @@ static void test_xml(void)
 	CHECK_STR_CONTAINS(xml, "<controller type='usb' model='none'/>");
 	CHECK_STR_CONTAINS(xml, "<source mode='bind' path='/r/groups/g/agent.sock'/>");
 	CHECK_STR_CONTAINS(xml, "name='org.capsid.agent'");
-	CHECK_STR_CONTAINS(xml, "<source file='/r/images/a&amp;b.erofs'/>");
+	CHECK_STR_CONTAINS(xml, "<source file='/r/images/a&amp;b.erofs' fdgroup='disk0'/>");
 	CHECK_STR_CONTAINS(xml, "<serial>img0</serial><readonly/><address type='virtio-mmio'/>");
 	CHECK_STR_CONTAINS(xml, "<target dev='cs0tap' managed='no'/>");
 	CHECK_STR_CONTAINS(xml, "<model type='virtio'/><address type='virtio-mmio'/></interface>");
