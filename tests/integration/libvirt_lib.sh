@@ -30,6 +30,8 @@ libvirt_cleanup() {
 	fi
 	kill "$LVD_PID" 2>/dev/null || true
 	wait "$LVD_PID" 2>/dev/null || true
+	# lib.sh's cleanup takes the status from $? (set -e must not end here).
+	set +e
 	(exit $rc)
 	cleanup
 }
