@@ -36,6 +36,8 @@ PACKAGES=(
 	# tests/e2e/capsidd-sdk and installed by the test into the build tree);
 	# its benchmark loads it with wrk
 	nodejs wrk
+	# the libvirt VM backend (--vmm libvirt) and its tests' private libvirtd
+	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	# containerd-shim-capsid-v2: protobuf-c and containerd's own .proto files
 	# (compiled at build time), the well-known types' .proto files; its tests
 	# start a private containerd (ships runc's shim, ctr)

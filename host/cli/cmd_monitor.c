@@ -15,7 +15,7 @@
 
 /* The arguments of the hidden `__monitor NAME` and `__standby` commands. */
 struct monitor_args {
-	const char *accel, *runtime, *guest, *adopt;
+	const char *accel, *runtime, *guest, *adopt, *vmm, *libvirt_uri;
 	unsigned vcpus, memory_mib;
 };
 
@@ -31,6 +31,10 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 			a->runtime = v;
 		else if (strcmp(argv[i], "--guest-dir") == 0)
 			a->guest = v;
+		else if (strcmp(argv[i], "--vmm") == 0)
+			a->vmm = v;
+		else if (strcmp(argv[i], "--libvirt-uri") == 0)
+			a->libvirt_uri = v;
 		else if (strcmp(argv[i], "--adopt") == 0)
 			a->adopt = v;
 		else if (strcmp(argv[i], "--vcpus") == 0)
@@ -71,6 +75,12 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)
 		return -EINVAL;
 	opts->accel = accel;
+	if (vmm_backend_parse(a->vmm, &opts->vmm) < 0)
+		return -EINVAL;
+	opts->libvirt_uri = a->libvirt_uri;
+	/* Warm start restores QEMU by hand (QMP, files): a libvirt group boots cold. */
+	if (opts->vmm == VMM_BACKEND_LIBVIRT)
+		opts->warm = opts->standby = false;
 	return 0;
 }
 

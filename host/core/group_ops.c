@@ -200,12 +200,16 @@ static int start_new_monitor(const struct capsid_config *cfg, const struct group
 		return capsid_error_set(err, EIO, "group %s: cannot read %s", p->name, p->spec);
 	_cleanup_free_ char *state = NULL;
 	_cleanup_json_ struct json_object *st = NULL;
-	const char *runtime = NULL;
+	const char *runtime = NULL, *vmm = NULL, *uri = NULL;
 	if (util_read_file_at(AT_FDCWD, p->state, 16u << 20, &state, NULL) == 0 && (st = json_tokener_parse(state))) {
-		struct json_object *rt = core_get(core_get(st, "capsid", NULL), "runtime", NULL);
+		struct json_object *ext = core_get(st, "capsid", NULL);
+		struct json_object *rt = core_get(ext, "runtime", NULL), *vm = core_get(ext, "vmm", NULL),
+				   *u = core_get(ext, "libvirtUri", NULL);
 		runtime = rt ? json_object_get_string(rt) : NULL;
+		vmm = vm ? json_object_get_string(vm) : NULL;
+		uri = u ? json_object_get_string(u) : NULL;
 	}
-	struct launch_opts lo = {.runtime = runtime};
+	struct launch_opts lo = {.runtime = runtime, .vmm = vmm, .libvirt_uri = uri};
 	rc = launch_monitor(cfg, p, text, strlen(text), &lo, err);
 	return rc < 0 ? capsid_error_prefix(err, "start group %s", p->name) : 0;
 }

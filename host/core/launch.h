@@ -13,6 +13,9 @@ struct json_object;
 
 struct launch_opts {
 	const char *runtime; /* NULL: the configuration's */
+	/* The VM backend and libvirt's URI, kept per group (state.json's
+	 * capsid.vmm, capsid.libvirtUri); NULL: the configuration's. */
+	const char *vmm, *libvirt_uri;
 	/* The group's machine, for warm start's ready clone; 0: do not look for one. */
 	unsigned vcpus, memory_mib;
 };

@@ -90,6 +90,9 @@ struct json_object *monitor_instance_view(struct monitor *m)
 			       json_object_new_int((int)(spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib)));
 	json_object_object_add(ext, "monitorPid", json_object_new_int((int)getpid()));
 	json_object_object_add(ext, "qemuPid", json_object_new_int((int)m->vm.qemu_pid));
+	json_object_object_add(ext, "vmm", json_object_new_string(vmm_backend_name(m->opts->vmm)));
+	if (m->opts->vmm == VMM_BACKEND_LIBVIRT)
+		monitor_libvirt_describe(m, ext);
 	if (m->vm.started_at[0])
 		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm.started_at));
 	if (props)
@@ -292,8 +295,9 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		if (log >= 0)
 			close(log); /* QEMU appends the serial console; start each boot afresh */
 		struct vmm_jail jail;
-		rc = monitor_jail_apply(m->opts, m->paths->root, m->jail_owner, &cfg, &jail, err);
-		if (rc == 0) {
+		if (m->opts->vmm == VMM_BACKEND_LIBVIRT)
+			rc = monitor_libvirt_boot(m, &cfg, err);
+		else if ((rc = monitor_jail_apply(m->opts, m->paths->root, m->jail_owner, &cfg, &jail, err)) == 0) {
 			int out = monitor_bounds_qemu_output(m);
 			rc = vmm_spawn(&cfg, out >= 0 ? out : m->log_fd, &m->vm.qemu_pid, err);
 			if (out >= 0)
@@ -308,6 +312,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	rc = monitor_net_finish(m, err);
 	if (rc < 0) {
 		monitor_agent_close(m, NULL);
+		monitor_libvirt_end(m);
 		vmm_terminate(m->vm.qemu_pid, m->paths->qmp, 1000);
 		m->vm.qemu_pid = 0;
 		monitor_volumes_release(m);
@@ -473,6 +478,8 @@ static void monitor_handle_signals(struct monitor *m)
 		if (si.ssi_signo == SIGCHLD) {
 			int status;
 			pid_t pid;
+			if (monitor_libvirt_ended(m))
+				monitor_vm_event(m, VM_EV_QEMU_EXITED, NULL, NULL);
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 				if (pid == m->vm.qemu_pid) {
 					monitor_log(m, "qemu exited (status %d)", status);
@@ -632,6 +639,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	}
 	monitor_log(m, "monitor %d started for group %s", (int)getpid(), paths->name);
 	monitor_loop(m);
+	monitor_libvirt_end(m);
 	if (m->vm.qemu_pid > 0)
 		vmm_terminate(m->vm.qemu_pid, paths->qmp, 2000);
 	monitor_save_state(m);

@@ -22,6 +22,8 @@
 #include "vm_fsm.h"
 #include "vmm.h"
 
+struct vmm_domain; /* vmm_libvirt.h */
+
 struct smb_settings;
 
 struct spec_group;
@@ -59,6 +61,8 @@ struct monitor_options {
 	unsigned log_max_bytes;              /* per container log file (CAPSID_LOG_MAX_BYTES, 0 = no cap) */
 	unsigned log_max_files;              /* the current one and rotated ones (CAPSID_LOG_MAX_FILES) */
 	unsigned max_execs;                  /* execs running at once per group (CAPSID_MAX_EXECS, <= MONITOR_MAX_EXECS) */
+	enum vmm_backend vmm;                /* who runs QEMU (--vmm); libvirt: monitor_libvirt.c */
+	const char *libvirt_uri;             /* --libvirt-uri, NULL: VMM_LIBVIRT_DEFAULT_URI */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
@@ -197,6 +201,7 @@ struct monitor_vm_files {
 struct monitor_vm {
 	struct vm_fsm fsm;
 	pid_t qemu_pid;
+	struct vmm_domain *domain; /* the libvirt backend's domain (monitor_libvirt.c), else NULL */
 	uint64_t deadline;                  /* boot or stop deadline, monotonic ms */
 	struct monitor_vm_files boot_files; /* of the running QEMU */
 	uint64_t release_at;                /* when to release QEMU's mappings of them, 0 = done */
@@ -327,6 +332,15 @@ void monitor_agent_negotiated(struct monitor *m);
 void monitor_start_container(struct monitor *m, size_t i);
 void monitor_run_timers(struct monitor *m, uint64_t now);
 uint64_t monitor_next_timer(struct monitor *m);
+
+/* monitor_libvirt.c: the VM as a libvirt domain (opts->vmm == VMM_BACKEND_LIBVIRT). */
+int monitor_libvirt_boot(struct monitor *m, const struct vmm_config *cfg, struct capsid_error *err);
+/* The domain ended by itself (called on SIGCHLD): true once. */
+bool monitor_libvirt_ended(struct monitor *m);
+/* Destroy the domain, if any. */
+void monitor_libvirt_end(struct monitor *m);
+/* capsid show's capsid.libvirtUri and capsid.domain. */
+void monitor_libvirt_describe(struct monitor *m, struct json_object *ext);
 
 /* monitor_net.c */
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);

@@ -20,6 +20,7 @@
  * containers that ran in it. */
 static void teardown(struct monitor *m, bool stopped)
 {
+	monitor_libvirt_end(m);
 	if (m->vm.qemu_pid > 0) {
 		vmm_terminate(m->vm.qemu_pid, NULL, 0);
 		m->vm.qemu_pid = 0;
@@ -99,6 +100,7 @@ static enum vm_event run_action(struct monitor *m, enum vm_action a, char reason
 		}
 		break;
 	case VM_ACT_TERMINATE:
+		monitor_libvirt_end(m);
 		vmm_terminate(m->vm.qemu_pid, m->paths->qmp, 2000);
 		m->vm.qemu_pid = 0;
 		break;
