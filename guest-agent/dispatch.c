@@ -44,6 +44,7 @@ static struct reply negotiate(struct agent *a, struct json_object *body)
 	if (request_parse_negotiate(body, &v, &err) < 0)
 		return reply_failed(&err);
 	a->negotiated = true;
+	a->version = v;
 	struct json_object *o = json_object_new_object();
 	if (o)
 		json_object_object_add(o, "version", json_object_new_int((int)v));

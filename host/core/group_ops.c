@@ -53,11 +53,13 @@ static int check_images(const struct capsid_config *cfg, const struct spec_group
 {
 	struct image_store *store = NULL;
 	int rc = image_store_open(cfg->root, &store, err);
-	for (size_t i = 0; rc >= 0 && i < spec->n_containers; i++) {
+	for (size_t i = 0; rc >= 0 && i < spec_group_all_containers(spec); i++) {
 		struct image_info *info = NULL;
-		rc = image_resolve(store, spec->containers[i].image, &info, err);
+		rc = image_resolve(store, spec_group_container_at(spec, i)->image, &info, err);
+		char path[64];
+		spec_container_path(spec, i, path, sizeof(path));
 		if (rc < 0)
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
+			capsid_error_prefix(err, "%s.properties.image", path);
 		image_info_free(info);
 	}
 	image_store_close(store);
@@ -158,9 +160,9 @@ int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, 
 	int rc = core_stored_spec(cfg, name, &spec, err);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < spec->n_containers; i++)
-		for (size_t j = 0; j < spec->containers[i].n_env; j++)
-			if (spec->containers[i].env[j].secure)
+	for (size_t i = 0; i < spec_group_all_containers(spec); i++)
+		for (size_t j = 0; j < spec_group_container_at(spec, i)->n_env; j++)
+			if (spec_group_container_at(spec, i)->env[j].secure)
 				*what = "secure environment variables";
 	for (size_t i = 0; i < spec->n_volumes; i++)
 		if (spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE || spec->volumes[i].kind == SPEC_VOLUME_SECRET)

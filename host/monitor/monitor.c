@@ -72,6 +72,8 @@ struct json_object *monitor_instance_view(struct monitor *m)
 		if (json_object_object_get_ex(c, "properties", &cprops))
 			json_object_object_add(cprops, "instanceView", view_container_to_json(m->containers[i].view));
 	}
+	if (props)
+		monitor_init_describe(m, props);
 	if (props) {
 		struct json_object *iv = json_object_new_object();
 		json_object_object_add(iv, "state", json_object_new_string(view_group_phase_name(m->view.phase)));
@@ -387,7 +389,7 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 	if (rc < 0)
 		return rc;
 	m->spec_redacted = spec_to_json(m->spec, SPEC_REDACT);
-	m->n_containers = m->spec->n_containers;
+	m->n_containers = m->spec->n_containers + m->spec->n_init_containers;
 	m->containers = calloc(m->n_containers, sizeof(*m->containers));
 	m->view.containers = calloc(m->n_containers, sizeof(*m->view.containers));
 	m->view.n_containers = m->n_containers;
@@ -404,10 +406,16 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 		struct mcontainer *c = &m->containers[i];
 		c->index = i;
 		c->view = &m->view.containers[i];
-		snprintf(c->view->name, sizeof(c->view->name), "%s", m->spec->containers[i].name);
-		rc = image_resolve(store, m->spec->containers[i].image, &m->images[i], err);
+		c->init = i >= m->spec->n_containers;
+		const struct spec_container *sc = monitor_spec_container(m, i);
+		snprintf(c->view->name, sizeof(c->view->name), "%s", sc->name);
+		rc = image_resolve(store, sc->image, &m->images[i], err);
 		if (rc < 0) {
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
+			if (c->init)
+				capsid_error_prefix(err, "properties.initContainers[%zu].properties.image",
+						    i - m->spec->n_containers);
+			else
+				capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
 			break;
 		}
 		size_t d;
@@ -442,13 +450,14 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 				view_events_from_json(&m->view.events, ev);
 			if (json_object_object_get_ex(props, "containers", &containers) &&
 			    json_object_is_type(containers, json_type_array))
-				for (size_t i = 0; i < m->n_containers && i < json_object_array_length(containers); i++) {
+				for (size_t i = 0; i < m->spec->n_containers && i < json_object_array_length(containers); i++) {
 					struct json_object *cp, *civ;
 					struct json_object *c = json_object_array_get_idx(containers, i);
 					if (json_object_object_get_ex(c, "properties", &cp) &&
 					    json_object_object_get_ex(cp, "instanceView", &civ))
 						view_container_from_json(m->containers[i].view, civ);
 				}
+			monitor_init_restore(m, props);
 		}
 	}
 

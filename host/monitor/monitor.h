@@ -96,6 +96,8 @@ struct mcontainer {
 	uint64_t restart_at;   /* monotonic ms, 0 when no restart is scheduled */
 	unsigned backoff_step;
 	uint64_t started_at;   /* monotonic ms of the last start */
+	bool init;             /* an init container (monitor_init.c): after the group's containers */
+	bool held;             /* waits for the init containers before it (monitor_init.c) */
 };
 
 enum req_kind {
@@ -327,6 +329,25 @@ void monitor_agent_negotiated(struct monitor *m);
 void monitor_start_container(struct monitor *m, size_t i);
 void monitor_run_timers(struct monitor *m, uint64_t now);
 uint64_t monitor_next_timer(struct monitor *m);
+
+/* monitor_init.c: m->containers holds the group's containers, then its
+ * init containers (c->init). */
+const struct spec_container *monitor_spec_container(const struct monitor *m, size_t i);
+/* The agent is ready: the first init container starts, or every container. */
+void monitor_start_all(struct monitor *m);
+/* An init container's run ended with exit_code while the VM is Ready: true
+ * when this decided what follows (the next one started, or the group
+ * failed under Never), false when the restart policy applies as usual. */
+bool monitor_init_ended(struct monitor *m, struct mcontainer *c, int exit_code);
+/* Each initContainers[j].properties.instanceView of a view document, and back. */
+void monitor_init_describe(const struct monitor *m, struct json_object *props);
+void monitor_init_restore(struct monitor *m, struct json_object *props);
+
+/* monitor_probe.c: CREATE's "probes" for a run of container c (NULL when
+ * it has none; resets its readiness), and a PROBE frame from the agent. */
+struct frame;
+struct json_object *monitor_probe_body(struct mcontainer *c, const struct spec_container *sc);
+void monitor_probe_frame(struct monitor *m, const struct frame *f);
 
 /* monitor_net.c */
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
