@@ -41,7 +41,7 @@ static void start_held(struct monitor *m)
 void monitor_start_all(struct monitor *m)
 {
 	for (size_t i = 0; i < m->n_containers; i++)
-		m->containers[i].held = m->containers[i].init || m->spec->n_init_containers > 0;
+		m->containers[i].held = true; /* start_held lets the first ones go */
 	if (m->spec->n_init_containers)
 		monitor_log(m, "%zu init container(s) run first", m->spec->n_init_containers);
 	start_held(m);
