@@ -65,6 +65,7 @@ static const struct {
 	{CAPSID_CTL_START, "CTL_START"},
 	{CAPSID_CTL_EXIT, "CTL_EXIT"},
 	{CAPSID_CTL_EVENT, "CTL_EVENT"},
+	{CAPSID_CTL_STATS, "CTL_STATS"},
 };
 
 int frame_type_known(uint16_t type)

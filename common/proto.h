@@ -73,6 +73,7 @@ enum capsid_frame_type {
 	CAPSID_CTL_START = 71,   /* {} boot a stopped or ended group again */
 	CAPSID_CTL_EXIT = 72,    /* {} stop the VM, answer, then the monitor exits (delete) */
 	CAPSID_CTL_EVENT = 73,   /* monitor -> CLI: a Warning event {"container"?,"name","message","time"} */
+	CAPSID_CTL_STATS = 74,   /* {} -> RESPONSE: the agent's STATS answer (guest-agent/stats.h) */
 };
 
 /* The longest error text an agent puts in an ERROR body (its cause and the

@@ -1,4 +1,5 @@
 #include "dispatch.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -77,15 +78,8 @@ static struct reply resize(struct agent *a, struct reply_to *to, struct json_obj
 
 static struct reply stats(struct agent *a)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *c = container_stats(a);
-	if (!o || !c) {
-		json_object_put(o);
-		json_object_put(c);
-		return reply_error("out of memory");
-	}
-	json_object_object_add(o, "containers", c);
-	return reply_ok(o);
+	struct json_object *o = stats_collect(a);
+	return o ? reply_ok(o) : reply_error("out of memory");
 }
 
 static void stdin_data(struct agent *a, const struct frame *f)

@@ -99,6 +99,7 @@ int capsid_group_create(const struct capsid_config *cfg, const struct capsid_cre
 			struct capsid_error *err)
 {
 	const struct spec_group *spec = o->spec;
+	unsigned long long began_ms = util_wall_ms(); /* usage counts from here, pulls included */
 	struct group_paths paths;
 	int rc = group_paths_init(cfg->root, spec->name, &paths, err);
 	if (rc < 0)
@@ -122,8 +123,10 @@ int capsid_group_create(const struct capsid_config *cfg, const struct capsid_cre
 	}
 	_cleanup_json_ struct json_object *redacted = spec_to_json(spec, SPEC_REDACT);
 	struct json_object *full = spec_to_json(spec, SPEC_WITH_SECRETS);
-	struct launch_opts lo = {
-	    .runtime = o->runtime, .vcpus = spec_group_vcpus(spec), .memory_mib = spec_group_memory_mib(spec)};
+	struct launch_opts lo = {.runtime = o->runtime,
+				 .vcpus = spec_group_vcpus(spec),
+				 .memory_mib = spec_group_memory_mib(spec),
+				 .usage_since_ms = began_ms};
 	size_t len;
 	const char *s = redacted ? json_object_to_json_string_length(redacted, JSON_C_TO_STRING_PRETTY, &len) : NULL;
 	rc = s && full ? util_write_file_atomic(paths.spec, s, len, 0640) : -ENOMEM;

@@ -199,8 +199,11 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 		place_fd(spec_fd, 3);
 		place_fd(ready_fd, 4);
 		signal(SIGINT, SIG_DFL);
-		const char *argv[] = {"capsid",  "--root",  paths->root, "__monitor",   paths->name, "--accel",
-				      accel,     "--runtime", runtime,   "--guest-dir", guest,       NULL};
+		char since[24];
+		snprintf(since, sizeof(since), "%llu", opts ? opts->usage_since_ms : 0ull);
+		const char *argv[] = {"capsid",	     "--root",	     paths->root, "__monitor", paths->name,
+				      "--accel",     accel,	     "--runtime", runtime,     "--guest-dir",
+				      guest,	     "--usage-since-ms", since,	     NULL};
 		execv(program, (char *const *)argv);
 		_exit(127);
 	}

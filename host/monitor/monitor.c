@@ -94,6 +94,8 @@ struct json_object *monitor_instance_view(struct monitor *m)
 	json_object_object_add(ext, "qemuPid", json_object_new_int((int)m->vm.qemu_pid));
 	if (m->vm.started_at[0])
 		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm.started_at));
+	if (m->vm.last_boot_ms)
+		json_object_object_add(ext, "bootMs", json_object_new_int64(m->vm.last_boot_ms));
 	if (props)
 		monitor_net_describe(m, props, ext);
 	json_object_object_add(copy, "capsid", ext);
@@ -254,6 +256,7 @@ void monitor_vm_config(const struct monitor_options *opts, const struct group_pa
 
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 {
+	monitor_usage_begin(m); /* the VM is allocated from here (monitor_usage.c) */
 	struct monitor_vm_files files;
 	struct vmm_config cfg;
 	monitor_vm_config(m->opts, m->paths, spec_group_vcpus(m->spec),
@@ -330,6 +333,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	m->vm.boot_files = files;
 	m->vm.release_at = 0;
 	util_now_rfc3339(m->vm.started_at);
+	m->vm.spawned_ms = util_now_ms();
 	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->vm.qemu_pid, cfg.vcpus, cfg.memory_mib,
 		    vmm_accel_name(cfg.accel));
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -605,6 +609,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.jail_owner = paths->name,
 		.bounds_at = util_now_ms(),
 		.qemu_out_fd = -1,
+		.usage = {.fd = -1},
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};

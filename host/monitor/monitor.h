@@ -59,6 +59,7 @@ struct monitor_options {
 	unsigned log_max_bytes;              /* per container log file (CAPSID_LOG_MAX_BYTES, 0 = no cap) */
 	unsigned log_max_files;              /* the current one and rotated ones (CAPSID_LOG_MAX_FILES) */
 	unsigned max_execs;                  /* execs running at once per group (CAPSID_MAX_EXECS, <= MONITOR_MAX_EXECS) */
+	unsigned long long usage_since_ms;   /* the create began then (wall ms): its usage counts from it; 0: now */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
@@ -203,6 +204,8 @@ struct monitor_vm {
 	struct monitor_vm_files boot_files; /* of the running QEMU */
 	uint64_t release_at;                /* when to release QEMU's mappings of them, 0 = done */
 	char started_at[40];
+	uint64_t spawned_ms;   /* monotonic ms when QEMU started (this boot) */
+	unsigned last_boot_ms; /* QEMU's start to the agent's readiness, last boot; 0 before one */
 	bool dispatching; /* in monitor_vm_event: events raised meanwhile wait in queue */
 	struct {
 		enum vm_event ev;
@@ -276,6 +279,12 @@ struct monitor {
 	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
 	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
 	uint64_t qemu_out_dropped;
+	struct {
+		int fd;		   /* <root>/usage/<name>.log, -1 until the first boot */
+		uint64_t from_ms;  /* wall ms the unwritten period began, 0 when not accounting */
+		uint64_t next_tick; /* monotonic ms */
+		bool began;	    /* the create's start was counted */
+	} usage; /* monitor_usage.c */
 };
 
 void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -348,6 +357,20 @@ void monitor_init_restore(struct monitor *m, struct json_object *props);
 struct frame;
 struct json_object *monitor_probe_body(struct mcontainer *c, const struct spec_container *sc);
 void monitor_probe_frame(struct monitor *m, const struct frame *f);
+
+/* monitor_security.c: the container's user (runAsUser/runAsGroup over the
+ * image's, image_user may be NULL) and "security" into a CREATE body. */
+void monitor_security_describe(struct json_object *body, const struct spec_container *sc, const char *image_user);
+
+/* monitor_stats.c: CTL_STATS, answered with the agent's STATS (relayed; the
+ * client bounds and checks it), or an error when the VM is not up. */
+void monitor_stats_request(struct monitor *m, struct ctl_client *c, uint32_t id);
+
+/* monitor_usage.c: per-second usage records while the VM is allocated. */
+void monitor_usage_begin(struct monitor *m);
+void monitor_usage_end(struct monitor *m);
+uint64_t monitor_usage_next_timer(const struct monitor *m);
+void monitor_usage_timers(struct monitor *m, uint64_t now);
 
 /* monitor_net.c */
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);

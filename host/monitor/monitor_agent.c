@@ -215,8 +215,7 @@ void monitor_start_container(struct monitor *m, size_t i)
 	json_object_object_add(body, "cwd", json_object_new_string(img->working_dir && *img->working_dir
 									   ? img->working_dir
 									   : "/"));
-	if (img->user && *img->user)
-		json_object_object_add(body, "user", json_object_new_string(img->user));
+	monitor_security_describe(body, sc, img->user && *img->user ? img->user : NULL);
 	json_object_object_add(body, "hostname", json_object_new_string(m->paths->name));
 	json_object_object_add(body, "tty", json_object_new_boolean(0));
 	struct json_object *res = json_object_new_object();
@@ -668,6 +667,8 @@ uint64_t monitor_next_timer(struct monitor *m)
 		next = monitor_template_next_timer(m);
 	if (monitor_bounds_next_timer(m) < next)
 		next = monitor_bounds_next_timer(m);
+	if (monitor_usage_next_timer(m) < next)
+		next = monitor_usage_next_timer(m);
 	if (m->vm.fsm.state == VM_READY && m->vm.release_at && m->vm.release_at < next)
 		next = m->vm.release_at;
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -682,6 +683,7 @@ void monitor_run_timers(struct monitor *m, uint64_t now)
 {
 	monitor_template_timers(m, now);
 	monitor_bounds_timers(m, now);
+	monitor_usage_timers(m, now);
 	if (m->vm.fsm.state == VM_BOOTING && m->agent.fd < 0 && now >= m->agent.retry_at) {
 		if (agent_try_connect(m) < 0)
 			m->agent.retry_at = now + 10;

@@ -494,6 +494,9 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 	case CAPSID_CTL_EXEC:
 		handle_exec(m, c, f->id, body);
 		break;
+	case CAPSID_CTL_STATS:
+		monitor_stats_request(m, c, f->id);
+		break;
 	default:
 		send_error(m, c, f->id, "request type not accepted on the control socket");
 		break;

@@ -15,6 +15,7 @@
 
 #include "monitor.h"
 #include "spec.h"
+#include "util.h"
 
 const struct spec_container *monitor_spec_container(const struct monitor *m, size_t i)
 {
@@ -40,6 +41,8 @@ static void start_held(struct monitor *m)
 
 void monitor_start_all(struct monitor *m)
 {
+	if (m->vm.spawned_ms) /* the boot's length, for the metrics (capsid_group_boot_seconds) */
+		m->vm.last_boot_ms = (unsigned)(util_now_ms() - m->vm.spawned_ms);
 	for (size_t i = 0; i < m->n_containers; i++)
 		m->containers[i].held = true; /* start_held lets the first ones go */
 	if (m->spec->n_init_containers)

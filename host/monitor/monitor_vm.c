@@ -27,6 +27,7 @@ static void teardown(struct monitor *m, bool stopped)
 	monitor_agent_close(m, NULL);
 	monitor_volumes_release(m); /* QEMU is gone: its disks are free */
 	monitor_jail_vm_gone(m);
+	monitor_usage_end(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->log)

@@ -87,6 +87,20 @@ struct spec_probe {
 	unsigned initial_delay_s, period_s, timeout_s, failure_threshold, success_threshold;
 };
 
+/* containers[].properties.securityContext (spec_security.c). Capability
+ * names are kept without CAP_, in upper case ("NET_ADMIN", or "ALL"). */
+#define SPEC_MAX_SECCOMP_PROFILE (256 << 10) /* base64 bytes */
+struct spec_security {
+	bool privileged;
+	bool has_allow_privilege_escalation, allow_privilege_escalation;
+	char **cap_add, **cap_drop;
+	size_t n_cap_add, n_cap_drop;
+	long long run_as_user, run_as_group; /* -1 when not given */
+	char *seccomp_profile;		      /* base64 of a JSON profile, NULL when not given */
+};
+/* "CHOWN" for "cap_chown" or "CHOWN", "ALL", NULL for an unknown name. */
+const char *spec_capability_canonical(const char *s);
+
 struct spec_container {
 	char *name;
 	char *image;
@@ -100,6 +114,7 @@ struct spec_container {
 	struct spec_volume_mount *mounts;
 	size_t n_mounts;
 	struct spec_probe *liveness_probe, *readiness_probe; /* NULL when not given */
+	struct spec_security *security;			     /* NULL when not given */
 };
 
 /* properties.volumes[]: exactly one kind each. */

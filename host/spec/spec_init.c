@@ -19,6 +19,7 @@ static const struct spec_field init_properties_fields[] = {
     {"command", spec_parse_command, false},
     {"environmentVariables", spec_parse_env_list, false},
     {"volumeMounts", spec_parse_volume_mounts, false},
+    {"securityContext", spec_parse_security_context, false},
 };
 
 static int parse_init_properties(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
@@ -114,6 +115,7 @@ void spec_put_init_containers(struct json_object *props, const struct spec_group
 				spec_put_env(env, &ct->env[k], mode, ok);
 		}
 		spec_put_volume_mounts(pr, ct, ok);
+		spec_put_security_context(pr, ct, ok);
 	}
 }
 

@@ -145,6 +145,12 @@ int spec_parse_readiness_probe(struct spec_vctx *c, struct json_object *v, const
 void spec_put_probes(struct json_object *props, const struct spec_container *ct, bool *ok);
 void spec_probes_free(struct spec_container *ct);
 
+/* ---- securityContext (spec_security.c) ------------------------------------ */
+
+int spec_parse_security_context(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_security_context(struct json_object *props, const struct spec_container *ct, bool *ok);
+void spec_security_context_free(struct spec_container *ct);
+
 /* ---- init containers (spec_init.c) ---------------------------------------- */
 
 /* properties.initContainers (target: struct spec_group; after containers and volumes). */

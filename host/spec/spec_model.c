@@ -253,6 +253,7 @@ static void put_container(struct json_object *arr, const struct spec_container *
 		put_ports(props, ct->ports, ct->n_ports, ok);
 	spec_put_volume_mounts(props, ct, ok);
 	spec_put_probes(props, ct, ok);
+	spec_put_security_context(props, ct, ok);
 }
 
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode)
@@ -311,6 +312,7 @@ void spec_container_free(struct spec_container *ct)
 	free(ct->ports);
 	spec_volume_mounts_free(ct);
 	spec_probes_free(ct);
+	spec_security_context_free(ct);
 }
 
 static void network_free(struct spec_group *g)

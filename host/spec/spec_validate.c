@@ -443,6 +443,7 @@ static const struct spec_field container_properties_fields[] = {
     {"volumeMounts", spec_parse_volume_mounts, false},
     {"livenessProbe", spec_parse_liveness_probe, false},
     {"readinessProbe", spec_parse_readiness_probe, false},
+    {"securityContext", spec_parse_security_context, false},
 };
 
 static int parse_container_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)

@@ -81,10 +81,10 @@ Y
 	ready_is "$g" False || fail "a container with a readiness probe is ready before it succeeded: $(civ "$g")"
 	wait_for "$g to be ready" ready_is "$g" True
 	capsid logs "$g" | grep -q '^probe ran as uid=0$' || fail "the exec probe did not run in the container: $(capsid logs "$g")"
-	civ "$g" | grep -q '"Readiness probe failed: HTTP probe failed with statuscode: 404"' ||
-		fail "no Unhealthy event for the 404s before ready: $(civ "$g")"
 	capsid exec "$g" -- touch /tmp/go-unready
 	wait_for "$g to be not ready" ready_is "$g" False
+	civ "$g" | grep -q '"Readiness probe failed: HTTP probe failed with statuscode: 404"' ||
+		fail "no Unhealthy event for the 404 that made it not ready: $(civ "$g")"
 	[ "$(civ "$g" | json_get 'd["restartCount"]')" = 0 ] || fail "a readiness failure restarted the container"
 	state_is "$g" Running || fail "state $(group_state "$g")"
 	capsid delete "$g"
