@@ -50,10 +50,11 @@ static void add_container_fields(struct json_object *o, const char *name)
 	}
 	json_object_object_add(o, "memoryWorkingSetBytes", json_object_new_int64(ws));
 	_cleanup_free_ char *io = read_cgroup_file(name, "io.stat");
+	/* No io.stat without the io controller (the minimal guest kernel has none): -1. */
 	json_object_object_add(o, "ioReadBytes",
-			       json_object_new_int64(io ? sum_fields(io, "rbytes", '=') : 0));
+			       json_object_new_int64(io ? sum_fields(io, "rbytes", '=') : -1));
 	json_object_object_add(o, "ioWriteBytes",
-			       json_object_new_int64(io ? sum_fields(io, "wbytes", '=') : 0));
+			       json_object_new_int64(io ? sum_fields(io, "wbytes", '=') : -1));
 }
 
 static struct json_object *network(void)

@@ -212,10 +212,12 @@ static size_t group_series(const struct capsid_config *cfg, struct capsid_metric
 		    "group=\"%s\",container=\"%s\"", name, c->name);
 		ADD("capsid_container_memory_working_set_bytes", (double)c->working_set_bytes,
 		    "group=\"%s\",container=\"%s\"", name, c->name);
-		ADD("capsid_container_block_read_bytes_total", (double)c->io_read_bytes,
-		    "group=\"%s\",container=\"%s\"", name, c->name);
-		ADD("capsid_container_block_written_bytes_total", (double)c->io_write_bytes,
-		    "group=\"%s\",container=\"%s\"", name, c->name);
+		if (c->io_read_bytes >= 0)
+			ADD("capsid_container_block_read_bytes_total", (double)c->io_read_bytes,
+			    "group=\"%s\",container=\"%s\"", name, c->name);
+		if (c->io_write_bytes >= 0)
+			ADD("capsid_container_block_written_bytes_total", (double)c->io_write_bytes,
+			    "group=\"%s\",container=\"%s\"", name, c->name);
 	}
 	ADD("capsid_group_cpu_usage_cores", cpu_sum, "group=\"%s\"", name);
 	ADD("capsid_group_memory_working_set_bytes", ws_sum, "group=\"%s\"", name);

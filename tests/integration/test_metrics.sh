@@ -15,7 +15,7 @@ write_spec "$WORK/busy.yaml" busy Always \
 	'idle|0.5|0.25|sleep 600'
 capsid create -f "$WORK/busy.yaml" >/dev/null
 
-capsid metrics serve --listen "127.0.0.1:$MPORT" 2>"$WORK/metrics.log" &
+"$CAPSID_BIN" metrics serve --listen "127.0.0.1:$MPORT" 2>"$WORK/metrics.log" &
 CLEANUP_PIDS+=($!)
 wait_for "the metrics endpoint" curl -sf "http://127.0.0.1:$MPORT/metrics"
 

@@ -5,7 +5,7 @@
 # `capsid usage` in table, JSON and CSV, with --since.
 . "$(dirname "$0")/lib.sh"
 
-now() { python3 -c 'import time; print(time.time())'; }
+now() { date +%s.%N; }
 usage_of() { # GROUP FIELD -> its value from `capsid usage -o json`
 	capsid usage -o json | python3 -c 'import json,sys; print(next((u[sys.argv[2]] for u in json.load(sys.stdin) if u["group"] == sys.argv[1]), 0))' "$1" "$2"
 }
