@@ -533,17 +533,13 @@ int security_apply(struct json_object *config, const struct security_params *s, 
 		json_object_object_add(linux_, "maskedPaths", json_object_new_array());
 		json_object_object_add(linux_, "readonlyPaths", json_object_new_array());
 	}
-	/* The builtin runtime applies no seccomp filter (docs/ARCHITECTURE.md). */
-	bool builtin = !strcmp(runtime, "builtin");
-	if (s->seccomp) {
-		if (builtin)
-			return capsid_error_set(
-			    err, EINVAL,
-			    "security.seccomp: the builtin runtime applies no seccomp profile "
-			    "(use --runtime runc or crun)");
+	/* Every runtime applies it: crun and runc through libseccomp, the
+	 * builtin one as its own BPF filter (builtin/seccomp.c). */
+	(void)runtime;
+	(void)err;
+	if (s->seccomp)
 		json_object_object_add(linux_, "seccomp", json_object_get(s->seccomp));
-	} else if (!s->privileged && !builtin) {
+	else if (!s->privileged)
 		json_object_object_add(linux_, "seccomp", default_profile(set));
-	}
 	return 0;
 }
