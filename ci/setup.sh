@@ -30,6 +30,8 @@ PACKAGES=(
 	linux-source-6.1 flex bison bc libelf-dev perl patch
 	# persistent disks (capsid volume): libguestfs and its appliance
 	libguestfs-dev libguestfs-tools
+	# the metrics endpoint's test: a real Prometheus scrapes it
+	prometheus
 	# benchmarks (tests/bench/run.sh): gVisor as a baseline
 	runsc
 	# capsidd: its SDK test runs Node (its npm packages are pinned in

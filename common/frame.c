@@ -40,6 +40,7 @@ static const struct {
 	{CAPSID_MSG_STDERR, "STDERR"},
 	{CAPSID_MSG_EXIT, "EXIT"},
 	{CAPSID_MSG_LOG, "LOG"},
+	{CAPSID_MSG_PROBE, "PROBE"},
 	{CAPSID_MSG_NEGOTIATE, "NEGOTIATE"},
 	{CAPSID_MSG_CREATE, "CREATE"},
 	{CAPSID_MSG_START, "START"},
@@ -64,6 +65,7 @@ static const struct {
 	{CAPSID_CTL_START, "CTL_START"},
 	{CAPSID_CTL_EXIT, "CTL_EXIT"},
 	{CAPSID_CTL_EVENT, "CTL_EVENT"},
+	{CAPSID_CTL_STATS, "CTL_STATS"},
 };
 
 int frame_type_known(uint16_t type)

@@ -17,6 +17,7 @@
 struct monitor_args {
 	const char *accel, *runtime, *guest, *adopt, *vmm, *libvirt_uri;
 	unsigned vcpus, memory_mib;
+	unsigned long long usage_since_ms;
 };
 
 static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int first, struct monitor_args *a,
@@ -41,6 +42,8 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 			a->vcpus = (unsigned)strtoul(v, NULL, 10);
 		else if (strcmp(argv[i], "--memory-mib") == 0)
 			a->memory_mib = (unsigned)strtoul(v, NULL, 10);
+		else if (strcmp(argv[i], "--usage-since-ms") == 0)
+			a->usage_since_ms = strtoull(v, NULL, 10);
 		else
 			return -EINVAL;
 	}
@@ -67,6 +70,7 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 		.log_max_files = cfg->log_max_files,
 		.max_execs = cfg->max_execs && cfg->max_execs <= MONITOR_MAX_EXECS ? cfg->max_execs : MONITOR_MAX_EXECS,
 		.vmm_overhead_mib = cfg->vmm_overhead_mib ? cfg->vmm_overhead_mib : MONITOR_JAIL_VMM_OVERHEAD_MIB,
+		.usage_since_ms = a->usage_since_ms,
 	};
 	struct capsid_error err = {0};
 	if (jail_range_parse(cfg->jail_uids, &opts->uids, &err) < 0)

@@ -152,4 +152,59 @@ typedef void (*capsid_log_record_fn)(void *ud, const char *time, bool is_stderr,
 int capsid_group_log_records(const struct capsid_config *cfg, const char *name, const char *container, long tail,
 			     capsid_log_record_fn fn, void *ud, struct capsid_error *err);
 
+/* ---- stats (group_stats.c) ------------------------------------------------ */
+
+#define CAPSID_STATS_MAX_CONTAINERS 80
+
+/* One sample of a running group's counters, read from its guest: per
+ * container cumulative CPU time, memory, block I/O; the guest's network
+ * (its containers share one stack). Counters the guest could not read
+ * are -1. */
+struct capsid_container_sample {
+	char name[64];
+	long long cpu_usec;	      /* CPU time used since the container started */
+	long long memory_bytes;	      /* cgroup memory.current */
+	long long working_set_bytes;  /* memory.current less inactive file pages */
+	long long io_read_bytes, io_write_bytes;
+};
+
+struct capsid_group_sample {
+	unsigned long long time_ns; /* host CLOCK_MONOTONIC when the answer arrived */
+	long long rx_bytes, tx_bytes;
+	struct capsid_container_sample containers[CAPSID_STATS_MAX_CONTAINERS];
+	size_t n_containers;
+};
+
+/* -ESRCH (err set) when the group's VM is not running. */
+int capsid_group_sample(const struct capsid_config *cfg, const char *name, struct capsid_group_sample *out,
+			struct capsid_error *err);
+
+/* ---- metrics (group_metrics.c) ------------------------------------------- */
+
+/* The Prometheus text exposition (format 0.0.4) of every group of the
+ * root: per group and per container, ACI's metrics and capsid's own (see
+ * docs/ARCHITECTURE.md "Metrics"). A struct capsid_metrics keeps the
+ * previous render's samples for per-second rates; one per server. */
+struct capsid_metrics;
+struct capsid_metrics *capsid_metrics_new(void);
+void capsid_metrics_free(struct capsid_metrics *m);
+/* *text (free it) holds *len bytes. */
+int capsid_metrics_render(const struct capsid_config *cfg, struct capsid_metrics *m, char **text, size_t *len,
+			  struct capsid_error *err);
+
+/* ---- usage (group_usage.c) ----------------------------------------------- */
+
+/* A group's metered usage from a time on (docs/ARCHITECTURE.md "Metering"). */
+struct capsid_usage {
+	char group[64];
+	double seconds;	     /* its VM was allocated this long */
+	double vcpu_seconds; /* seconds x vCPUs */
+	double gib_seconds;  /* seconds x memory requests in GiB */
+	unsigned long long first_ms, last_ms; /* the first and last metered instants (Unix ms) */
+};
+/* Every group with usage since since_ms (Unix ms, 0: all), sorted by name;
+ * free *out. Deleted groups keep theirs. */
+int capsid_usage_totals(const struct capsid_config *cfg, unsigned long long since_ms, struct capsid_usage **out,
+			size_t *n, struct capsid_error *err);
+
 #endif

@@ -248,9 +248,11 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 		place_fd(spec_fd, 3);
 		place_fd(ready_fd, 4);
 		signal(SIGINT, SIG_DFL);
+		char since[24];
+		snprintf(since, sizeof(since), "%llu", opts ? opts->usage_since_ms : 0ull);
 		const char *argv[] = {"capsid",	 "--root",	paths->root, "__monitor", paths->name, "--accel",
-				      accel,	 "--runtime",	runtime,     "--guest-dir", guest,     "--vmm",
-				      vmm,	 uri ? "--libvirt-uri" : NULL, uri, NULL};
+				      accel,	 "--runtime",	runtime,     "--guest-dir", guest,     "--usage-since-ms",
+				      since,	 "--vmm",	vmm,	     uri ? "--libvirt-uri" : NULL, uri, NULL};
 		execv(program, (char *const *)argv);
 		_exit(127);
 	}

@@ -18,6 +18,9 @@ struct launch_opts {
 	const char *vmm, *libvirt_uri;
 	/* The group's machine, for warm start's ready clone; 0: do not look for one. */
 	unsigned vcpus, memory_mib;
+	/* Wall-clock ms when the create began (its usage starts there: image
+	 * pulls included); 0: when the monitor starts. */
+	unsigned long long usage_since_ms;
 };
 
 /* Start the monitor and wait until its VM is up (or it reports why not). */

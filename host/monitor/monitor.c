@@ -72,6 +72,8 @@ struct json_object *monitor_instance_view(struct monitor *m)
 		if (json_object_object_get_ex(c, "properties", &cprops))
 			json_object_object_add(cprops, "instanceView", view_container_to_json(m->containers[i].view));
 	}
+	if (props)
+		monitor_init_describe(m, props);
 	if (props) {
 		struct json_object *iv = json_object_new_object();
 		json_object_object_add(iv, "state", json_object_new_string(view_group_phase_name(m->view.phase)));
@@ -95,6 +97,8 @@ struct json_object *monitor_instance_view(struct monitor *m)
 		monitor_libvirt_describe(m, ext);
 	if (m->vm.started_at[0])
 		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm.started_at));
+	if (m->vm.last_boot_ms)
+		json_object_object_add(ext, "bootMs", json_object_new_int64(m->vm.last_boot_ms));
 	if (props)
 		monitor_net_describe(m, props, ext);
 	json_object_object_add(copy, "capsid", ext);
@@ -255,6 +259,7 @@ void monitor_vm_config(const struct monitor_options *opts, const struct group_pa
 
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 {
+	monitor_usage_begin(m); /* the VM is allocated from here (monitor_usage.c) */
 	struct monitor_vm_files files;
 	struct vmm_config cfg;
 	monitor_vm_config(m->opts, m->paths, spec_group_vcpus(m->spec),
@@ -333,6 +338,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	m->vm.boot_files = files;
 	m->vm.release_at = 0;
 	util_now_rfc3339(m->vm.started_at);
+	m->vm.spawned_ms = util_now_ms();
 	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->vm.qemu_pid, cfg.vcpus, cfg.memory_mib,
 		    vmm_accel_name(cfg.accel));
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -392,7 +398,7 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 	if (rc < 0)
 		return rc;
 	m->spec_redacted = spec_to_json(m->spec, SPEC_REDACT);
-	m->n_containers = m->spec->n_containers;
+	m->n_containers = m->spec->n_containers + m->spec->n_init_containers;
 	m->containers = calloc(m->n_containers, sizeof(*m->containers));
 	m->view.containers = calloc(m->n_containers, sizeof(*m->view.containers));
 	m->view.n_containers = m->n_containers;
@@ -409,10 +415,16 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 		struct mcontainer *c = &m->containers[i];
 		c->index = i;
 		c->view = &m->view.containers[i];
-		snprintf(c->view->name, sizeof(c->view->name), "%s", m->spec->containers[i].name);
-		rc = image_resolve(store, m->spec->containers[i].image, &m->images[i], err);
+		c->init = i >= m->spec->n_containers;
+		const struct spec_container *sc = monitor_spec_container(m, i);
+		snprintf(c->view->name, sizeof(c->view->name), "%s", sc->name);
+		rc = image_resolve(store, sc->image, &m->images[i], err);
 		if (rc < 0) {
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
+			if (c->init)
+				capsid_error_prefix(err, "properties.initContainers[%zu].properties.image",
+						    i - m->spec->n_containers);
+			else
+				capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
 			break;
 		}
 		size_t d;
@@ -447,13 +459,14 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 				view_events_from_json(&m->view.events, ev);
 			if (json_object_object_get_ex(props, "containers", &containers) &&
 			    json_object_is_type(containers, json_type_array))
-				for (size_t i = 0; i < m->n_containers && i < json_object_array_length(containers); i++) {
+				for (size_t i = 0; i < m->spec->n_containers && i < json_object_array_length(containers); i++) {
 					struct json_object *cp, *civ;
 					struct json_object *c = json_object_array_get_idx(containers, i);
 					if (json_object_object_get_ex(c, "properties", &cp) &&
 					    json_object_object_get_ex(cp, "instanceView", &civ))
 						view_container_from_json(m->containers[i].view, civ);
 				}
+			monitor_init_restore(m, props);
 		}
 	}
 
@@ -603,6 +616,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.jail_owner = paths->name,
 		.bounds_at = util_now_ms(),
 		.qemu_out_fd = -1,
+		.usage = {.fd = -1},
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};

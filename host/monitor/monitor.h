@@ -63,6 +63,7 @@ struct monitor_options {
 	unsigned max_execs;                  /* execs running at once per group (CAPSID_MAX_EXECS, <= MONITOR_MAX_EXECS) */
 	enum vmm_backend vmm;                /* who runs QEMU (--vmm); libvirt: monitor_libvirt.c */
 	const char *libvirt_uri;             /* --libvirt-uri, NULL: VMM_LIBVIRT_DEFAULT_URI */
+	unsigned long long usage_since_ms;   /* the create began then (wall ms): its usage counts from it; 0: now */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
@@ -100,6 +101,8 @@ struct mcontainer {
 	uint64_t restart_at;   /* monotonic ms, 0 when no restart is scheduled */
 	unsigned backoff_step;
 	uint64_t started_at;   /* monotonic ms of the last start */
+	bool init;             /* an init container (monitor_init.c): after the group's containers */
+	bool held;             /* waits for the init containers before it (monitor_init.c) */
 };
 
 enum req_kind {
@@ -206,6 +209,8 @@ struct monitor_vm {
 	struct monitor_vm_files boot_files; /* of the running QEMU */
 	uint64_t release_at;                /* when to release QEMU's mappings of them, 0 = done */
 	char started_at[40];
+	uint64_t spawned_ms;   /* monotonic ms when QEMU started (this boot) */
+	unsigned last_boot_ms; /* QEMU's start to the agent's readiness, last boot; 0 before one */
 	bool dispatching; /* in monitor_vm_event: events raised meanwhile wait in queue */
 	struct {
 		enum vm_event ev;
@@ -279,6 +284,12 @@ struct monitor {
 	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
 	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
 	uint64_t qemu_out_dropped;
+	struct {
+		int fd;		   /* <root>/usage/<name>.log, -1 until the first boot */
+		uint64_t from_ms;  /* wall ms the unwritten period began, 0 when not accounting */
+		uint64_t next_tick; /* monotonic ms */
+		bool began;	    /* the create's start was counted */
+	} usage; /* monitor_usage.c */
 };
 
 void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -341,6 +352,39 @@ bool monitor_libvirt_ended(struct monitor *m);
 void monitor_libvirt_end(struct monitor *m);
 /* capsid show's capsid.libvirtUri and capsid.domain. */
 void monitor_libvirt_describe(struct monitor *m, struct json_object *ext);
+
+/* monitor_init.c: m->containers holds the group's containers, then its
+ * init containers (c->init). */
+const struct spec_container *monitor_spec_container(const struct monitor *m, size_t i);
+/* The agent is ready: the first init container starts, or every container. */
+void monitor_start_all(struct monitor *m);
+/* An init container's run ended with exit_code while the VM is Ready: true
+ * when this decided what follows (the next one started, or the group
+ * failed under Never), false when the restart policy applies as usual. */
+bool monitor_init_ended(struct monitor *m, struct mcontainer *c, int exit_code);
+/* Each initContainers[j].properties.instanceView of a view document, and back. */
+void monitor_init_describe(const struct monitor *m, struct json_object *props);
+void monitor_init_restore(struct monitor *m, struct json_object *props);
+
+/* monitor_probe.c: CREATE's "probes" for a run of container c (NULL when
+ * it has none; resets its readiness), and a PROBE frame from the agent. */
+struct frame;
+struct json_object *monitor_probe_body(struct mcontainer *c, const struct spec_container *sc);
+void monitor_probe_frame(struct monitor *m, const struct frame *f);
+
+/* monitor_security.c: the container's user (runAsUser/runAsGroup over the
+ * image's, image_user may be NULL) and "security" into a CREATE body. */
+void monitor_security_describe(struct json_object *body, const struct spec_container *sc, const char *image_user);
+
+/* monitor_stats.c: CTL_STATS, answered with the agent's STATS (relayed; the
+ * client bounds and checks it), or an error when the VM is not up. */
+void monitor_stats_request(struct monitor *m, struct ctl_client *c, uint32_t id);
+
+/* monitor_usage.c: per-second usage records while the VM is allocated. */
+void monitor_usage_begin(struct monitor *m);
+void monitor_usage_end(struct monitor *m);
+uint64_t monitor_usage_next_timer(const struct monitor *m);
+void monitor_usage_timers(struct monitor *m, uint64_t now);
 
 /* monitor_net.c */
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
