@@ -179,8 +179,11 @@ static const char *provisioning_state(struct cd_server *s, struct json_object *r
 	}
 	if (!create || cd_op_load(s, create, NULL, &op, &st) < 0)
 		return "Succeeded";
+	bool update = strcmp(rec_str(op, "kind") ?: "", "update") == 0;
 	json_object_put(op);
-	return st == CD_OP_RUNNING ? "Creating" : st == CD_OP_FAILED ? "Failed" : "Succeeded";
+	if (st == CD_OP_RUNNING)
+		return update ? "Updating" : "Creating";
+	return st == CD_OP_FAILED ? "Failed" : "Succeeded";
 }
 
 struct json_object *arm_group_doc(struct cd_server *s, const struct arm_route *r, struct json_object *rec)
@@ -302,13 +305,13 @@ static void tenant_usage(struct cd_server *s, const char *tenant, unsigned *grou
 	}
 }
 
-int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned cores,
-		    unsigned mem_mib)
+int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned new_groups,
+		    unsigned cores, unsigned mem_mib)
 {
 	unsigned groups, used_cores;
 	double used_mem;
 	tenant_usage(s, tenant, &groups, &used_cores, &used_mem);
-	if (groups + 1 > s->lim.quota_groups) {
+	if (groups + new_groups > s->lim.quota_groups) {
 		cd_respond_error(s, c, 409, "ContainerGroupQuotaReached", NULL,
 				 "Resource type '" SPEC_RESOURCE_TYPE
 				 "' container group quota 'ContainerGroups' "

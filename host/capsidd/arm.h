@@ -30,10 +30,10 @@ void arm_url(struct cd_server *s, struct cd_conn *c, char *out, size_t len, cons
 void arm_respond_capsid_error(struct cd_server *s, struct cd_conn *c, const struct capsid_error *err,
 			      const char *target);
 int arm_status_of_errno(int code, const char **arm_code);
-/* 0 when the tenant may add a group of cores and mem_mib, else -1 with
- * ARM's quota error answered. */
-int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned cores,
-		    unsigned mem_mib);
+/* 0 when the tenant may add new_groups groups (0: an update grows one) and
+ * cores and mem_mib more, else -1 with ARM's quota error answered. */
+int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned new_groups,
+		    unsigned cores, unsigned mem_mib);
 /* The status of the record's latest operation (CD_OP_SUCCEEDED when none). */
 enum cd_op_status arm_latest_op(struct cd_server *s, struct json_object *rec, const char **kind);
 

@@ -134,6 +134,45 @@ static void respond_with_op(struct cd_server *s, struct cd_conn *c, const struct
 	cd_respond(s, c, status, headers, body);
 }
 
+static int int_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
+}
+
+/* A PUT of new properties: the group is redeployed (deleted, then created
+ * under the same name: its containers restart from the new spec, as an
+ * updated ACI group's do), an operation like a create's. */
+static void put_update(struct cd_server *s, struct cd_conn *c, struct arm_route *r, struct json_object *rec,
+		       struct json_object *doc, const struct spec_group *spec)
+{
+	unsigned cores = spec_group_vcpus(spec), mem = spec_group_memory_mib(spec);
+	int old_cores = int_of(rec, "cores"), old_mem = int_of(rec, "memoryMiB");
+	/* The quota counts the group once: only what it grows by. */
+	if (arm_quota_check(s, c, r->tok->tenant, 0, cores > (unsigned)old_cores ? cores - old_cores : 0,
+			    mem > (unsigned)old_mem ? mem - old_mem : 0) < 0)
+		return;
+	struct json_object *tags, *loc;
+	if (json_object_object_get_ex(doc, "tags", &tags))
+		json_object_object_add(rec, "tags", json_object_get(tags));
+	if (json_object_object_get_ex(doc, "location", &loc))
+		json_object_object_add(rec, "location", json_object_get(loc));
+	json_object_object_add(rec, "spec", spec_to_json(spec, SPEC_REDACT));
+	json_object_object_add(rec, "cores", json_object_new_int((int)cores));
+	json_object_object_add(rec, "memoryMiB", json_object_new_int((int)mem));
+	char op[40];
+	struct capsid_error err = {0};
+	int rc = cd_worker_start(s, CD_OP_UPDATE, r->group, r->tok->tenant, spec, rec, op, &err);
+	if (rc < 0) {
+		if (rc == -EAGAIN)
+			cd_respond_error(s, c, 429, "TooManyRequests", NULL, "%s", err.msg);
+		else
+			cd_respond_error(s, c, 500, "InternalServerError", NULL, "%s", err.msg);
+		return;
+	}
+	respond_with_op(s, c, r, 200, op, true, arm_group_doc(s, r, rec));
+}
+
 static void put_existing(struct cd_server *s, struct cd_conn *c, struct arm_route *r, struct json_object *rec,
 			 struct json_object *doc, const struct spec_group *spec)
 {
@@ -142,11 +181,7 @@ static void put_existing(struct cd_server *s, struct cd_conn *c, struct arm_rout
 	json_object_object_get_ex(rec, "spec", &old_spec);
 	_cleanup_json_ struct json_object *a = comparable(now), *b = comparable(old_spec);
 	if (!a || !b || !json_object_equal(a, b)) {
-		cd_respond_error(
-		    s, c, 409, "PropertyChangeNotAllowed", "properties",
-		    "The container group '%s' exists; only its tags can change (PATCH, or PUT with the "
-		    "same properties). Delete it to create it anew.",
-		    r->name);
+		put_update(s, c, r, rec, doc, spec);
 		return;
 	}
 	struct json_object *tags;
@@ -212,7 +247,7 @@ void arm_put(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 		return;
 	}
 	unsigned cores = spec_group_vcpus(spec), mem = spec_group_memory_mib(spec);
-	if (arm_quota_check(s, c, r->tok->tenant, cores, mem) < 0)
+	if (arm_quota_check(s, c, r->tok->tenant, 1, cores, mem) < 0)
 		return;
 	rec = json_object_new_object();
 	json_object_object_add(rec, "tenant", json_object_new_string(r->tok->tenant));
@@ -356,13 +391,11 @@ struct logs_buf {
 	bool truncated, stamps, mid_line;
 };
 
-static void on_log_line(void *ud, const char *time, bool is_stderr, bool partial, const char *line,
-			size_t len)
+static void on_log_line(void *ud, const struct capsid_log_line *l)
 {
-	(void)is_stderr;
 	struct logs_buf *b = ud;
-	size_t stamp = b->stamps && !b->mid_line ? strlen(time) + 1 : 0;
-	size_t need = stamp + len + (partial ? 0 : 1);
+	size_t stamp = b->stamps && !b->mid_line ? strlen(l->time) + 1 : 0;
+	size_t need = stamp + l->len + (l->partial ? 0 : 1);
 	if (b->len + need > LOGS_MAX) {
 		b->truncated = true;
 		return;
@@ -380,14 +413,14 @@ static void on_log_line(void *ud, const char *time, bool is_stderr, bool partial
 		b->cap = cap;
 	}
 	if (stamp) {
-		memcpy(b->data + b->len, time, stamp - 1);
+		memcpy(b->data + b->len, l->time, stamp - 1);
 		b->data[b->len + stamp - 1] = ' ';
 		b->len += stamp;
 	}
-	b->mid_line = partial;
-	memcpy(b->data + b->len, line, len);
-	b->len += len;
-	if (!partial)
+	b->mid_line = l->partial;
+	memcpy(b->data + b->len, l->text, l->len);
+	b->len += l->len;
+	if (!l->partial)
 		b->data[b->len++] = '\n';
 	b->data[b->len] = '\0';
 }
@@ -429,7 +462,9 @@ void arm_logs(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	}
 	struct logs_buf b = {.stamps = stamps};
 	struct capsid_error err = {0};
-	int rc = capsid_group_log_records(&s->cfg, r->group, r->container, tail, on_log_line, &b, &err);
+	struct capsid_logs_opts o = {
+	    .container = r->container, .tail = tail, .on_line = on_log_line, .ud = &b};
+	int rc = capsid_group_logs(&s->cfg, r->group, &o, NULL, &err);
 	if (rc < 0 && rc != -ENOENT) {
 		free(b.data);
 		arm_respond_capsid_error(s, c, &err, NULL);

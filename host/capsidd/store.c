@@ -18,7 +18,7 @@
 #define RECORD_MAX (2u << 20)
 #define OP_MAX	   (64u << 10)
 
-static const char *const kind_names[] = {"create", "delete", "start", "stop", "restart"};
+static const char *const kind_names[] = {"create", "delete", "start", "stop", "restart", "update"};
 
 const char *cd_op_kind_name(enum cd_op_kind k)
 {

@@ -19,7 +19,9 @@ struct cd_ident {
 	const char *tenant, *sub, *rg, *name;
 };
 
-enum cd_op_kind { CD_OP_CREATE, CD_OP_DELETE, CD_OP_START, CD_OP_STOP, CD_OP_RESTART };
+/* UPDATE: a PUT that changes an existing group's properties redeploys it
+ * (delete, then create under the same name), as ACI restarts an updated group. */
+enum cd_op_kind { CD_OP_CREATE, CD_OP_DELETE, CD_OP_START, CD_OP_STOP, CD_OP_RESTART, CD_OP_UPDATE };
 enum cd_op_status { CD_OP_RUNNING, CD_OP_SUCCEEDED, CD_OP_FAILED };
 
 int cd_store_init(struct cd_server *s, struct capsid_error *err);

@@ -1,5 +1,5 @@
 /* capsidd's workers: each blocking operation (create, delete, start, stop,
- * restart) in a child process that writes its end into the operation's
+ * restart, update) in a child process that writes its end into the operation's
  * file. The child is no one's but its own once forked: a capsidd that
  * dies leaves it to finish, and the file tells the next capsidd. */
 #include <errno.h>
@@ -18,6 +18,12 @@ static void worker_run(const struct cd_server *s, enum cd_op_kind kind, const ch
 	struct capsid_error err = {0};
 	int rc = 0;
 	switch (kind) {
+	case CD_OP_UPDATE:
+		rc = capsid_group_delete(&s->cfg, group, &err);
+		if (rc < 0 && rc != -ENOENT)
+			break;
+		/* Then created anew from the new properties. */
+		__attribute__((fallthrough));
 	case CD_OP_CREATE: {
 		struct capsid_create_opts o = {.spec = spec};
 		rc = capsid_group_create(&s->cfg, &o, &err);
@@ -43,7 +49,7 @@ static void worker_run(const struct cd_server *s, enum cd_op_kind kind, const ch
 	if (rc < 0) {
 		const char *code;
 		int status = arm_status_of_errno(err.code ? err.code : -rc, &code);
-		if (kind == CD_OP_CREATE && status == 400)
+		if ((kind == CD_OP_CREATE || kind == CD_OP_UPDATE) && status == 400)
 			code = "InvalidRequestContent";
 		cd_op_finish(s->dir, op, status, code, err.msg[0] ? err.msg : strerror(-rc));
 	} else {
@@ -67,7 +73,7 @@ int cd_worker_start(struct cd_server *s, enum cd_op_kind kind, const char *group
 	/* The record names its operation before the worker runs: a delete's
 	 * worker removes the record, and nothing may write it after. */
 	json_object_object_add(rec, "operation", json_object_new_string(op));
-	if (kind == CD_OP_CREATE)
+	if (kind == CD_OP_CREATE || kind == CD_OP_UPDATE)
 		json_object_object_add(rec, "createOperation", json_object_new_string(op));
 	if ((rc = cd_record_save(s, group, rec)) < 0) {
 		cd_op_finish(s->dir, op, 500, "InternalServerError", "cannot save the group's record");

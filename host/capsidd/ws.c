@@ -245,14 +245,11 @@ static int ws_recv(struct session *x, int *opcode, char **payload, size_t *len)
 	return 0;
 }
 
-static void attach_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
-			size_t len)
+static void attach_line(void *ud, const struct capsid_log_line *l)
 {
-	(void)container;
-	(void)is_stderr;
 	struct session *x = ud;
-	util_write_all(x->out_w, line, len);
-	if (!partial)
+	util_write_all(x->out_w, l->text, l->len);
+	if (!l->partial)
 		util_write_all(x->out_w, "\n", 1);
 }
 

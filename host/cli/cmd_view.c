@@ -295,10 +295,10 @@ struct print_ctx {
 	bool prefix;
 };
 
-static void print_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
-		       size_t len)
+static void print_line(void *ud, const struct capsid_log_line *l)
 {
-	print_record(container, is_stderr, partial, line, len, ((struct print_ctx *)ud)->prefix);
+	print_record(l->container, l->is_stderr, l->partial, l->text, l->len,
+		     ((struct print_ctx *)ud)->prefix);
 }
 
 static void print_warning_cb(void *ud, const char *container, const char *name, const char *message)

@@ -102,14 +102,23 @@ int capsid_group_export(const struct capsid_config *cfg, const char *name, struc
 
 /* ---- logs ---------------------------------------------------------------- */
 
+/* One record of a container's log, as the CRI log format keeps it. */
+struct capsid_log_line {
+	const char *container;
+	const char *time; /* RFC 3339 with nanoseconds, UTC */
+	bool is_stderr;
+	bool partial; /* the line goes on in the next record: no newline here */
+	const char *text;
+	size_t len;
+};
+
 struct capsid_logs_opts {
 	const char *container; /* NULL: every container, merged by time */
 	long tail;	       /* the last N lines of each, -1: all */
 	bool follow;	       /* then live, until the group ends or *stop */
 	bool events;	       /* with follow: Warning events too (on_warning) */
 	volatile sig_atomic_t *stop;
-	void (*on_line)(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
-			size_t len);
+	void (*on_line)(void *ud, const struct capsid_log_line *line);
 	capsid_warning_fn on_warning;
 	void *ud;
 };
@@ -141,16 +150,6 @@ struct capsid_exec_opts {
  * exits; *exit_code gets its exit code (128 + signal when killed). */
 int capsid_group_exec(const struct capsid_config *cfg, const char *name, const struct capsid_exec_opts *opts,
 		      int *exit_code, struct capsid_error *err);
-
-/* ---- one container's log records, with their times (capsidd) ------------ */
-
-typedef void (*capsid_log_record_fn)(void *ud, const char *time, bool is_stderr, bool partial, const char *line,
-				     size_t len);
-/* Replay the records of one container's log (the last tail, -1: all),
- * each with its RFC 3339 time. The caller checks the container is the
- * group's. -ENOENT: no such group. */
-int capsid_group_log_records(const struct capsid_config *cfg, const char *name, const char *container, long tail,
-			     capsid_log_record_fn fn, void *ud, struct capsid_error *err);
 
 /* ---- stats (group_stats.c) ------------------------------------------------ */
 

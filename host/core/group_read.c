@@ -244,12 +244,18 @@ static int follow_live(const struct group_paths *p, const struct capsid_logs_opt
 			continue;
 		}
 		struct json_object *st = core_get(m, "stream", NULL), *line = core_get(m, "line", NULL),
-				   *partial = core_get(m, "partial", NULL);
+				   *partial = core_get(m, "partial", NULL), *time = core_get(m, "time", NULL);
 		if (f.type != CAPSID_CTL_LOGLINE || !cn || !st || !line || !o->on_line)
 			continue;
-		o->on_line(o->ud, json_object_get_string(cn), !strcmp(json_object_get_string(st), "stderr"),
-			   partial && json_object_get_boolean(partial), json_object_get_string(line),
-			   (size_t)json_object_get_string_len(line));
+		struct capsid_log_line l = {
+		    .container = json_object_get_string(cn),
+		    .time = time ? json_object_get_string(time) : "",
+		    .is_stderr = !strcmp(json_object_get_string(st), "stderr"),
+		    .partial = partial && json_object_get_boolean(partial),
+		    .text = json_object_get_string(line),
+		    .len = (size_t)json_object_get_string_len(line),
+		};
+		o->on_line(o->ud, &l);
 	}
 	return 0;
 }
@@ -262,9 +268,16 @@ struct replay {
 static void replay_record(size_t file, const struct log_record *rec, void *ud)
 {
 	struct replay *r = ud;
+	struct capsid_log_line l = {
+	    .container = r->names[file],
+	    .time = rec->time,
+	    .is_stderr = rec->stream == LOG_STDERR,
+	    .partial = rec->partial,
+	    .text = rec->content,
+	    .len = rec->len,
+	};
 	if (r->o->on_line)
-		r->o->on_line(r->o->ud, r->names[file], rec->stream == LOG_STDERR, rec->partial, rec->content,
-			      rec->len);
+		r->o->on_line(r->o->ud, &l);
 }
 
 int capsid_group_logs(const struct capsid_config *cfg, const char *name, const struct capsid_logs_opts *o,

@@ -90,9 +90,6 @@ expect_status 200 "patch"
 [ "$(json_get 'd["tags"]["team"]' <"$WORK/body")" = red ] || fail "patch tags"
 api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/web.json" >/dev/null
 expect_status 200 "put again"
-sed 's/0.5/1.0/' "$WORK/web.json" >"$WORK/web2.json"
-api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/web2.json" >/dev/null
-expect_status 409 "put with other properties"
 
 case_ "logs, with tail and timestamps"
 wait_for "the log line" sh -c "curl -sS --cacert $CD_CA -H 'Authorization: Bearer $TOKEN_A' '$CD_URL$G/containers/app/logs?$API' | grep -q second-line"
@@ -128,6 +125,23 @@ WS=$(json_get 'd["webSocketUri"]' <"$WORK/body")
 PW=$(json_get 'd["password"]' <"$WORK/body")
 out=$(timeout 60 $CLIENT exec "$WS" "$PW" "$CD_CA" "" - second-line) || fail "attach: $out"
 echo "$out" | grep -q 'hello-from-api' || fail "attach output: $out"
+
+case_ "PUT of other properties updates: the group is redeployed from them (200, Updating, then Succeeded)"
+sed 's/hello-from-api/hello-updated/; s/"memoryInGB": 0.5/"memoryInGB": 0.75/' "$WORK/web.json" >"$WORK/web2.json"
+api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/web2.json" >/dev/null
+expect_status 200 "put with other properties"
+ps_=$(json_get 'd["properties"]["provisioningState"]' <"$WORK/body")
+[ "$ps_" = Updating ] || [ "$ps_" = Succeeded ] || fail "provisioningState after an update PUT: $ps_"
+ASYNC_U=$(header Azure-AsyncOperation)
+[ -n "$ASYNC_U" ] || fail "an update without Azure-AsyncOperation"
+wait_for "the update to end" sh -c "curl -sS --cacert $CD_CA -H 'Authorization: Bearer $TOKEN_A' '$ASYNC_U' | grep -Eq '\"status\":\"(Succeeded|Failed)\"'"
+api "$TOKEN_A" GET "$ASYNC_U" >/dev/null
+[ "$(json_get 'd["status"]' <"$WORK/body")" = Succeeded ] || fail "update operation: $(cat "$WORK/body")"
+api "$TOKEN_A" GET "$G?$API" >"$WORK/doc.json"
+[ "$(json_get 'd["properties"]["containers"][0]["properties"]["resources"]["requests"]["memoryInGB"]' <"$WORK/doc.json")" = 0.75 ] ||
+	fail "the update's memory is not shown: $(cat "$WORK/doc.json")"
+wait_for "the updated command's output" sh -c "curl -sS --cacert $CD_CA -H 'Authorization: Bearer $TOKEN_A' '$CD_URL$G/containers/app/logs?$API' | grep -q hello-updated"
+capsid list -q | grep -qx "$CS_NAME" || fail "the update changed the group's capsid name: $(capsid list -q)"
 
 case_ "tenant B: 404 on tenant A's group, its subscription and its operations; lists nothing"
 api "$TOKEN_B" GET "$G?$API" >/dev/null
