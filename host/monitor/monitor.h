@@ -352,6 +352,11 @@ void monitor_jail_vm_gone(struct monitor *m);
 /* The monitor ends: the group's cgroup and uid go. */
 void monitor_jail_release(struct monitor *m);
 
+/* monitor_caps.c: the capabilities a monitor or standby keeps (a mask of
+ * CAPS_BIT(CAP_...)), and dropping every other one (common/caps.h). */
+uint64_t monitor_caps_kept(void);
+int monitor_caps_drop(struct capsid_error *err);
+
 /* monitor_bounds.c: console.log and monitor.log capped at log_max_bytes. */
 uint64_t monitor_bounds_next_timer(const struct monitor *m);
 void monitor_bounds_timers(struct monitor *m, uint64_t now);
