@@ -3,6 +3,7 @@
  * Their options come from the command line their launcher wrote and from
  * the configuration this process read at its start. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,10 @@ int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
 	if (a.adopt) {
 		if (monitor_adopt_parse(a.adopt, &adopt) < 0)
 			return 2;
+		/* Inherited across the exec: none of what this monitor starts gets them. */
+		fcntl(adopt.agent_fd, F_SETFD, FD_CLOEXEC);
+		if (adopt.out_fd >= 0)
+			fcntl(adopt.out_fd, F_SETFD, FD_CLOEXEC);
 		opts.adopt = &adopt;
 	}
 	if (monitor_caps_drop(&err) < 0) {

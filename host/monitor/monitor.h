@@ -69,6 +69,7 @@ struct monitor_options {
 struct monitor_adopt {
 	pid_t qemu_pid;
 	int agent_fd; /* negotiated: HELLO and NEGOTIATE are done */
+	int out_fd;   /* the read end of its QEMU's stdout and stderr (monitor_bounds.c) */
 	char tap[16];
 	char key[20];
 	char dir[PATH_MAX];
@@ -363,6 +364,12 @@ void monitor_bounds_timers(struct monitor *m, uint64_t now);
 /* The descriptor a QEMU about to start gets as stdout and stderr (the
  * caller closes it after the spawn), -1 on failure (use the log itself). */
 int monitor_bounds_qemu_output(struct monitor *m);
+/* A pipe for a QEMU's stdout and stderr: its read end (non-blocking) in
+ * *read_fd, its write end returned (-1 on failure). */
+int monitor_bounds_pipe(int *read_fd);
+/* Drain *fd into log_fd while the log is under cap (0: none), counting
+ * what is dropped in *dropped; at its end *fd is closed and set to -1. */
+void monitor_bounds_drain_fd(int *fd, int log_fd, unsigned cap, uint64_t *dropped);
 /* Readable: into the log while it is under the cap. */
 void monitor_bounds_drain(struct monitor *m);
 
