@@ -26,8 +26,10 @@
  *                         it smbd cannot enter a share it serves as its
  *                         account's user ("canonicalize_connect_path
  *                         failed", the guest's mount fails).
- * Found by running the lifecycle, network, volume, warm start and jail
- * tests with the set; every other capability is dropped: among them
+ * Each follows from the calls that need it; the set was then run through
+ * the lifecycle, network, volume, warm start, standby and jail tests,
+ * which is how CAP_DAC_OVERRIDE was found missing. Every other capability
+ * is dropped: among them
  * modules, raw I/O, raw sockets, reading any file (DAC_READ_SEARCH), the
  * clock, reboot, BPF, perf, audit, MAC, immutable files, file capabilities,
  * resource limits, chroot. The DNS responder narrows itself further
