@@ -1,6 +1,5 @@
 #include "request.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -11,10 +10,10 @@
 #include "agent.h"
 #include "proto.h"
 #include "util.h"
+#include "volume_kinds.h"
 
-/* Optional fields report -ENOENT when absent so callers can default. */
-static int field(struct json_object *body, const char *key, bool required, struct json_object **v,
-		 struct capsid_error *err)
+int request_field(struct json_object *body, const char *key, bool required, struct json_object **v,
+		  struct capsid_error *err)
 {
 	if (!json_object_object_get_ex(body, key, v) || !*v) {
 		if (required)
@@ -37,11 +36,11 @@ static int string_ok(struct json_object *v, size_t max, const char *what, struct
 	return 0;
 }
 
-static int get_string(struct json_object *body, const char *key, bool required, size_t max, const char **out,
-		      struct capsid_error *err)
+int request_get_string(struct json_object *body, const char *key, bool required, size_t max, const char **out,
+		       struct capsid_error *err)
 {
 	struct json_object *v;
-	int rc = field(body, key, required, &v, err);
+	int rc = request_field(body, key, required, &v, err);
 	if (rc < 0)
 		return rc;
 	rc = string_ok(v, max, key, err);
@@ -55,7 +54,7 @@ static int get_int(struct json_object *body, const char *key, bool required, int
 		   int64_t *out, struct capsid_error *err)
 {
 	struct json_object *v;
-	int rc = field(body, key, required, &v, err);
+	int rc = request_field(body, key, required, &v, err);
 	if (rc < 0)
 		return rc;
 	if (!json_object_is_type(v, json_type_int))
@@ -70,10 +69,10 @@ static int get_int(struct json_object *body, const char *key, bool required, int
 	return 0;
 }
 
-static int get_bool(struct json_object *body, const char *key, bool *out, struct capsid_error *err)
+int request_get_bool(struct json_object *body, const char *key, bool *out, struct capsid_error *err)
 {
 	struct json_object *v;
-	int rc = field(body, key, false, &v, err);
+	int rc = request_field(body, key, false, &v, err);
 	if (rc == -ENOENT)
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
@@ -96,7 +95,7 @@ static int get_string_array(struct json_object *body, const char *key, bool requ
 			    bool env, struct json_object **out, struct capsid_error *err)
 {
 	struct json_object *v;
-	int rc = field(body, key, required, &v, err);
+	int rc = request_field(body, key, required, &v, err);
 	if (rc < 0)
 		return rc;
 	if (!json_object_is_type(v, json_type_array))
@@ -148,7 +147,7 @@ bool request_valid_hostname(const char *s)
 	return true;
 }
 
-static bool valid_serial(const char *s)
+bool request_valid_serial(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > AGENT_SERIAL_MAX)
@@ -164,7 +163,7 @@ static bool valid_serial(const char *s)
 
 static int get_container(struct json_object *body, const char **out, struct capsid_error *err)
 {
-	int rc = get_string(body, "container", true, 256, out, err);
+	int rc = request_get_string(body, "container", true, 256, out, err);
 	if (rc < 0)
 		return rc;
 	if (!request_valid_name(*out))
@@ -184,22 +183,22 @@ static int parse_process(struct json_object *body, struct request_process *p, st
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	p->cwd = "/";
-	rc = get_string(body, "cwd", false, REQUEST_MAX_PATH, &p->cwd, err);
+	rc = request_get_string(body, "cwd", false, REQUEST_MAX_PATH, &p->cwd, err);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (p->cwd[0] != '/')
 		return capsid_error_set(err, EINVAL, "cwd: not an absolute path");
 	p->user = NULL;
-	rc = get_string(body, "user", false, 256, &p->user, err);
+	rc = request_get_string(body, "user", false, 256, &p->user, err);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (p->user && !*p->user)
 		p->user = NULL;
 	p->tty = false;
-	rc = get_bool(body, "tty", &p->tty, err);
+	rc = request_get_bool(body, "tty", &p->tty, err);
 	if (rc < 0)
 		return rc;
-	rc = get_bool(body, "stdin", &p->open_stdin, err);
+	rc = request_get_bool(body, "stdin", &p->open_stdin, err);
 	if (rc < 0)
 		return rc;
 	int64_t rows = 0, cols = 0;
@@ -218,7 +217,7 @@ static int parse_resources(struct json_object *body, struct request_resources *r
 {
 	*r = (struct request_resources){-1, -1, -1, -1};
 	struct json_object *res;
-	int rc = field(body, "resources", false, &res, err);
+	int rc = request_field(body, "resources", false, &res, err);
 	if (rc == -ENOENT)
 		return 0;
 	if (!json_object_is_type(res, json_type_object))
@@ -279,7 +278,7 @@ int request_parse_identity(struct json_object *body, struct request_identity *ou
 		return rc;
 	const char *b64;
 	size_t max_b64 = (REQUEST_IDENTITY_ENTROPY_MAX + 2) / 3 * 4;
-	if ((rc = get_string(body, "entropy", true, max_b64, &b64, err)) < 0)
+	if ((rc = request_get_string(body, "entropy", true, max_b64, &b64, err)) < 0)
 		return rc;
 	/* Decoded length is at most len/4*3 = 66 for max_b64: decode into a
 	 * buffer with that room, then bound the result. */
@@ -293,7 +292,7 @@ int request_parse_identity(struct json_object *body, struct request_identity *ou
 	memcpy(out->entropy, buf, (size_t)n);
 	out->entropy_len = (size_t)n;
 	explicit_bzero(buf, sizeof(buf));
-	if ((rc = get_string(body, "hostname", true, 64, &out->hostname, err)) < 0)
+	if ((rc = request_get_string(body, "hostname", true, 64, &out->hostname, err)) < 0)
 		return rc;
 	if (!request_valid_hostname(out->hostname))
 		return capsid_error_set(err, EINVAL, "hostname: not a valid host name");
@@ -320,7 +319,7 @@ static bool valid_destination(const char *s)
 static int parse_mounts(struct json_object *body, struct request_create *out, struct capsid_error *err)
 {
 	struct json_object *arr;
-	int rc = field(body, "mounts", false, &arr, err);
+	int rc = request_field(body, "mounts", false, &arr, err);
 	if (rc == -ENOENT)
 		return 0;
 	if (!json_object_is_type(arr, json_type_array))
@@ -333,9 +332,10 @@ static int parse_mounts(struct json_object *body, struct request_create *out, st
 		struct request_mount *m = &out->mounts[i];
 		if (!json_object_is_type(o, json_type_object))
 			return capsid_error_set(err, EINVAL, "mounts[%zu]: not an object", i);
-		if ((rc = get_string(o, "volume", true, 63, &m->volume, err)) < 0 ||
-		    (rc = get_string(o, "destination", true, REQUEST_MAX_PATH, &m->destination, err)) < 0 ||
-		    (rc = get_bool(o, "readOnly", &m->read_only, err)) < 0)
+		if ((rc = request_get_string(o, "volume", true, 63, &m->volume, err)) < 0 ||
+		    (rc = request_get_string(o, "destination", true, REQUEST_MAX_PATH, &m->destination,
+					     err)) < 0 ||
+		    (rc = request_get_bool(o, "readOnly", &m->read_only, err)) < 0)
 			return capsid_error_prefix(err, "mounts[%zu]", i);
 		if (!request_valid_name(m->volume))
 			return capsid_error_set(err, EINVAL, "mounts[%zu].volume: not a volume name", i);
@@ -350,79 +350,30 @@ static int parse_mounts(struct json_object *body, struct request_create *out, st
 	return 0;
 }
 
-static bool valid_ipv4(const char *s)
-{
-	struct in_addr a;
-	return inet_pton(AF_INET, s, &a) == 1;
-}
-
-/* A file name of a secret: one path component, not "." or "..". */
-static bool valid_file_name(const char *s)
-{
-	return *s && strlen(s) <= 255 && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
-}
-
 static int parse_volume(struct json_object *o, struct request_volume *v, struct capsid_error *err)
 {
 	const char *kind;
 	int rc;
-	if ((rc = get_string(o, "name", true, 63, &v->name, err)) < 0 ||
-	    (rc = get_string(o, "kind", true, 16, &kind, err)) < 0 || (rc = get_bool(o, "readOnly", &v->read_only, err)) < 0)
+	if ((rc = request_get_string(o, "name", true, 63, &v->name, err)) < 0 ||
+	    (rc = request_get_string(o, "kind", true, 16, &kind, err)) < 0 ||
+	    (rc = request_get_bool(o, "readOnly", &v->read_only, err)) < 0)
 		return rc;
 	if (!request_valid_name(v->name))
 		return capsid_error_set(err, EINVAL, "name: not a DNS label");
-	if (strcmp(kind, "emptyDir") == 0) {
-		v->kind = REQUEST_VOLUME_EMPTY_DIR;
-	} else if (strcmp(kind, "secret") == 0) {
-		v->kind = REQUEST_VOLUME_SECRET;
-		if ((rc = field(o, "files", true, &v->files, err)) < 0)
-			return rc;
-		if (!json_object_is_type(v->files, json_type_object))
-			return capsid_error_set(err, EINVAL, "files: not an object");
-		if (json_object_object_length(v->files) > REQUEST_MAX_SECRET_FILES)
-			return capsid_error_set(err, E2BIG, "files: more than %d", REQUEST_MAX_SECRET_FILES);
-		json_object_object_foreach(v->files, fname, data)
-		{
-			/* Contents are never echoed: only the file name. */
-			if (!valid_file_name(fname))
-				return capsid_error_set(err, EINVAL, "files: \"%.64s\" is not a plain file name", fname);
-			if (!json_object_is_type(data, json_type_string) ||
-			    (size_t)json_object_get_string_len(data) > REQUEST_MAX_STRING)
-				return capsid_error_set(err, EINVAL, "files.%s: not a string of at most %u bytes", fname,
-							REQUEST_MAX_STRING);
-		}
-	} else if (strcmp(kind, "cifs") == 0) {
-		v->kind = REQUEST_VOLUME_CIFS;
-		if ((rc = get_string(o, "server", true, 15, &v->server, err)) < 0 ||
-		    (rc = get_string(o, "share", true, 80, &v->share, err)) < 0 ||
-		    (rc = get_string(o, "username", true, 64, &v->username, err)) < 0 ||
-		    (rc = get_string(o, "password", true, 256, &v->password, err)) < 0)
-			return rc;
-		if (!valid_ipv4(v->server))
-			return capsid_error_set(err, EINVAL, "server: not an IPv4 address");
-		/* They become a UNC path and mount options: no separators. */
-		if (!*v->share || strpbrk(v->share, "/\\,") || !*v->username || strpbrk(v->username, ",=/\\"))
-			return capsid_error_set(err, EINVAL, "share/username: empty or with a separator character");
-	} else if (strcmp(kind, "disk") == 0) {
-		v->kind = REQUEST_VOLUME_DISK;
-		if ((rc = get_string(o, "serial", true, 64, &v->serial, err)) < 0 ||
-		    (rc = get_string(o, "fstype", true, 16, &v->fstype, err)) < 0)
-			return rc;
-		if (!valid_serial(v->serial))
-			return capsid_error_set(err, EINVAL, "serial: not a disk serial of at most %d characters",
-						AGENT_SERIAL_MAX);
-		if (strcmp(v->fstype, "erofs") != 0 && strcmp(v->fstype, "ext4") != 0)
-			return capsid_error_set(err, EINVAL, "fstype: \"%.16s\" is neither erofs nor ext4", v->fstype);
-	} else {
-		return capsid_error_set(err, EINVAL, "kind: \"%.16s\" is not emptyDir, secret, cifs or disk", kind);
+	const struct volume_kind_ops *ops = volume_kind_named(kind);
+	if (!ops) {
+		char names[96];
+		volume_kind_names(names, sizeof(names));
+		return capsid_error_set(err, EINVAL, "kind: \"%.16s\" is not %s", kind, names);
 	}
-	return 0;
+	v->kind = ops->kind;
+	return ops->check ? ops->check(o, v, err) : 0;
 }
 
 int request_parse_volumes(struct json_object *body, struct request_volume *out, size_t *n, struct capsid_error *err)
 {
 	struct json_object *arr;
-	int rc = field(body, "volumes", true, &arr, err);
+	int rc = request_field(body, "volumes", true, &arr, err);
 	if (rc < 0)
 		return rc;
 	if (!json_object_is_type(arr, json_type_array))
@@ -456,7 +407,7 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 	if (rc < 0)
 		return rc;
 	out->runtime = "builtin";
-	rc = get_string(body, "runtime", false, 16, &out->runtime, err);
+	rc = request_get_string(body, "runtime", false, 16, &out->runtime, err);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (strcmp(out->runtime, "builtin") != 0 && strcmp(out->runtime, "runc") != 0 &&
@@ -465,20 +416,20 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 					out->runtime);
 
 	struct json_object *image;
-	rc = field(body, "image", true, &image, err);
+	rc = request_field(body, "image", true, &image, err);
 	if (rc < 0)
 		return rc;
 	if (!json_object_is_type(image, json_type_object))
 		return capsid_error_set(err, EINVAL, "image: not an object");
-	rc = get_string(image, "serial", true, 64, &out->serial, err);
+	rc = request_get_string(image, "serial", true, 64, &out->serial, err);
 	if (rc < 0)
 		return capsid_error_prefix(err, "image");
-	if (!valid_serial(out->serial))
+	if (!request_valid_serial(out->serial))
 		return capsid_error_set(err, EINVAL,
 					"image.serial: not a disk serial of at most %d characters",
 					AGENT_SERIAL_MAX);
 	out->fstype = "erofs";
-	rc = get_string(image, "fstype", false, 16, &out->fstype, err);
+	rc = request_get_string(image, "fstype", false, 16, &out->fstype, err);
 	if (rc < 0 && rc != -ENOENT)
 		return capsid_error_prefix(err, "image");
 	if (strcmp(out->fstype, "erofs") != 0 && strcmp(out->fstype, "ext4") != 0)
@@ -489,7 +440,7 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 	if (rc < 0)
 		return rc;
 	out->hostname = NULL;
-	rc = get_string(body, "hostname", false, 256, &out->hostname, err);
+	rc = request_get_string(body, "hostname", false, 256, &out->hostname, err);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (out->hostname && !request_valid_hostname(out->hostname))

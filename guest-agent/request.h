@@ -1,7 +1,9 @@
 /* Validation of request bodies from the host. Everything the host sends is
  * checked here (types, ranges, name syntax, counts) before any other module
- * sees it; the parsed structs point into the JSON body, which must outlive
- * them. Errors name the field: "args[3]: not a string". */
+ * acts on it; a volume kind's own fields are checked by that kind
+ * (volume_kinds.h), called from here. The parsed structs point into the
+ * JSON body, which must outlive them. Errors name the field:
+ * "args[3]: not a string". */
 #ifndef AGENT_REQUEST_H
 #define AGENT_REQUEST_H
 
@@ -48,7 +50,7 @@ struct request_mount {
 struct request_create {
 	const char *container;
 	uint32_t stream;
-	const char *runtime; /* "crun" or "runc" */
+	const char *runtime; /* "builtin" (the default), "crun" or "runc" */
 	const char *serial;
 	const char *fstype;	 /* "erofs" or "ext4" */
 	const char *hostname;	 /* NULL: the container name */
@@ -60,12 +62,13 @@ struct request_create {
 };
 
 /* The group's volumes (the VOLUMES request): what each is, not yet
- * mounted; see volume.h. */
+ * mounted. request.c checks the fields every volume has (name, kind,
+ * readOnly); each kind checks its own (volume_kinds.h) and fills its part. */
 enum request_volume_kind {
-	REQUEST_VOLUME_EMPTY_DIR, /* {"kind":"emptyDir"} */
-	REQUEST_VOLUME_SECRET,	  /* {"kind":"secret","files":{NAME: base64}} */
-	REQUEST_VOLUME_CIFS,	  /* {"kind":"cifs","server":IPv4,"share","username","password"} */
-	REQUEST_VOLUME_DISK,	  /* {"kind":"disk","serial","fstype":"erofs"|"ext4"} */
+	REQUEST_VOLUME_EMPTY_DIR,
+	REQUEST_VOLUME_SECRET,
+	REQUEST_VOLUME_CIFS,
+	REQUEST_VOLUME_DISK,
 };
 
 struct request_volume {
@@ -120,9 +123,23 @@ int request_parse_resize(struct json_object *body, struct request_resize *out, s
 /* SHUTDOWN: {"timeoutMs": N} (optional, default 5000, at most 600000). */
 int request_parse_shutdown(struct json_object *body, unsigned *timeout_ms, struct capsid_error *err);
 
+/* Field readers, for the checks of the volume kinds too: a missing
+ * required field is "KEY: missing"; a missing optional one is -ENOENT with
+ * err untouched, so that the caller can default. Strings are checked for
+ * type, embedded NULs and length (at most max bytes). */
+int request_field(struct json_object *body, const char *key, bool required, struct json_object **v,
+		  struct capsid_error *err);
+int request_get_string(struct json_object *body, const char *key, bool required, size_t max, const char **out,
+		       struct capsid_error *err);
+/* An optional boolean: *out is left as it was when the key is absent. */
+int request_get_bool(struct json_object *body, const char *key, bool *out, struct capsid_error *err);
+
 /* A DNS label: [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 characters. */
 bool request_valid_name(const char *s);
-/* A hostname: dot-separated labels of [A-Za-z0-9-], at most 63 characters. */
+/* A hostname: dot-separated labels of [A-Za-z0-9-], at most 64 characters
+ * (HOST_NAME_MAX). */
 bool request_valid_hostname(const char *s);
+/* A disk serial: [A-Za-z0-9._-], at most AGENT_SERIAL_MAX, not . or .. */
+bool request_valid_serial(const char *s);
 
 #endif

@@ -207,7 +207,7 @@ int user_resolve(int rootfd, const char *spec, struct user_ids *out, struct caps
 		} else {
 			_cleanup_free_ char *copy = strdup(groups);
 			if (!copy)
-				return -ENOMEM;
+				return capsid_error_errno(err, ENOMEM, "user \"%s\"", spec);
 			if (!group_lookup(copy, group, &out->gid))
 				return capsid_error_set(
 				    err, ENOENT, "user \"%s\": no such group in the image's /etc/group",

@@ -23,7 +23,7 @@ static const struct volume_kind_ops *const kinds[] = {
 	&volume_disk_ops,
 };
 
-static const struct volume_kind_ops *kind_ops(enum request_volume_kind k)
+const struct volume_kind_ops *volume_kind_of(enum request_volume_kind k)
 {
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i]->kind == k)
@@ -31,10 +31,29 @@ static const struct volume_kind_ops *kind_ops(enum request_volume_kind k)
 	return NULL;
 }
 
+const struct volume_kind_ops *volume_kind_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i]->name, name) == 0)
+			return kinds[i];
+	return NULL;
+}
+
+void volume_kind_names(char *out, size_t len)
+{
+	size_t n = sizeof(kinds) / sizeof(kinds[0]), used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++) {
+		const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+		int w = snprintf(out + used, len - used, "%s%s", sep, kinds[i]->name);
+		used += w > 0 ? (size_t)w : 0;
+	}
+}
+
 /* Drop what is needed only to mount: the key, the secret's contents. */
 static void volume_forget_secrets(struct agent_volume *v)
 {
-	const struct volume_kind_ops *ops = kind_ops(v->kind);
+	const struct volume_kind_ops *ops = volume_kind_of(v->kind);
 	if (ops && ops->forget)
 		ops->forget(v);
 }
@@ -71,7 +90,7 @@ int volume_define(struct agent *a, const struct request_volume *req, size_t n, s
 		snprintf(v->name, sizeof(v->name), "%s", r->name);
 		v->kind = r->kind;
 		v->read_only = r->read_only;
-		const struct volume_kind_ops *ops = kind_ops(r->kind);
+		const struct volume_kind_ops *ops = volume_kind_of(r->kind);
 		if (ops && ops->define && ops->define(v, r) < 0) {
 			volume_free(v);
 			volume_free_all(a);
@@ -85,7 +104,7 @@ int volume_define(struct agent *a, const struct request_volume *req, size_t n, s
 
 static int mount_volume(struct agent *a, struct agent_volume *v, const char *dir, struct capsid_error *err)
 {
-	const struct volume_kind_ops *ops = kind_ops(v->kind);
+	const struct volume_kind_ops *ops = volume_kind_of(v->kind);
 	if (!ops || !ops->mount)
 		return capsid_error_set(err, EINVAL, "unknown kind");
 	return ops->mount(a, v, dir, err);

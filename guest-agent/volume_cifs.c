@@ -2,6 +2,7 @@
  * SMB 3.1.1 with the account's name and key; the key travels only over the
  * agent channel and is wiped from memory once the mount is made. The SMB
  * client's modules are loaded on first use. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,24 @@
 
 #include "kmod.h"
 #include "volume_kinds.h"
+
+/* {"server": IPv4, "share", "username", "password"}: the share and user
+ * become a UNC path and mount options, so no separators. */
+static int cifs_check(struct json_object *o, struct request_volume *r, struct capsid_error *err)
+{
+	struct in_addr addr;
+	int rc;
+	if ((rc = request_get_string(o, "server", true, 15, &r->server, err)) < 0 ||
+	    (rc = request_get_string(o, "share", true, 80, &r->share, err)) < 0 ||
+	    (rc = request_get_string(o, "username", true, 64, &r->username, err)) < 0 ||
+	    (rc = request_get_string(o, "password", true, 256, &r->password, err)) < 0)
+		return rc;
+	if (inet_pton(AF_INET, r->server, &addr) != 1)
+		return capsid_error_set(err, EINVAL, "server: not an IPv4 address");
+	if (!*r->share || strpbrk(r->share, "/\\,") || !*r->username || strpbrk(r->username, ",=/\\"))
+		return capsid_error_set(err, EINVAL, "share/username: empty or with a separator character");
+	return 0;
+}
 
 static int cifs_define(struct agent_volume *v, const struct request_volume *r)
 {
@@ -94,6 +113,8 @@ static int mount_cifs(struct agent *a, struct agent_volume *v, const char *dir, 
 
 const struct volume_kind_ops volume_cifs_ops = {
     .kind = REQUEST_VOLUME_CIFS,
+    .name = "cifs",
+    .check = cifs_check,
     .define = cifs_define,
     .mount = mount_cifs,
     .forget = cifs_forget,

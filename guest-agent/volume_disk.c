@@ -9,6 +9,22 @@
 #include "container.h"
 #include "volume_kinds.h"
 
+/* {"serial", "fstype": "erofs" | "ext4"}. */
+static int disk_check(struct json_object *o, struct request_volume *r, struct capsid_error *err)
+{
+	int rc;
+	if ((rc = request_get_string(o, "serial", true, 64, &r->serial, err)) < 0 ||
+	    (rc = request_get_string(o, "fstype", true, 16, &r->fstype, err)) < 0)
+		return rc;
+	if (!request_valid_serial(r->serial))
+		return capsid_error_set(err, EINVAL, "serial: not a disk serial of at most %d characters",
+					AGENT_SERIAL_MAX);
+	if (strcmp(r->fstype, "erofs") != 0 && strcmp(r->fstype, "ext4") != 0)
+		return capsid_error_set(err, EINVAL, "fstype: \"%.16s\" is neither erofs nor ext4",
+					r->fstype);
+	return 0;
+}
+
 static int disk_define(struct agent_volume *v, const struct request_volume *r)
 {
 	snprintf(v->serial, sizeof(v->serial), "%s", r->serial);
@@ -35,6 +51,8 @@ static int disk_mount(struct agent *a, struct agent_volume *v, const char *dir, 
 
 const struct volume_kind_ops volume_disk_ops = {
     .kind = REQUEST_VOLUME_DISK,
+    .name = "disk",
+    .check = disk_check,
     .define = disk_define,
     .mount = disk_mount,
 };

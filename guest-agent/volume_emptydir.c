@@ -16,5 +16,6 @@ static int emptydir_mount(struct agent *a, struct agent_volume *v, const char *d
 
 const struct volume_kind_ops volume_emptydir_ops = {
     .kind = REQUEST_VOLUME_EMPTY_DIR,
+    .name = "emptyDir",
     .mount = emptydir_mount,
 };

@@ -13,6 +13,34 @@
 #include "util.h"
 #include "volume_kinds.h"
 
+/* {"files": {NAME: base64}}: plain file names; contents are never echoed. */
+static bool valid_file_name(const char *s)
+{
+	return *s && strlen(s) <= 255 && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static int secret_check(struct json_object *o, struct request_volume *r, struct capsid_error *err)
+{
+	int rc = request_field(o, "files", true, &r->files, err);
+	if (rc < 0)
+		return rc;
+	if (!json_object_is_type(r->files, json_type_object))
+		return capsid_error_set(err, EINVAL, "files: not an object");
+	if (json_object_object_length(r->files) > REQUEST_MAX_SECRET_FILES)
+		return capsid_error_set(err, E2BIG, "files: more than %d", REQUEST_MAX_SECRET_FILES);
+	json_object_object_foreach(r->files, fname, data)
+	{
+		if (!valid_file_name(fname))
+			return capsid_error_set(err, EINVAL, "files: \"%.64s\" is not a plain file name",
+						fname);
+		if (!json_object_is_type(data, json_type_string) ||
+		    (size_t)json_object_get_string_len(data) > REQUEST_MAX_STRING)
+			return capsid_error_set(err, EINVAL, "files.%s: not a string of at most %u bytes",
+						fname, REQUEST_MAX_STRING);
+	}
+	return 0;
+}
+
 static int secret_define(struct agent_volume *v, const struct request_volume *r)
 {
 	v->read_only = true;
@@ -76,6 +104,8 @@ static int secret_mount(struct agent *a, struct agent_volume *v, const char *dir
 
 const struct volume_kind_ops volume_secret_ops = {
     .kind = REQUEST_VOLUME_SECRET,
+    .name = "secret",
+    .check = secret_check,
     .define = secret_define,
     .mount = secret_mount,
     .forget = secret_forget,

@@ -182,7 +182,7 @@ int vmm_spawn_jailed(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, s
 
 	struct fds f = {.n = 0};
 	struct vmm_fd_plan plan = {0};
-	char **argv = NULL;
+	_cleanup_strv_ char **argv = NULL;
 	int pipefd[2] = {-1, -1};
 	if ((rc = open_resources(cfg, &f, &plan, err)) < 0 || (rc = vmm_build_argv_plan(cfg, &plan, &argv, err)) < 0)
 		goto out;
@@ -219,6 +219,5 @@ out:
 		if (pipefd[i] >= 0)
 			close(pipefd[i]);
 	fds_close(&f);
-	vmm_argv_free(argv);
 	return rc;
 }

@@ -49,6 +49,11 @@ static void argv_add(struct argv_builder *b, const char *fmt, ...)
 	b->v[++b->n] = NULL;
 }
 
+static void argv_builder_drop(struct argv_builder *b)
+{
+	strv_free(b->v);
+}
+
 /* QEMU option values separate sub-options with ',', written ',,' inside a value. */
 static char *qemu_escape(const char *s)
 {
@@ -66,15 +71,6 @@ static char *qemu_escape(const char *s)
 	}
 	*o = '\0';
 	return out;
-}
-
-void vmm_argv_free(char **argv)
-{
-	if (!argv)
-		return;
-	for (char **p = argv; *p; p++)
-		free(*p);
-	free(argv);
 }
 
 static int valid_token(const char *s)
@@ -120,9 +116,9 @@ int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *
 	_cleanup_free_ char *console = cfg->console_log ? qemu_escape(cfg->console_log) : NULL;
 	_cleanup_free_ char *ram_file = cfg->ram_file ? qemu_escape(cfg->ram_file) : NULL;
 	if (!kernel || !initrd || !agent || !qmp || (cfg->console_log && !console) || (cfg->ram_file && !ram_file))
-		return -ENOMEM;
+		return capsid_error_errno(err, ENOMEM, "vm config: paths");
 
-	struct argv_builder b = {0};
+	_cleanup_(argv_builder_drop) struct argv_builder b = {0};
 	argv_add(&b, "%s", cfg->qemu ? cfg->qemu : "qemu-system-x86_64");
 	/* microvm: no PCI, no firmware; virtio-mmio devices are described to
 	 * the guest by ACPI, which also lets the agent's power-off end QEMU. */
@@ -228,15 +224,11 @@ int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *
 	}
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		const struct vmm_disk *d = &cfg->disks[i];
-		if (!valid_token(d->serial)) {
-			vmm_argv_free(b.v);
+		if (!valid_token(d->serial))
 			return capsid_error_set(err, EINVAL, "vm config: disk %zu: invalid serial", i);
-		}
 		_cleanup_free_ char *path = qemu_escape(d->path);
-		if (!path) {
-			vmm_argv_free(b.v);
-			return -ENOMEM;
-		}
+		if (!path)
+			return capsid_error_errno(err, ENOMEM, "vm config: disk %zu", i);
 		/* The format node is named (VMM_DISK_NODE) so that a running VM's
 		 * disk can be pointed at another file (vmm_replace_disk). */
 		char fdset[32];
@@ -252,10 +244,8 @@ int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *
 	}
 	for (size_t i = 0; i < cfg->n_nics; i++) {
 		const struct vmm_nic *n = &cfg->nics[i];
-		if (!valid_token(n->tap) || !valid_token(n->mac)) {
-			vmm_argv_free(b.v);
+		if (!valid_token(n->tap) || !valid_token(n->mac))
 			return capsid_error_set(err, EINVAL, "vm config: nic %zu: invalid tap name or MAC", i);
-		}
 		argv_add(&b, "-netdev");
 		if (plan)
 			argv_add(&b, "tap,id=net%zu,fd=%d", i, plan->nic_fd[i]);
@@ -268,11 +258,9 @@ int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *
 		argv_add(&b, "-incoming");
 		argv_add(&b, "defer");
 	}
-	if (b.failed) {
-		vmm_argv_free(b.v);
-		return -ENOMEM;
-	}
-	*out = b.v;
+	if (b.failed)
+		return capsid_error_errno(err, ENOMEM, "vm config: QEMU's arguments");
+	*out = TAKE_PTR(b.v);
 	return 0;
 }
 
@@ -280,16 +268,14 @@ int vmm_spawn(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, struct c
 {
 	if (cfg->jail)
 		return vmm_spawn_jailed(cfg, log_fd, pid_out, err);
-	char **argv = NULL;
+	_cleanup_strv_ char **argv = NULL;
 	int rc = vmm_build_argv(cfg, &argv, err);
 	if (rc < 0)
 		return rc;
 	pid_t parent = getpid();
 	pid_t pid = fork();
-	if (pid < 0) {
-		vmm_argv_free(argv);
+	if (pid < 0)
 		return capsid_error_errno(err, errno, "fork qemu");
-	}
 	if (pid == 0) {
 		/* QEMU must never outlive its monitor: a SIGKILLed monitor takes its VM with it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -310,7 +296,6 @@ int vmm_spawn(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, struct c
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	vmm_argv_free(argv);
 	*pid_out = pid;
 	return 0;
 }

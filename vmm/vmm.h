@@ -96,9 +96,9 @@ struct vmm_config {
 	const struct vmm_jail *jail;
 };
 
-/* Build the QEMU argv (NULL-terminated, caller frees with vmm_argv_free). */
+/* Build the QEMU argv (NULL-terminated, caller frees with strv_free or
+ * holds it in a _cleanup_strv_ variable). */
 int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_error *err);
-void vmm_argv_free(char **argv);
 
 /* Start QEMU. The child gets PR_SET_PDEATHSIG(SIGKILL) so it can never
  * outlive the process that launched it; stdout/stderr go to log_fd. */

@@ -26,8 +26,6 @@ struct spec_group;
 /* A Warning event of a group (container NULL: the group's own). */
 typedef void (*capsid_warning_fn)(void *ud, const char *container, const char *name, const char *message);
 
-/* ---- lifecycle ------------------------------------------------------------ */
-
 /* ---- images from registries ---------------------------------------------- */
 
 /* How create pulls a group's images: policy "missing" (NULL: the default),
@@ -50,7 +48,7 @@ int capsid_group_pull(const struct capsid_config *cfg, const struct spec_group *
 /* The registry client's settings from the configuration. */
 void capsid_registry_config(const struct capsid_config *cfg, struct registry_config *out);
 
-/* ---- lifecycle, continued --------------------------------------------------- */
+/* ---- lifecycle ------------------------------------------------------------ */
 
 struct capsid_create_opts {
 	const struct spec_group *spec; /* validated (spec_parse*, spec_from_json) */

@@ -163,7 +163,7 @@ int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, 
 			if (spec->containers[i].env[j].secure)
 				*what = "secure environment variables";
 	for (size_t i = 0; i < spec->n_volumes; i++)
-		if (spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE || spec->volumes[i].kind == SPEC_VOLUME_SECRET)
+		if (spec_volume_secrets(&spec->volumes[i]))
 			*what = "volume secrets (storage account keys, secret volumes)";
 	return 0;
 }

@@ -17,14 +17,6 @@
 #include "spec.h"
 #include "volume_kinds.h"
 
-bool monitor_volumes_use_smb(const struct monitor *m)
-{
-	for (size_t i = 0; i < m->spec->n_volumes; i++)
-		if (m->spec->volumes[i].kind == SPEC_VOLUME_AZURE_FILE)
-			return true;
-	return false;
-}
-
 static const struct volume_kind_ops *const kinds[] = {
 	&volume_azurefile_ops, &volume_emptydir_ops, &volume_secret_ops, &volume_gitrepo_ops, &volume_disk_ops,
 };
@@ -35,6 +27,16 @@ static const struct volume_kind_ops *kind_ops(enum spec_volume_kind k)
 		if (kinds[i]->kind == k)
 			return kinds[i];
 	return NULL;
+}
+
+bool monitor_volumes_use_smb(const struct monitor *m)
+{
+	for (size_t i = 0; i < m->spec->n_volumes; i++) {
+		const struct volume_kind_ops *ops = kind_ops(m->spec->volumes[i].kind);
+		if (ops && ops->uses_smb)
+			return true;
+	}
+	return false;
 }
 
 int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err)

@@ -138,7 +138,7 @@ static int wait_hello(const char *sock, uint64_t deadline, struct capsid_error *
 	}
 	struct frame_reader *r = frame_reader_new(CAPSID_FRAME_MAX_BODY);
 	if (!r)
-		return -ENOMEM;
+		return capsid_error_errno(err, ENOMEM, "template agent %s", sock);
 	int rc = -ETIMEDOUT;
 	for (;;) {
 		struct frame f;
@@ -219,7 +219,7 @@ static int template_build(const struct template_env *env, const struct template_
 	template_config(w, cold, &t, agent, qmp, console, tap);
 	int n = snprintf(state_tmp, sizeof(state_tmp), "%s.tmp", w->state);
 	if (n < 0 || (size_t)n >= sizeof(state_tmp))
-		return -ENAMETOOLONG;
+		return capsid_error_set(err, ENAMETOOLONG, "template state path %s: too long", w->state);
 	unlink(w->ram);
 	unlink(w->state);
 	unlink(state_tmp);

@@ -152,6 +152,7 @@ static void azurefile_describe(const struct spec_volume *v, const struct monitor
 
 const struct volume_kind_ops volume_azurefile_ops = {
     .kind = SPEC_VOLUME_AZURE_FILE,
+    .uses_smb = true,
     .prepare = azurefile_prepare,
     .finish = azurefile_finish,
     .describe = azurefile_describe,

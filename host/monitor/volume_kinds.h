@@ -34,6 +34,7 @@ struct volume_prepare_ctx {
 
 struct volume_kind_ops {
 	enum spec_volume_kind kind;
+	bool uses_smb; /* the guest mounts it from an SMB server */
 	int (*prepare)(struct monitor *m, const struct spec_volume *v, struct monitor_volume *mv,
 		       struct volume_prepare_ctx *ctx, struct capsid_error *err);
 	int (*finish)(struct monitor *m, struct volume_prepare_ctx *ctx, struct capsid_error *err);

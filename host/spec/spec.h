@@ -256,6 +256,9 @@ const char *spec_protocol_name(enum spec_protocol p);		  /* "TCP", "UDP" */
 const char *spec_ip_type_name(enum spec_ip_type t);		  /* "Public", "Private" */
 /* "azureFile", "emptyDir", "secret", "gitRepo", "capsidDisk" (the spec keys). */
 const char *spec_volume_kind_name(enum spec_volume_kind k);
+/* What secret a volume carries ("a storage account key"; NULL: none): it
+ * lives only in the monitor's memory, never in the stored spec. */
+const char *spec_volume_secrets(const struct spec_volume *vol);
 /* The group's volume of that name, NULL when there is none. */
 const struct spec_volume *spec_group_volume(const struct spec_group *g, const char *name);
 /* The capsid network the group joins: subnetIds[0]'s, NULL for the default. */

@@ -42,6 +42,11 @@ const char *spec_volume_kind_name(enum spec_volume_kind k)
 	return (size_t)k < ARRAY_SIZE(kinds) ? kinds[k]->key : "unknown";
 }
 
+const char *spec_volume_secrets(const struct spec_volume *vol)
+{
+	return (size_t)vol->kind < ARRAY_SIZE(kinds) ? kinds[vol->kind]->secrets : NULL;
+}
+
 const struct spec_volume *spec_group_volume(const struct spec_group *g, const char *name)
 {
 	for (size_t i = 0; g && name && i < g->n_volumes; i++)

@@ -126,6 +126,7 @@ static void free_azure_file(struct spec_volume *vol)
 
 const struct spec_volume_kind_ops spec_volume_azure_file_ops = {
     .key = "azureFile",
+    .secrets = "a storage account key",
     .parse = parse_azure_file,
     .to_json = put_azure_file,
     .free = free_azure_file,

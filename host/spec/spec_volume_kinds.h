@@ -8,7 +8,8 @@
  *   gitRepo     spec_volume_gitrepo.c
  *   capsidDisk  spec_volume_disk.c
  *
- * parse reads the kind's object (target: struct spec_volume, whose kind is
+ * secrets names what a volume of the kind carries that must not be stored
+ * (NULL: nothing). parse reads the kind's object (target: struct spec_volume, whose kind is
  * already set); to_json adds its fields to the kind's object k (secrets only
  * with SPEC_WITH_SECRETS); free releases them, wiping secrets. */
 #ifndef CAPSID_SPEC_VOLUME_KINDS_H
@@ -23,7 +24,8 @@
 #define SPEC_FILE_NAME_MAX 255
 
 struct spec_volume_kind_ops {
-	const char *key; /* the spec's name of the kind */
+	const char *key;     /* the spec's name of the kind */
+	const char *secrets; /* what secret it carries, for messages; NULL: none */
 	spec_field_fn parse;
 	void (*to_json)(struct json_object *k, const struct spec_volume *vol, enum spec_json_mode mode,
 			bool *ok);

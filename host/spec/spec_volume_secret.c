@@ -117,6 +117,7 @@ static void free_secret_volume(struct spec_volume *vol)
 
 const struct spec_volume_kind_ops spec_volume_secret_ops = {
     .key = "secret",
+    .secrets = "secret files",
     .parse = parse_secret,
     .to_json = put_secret,
     .free = free_secret_volume,

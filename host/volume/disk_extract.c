@@ -174,7 +174,7 @@ int disk_extract_tar_from(int (*produce)(void *ctx, int wfd, struct capsid_error
 	_cleanup_close_ int dir = open(dst_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return capsid_error_errno(err, errno, "open %s", dst_dir);
-	pid_t pid = fork();
+	_cleanup_child_ pid_t pid = fork();
 	if (pid < 0)
 		return capsid_error_errno(err, errno, "fork");
 	if (pid == 0) {
@@ -206,9 +206,9 @@ int disk_extract_tar_from(int (*produce)(void *ctx, int wfd, struct capsid_error
 		used += n > 0 ? (size_t)n : 0;
 	text[used] = '\0';
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return capsid_error_errno(err, errno, "waitpid");
+	int wrc = child_wait(&pid, &status);
+	if (wrc < 0)
+		return capsid_error_errno(err, -wrc, "waitpid");
 	if (rc < 0)
 		return rc;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

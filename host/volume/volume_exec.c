@@ -42,7 +42,7 @@ int volume_run(const char *const argv[], const char *cwd, const void *input, siz
 	_cleanup_close_ int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0)
 		return -errno;
-	pid_t pid = fork();
+	_cleanup_child_ pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
@@ -96,9 +96,9 @@ int volume_run(const char *const argv[], const char *cwd, const void *input, siz
 	}
 	sigaction(SIGPIPE, &old, NULL);
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
+	int rc = child_wait(&pid, &status);
+	if (rc < 0)
+		return rc;
 	while (out && used > 0 && (out[used - 1] == '\n' || out[used - 1] == '\r'))
 		out[--used] = '\0';
 	if (WIFSIGNALED(status))

@@ -216,18 +216,24 @@ static void test_volumes(void)
 		const char *body, *want;
 	} bad[] = {
 	    {"{}", "volumes: missing"},
-	    {"{\"volumes\":[{\"name\":\"a\",\"kind\":\"nfs\"}]}", "volumes[0]: kind"},
+	    {"{\"volumes\":[{\"name\":\"a\",\"kind\":\"nfs\"}]}",
+	     "volumes[0]: kind: \"nfs\" is not emptyDir, secret, cifs or disk"},
+	    {"{\"volumes\":[{\"name\":\"s\",\"kind\":\"secret\"}]}", "volumes[0]: files: missing"},
+	    {"{\"volumes\":[{\"name\":\"d\",\"kind\":\"disk\",\"serial\":\"../x\",\"fstype\":\"ext4\"}]}",
+	     "volumes[0]: serial"},
 	    {"{\"volumes\":[{\"name\":\"A\",\"kind\":\"emptyDir\"}]}", "volumes[0]: name"},
 	    {"{\"volumes\":[{\"name\":\"a\",\"kind\":\"emptyDir\"},{\"name\":\"a\",\"kind\":\"emptyDir\"}]}",
 	     "volumes[1].name"},
-	    {"{\"volumes\":[{\"name\":\"s\",\"kind\":\"secret\",\"files\":{\"../x\":\"YQ==\"}}]}", "plain file name"},
+	    {"{\"volumes\":[{\"name\":\"s\",\"kind\":\"secret\",\"files\":{\"../x\":\"YQ==\"}}]}",
+	     "plain file name"},
 	    {"{\"volumes\":[{\"name\":\"f\",\"kind\":\"cifs\",\"server\":\"host.example\",\"share\":\"d\","
 	     "\"username\":\"u\",\"password\":\"p\"}]}",
 	     "server: not an IPv4 address"},
 	    {"{\"volumes\":[{\"name\":\"f\",\"kind\":\"cifs\",\"server\":\"10.0.0.1\",\"share\":\"d/e\","
 	     "\"username\":\"u\",\"password\":\"p\"}]}",
 	     "separator"},
-	    {"{\"volumes\":[{\"name\":\"d\",\"kind\":\"disk\",\"serial\":\"vol0\",\"fstype\":\"xfs\"}]}", "fstype"},
+	    {"{\"volumes\":[{\"name\":\"d\",\"kind\":\"disk\",\"serial\":\"vol0\",\"fstype\":\"xfs\"}]}",
+	     "fstype"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = parse(bad[i].body);

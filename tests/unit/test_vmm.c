@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "qmp.h"
 #include "testlib.h"
 #include "util.h"
@@ -92,25 +93,25 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "-no-reboot"));
 	CHECK(argv_has(argv, "microvm,rtc=on,isa-serial=off"));
 	CHECK(argv_has(argv, "console=ttyS0 quiet"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.tsc_khz = 2596120;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	/* One vCPU under TCG skips the boot-time timer checks when the kernel
 	 * copes; several vCPUs or another kernel do not (both hung, measured). */
 	cfg.vcpus = 1;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.skip_timer_checks = true;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120 noapictimer no_timer_check"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.vcpus = 2;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "console=ttyS0 quiet tsc=reliable tsc_early_khz=2596120"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.skip_timer_checks = false;
 	/* The minimal kernel: no ACPI, reboot ends QEMU; memfd RAM; balloon. */
 	cfg.no_acpi = true;
@@ -122,7 +123,7 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "memory-backend-memfd,id=ram0,size=640M"));
 	CHECK(argv_has(argv, "memory-backend=ram0"));
 	CHECK(argv_has(argv, "virtio-balloon-device,free-page-reporting=on"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.no_acpi = cfg.memfd_ram = cfg.free_page_reporting = false;
 	/* Warm start: the template shares its RAM file, a clone maps it
 	 * copy-on-write and waits for the incoming state; a file wins over memfd. */
@@ -133,13 +134,13 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "memory-backend-file,id=ram0,size=640M,mem-path=/t/r,,am,share=on"));
 	CHECK(!argv_has(argv, "memory-backend-memfd,id=ram0,size=640M"));
 	CHECK(!argv_has(argv, "-incoming"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.ram_file_shared = false;
 	cfg.incoming = true;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
 	CHECK(argv_has(argv, "memory-backend-file,id=ram0,size=640M,mem-path=/t/r,,am,share=off"));
 	CHECK(argv_has(argv, "-incoming") && argv_has(argv, "defer"));
-	vmm_argv_free(argv);
+	strv_free(argv);
 	cfg.ram_file = NULL;
 	cfg.incoming = cfg.memfd_ram = false;
 
@@ -171,21 +172,21 @@ static void test_qmp_quit_real_qemu(void)
 	}
 	CHECK(pid > 0);
 	struct stat st;
-	for (int i = 0; i < 500 && stat(sock, &st) < 0; i++) {
+	for (int i = 0; i < 3000 && stat(sock, &st) < 0; i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	int fd = qmp_connect(sock, 5000);
+	int fd = qmp_connect(sock, 30000);
 	CHECK(fd >= 0);
 	if (fd >= 0) {
 		struct json_object *reply = NULL;
-		CHECK(qmp_execute(fd, "query-status", NULL, &reply, 5000) == 0);
+		CHECK(qmp_execute(fd, "query-status", NULL, &reply, 30000) == 0);
 		CHECK(reply && json_object_object_get_ex(reply, "status", NULL));
 		json_object_put(reply);
-		CHECK(qmp_execute(fd, "no-such-command", NULL, NULL, 5000) == -EREMOTEIO);
+		CHECK(qmp_execute(fd, "no-such-command", NULL, NULL, 30000) == -EREMOTEIO);
 		close(fd);
 	}
-	CHECK(vmm_terminate(pid, sock, 5000) == 0);
+	CHECK(vmm_terminate(pid, sock, 30000) == 0);
 	CHECK(kill(pid, 0) < 0); /* reaped and gone */
 }
 
@@ -210,9 +211,9 @@ static pid_t start_qemu_none(const char *qmparg, bool incoming)
 static const char *qmp_status(const char *sock, char *buf, size_t len)
 {
 	snprintf(buf, len, "?");
-	int fd = qmp_connect(sock, 5000);
+	int fd = qmp_connect(sock, 30000);
 	struct json_object *reply = NULL, *st;
-	if (fd >= 0 && qmp_execute(fd, "query-status", NULL, &reply, 5000) == 0 &&
+	if (fd >= 0 && qmp_execute(fd, "query-status", NULL, &reply, 30000) == 0 &&
 	    json_object_object_get_ex(reply, "status", &st))
 		snprintf(buf, len, "%s", json_object_get_string(st));
 	json_object_put(reply);
@@ -235,30 +236,30 @@ static void test_save_restore_real_qemu(void)
 	snprintf(arg2, sizeof(arg2), "unix:%s,server=on,wait=off", sock2);
 	struct capsid_error err = {0};
 	pid_t p1 = start_qemu_none(arg1, false);
-	CHECK(vmm_save_state(sock1, state, 10000, &err) == 0);
+	CHECK(vmm_save_state(sock1, state, 30000, &err) == 0);
 	struct stat sb;
 	CHECK(stat(state, &sb) == 0 && sb.st_size > 0);
 	CHECK(strcmp(qmp_status(sock1, st, sizeof(st)), "postmigrate") == 0);
-	CHECK(vmm_terminate(p1, sock1, 5000) == 0);
+	CHECK(vmm_terminate(p1, sock1, 30000) == 0);
 
 	pid_t p2 = start_qemu_none(arg2, true);
-	CHECK(vmm_restore_state(sock2, state, 10000, &err) == 0);
+	CHECK(vmm_restore_state(sock2, state, 30000, &err) == 0);
 	CHECK(strcmp(qmp_status(sock2, st, sizeof(st)), "running") == 0);
-	CHECK(vmm_terminate(p2, sock2, 5000) == 0);
+	CHECK(vmm_terminate(p2, sock2, 30000) == 0);
 
 	/* A state file that is not one fails the load, and says so. */
 	write_file(state, "not a migration stream");
 	unlink(sock2);
 	p2 = start_qemu_none(arg2, true);
-	CHECK(vmm_restore_state(sock2, state, 10000, &err) < 0);
+	CHECK(vmm_restore_state(sock2, state, 30000, &err) < 0);
 	CHECK_STR_CONTAINS(err.msg, "restoring the VM state");
-	CHECK(vmm_terminate(p2, sock2, 5000) == 0);
+	CHECK(vmm_terminate(p2, sock2, 30000) == 0);
 	/* A state file that cannot be read is named in the error. */
 	unlink(sock2);
 	p2 = start_qemu_none(arg2, true);
-	CHECK(vmm_restore_state(sock2, "/nonexistent/vm.state", 10000, &err) < 0);
+	CHECK(vmm_restore_state(sock2, "/nonexistent/vm.state", 30000, &err) < 0);
 	CHECK_STR_CONTAINS(err.msg, "/nonexistent/vm.state");
-	CHECK(vmm_terminate(p2, sock2, 5000) == 0);
+	CHECK(vmm_terminate(p2, sock2, 30000) == 0);
 }
 
 /* Rss (kB) of pid's mappings of inode ino, from /proc/PID/smaps. */
