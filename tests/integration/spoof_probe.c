@@ -80,7 +80,10 @@ void *memcpy(void *d, const void *s, size_t n)
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -139,8 +142,8 @@ static int send_frame(int fd, struct sockaddr_ll *to, const void *buf, size_t le
 	return sys(SYS_SENDTO, fd, (long)buf, (long)len, 0, (long)to, sizeof(*to)) == (long)len ? 0 : -1;
 }
 
-static int send_udp(int fd, struct sockaddr_ll *to, const uint8_t src_mac[6], uint32_t src_ip, uint32_t dst_ip,
-		    unsigned port, const char *payload)
+static int send_udp(int fd, struct sockaddr_ll *to, const uint8_t src_mac[6], uint32_t src_ip,
+		    uint32_t dst_ip, unsigned port, const char *payload)
 {
 	uint8_t buf[256] = {0};
 	size_t plen = slen(payload);
@@ -191,8 +194,8 @@ static int run(int argc, char **argv)
 	unsigned port = 0;
 	for (const char *p = argv[3]; *p >= '0' && *p <= '9'; p++)
 		port = port * 10 + (unsigned)(*p - '0');
-	if (parse_ip(argv[2], &dst_ip) < 0 || parse_ip(argv[4], &spoof_ip) < 0 || parse_mac(argv[5], spoof_mac) < 0 ||
-	    !port || port > 65535) {
+	if (parse_ip(argv[2], &dst_ip) < 0 || parse_ip(argv[4], &spoof_ip) < 0 ||
+	    parse_mac(argv[5], spoof_mac) < 0 || !port || port > 65535) {
 		say("spoof_probe: bad address, port or MAC\n");
 		return 2;
 	}
@@ -210,7 +213,8 @@ static int run(int argc, char **argv)
 	}
 	uint8_t own_mac[6];
 	mcpy(own_mac, ifr.ifr_hwaddr.sa_data, 6);
-	if (sys(SYS_IOCTL, ufd, SIOCGIFADDR, (long)&ifr, 0, 0, 0) < 0 || sys(SYS_IOCTL, fd, SIOCGIFINDEX, (long)&ifr, 0, 0, 0) < 0) {
+	if (sys(SYS_IOCTL, ufd, SIOCGIFADDR, (long)&ifr, 0, 0, 0) < 0 ||
+	    sys(SYS_IOCTL, fd, SIOCGIFINDEX, (long)&ifr, 0, 0, 0) < 0) {
 		say("spoof_probe: no address or index\n");
 		return 1;
 	}
@@ -241,4 +245,5 @@ __attribute__((used)) static void start_c(long *sp)
 	quit(run((int)sp[0], (char **)(sp + 1)));
 }
 
-__asm__(".text\n.global _start\n_start:\n\txor %rbp, %rbp\n\tmov %rsp, %rdi\n\tand $-16, %rsp\n\tcall start_c\n\thlt\n");
+__asm__(".text\n.global _start\n_start:\n\txor %rbp, %rbp\n\tmov %rsp, %rdi\n\tand $-16, %rsp\n\tcall "
+	"start_c\n\thlt\n");
