@@ -32,6 +32,11 @@ PACKAGES=(
 	libguestfs-dev libguestfs-tools
 	# benchmarks (tests/bench/run.sh): gVisor as a baseline
 	runsc
+	# containerd-shim-capsid-v2: protobuf-c and containerd's own .proto files
+	# (compiled at build time), the well-known types' .proto files; its tests
+	# start a private containerd (ships runc's shim, ctr)
+	protobuf-c-compiler libprotobuf-c-dev golang-github-containerd-containerd-dev
+	golang-github-containerd-cgroups-dev libprotobuf-dev containerd
 )
 
 missing=()

@@ -111,6 +111,13 @@ int image_blob_drop_unlisted(struct image_store *s, const char *const *digests, 
 int image_install_pulled(struct image_store *s, const char *manifest_digest, const char *media_type,
 			 const char *ref, const char *source, char **out_ref, struct capsid_error *err);
 
+/* An image whose root filesystem is the tree at DIR as it is (containerd's
+ * mounted snapshot): built into the store once per ref (a later call with
+ * the same ref finds it), with an empty config. *out_digest (caller frees)
+ * is its manifest digest. source (may be NULL) is recorded for image list. */
+int image_install_dir(struct image_store *s, const char *dir, const char *ref, const char *source, char **out_digest,
+		      struct capsid_error *err);
+
 /* "busybox" -> "busybox:latest"; "reg:5000/a@sha256:<hex>" stays as it is
  * (a tag next to a digest is dropped); NULL when ref is not a valid reference
  * (or on allocation failure). Caller frees. */

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# containerd-shim-capsid-v2 under a containerd the test starts (private
+# root, state, sockets and config; the CRI plugin off), with an image the
+# test builds and imports: ctr run in a VM (the guest's kernel, stdout and
+# stderr through containerd's FIFOs, exit codes), runtime options, run -d,
+# task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, hostile ttrpc frames on the
+# shim's socket, a containerd restart with a task running, a SIGKILLed shim
+# taking its VM with it. Boots VMs (TCG).
+set -eu
+if [ -z "${CAPSID_TEST_NETNS:-}" ]; then
+	exec unshare --net -- env CAPSID_TEST_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+
+BUILD_DIR=${CAPSID_BUILD_DIR:?CAPSID_BUILD_DIR must point at the build tree}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/containerd_lib.sh"
+containerd_require_tools
+
+ROOT=$(mktemp -d /tmp/cs-ctd.XXXXXX)
+CTD=$ROOT/c
+export CAPSID_ROOT=$ROOT/capsid CAPSID_QUIET_ACCEL=1 CAPSID_STOP_TIMEOUT_MS=3000
+CAPSID_BIN=$BUILD_DIR/bin/capsid
+GUEST_DIR=${CAPSID_GUEST_DIR:-$BUILD_DIR/share/capsid/guest}
+RT=io.containerd.capsid.v2
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+case_() { echo "--- case: $*"; }
+qemu_of_root() { pgrep -f "[q]emu-system.*$ROOT/" || true; }
+
+cleanup() {
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "--- containerd log" >&2
+		grep -v 'level=debug' "$CTD/log" 2>/dev/null | tail -n 20 >&2 || true
+	fi
+	for c in $($CTR task ls -q 2>/dev/null); do $CTR task kill -s KILL "$c" >/dev/null 2>&1 || true; done
+	for c in $($CTR container ls -q 2>/dev/null); do
+		$CTR task rm -f "$c" >/dev/null 2>&1 || true
+		$CTR container rm "$c" >/dev/null 2>&1 || true
+	done
+	containerd_stop
+	local s
+	for s in $(containerd_shims); do kill -9 "$s" 2>/dev/null || true; done
+	for g in $("$CAPSID_BIN" list -q 2>/dev/null || true); do "$CAPSID_BIN" delete "$g" >/dev/null 2>&1 || true; done
+	grep -o " $ROOT/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	local left
+	left=$(qemu_of_root)
+	if [ -n "$left" ]; then
+		echo "FAIL: QEMU processes left behind: $left" >&2
+		kill -9 $left 2>/dev/null || true
+		rc=1
+	fi
+	rm -rf "$ROOT"
+	exit $rc
+}
+trap cleanup EXIT
+
+containerd_config
+containerd_start
+containerd_import_app
+
+# Nothing of a task may be left: no group, no rootfs mount, no shim, no socket.
+nothing_left() {
+	local what=$1
+	[ -z "$("$CAPSID_BIN" list -q)" ] || fail "$what: groups left: $("$CAPSID_BIN" list -q)"
+	! grep -q " $CTD/state/" /proc/mounts || fail "$what: mounts left: $(grep " $CTD/state/" /proc/mounts)"
+	[ -z "$(containerd_shims)" ] || fail "$what: shims left: $(containerd_shims)"
+	[ -z "$(ls "$CTD/s" 2>/dev/null)" ] || fail "$what: shim sockets left: $(ls "$CTD/s")"
+	[ -z "$(qemu_of_root)" ] || fail "$what: QEMU left"
+}
+
+wait_until() {
+	local what=$1 i
+	shift
+	for i in $(seq 1 300); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	fail "timed out waiting for: $what"
+}
+
+case_ "ctr run --rm: the guest's kernel answers, stdout and stderr apart, nothing left"
+want_kernel=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kernel"])' "$GUEST_DIR/manifest.json")
+out=$($CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm localhost/app:v1 r1 sh -c 'uname -r; cat /etc/greeting; echo to-stderr >&2; read l </proc/meminfo; echo $l' \
+	</dev/null 2>"$ROOT/err")
+echo "$out"
+[ "$(sed -n 1p <<<"$out")" = "$want_kernel" ] || fail "uname -r said '$(sed -n 1p <<<"$out")', the guest boots $want_kernel"
+[ "$want_kernel" != "$(uname -r)" ] || fail "the guest kernel is the host's"
+grep -qx 'hello from the registry' <<<"$out" || fail "the image's file is not in the rootfs: $out"
+grep -qx 'to-stderr' "$ROOT/err" || fail "stderr lost: $(cat "$ROOT/err")"
+! grep -q 'to-stderr' <<<"$out" || fail "stderr leaked into stdout"
+nothing_left "run --rm"
+
+mem_default=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' <<<"$out")
+[ -n "$mem_default" ] || fail "no MemTotal line in: $out"
+
+case_ "runtime options: ConfigPath's CAPSID_* settings reach the shim, bad ones fail clearly"
+echo 'CAPSID_MEMORY_OVERHEAD_MIB=400' >"$ROOT/good.env"
+printf '# capsid\nCAPSID_ACCEL=warp\n' >"$ROOT/bad.env"
+out=$($CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm --runtime-config-path "$ROOT/good.env" localhost/app:v1 o1 \
+	sh -c 'read l </proc/meminfo; echo $l' </dev/null)
+mem=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' <<<"$out")
+[ -n "$mem" ] && [ "$mem" -gt $((mem_default + 100 * 1024)) ] || fail "MemTotal $mem kB with 400 MiB overhead, $mem_default kB without"
+if $CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm --runtime-config-path "$ROOT/bad.env" localhost/app:v1 o2 sh -c true \
+	</dev/null 2>"$ROOT/err"; then fail "a bad runtime option was accepted"; fi
+grep -q 'CAPSID_ACCEL=warp: must be auto, kvm or tcg' "$ROOT/err" || fail "bad option error: $(cat "$ROOT/err")"
+$CTR container rm o2 >/dev/null 2>&1 || true
+nothing_left "runtime options"
+
+case_ "the exit code reaches ctr"
+set +e
+$CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm localhost/app:v1 r2 sh -c 'exit 7' </dev/null
+rc=$?
+set -e
+[ $rc = 7 ] || fail "ctr run exit code $rc, want 7"
+nothing_left "run --rm of a failing task"
+
+case_ "run -d, task ls and ps, exec with its exit code and stdin"
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 d1 sleep 1000 </dev/null
+$CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "task ls: $($CTR task ls)"
+pid=$($CTR task ps d1 | awk 'NR == 2 { print $1 }')
+[ -n "$pid" ] && [ -d "/proc/$pid" ] || fail "task ps: $($CTR task ps d1)"
+set +e
+ex=$($CTR task exec --fifo-dir "$CTD/fifo" --exec-id e1 d1 sh -c 'echo in-exec; exit 3' </dev/null)
+rc=$?
+set -e
+[ "$ex" = in-exec ] && [ $rc = 3 ] || fail "exec: output '$ex', exit $rc (want in-exec, 3)"
+ex=$(echo piped-in | $CTR task exec --fifo-dir "$CTD/fifo" --exec-id e2 d1 cat)
+[ "$ex" = piped-in ] || fail "exec stdin: '$ex'"
+# a terminal for the exec (script gives ctr its own)
+set +e
+ex=$( (sleep 1; echo 'tty; exit 4') | script -qec "$CTR task exec --fifo-dir $CTD/fifo -t --exec-id e5 d1 sh" /dev/null)
+rc=$?
+set -e
+[ $rc = 4 ] && grep -q '^/dev/pts/' <<<"$(tr -d '\r' <<<"$ex")" || fail "exec -t: exit $rc, output: $ex"
+rss=$($CTR task metrics d1 | awk '$1 == "memory.usage" { print $2 }')
+[ -n "$rss" ] && [ "$rss" -gt $((16 << 20)) ] || fail "task metrics: memory.usage '$rss' ($($CTR task metrics d1))"
+
+case_ "hostile ttrpc frames on the shim's socket: errors, and the shim serves on"
+sock=$(ls "$CTD"/s/capsid-*)
+python3 "$HERE/ttrpc_hostile.py" "$sock" || fail "hostile frames"
+$CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "after hostile frames: $($CTR task ls)"
+ex=$($CTR task exec --fifo-dir "$CTD/fifo" --exec-id e3 d1 echo still-serving </dev/null)
+[ "$ex" = still-serving ] || fail "exec after hostile frames: '$ex'"
+
+case_ "containerd restarts: the task runs on and is listed"
+containerd_stop
+[ -n "$(containerd_shims)" ] || fail "the shim ended with containerd"
+containerd_start
+$CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "after the restart: $($CTR task ls)"
+ex=$($CTR task exec --fifo-dir "$CTD/fifo" --exec-id e4 d1 echo after-restart </dev/null)
+[ "$ex" = after-restart ] || fail "exec after the restart: '$ex'"
+
+case_ "task kill: the exit reaches containerd, rm leaves nothing"
+$CTR task kill d1
+wait_until "d1 STOPPED" sh -c "$CTR task ls | grep -Eq '^d1 +[0-9]+ +STOPPED'"
+$CTR task rm d1 >/dev/null
+$CTR container rm d1
+wait_until "the shim of d1 to end" sh -c "[ -z \"\$(pgrep -f '[c]ontainerd-shim-capsid-v2 .*-address $CTD/c.sock')\" ]"
+nothing_left "kill and rm"
+
+case_ "a pod: the container annotated into a sandbox goes to the sandbox's shim, which refuses it clearly"
+A=io.kubernetes.cri
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT --annotation $A.container-type=sandbox --annotation $A.sandbox-id=p1 \
+	localhost/app:v1 p1 sleep 1000 </dev/null
+if $CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT --annotation $A.container-type=container --annotation $A.sandbox-id=p1 \
+	localhost/app:v1 p1c1 sleep 1000 </dev/null 2>"$ROOT/err"; then
+	fail "a second container in a pod's VM was accepted: the shim cannot add one yet"
+fi
+grep -q "adding a container to a running pod's VM is not supported yet" "$ROOT/err" || fail "pod error: $(cat "$ROOT/err")"
+[ "$(containerd_shims | wc -l)" = 1 ] || fail "shims of the pod: $(containerd_shims | wc -l), want 1"
+$CTR task ls | grep -Eq '^p1 +[0-9]+ +RUNNING' || fail "the sandbox after the refusal: $($CTR task ls)"
+$CTR container rm p1c1
+$CTR task kill -s KILL p1
+wait_until "p1 STOPPED" sh -c "$CTR task ls | grep -Eq '^p1 +[0-9]+ +STOPPED'"
+$CTR task rm p1 >/dev/null
+$CTR container rm p1
+wait_until "the pod's shim to end" sh -c "[ -z \"\$(pgrep -f '[c]ontainerd-shim-capsid-v2 .*-address $CTD/c.sock')\" ]"
+nothing_left "a pod"
+
+case_ "a SIGKILLed shim takes its VM with it; containerd sees the task gone"
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 k1 sleep 1000 </dev/null
+[ -n "$(qemu_of_root)" ] || fail "no VM for k1"
+kill -9 $(containerd_shims)
+wait_until "k1's task to go" sh -c "! $CTR task ls | grep -q '^k1 '"
+wait_until "k1's VM to go" sh -c "[ -z \"\$(pgrep -f '[q]emu-system.*$ROOT/')\" ]"
+$CTR container rm k1
+nothing_left "a SIGKILLed shim"
+echo PASS
