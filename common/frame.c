@@ -174,12 +174,15 @@ int frame_reader_feed(struct frame_reader *r, const void *data, size_t len)
 
 int frame_reader_fill(struct frame_reader *r, int fd)
 {
-	int rc = reader_make_room(r, 64 * 1024);
+	int rc = reader_make_room(r, FRAME_FILL_MAX);
 	if (rc < 0)
 		return rc;
 	size_t room = r->cap - r->len;
 	if (room == 0)
 		return -ENOBUFS;
+	/* A caller's loop bounds its work per wake-up by counting calls. */
+	if (room > FRAME_FILL_MAX)
+		room = FRAME_FILL_MAX;
 	for (;;) {
 		ssize_t n = read(fd, r->buf + r->len, room);
 		if (n > 0) {

@@ -3,6 +3,8 @@
  * Their options come from the command line their launcher wrote and from
  * the configuration this process read at its start. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,7 +104,15 @@ int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
 	if (a.adopt) {
 		if (monitor_adopt_parse(a.adopt, &adopt) < 0)
 			return 2;
+		/* Inherited across the exec: none of what this monitor starts gets them. */
+		fcntl(adopt.agent_fd, F_SETFD, FD_CLOEXEC);
+		if (adopt.out_fd >= 0)
+			fcntl(adopt.out_fd, F_SETFD, FD_CLOEXEC);
 		opts.adopt = &adopt;
+	}
+	if (monitor_caps_drop(&err) < 0) {
+		fprintf(stderr, "capsid __monitor: %s\n", err.msg);
+		return 1;
 	}
 	return monitor_main(&paths, &opts, 3, 4);
 }
@@ -113,5 +123,10 @@ int cli_cmd_standby_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct monitor_options opts;
 	if (parse_monitor_args(ctx, argc, argv, 1, &a, &opts) < 0 || !a.vcpus || !a.memory_mib || !opts.standby)
 		return 2;
+	struct capsid_error err = {0};
+	if (monitor_caps_drop(&err) < 0) {
+		fprintf(stderr, "capsid __standby: %s\n", err.msg);
+		return 1;
+	}
 	return monitor_standby_main(ctx->root, &opts, a.vcpus, a.memory_mib);
 }

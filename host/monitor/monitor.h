@@ -74,6 +74,7 @@ struct monitor_options {
 struct monitor_adopt {
 	pid_t qemu_pid;
 	int agent_fd; /* negotiated: HELLO and NEGOTIATE are done */
+	int out_fd;   /* the read end of its QEMU's stdout and stderr (monitor_bounds.c) */
 	char tap[16];
 	char key[20];
 	char dir[PATH_MAX];
@@ -410,12 +411,23 @@ void monitor_jail_vm_gone(struct monitor *m);
 /* The monitor ends: the group's cgroup and uid go. */
 void monitor_jail_release(struct monitor *m);
 
+/* monitor_caps.c: the capabilities a monitor or standby keeps (a mask of
+ * CAPS_BIT(CAP_...)), and dropping every other one (common/caps.h). */
+uint64_t monitor_caps_kept(void);
+int monitor_caps_drop(struct capsid_error *err);
+
 /* monitor_bounds.c: console.log and monitor.log capped at log_max_bytes. */
 uint64_t monitor_bounds_next_timer(const struct monitor *m);
 void monitor_bounds_timers(struct monitor *m, uint64_t now);
 /* The descriptor a QEMU about to start gets as stdout and stderr (the
  * caller closes it after the spawn), -1 on failure (use the log itself). */
 int monitor_bounds_qemu_output(struct monitor *m);
+/* A pipe for a QEMU's stdout and stderr: its read end (non-blocking) in
+ * *read_fd, its write end returned (-1 on failure). */
+int monitor_bounds_pipe(int *read_fd);
+/* Drain *fd into log_fd while the log is under cap (0: none), counting
+ * what is dropped in *dropped; at its end *fd is closed and set to -1. */
+void monitor_bounds_drain_fd(int *fd, int log_fd, unsigned cap, uint64_t *dropped);
 /* Readable: into the log while it is under the cap. */
 void monitor_bounds_drain(struct monitor *m);
 

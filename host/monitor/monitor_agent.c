@@ -630,7 +630,8 @@ static void handle_frame(struct monitor *m, const struct frame *f)
 
 void monitor_agent_readable(struct monitor *m)
 {
-	/* Bound the work per wake-up so a chatty guest cannot starve clients. */
+	/* Bound the work per wake-up so a chatty guest cannot starve clients:
+	 * 16 reads of at most FRAME_FILL_MAX (1 MiB) and the frames in them. */
 	for (int round = 0; round < 16 && m->agent.fd >= 0; round++) {
 		int rc = frame_reader_fill(m->agent.in, m->agent.fd);
 		if (rc == -EPIPE) {
