@@ -74,7 +74,11 @@ const char *cd_token_sub(const struct cd_token *t, const char *sub);
 
 /* ---- HTTP --------------------------------------------------------------- */
 
-enum cd_conn_state { CD_HANDSHAKE, CD_READING, CD_WRITING, CD_PARKED };
+/* CD_LINGER: answered and closing (close_notify sent, writing shut): what
+ * the client still sends is read and dropped for a moment, so that an
+ * answer given before the whole request arrived (413, 408) is not lost to
+ * a reset. */
+enum cd_conn_state { CD_HANDSHAKE, CD_READING, CD_WRITING, CD_PARKED, CD_LINGER };
 
 struct cd_request {
 	char method[16];

@@ -66,7 +66,7 @@ static void conn_free(struct cd_server *s, struct cd_conn *c)
 {
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->ssl) {
-		if (c->state != CD_HANDSHAKE)
+		if (c->state != CD_HANDSHAKE && c->state != CD_LINGER)
 			SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
 	}
@@ -337,6 +337,31 @@ static void conn_next_request(struct cd_server *s, struct cd_conn *c)
 	conn_read(s, c);
 }
 
+#define LINGER_MS    2000
+#define LINGER_BYTES (4u << 20)
+
+static void conn_linger(struct cd_server *s, struct cd_conn *c)
+{
+	SSL_shutdown(c->ssl);
+	shutdown(c->fd, SHUT_WR);
+	c->state = CD_LINGER;
+	c->in_len = 0; /* counts what is dropped */
+	c->deadline_ms = util_now_ms() + LINGER_MS;
+	conn_events(s, c, false);
+}
+
+static void conn_drain(struct cd_server *s, struct cd_conn *c)
+{
+	char buf[16384];
+	ssize_t n;
+	while ((n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		if ((c->in_len += (size_t)n) > LINGER_BYTES)
+			break;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR) && c->in_len <= LINGER_BYTES)
+		return;
+	conn_free(s, c);
+}
+
 static void conn_write(struct cd_server *s, struct cd_conn *c)
 {
 	while (c->out_off < c->out_len) {
@@ -358,7 +383,7 @@ static void conn_write(struct cd_server *s, struct cd_conn *c)
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
 	if (c->close_after) {
-		conn_free(s, c);
+		conn_linger(s, c);
 		return;
 	}
 	conn_next_request(s, c);
@@ -396,6 +421,9 @@ static void conn_ready(struct cd_server *s, struct cd_conn *c)
 		break;
 	case CD_PARKED:
 		break; /* only a hang-up wakes it: see the loop */
+	case CD_LINGER:
+		conn_drain(s, c);
+		break;
 	}
 }
 

@@ -38,8 +38,13 @@ api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data '{"locat
 expect_status 400 "malformed JSON"
 [ "$(error_code)" = InvalidRequestContent ] || fail "malformed JSON: $(cat "$WORK/body")"
 head -c 70000 /dev/zero | tr '\0' ' ' >"$WORK/big.json"
-api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/big.json" >/dev/null
-expect_status 413 "oversized body"
+# Answered before the body is read, and the answer still arrives whole
+# (capsidd drains what follows instead of resetting the connection): 5
+# times, since a reset races the client's sending.
+for _ in 1 2 3 4 5; do
+	api "$TOKEN_A" PUT "$G?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/big.json" >/dev/null
+	expect_status 413 "oversized body"
+done
 api "$TOKEN_A" GET "$G?api-version=2019-12-01" >/dev/null
 expect_status 400 "unknown api-version"
 [ "$(error_code)" = NoRegisteredProviderFound ] || fail "api-version: $(cat "$WORK/body")"

@@ -58,8 +58,15 @@ check_confined() {
 	else
 		[ ! -e "/proc/$pid/root$ROOT" ] || fail "$g: the state root is visible in the jail"
 	fi
-	[ ! -e "/proc/$pid/root/home" ] && [ ! -e "/proc/$pid/root/var" ] && { [ -n "$warm" ] || [ ! -e "/proc/$pid/root/tmp" ]; } ||
+	[ ! -e "/proc/$pid/root/home" ] && [ ! -e "/proc/$pid/root/var" ] ||
 		fail "$g: host directories in the jail: $(ls "/proc/$pid/root")"
+	# A /tmp in it holds only what it was given: the guest's boot files (a
+	# build tree under /tmp) and, warm, the template.
+	if [ -e "/proc/$pid/root/tmp" ]; then
+		local extra
+		extra=$(cd "/proc/$pid/root" && find tmp -type f | grep -v -e "^${BUILD_DIR#/}/share/capsid/" -e "^${ROOT#/}/templates/" || true)
+		[ -z "$extra" ] || fail "$g: the jail's /tmp shows: $extra"
+	fi
 	[ "$(ls "/proc/$pid/root/dev" | tr '\n' ' ')" = "full null random urandom zero " ] ||
 		fail "$g: jail /dev has $(ls "/proc/$pid/root/dev" | tr '\n' ' ')"
 	[ ! -e "/proc/$pid/root/etc/passwd" ] || fail "$g: /etc/passwd in the jail"

@@ -121,6 +121,36 @@ capsid delete web
 [ -z "$(domains)" ] || fail "domains left: $(domains)"
 [ -z "$(vsh list --all --name | sed '/^$/d')" ] || fail "defined domains left: $(vsh list --all --name)"
 
+case_ "volumes through libvirt: a capsidDisk (its qcow2 passed as a descriptor) written by one group, read by the next; a secret"
+capsid volume create pdata --size 64M >/dev/null
+# disk_spec FILE NAME COMMAND
+disk_spec() {
+	cat >"$1" <<Y
+name: $2
+properties:
+  restartPolicy: Never
+  volumes:
+  - name: store
+    capsidDisk: {volumeName: pdata}
+  - name: creds
+    secret: {token: $(printf 's3cret' | base64)}
+  containers:
+  - name: app
+    properties:
+      image: capsid/demo:latest
+      command: ["/bin/sh", "-c", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$3")]
+      volumeMounts: [{name: store, mountPath: /store}, {name: creds, mountPath: /creds}]
+      resources: {requests: {cpu: 1, memoryInGB: 0.25}}
+Y
+}
+disk_spec "$WORK/d1.yaml" d1 'seq 1 1000 > /store/numbers && sync && cat /creds/token && echo " wrote"'
+capsid run --rm --vmm libvirt -f "$WORK/d1.yaml" >"$WORK/d1.out" 2>&1 || fail "the writer failed: $(cat "$WORK/d1.out")"
+grep -q 's3cret wrote' "$WORK/d1.out" || fail "the writer's output: $(cat "$WORK/d1.out")"
+disk_spec "$WORK/d2.yaml" d2 'sha256sum /store/numbers'
+capsid run --rm --vmm libvirt -f "$WORK/d2.yaml" >"$WORK/d2.out" 2>&1 || fail "the reader failed: $(cat "$WORK/d2.out")"
+grep -q "$(seq 1 1000 | sha256sum | cut -d' ' -f1)" "$WORK/d2.out" || fail "the disk's data did not survive: $(cat "$WORK/d2.out")"
+[ -z "$(domains)" ] || fail "domains left after run --rm: $(domains)"
+
 case_ "the state root's vmm.json chooses libvirt and its URI for a group created without --vmm"
 printf '{"vmm": "libvirt", "libvirtUri": "%s"}\n' "$URI" >"$ROOT/vmm.json"
 write_spec "$WORK/rootvmm.yaml" rootvmm Always 'c|1|0.25|exec sleep 3600'
