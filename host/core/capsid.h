@@ -153,7 +153,7 @@ int capsid_group_exec(const struct capsid_config *cfg, const char *name, const s
 /* Add container (an object in ACI's container shape; its image must be in
  * the image store; no volume mounts) to the running group and start it
  * there: its own rootfs, cgroup and limits inside the group's VM. Answers
- * once the agent was asked to start it (its state: capsid_group_show). */
+ * once it runs or has ended (its state and exit code: capsid_group_show). */
 int capsid_group_add_container(const struct capsid_config *cfg, const char *name, struct json_object *container,
 			       struct capsid_error *err);
 /* Forget an added container that has ended (waits a moment for the guest

@@ -17,6 +17,9 @@
 /* The container removed only once the agent has deleted it (its image
  * released): an ended container's delete is under way for a moment. */
 #define POD_REMOVE_WAIT_MS 10000
+/* An added container's start is waited for at most this long (a slow
+ * machine under TCG); past it the add answers anyway. */
+#define POD_START_WAIT_MS 60000
 
 static int open_live(const struct capsid_config *cfg, const char *name, struct group_paths *p,
 		     struct capsid_error *err)
@@ -45,7 +48,31 @@ int capsid_group_add_container(const struct capsid_config *cfg, const char *name
 	json_object_object_add(body, "container", json_object_get(container));
 	rc = core_request(&p, CAPSID_CTL_POD_ADD, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), NULL,
 			  err);
-	return rc < 0 ? capsid_error_prefix(err, "add a container to %s", p.name) : 0;
+	if (rc < 0)
+		return capsid_error_prefix(err, "add a container to %s", p.name);
+	/* Answer once it runs or has ended (as create does for its containers). */
+	struct json_object *n = core_get(container, "name", NULL);
+	const char *cname = n ? json_object_get_string(n) : "";
+	for (unsigned waited = 0; waited < POD_START_WAIT_MS; waited += 100) {
+		_cleanup_json_ struct json_object *doc = NULL;
+		struct capsid_error e = {0};
+		if (capsid_group_show(cfg, name, &doc, &e) < 0)
+			break;
+		struct json_object *cs = core_get(doc, "properties", "containers");
+		for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
+			struct json_object *c = json_object_array_get_idx(cs, i), *cn = core_get(c, "name", NULL);
+			if (!cn || strcmp(json_object_get_string(cn), cname) != 0)
+				continue;
+			struct json_object *st = core_get(core_get(core_get(c, "properties", "instanceView"),
+								   "currentState", NULL),
+							  "state", NULL);
+			const char *state = st ? json_object_get_string(st) : "";
+			if (strcmp(state, "Running") == 0 || strcmp(state, "Terminated") == 0)
+				return 0;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+	}
+	return 0; /* still starting: its state tells the rest */
 }
 
 static int name_request(const struct capsid_config *cfg, const char *name, unsigned short type,
