@@ -3,7 +3,7 @@
 # root, state, sockets and config; the CRI plugin off), with an image the
 # test builds and imports: ctr run in a VM (the guest's kernel, stdout and
 # stderr through containerd's FIFOs, exit codes), runtime options, run -d,
-# task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, hostile ttrpc frames on the
+# task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, a two-container pod in one VM, hostile ttrpc frames on the
 # shim's socket, a containerd restart with a task running, a SIGKILLed shim
 # taking its VM with it. Boots VMs (TCG).
 set -eu
