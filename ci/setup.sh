@@ -30,8 +30,16 @@ PACKAGES=(
 	linux-source-6.1 flex bison bc libelf-dev perl patch
 	# persistent disks (capsid volume): libguestfs and its appliance
 	libguestfs-dev libguestfs-tools
+	# the metrics endpoint's test: a real Prometheus scrapes it
+	prometheus
 	# benchmarks (tests/bench/run.sh): gVisor as a baseline
 	runsc
+	# capsidd: its SDK test runs Node (its npm packages are pinned in
+	# tests/e2e/capsidd-sdk and installed by the test into the build tree);
+	# its benchmark loads it with wrk
+	nodejs wrk
+	# the libvirt VM backend (--vmm libvirt) and its tests' private libvirtd
+	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	# containerd-shim-capsid-v2: protobuf-c and containerd's own .proto files
 	# (compiled at build time), the well-known types' .proto files; its tests
 	# start a private containerd (ships runc's shim, ctr)

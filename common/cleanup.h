@@ -3,6 +3,7 @@
 #ifndef CAPSID_CLEANUP_H
 #define CAPSID_CLEANUP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #define _cleanup_free_ _cleanup_(cleanup_freep)
 #define _cleanup_close_ _cleanup_(cleanup_closep)
 #define _cleanup_fclose_ _cleanup_(cleanup_fclosep)
+#define _cleanup_closedir_ _cleanup_(cleanup_closedirp)
 #define _cleanup_json_ _cleanup_(cleanup_json_putp)
 #define _cleanup_strv_ _cleanup_(cleanup_strvp)
 #define _cleanup_child_ _cleanup_(cleanup_childp)
@@ -36,6 +38,12 @@ static inline void cleanup_fclosep(FILE **f)
 {
 	if (*f)
 		fclose(*f);
+}
+
+static inline void cleanup_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
 }
 
 struct json_object;

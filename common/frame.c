@@ -40,6 +40,7 @@ static const struct {
 	{CAPSID_MSG_STDERR, "STDERR"},
 	{CAPSID_MSG_EXIT, "EXIT"},
 	{CAPSID_MSG_LOG, "LOG"},
+	{CAPSID_MSG_PROBE, "PROBE"},
 	{CAPSID_MSG_NEGOTIATE, "NEGOTIATE"},
 	{CAPSID_MSG_CREATE, "CREATE"},
 	{CAPSID_MSG_START, "START"},
@@ -64,6 +65,7 @@ static const struct {
 	{CAPSID_CTL_START, "CTL_START"},
 	{CAPSID_CTL_EXIT, "CTL_EXIT"},
 	{CAPSID_CTL_EVENT, "CTL_EVENT"},
+	{CAPSID_CTL_STATS, "CTL_STATS"},
 	{CAPSID_CTL_POD_ADD, "CTL_POD_ADD"},
 	{CAPSID_CTL_POD_REMOVE, "CTL_POD_REMOVE"},
 	{CAPSID_CTL_POD_SIGNAL, "CTL_POD_SIGNAL"},
@@ -175,12 +177,15 @@ int frame_reader_feed(struct frame_reader *r, const void *data, size_t len)
 
 int frame_reader_fill(struct frame_reader *r, int fd)
 {
-	int rc = reader_make_room(r, 64 * 1024);
+	int rc = reader_make_room(r, FRAME_FILL_MAX);
 	if (rc < 0)
 		return rc;
 	size_t room = r->cap - r->len;
 	if (room == 0)
 		return -ENOBUFS;
+	/* A caller's loop bounds its work per wake-up by counting calls. */
+	if (room > FRAME_FILL_MAX)
+		room = FRAME_FILL_MAX;
 	for (;;) {
 		ssize_t n = read(fd, r->buf + r->len, room);
 		if (n > 0) {

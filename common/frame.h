@@ -26,8 +26,11 @@ struct frame_writer;
 struct frame_reader *frame_reader_new(uint32_t max_body);
 void frame_reader_free(struct frame_reader *r);
 
-/* Read what is available from fd into the reader. Returns bytes read (> 0),
- * 0 when the fd would block, -EPIPE on end of file, -errno on error. */
+/* Read what is available from fd into the reader, at most FRAME_FILL_MAX
+ * bytes a call (a loop of N calls takes at most N times that). Returns
+ * bytes read (> 0), 0 when the fd would block, -EPIPE on end of file,
+ * -errno on error. */
+#define FRAME_FILL_MAX (64u * 1024)
 int frame_reader_fill(struct frame_reader *r, int fd);
 
 /* Append bytes directly (tests, fuzzing). Returns 0 or -ENOBUFS. */

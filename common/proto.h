@@ -23,7 +23,7 @@
 
 #define CAPSID_PROTO_MAGIC 0x44535043u /* "CPSD" little-endian */
 #define CAPSID_PROTO_VERSION_MIN 1
-#define CAPSID_PROTO_VERSION_MAX 1
+#define CAPSID_PROTO_VERSION_MAX 2 /* 2: PROBE frames, CREATE's "probes" */
 
 /* Largest body either side accepts. Data is chunked well below this. */
 #define CAPSID_FRAME_MAX_BODY (1u << 20)
@@ -42,6 +42,7 @@ enum capsid_frame_type {
 	CAPSID_MSG_STDERR = 5,    /* raw bytes of stream `id` */
 	CAPSID_MSG_EXIT = 6,      /* JSON {"exitCode","signal"} of stream `id`; last frame of it */
 	CAPSID_MSG_LOG = 7,       /* JSON {"level","message"} agent diagnostics */
+	CAPSID_MSG_PROBE = 8,     /* version 2: JSON {"container","probe","event","message"?} (guest-agent/probe.h) */
 
 	/* host -> agent requests (JSON body, answered by RESPONSE/ERROR) */
 	CAPSID_MSG_NEGOTIATE = 16, /* {"version"} */
@@ -72,9 +73,10 @@ enum capsid_frame_type {
 	CAPSID_CTL_START = 71,   /* {} boot a stopped or ended group again */
 	CAPSID_CTL_EXIT = 72,    /* {} stop the VM, answer, then the monitor exits (delete) */
 	CAPSID_CTL_EVENT = 73,   /* monitor -> CLI: a Warning event {"container"?,"name","message","time"} */
-	CAPSID_CTL_POD_ADD = 74,    /* {"container":{ACI container}} add and start it in a free pod slot */
-	CAPSID_CTL_POD_REMOVE = 75, /* {"container":name} forget an added, ended container: frees its slot */
-	CAPSID_CTL_POD_SIGNAL = 76, /* {"container":name,"signal":N} signal a container's process */
+	CAPSID_CTL_STATS = 74,   /* {} -> RESPONSE: the agent's STATS answer (guest-agent/stats.h) */
+	CAPSID_CTL_POD_ADD = 75,    /* {"container":{ACI container}} add and start it in a free pod slot */
+	CAPSID_CTL_POD_REMOVE = 76, /* {"container":name} forget an added, ended container: frees its slot */
+	CAPSID_CTL_POD_SIGNAL = 77, /* {"container":name,"signal":N} signal a container's process */
 };
 
 /* The longest error text an agent puts in an ERROR body (its cause and the

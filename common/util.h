@@ -29,6 +29,7 @@ int util_rm_rf(const char *path);
 
 /* Monotonic and wall clock helpers. */
 uint64_t util_now_ms(void);
+uint64_t util_wall_ms(void); /* CLOCK_REALTIME in ms since the epoch */
 /* True while pid exists and is not a zombie. */
 bool util_pid_running(pid_t pid);
 /* RFC 3339 UTC timestamp with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z */

@@ -44,6 +44,7 @@
 
 struct channel;
 struct agent_volume;
+struct probe_set;
 struct json_object;
 
 /* Descriptors a runtime child gets as 0, 1, 2 (-1: /dev/null for 0, the
@@ -73,6 +74,7 @@ struct container {
 	bool busy;		    /* a runtime job for it is running */
 	bool in_runtime;	    /* the runtime was asked to run it: delete goes through it */
 	struct runtime_stdio child; /* the stream's child ends, kept until START hands them over */
+	struct probe_set *probes;   /* its liveness and readiness probes, NULL when none (probe.h) */
 };
 
 struct bytebuf {
@@ -152,7 +154,8 @@ struct agent {
 	int kmsg_fd;	/* -1 when unavailable */
 	int console_fd; /* -1 when there is no console */
 	bool pid1;	/* false when run on a host for debugging */
-	bool negotiated; /* version 1 is the only one: nothing depends on it yet */
+	bool negotiated;
+	unsigned version; /* negotiated: 2 adds PROBE frames (probe.h) */
 	char kernel[65];
 	struct container *containers;
 	struct stream *streams;

@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "oci.h"
+#include "security.h"
 #include "user.h"
 #include "util.h"
 #include "volume.h"
@@ -305,6 +306,9 @@ static int make_bundle(struct agent *a, const struct request_create *req, struct
 	_cleanup_json_ struct json_object *cfg = oci_config_new(&p);
 	if (!cfg)
 		return capsid_error_errno(err, ENOMEM, "config.json");
+	struct security_params sec;
+	if ((rc = security_parse(req->body, &sec, err)) < 0 || (rc = security_apply(cfg, &sec, req->runtime, err)) < 0)
+		return rc;
 	return write_json(config, cfg, err);
 }
 

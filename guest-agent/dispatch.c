@@ -1,4 +1,5 @@
 #include "dispatch.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -44,6 +45,7 @@ static struct reply negotiate(struct agent *a, struct json_object *body)
 	if (request_parse_negotiate(body, &v, &err) < 0)
 		return reply_failed(&err);
 	a->negotiated = true;
+	a->version = v;
 	struct json_object *o = json_object_new_object();
 	if (o)
 		json_object_object_add(o, "version", json_object_new_int((int)v));
@@ -76,15 +78,8 @@ static struct reply resize(struct agent *a, struct reply_to *to, struct json_obj
 
 static struct reply stats(struct agent *a)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *c = container_stats(a);
-	if (!o || !c) {
-		json_object_put(o);
-		json_object_put(c);
-		return reply_error("out of memory");
-	}
-	json_object_object_add(o, "containers", c);
-	return reply_ok(o);
+	struct json_object *o = stats_collect(a);
+	return o ? reply_ok(o) : reply_error("out of memory");
 }
 
 static void stdin_data(struct agent *a, const struct frame *f)

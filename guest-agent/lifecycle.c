@@ -12,6 +12,7 @@
 #include "builtin/builtin.h"
 #include "cleanup.h"
 #include "container.h"
+#include "probe.h"
 #include "request.h"
 #include "runtime.h"
 #include "stream.h"
@@ -39,6 +40,7 @@ void lifecycle_forget(struct agent *a, struct container *c)
 			break;
 		}
 	stream_close_child_ends(&c->child);
+	probe_free(c->probes);
 	free(c);
 }
 
@@ -145,7 +147,8 @@ struct reply lifecycle_create(struct agent *a, struct reply_to *to, struct json_
 	if (!c)
 		return reply_error("out of memory");
 	c->child = (struct runtime_stdio){-1, -1, -1};
-	if (container_prepare(a, &req, &err) < 0) {
+	if (probe_parse(body, &c->probes, &err) < 0 || container_prepare(a, &req, &err) < 0) {
+		probe_free(c->probes);
 		free(c);
 		return reply_failed(&err);
 	}

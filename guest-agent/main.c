@@ -22,6 +22,7 @@
 #include "dispatch.h"
 #include "init.h"
 #include "lifecycle.h"
+#include "probe.h"
 #include "runtime.h"
 #include "shutdown.h"
 #include "stream.h"
@@ -53,6 +54,8 @@ static void reap_children(struct agent *a)
 				stream_exited(a, s, st);
 				claimed = true;
 			}
+		if (!claimed)
+			claimed = probe_reaped(a, pid, st);
 		if (!claimed) /* maybe a detached process whose pid file is not read yet */
 			reaped_record(&a->reaped, pid, st);
 	}
@@ -171,6 +174,9 @@ static int poll_timeout(struct agent *a)
 	uint64_t d = shutdown_deadline(a);
 	if (d && d < next)
 		next = d;
+	d = probe_deadline(a);
+	if (d && d < next)
+		next = d;
 	if (!channel_connected(a->ch) && now + RECONNECT_CHECK_MS < next)
 		next = now + RECONNECT_CHECK_MS;
 	if (next == UINT64_MAX)
@@ -232,6 +238,7 @@ static void finish_work(struct agent *a)
 		if (stream_try_finish(a, s))
 			stream_destroy(a, s);
 	}
+	probe_tick(a);
 	shutdown_step(a);
 }
 

@@ -458,6 +458,7 @@ int request_parse_create(struct json_object *body, struct request_create *out, s
 	rc = parse_mounts(body, out, err);
 	if (rc < 0)
 		return rc;
+	out->body = body;
 	return parse_resources(body, &out->res, err);
 }
 

@@ -59,6 +59,7 @@ struct request_create {
 	struct request_resources res;
 	struct request_mount mounts[REQUEST_MAX_MOUNTS];
 	size_t n_mounts;
+	struct json_object *body; /* the whole request (security.h reads its "security") */
 };
 
 /* The group's volumes (the VOLUMES request): what each is, not yet

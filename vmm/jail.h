@@ -68,6 +68,11 @@ struct jail_cgroup {
 	bool v2;
 };
 
+/* Which cgroup v2 hierarchy under base (/sys/fs/cgroup) offers cpu,
+ * memory and pids: base itself (unified layout) or base/unified (hybrid
+ * layout with no controller bound to v1); 1 with its path in out, 0 when
+ * none does (then the v1 hierarchies are used). */
+int jail_cgroup_v2_mount(const char *base, char *out, size_t len);
 /* Create (or update) owner's cgroup under capsid.slice with limits. */
 int jail_cgroup_create(const char *root, const char *owner, const struct jail_limits *l, struct jail_cgroup *cg,
 		       struct capsid_error *err);

@@ -1,8 +1,10 @@
 /* A VMM's cgroup: <mount>/capsid.slice/<root key>-<owner>, the key a hash
  * of the state root (two roots on one host may both have a group "web").
  *
- * cgroup v2 when /sys/fs/cgroup is the unified hierarchy (cpu.max,
- * memory.max, memory.swap.max, pids.max; the controllers enabled in the
+ * cgroup v2 where a v2 hierarchy offers cpu, memory and pids: /sys/fs/cgroup
+ * itself (the unified layout) or /sys/fs/cgroup/unified (a hybrid layout
+ * whose controllers are not bound to v1) (cpu.max, memory.max,
+ * memory.swap.max, pids.max; the controllers enabled in the hierarchy
  * root's and the slice's cgroup.subtree_control). Otherwise v1, one
  * directory per controller under /sys/fs/cgroup/{cpu,memory,pids}
  * (cpu.cfs_quota_us, memory.limit_in_bytes, pids.max). Only the VMM goes
@@ -26,9 +28,34 @@
 
 static const char *const v1_controllers[JAIL_CGROUP_MAX] = {"cpu", "memory", "pids"};
 
-static bool is_v2(void)
+static bool has_word(const char *list, const char *word)
 {
-	return access(CGROUP_MOUNT "/cgroup.controllers", F_OK) == 0;
+	size_t n = strlen(word);
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+int jail_cgroup_v2_mount(const char *base, char *out, size_t len)
+{
+	static const char *const where[] = {"", "/unified"};
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		char path[PATH_MAX], list[1024];
+		snprintf(path, sizeof(path), "%s%s/cgroup.controllers", base, where[i]);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, list, sizeof(list) - 1);
+		if (n <= 0)
+			continue;
+		list[n] = '\0';
+		if (has_word(list, "cpu") && has_word(list, "memory") && has_word(list, "pids")) {
+			int w = snprintf(out, len, "%s%s", base, where[i]);
+			return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 1;
+		}
+	}
+	return 0;
 }
 
 static int write_str(const char *dir, const char *file, const char *value)
@@ -52,12 +79,12 @@ static void cgroup_name(const char *root, const char *owner, char *out, size_t l
 
 static int fill_dirs(const char *root, const char *owner, struct jail_cgroup *cg)
 {
-	char name[sizeof(cg->name)];
+	char name[sizeof(cg->name)], v2[32]; /* /sys/fs/cgroup or .../unified */
 	cgroup_name(root, owner, name, sizeof(name));
-	*cg = (struct jail_cgroup){.v2 = is_v2()};
+	*cg = (struct jail_cgroup){.v2 = jail_cgroup_v2_mount(CGROUP_MOUNT, v2, sizeof(v2)) == 1};
 	memcpy(cg->name, name, sizeof(name));
 	if (cg->v2) {
-		snprintf(cg->dirs[0], sizeof(cg->dirs[0]), CGROUP_MOUNT "/" SLICE "/%s", name);
+		snprintf(cg->dirs[0], sizeof(cg->dirs[0]), "%s/" SLICE "/%s", v2, name);
 		cg->n_dirs = 1;
 		return 0;
 	}
@@ -74,15 +101,21 @@ static int make_dir(const char *dir)
 
 static int create_v2(const struct jail_cgroup *cg, const struct jail_limits *l, struct capsid_error *err)
 {
-	/* Controllers must be enabled from the top down to the slice. */
-	int rc = write_str(CGROUP_MOUNT, "cgroup.subtree_control", "+cpu +memory +pids");
-	if (rc < 0)
-		return capsid_error_errno(err, rc, "jail: enable cpu, memory, pids in " CGROUP_MOUNT);
-	if ((rc = make_dir(CGROUP_MOUNT "/" SLICE)) < 0)
-		return capsid_error_errno(err, rc, "jail: create " CGROUP_MOUNT "/" SLICE);
-	if ((rc = write_str(CGROUP_MOUNT "/" SLICE, "cgroup.subtree_control", "+cpu +memory +pids")) < 0)
-		return capsid_error_errno(err, rc, "jail: enable controllers in " SLICE);
+	/* The hierarchy's root and the slice: dirs[0] less its last two parts. */
 	const char *d = cg->dirs[0];
+	char top[sizeof(cg->dirs[0])], slice[sizeof(cg->dirs[0])];
+	snprintf(slice, sizeof(slice), "%s", d);
+	*strrchr(slice, '/') = '\0';
+	snprintf(top, sizeof(top), "%s", slice);
+	*strrchr(top, '/') = '\0';
+	/* Controllers must be enabled from the top down to the slice. */
+	int rc = write_str(top, "cgroup.subtree_control", "+cpu +memory +pids");
+	if (rc < 0)
+		return capsid_error_errno(err, rc, "jail: enable cpu, memory, pids in %s", top);
+	if ((rc = make_dir(slice)) < 0)
+		return capsid_error_errno(err, rc, "jail: create %s", slice);
+	if ((rc = write_str(slice, "cgroup.subtree_control", "+cpu +memory +pids")) < 0)
+		return capsid_error_errno(err, rc, "jail: enable controllers in %s", slice);
 	if ((rc = make_dir(d)) < 0)
 		return capsid_error_errno(err, rc, "jail: create %s", d);
 	char v[64];

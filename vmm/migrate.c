@@ -25,7 +25,12 @@ static int connect_retry(const char *qmp_socket, unsigned timeout_ms)
 {
 	uint64_t deadline = util_now_ms() + timeout_ms;
 	for (;;) {
-		int fd = qmp_connect(qmp_socket, QMP_CMD_TIMEOUT_MS);
+		/* A QEMU that has just started may accept before its main loop
+		 * greets (past 5 s on a loaded host, in unit.vmm): the greeting gets what
+		 * is left of the whole wait. */
+		uint64_t now = util_now_ms();
+		unsigned left = now < deadline ? (unsigned)(deadline - now) : 0;
+		int fd = qmp_connect(qmp_socket, left > QMP_CMD_TIMEOUT_MS ? left : QMP_CMD_TIMEOUT_MS);
 		if (fd >= 0 || (fd != -ENOENT && fd != -ECONNREFUSED) || util_now_ms() >= deadline)
 			return fd;
 		struct timespec ts = {0, 5 * 1000 * 1000};

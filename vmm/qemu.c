@@ -85,6 +85,30 @@ static int valid_token(const char *s)
 	return 1;
 }
 
+/* The guest kernel's command line: cfg's, with what the accelerator and
+ * the machine need (both VMM backends boot with it). */
+int vmm_guest_cmdline(const struct vmm_config *cfg, char *buf, size_t len)
+{
+	/* Under TCG the guest's boot-time timer checks run in emulated time:
+	 * calibrating the local APIC timer and verifying the IO-APIC timer
+	 * cost about 0.3 s of each boot (measured, tests/bench/levers.sh);
+	 * noapictimer and no_timer_check skip them. Only for a guest kernel
+	 * that says it copes (skip_timer_checks: the minimal kernel) and with
+	 * one vCPU: in the Debian cloud kernel `sleep 2` never returned, and a
+	 * 2-vCPU guest hung (both measured). A KVM guest skips them by itself
+	 * (TSC-deadline timer). */
+	char tcg_args[128] = "";
+	if (cfg->accel == VMM_ACCEL_TCG) {
+		if (cfg->tsc_khz)
+			snprintf(tcg_args, sizeof(tcg_args), " tsc=reliable tsc_early_khz=%lu", cfg->tsc_khz);
+		if (cfg->vcpus == 1 && cfg->skip_timer_checks)
+			strncat(tcg_args, " noapictimer no_timer_check", sizeof(tcg_args) - strlen(tcg_args) - 1);
+	}
+	int n = snprintf(buf, len, "%s%s%s", cfg->cmdline ? cfg->cmdline : "", tcg_args,
+			 cfg->no_acpi ? " reboot=t" : "");
+	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
+}
+
 int vmm_build_argv(const struct vmm_config *cfg, char ***out, struct capsid_error *err)
 {
 	return vmm_build_argv_plan(cfg, NULL, out, err);
@@ -176,23 +200,11 @@ int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *
 	argv_add(&b, "%s", kernel);
 	argv_add(&b, "-initrd");
 	argv_add(&b, "%s", initrd);
-	/* Under TCG the guest's boot-time timer checks run in emulated time:
-	 * calibrating the local APIC timer and verifying the IO-APIC timer
-	 * cost about 0.3 s of each boot (measured, tests/bench/levers.sh);
-	 * noapictimer and no_timer_check skip them. Only for a guest kernel
-	 * that says it copes (skip_timer_checks: the minimal kernel) and with
-	 * one vCPU: in the Debian cloud kernel `sleep 2` never returned, and a
-	 * 2-vCPU guest hung (both measured). A KVM guest skips them by itself
-	 * (TSC-deadline timer). */
-	char tcg_args[128] = "";
-	if (cfg->accel == VMM_ACCEL_TCG) {
-		if (cfg->tsc_khz)
-			snprintf(tcg_args, sizeof(tcg_args), " tsc=reliable tsc_early_khz=%lu", cfg->tsc_khz);
-		if (cfg->vcpus == 1 && cfg->skip_timer_checks)
-			strncat(tcg_args, " noapictimer no_timer_check", sizeof(tcg_args) - strlen(tcg_args) - 1);
-	}
+	char append[1024];
+	if (vmm_guest_cmdline(cfg, append, sizeof(append)) < 0)
+		return capsid_error_set(err, E2BIG, "vm config: kernel command line too long");
 	argv_add(&b, "-append");
-	argv_add(&b, "%s%s%s", cfg->cmdline ? cfg->cmdline : "", tcg_args, cfg->no_acpi ? " reboot=t" : "");
+	argv_add(&b, "%s", append);
 	if (cfg->console_log) {
 		argv_add(&b, "-serial");
 		if (plan)

@@ -32,6 +32,16 @@ enum vmm_accel vmm_accel_detect(enum vmm_accel requested, const char *cpuinfo_pa
  * after "tsc: Marking TSC unstable"); telling it the frequency avoids that. */
 unsigned long vmm_host_tsc_khz(const char *cpuinfo_path);
 
+/* Who runs QEMU: capsid itself (vmm_spawn) or libvirt (vmm_libvirt.h). */
+enum vmm_backend {
+	VMM_BACKEND_QEMU = 0,
+	VMM_BACKEND_LIBVIRT,
+};
+
+/* Parse "qemu" or "libvirt" (NULL = qemu). Returns -EINVAL otherwise. */
+int vmm_backend_parse(const char *s, enum vmm_backend *out);
+const char *vmm_backend_name(enum vmm_backend b);
+
 #define VMM_MAX_DISKS 16
 #define VMM_MAX_NICS 4
 

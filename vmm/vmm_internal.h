@@ -16,6 +16,8 @@ struct vmm_fd_plan {
 /* vmm_build_argv; with plan (not NULL) the jailed form. */
 int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *plan, char ***out,
 			struct capsid_error *err);
+/* The guest kernel's command line for cfg (qemu.c): -E2BIG when it does not fit. */
+int vmm_guest_cmdline(const struct vmm_config *cfg, char *buf, size_t len);
 /* vmm_spawn of a cfg with a jail. */
 int vmm_spawn_jailed(const struct vmm_config *cfg, int log_fd, pid_t *pid_out, struct capsid_error *err);
 

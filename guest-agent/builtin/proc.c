@@ -1,4 +1,5 @@
 #include "proc.h"
+#include "seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,6 +215,11 @@ int builtin_proc_exec(const struct builtin_spec_process *p, int console_fd, bool
 	/* The agent itself runs randomised; say so anyway, as the spec does. */
 	if (personality(PER_LINUX) < 0)
 		return capsid_error_errno(err, errno, "personality");
+	/* Without no_new_privs a filter needs CAP_SYS_ADMIN: installed while
+	 * the process still has it (as runc does); the calls that follow must
+	 * then be allowed by the profile (the default one allows them). */
+	if (!p->no_new_privileges && (rc = builtin_seccomp_install(&p->seccomp, err)) < 0)
+		return rc;
 	rc = setup_user_and_caps(p, err);
 	if (rc < 0)
 		return rc;
@@ -228,6 +234,8 @@ int builtin_proc_exec(const struct builtin_spec_process *p, int console_fd, bool
 					p->args[0]);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "exec %.200s", p->args[0]);
+	if (p->no_new_privileges && (rc = builtin_seccomp_install(&p->seccomp, err)) < 0)
+		return rc;
 	execve(prog, (char *const *)p->args, (char *const *)p->env);
 	return capsid_error_errno(err, errno, "exec %.200s", prog);
 }

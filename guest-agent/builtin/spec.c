@@ -429,10 +429,11 @@ int builtin_spec_parse_config(struct json_object *doc, struct builtin_spec *s, s
 	struct json_object *lx = member(doc, "linux", json_type_object);
 	if (!lx)
 		return capsid_error_set(err, EINVAL, "linux: required");
-	if (member(lx, "seccomp", json_type_object) || member(lx, "uidMappings", json_type_array) ||
-	    member(lx, "sysctl", json_type_object))
-		return capsid_error_set(err, ENOTSUP,
-					"linux: seccomp, uidMappings and sysctl are not supported");
+	if (member(lx, "uidMappings", json_type_array) || member(lx, "sysctl", json_type_object))
+		return capsid_error_set(err, ENOTSUP, "linux: uidMappings and sysctl are not supported");
+	struct json_object *seccomp = member(lx, "seccomp", json_type_object);
+	if (seccomp && builtin_seccomp_build(seccomp, &s->process.seccomp, err) < 0)
+		return -EINVAL;
 	if (parse_namespaces(member(lx, "namespaces", json_type_array), s, err) < 0)
 		return -EINVAL;
 	if (get_string(lx, "cgroupsPath", true, &s->cgroups_path, "linux", err) < 0)

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "seccomp.h"
 
 #define BUILTIN_SPEC_MAX_ARGS	 256
 #define BUILTIN_SPEC_MAX_ENV	 1024
@@ -45,6 +46,7 @@ struct builtin_spec_process {
 	} rlimits[BUILTIN_SPEC_MAX_RLIMITS];
 	size_t n_rlimits;
 	bool no_new_privileges;
+	struct builtin_seccomp seccomp; /* config.json's linux.seccomp (run only) */
 };
 
 struct builtin_spec_mount {

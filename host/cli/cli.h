@@ -29,6 +29,9 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv);   /* cmd_stats.c */
+int cli_cmd_metrics(struct cli_ctx *ctx, int argc, char **argv); /* cmd_metrics.c: metrics serve */
+int cli_cmd_usage(struct cli_ctx *ctx, int argc, char **argv);   /* cmd_usage.c */
 int cli_cmd_lifecycle(struct cli_ctx *ctx, int argc, char **argv); /* stop|start|restart|delete */
 int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv);   /* hidden: __monitor */
 int cli_cmd_standby_main(struct cli_ctx *ctx, int argc, char **argv); /* hidden: __standby */

@@ -22,12 +22,15 @@
 
 static const char create_help[] =
     "usage: capsid create -f FILE [--runtime builtin|crun|runc] [--pull missing|always|never]\n"
+    "                     [--vmm qemu|libvirt] [--libvirt-uri URI]\n"
     "       capsid create --name NAME --image REF [az container create's flags, below]\n"
     "Create a container group from an ACI-style spec (YAML or JSON) and return once its VM is up\n"
     "and its containers have started (or failed to: every Warning event is printed). Images the\n"
-    "store lacks are pulled first (--pull, default missing).\n";
+    "store lacks are pulled first (--pull, default missing). --vmm libvirt runs the VM as a libvirt\n"
+    "domain (capsid-NAME) of --libvirt-uri (default qemu:///system); the group keeps both.\n";
 static const char run_help[] =
     "usage: capsid run -f FILE [--runtime builtin|crun|runc] [--rm] [--pull missing|always|never]\n"
+    "                  [--vmm qemu|libvirt] [--libvirt-uri URI]\n"
     "       capsid run --name NAME --image REF [az container create's flags, below] [--rm]\n"
     "Create a group, stream every container's output prefixed by its name and every Warning event\n"
     "(a container that cannot start says why), and wait until the group ends (Succeeded or Failed)\n"
@@ -38,6 +41,7 @@ struct create_args {
 	const char *file;
 	const char *runtime;
 	const char *pull; /* --pull missing|always|never */
+	const char *vmm, *libvirt_uri; /* --vmm, --libvirt-uri: over CAPSID_VMM, CAPSID_LIBVIRT_URI */
 	bool rm;
 	struct spec_flags flags; /* the one-liner, when no file is given */
 };
@@ -55,6 +59,8 @@ static int parse_create_args(int argc, char **argv, bool is_run, struct create_a
 	    {"runtime", required_argument, NULL, 'r'},
 	    {"rm", no_argument, NULL, 'R'},
 	    {"pull", required_argument, NULL, 'P'},
+	    {"vmm", required_argument, NULL, 'V'},
+	    {"libvirt-uri", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	};
 	struct option longopts[ARRAY_SIZE(own) + 16];
@@ -85,6 +91,12 @@ static int parse_create_args(int argc, char **argv, bool is_run, struct create_a
 			break;
 		case 'P':
 			a->pull = optarg;
+			break;
+		case 'V':
+			a->vmm = optarg;
+			break;
+		case 'U':
+			a->libvirt_uri = optarg;
 			break;
 		case 'R':
 			if (!is_run)
@@ -164,7 +176,12 @@ static int group_create(struct cli_ctx *ctx, const struct create_args *a, bool w
 		.on_warning = warnings ? print_warning_cb : NULL,
 	};
 	struct capsid_error err = {0};
-	int rc = capsid_group_create(ctx->cfg, &o, &err);
+	struct capsid_config cfg = *ctx->cfg;
+	if (a->vmm)
+		cfg.vmm = a->vmm;
+	if (a->libvirt_uri)
+		cfg.libvirt_uri = a->libvirt_uri;
+	int rc = capsid_group_create(&cfg, &o, &err);
 	cli_pull_progress_free(&progress);
 	return rc < 0 ? cli_fail("%s", err.msg) : 0;
 }

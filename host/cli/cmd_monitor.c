@@ -3,6 +3,8 @@
  * Their options come from the command line their launcher wrote and from
  * the configuration this process read at its start. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +17,9 @@
 
 /* The arguments of the hidden `__monitor NAME` and `__standby` commands. */
 struct monitor_args {
-	const char *accel, *runtime, *guest, *adopt;
+	const char *accel, *runtime, *guest, *adopt, *vmm, *libvirt_uri;
 	unsigned vcpus, memory_mib;
+	unsigned long long usage_since_ms;
 };
 
 static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int first, struct monitor_args *a,
@@ -31,12 +34,18 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 			a->runtime = v;
 		else if (strcmp(argv[i], "--guest-dir") == 0)
 			a->guest = v;
+		else if (strcmp(argv[i], "--vmm") == 0)
+			a->vmm = v;
+		else if (strcmp(argv[i], "--libvirt-uri") == 0)
+			a->libvirt_uri = v;
 		else if (strcmp(argv[i], "--adopt") == 0)
 			a->adopt = v;
 		else if (strcmp(argv[i], "--vcpus") == 0)
 			a->vcpus = (unsigned)strtoul(v, NULL, 10);
 		else if (strcmp(argv[i], "--memory-mib") == 0)
 			a->memory_mib = (unsigned)strtoul(v, NULL, 10);
+		else if (strcmp(argv[i], "--usage-since-ms") == 0)
+			a->usage_since_ms = strtoull(v, NULL, 10);
 		else
 			return -EINVAL;
 	}
@@ -63,6 +72,7 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 		.log_max_files = cfg->log_max_files,
 		.max_execs = cfg->max_execs && cfg->max_execs <= MONITOR_MAX_EXECS ? cfg->max_execs : MONITOR_MAX_EXECS,
 		.vmm_overhead_mib = cfg->vmm_overhead_mib ? cfg->vmm_overhead_mib : MONITOR_JAIL_VMM_OVERHEAD_MIB,
+		.usage_since_ms = a->usage_since_ms,
 	};
 	struct capsid_error err = {0};
 	if (jail_range_parse(cfg->jail_uids, &opts->uids, &err) < 0)
@@ -71,6 +81,12 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 	if (!a->guest || vmm_accel_parse(a->accel, &accel) < 0 || accel == VMM_ACCEL_AUTO)
 		return -EINVAL;
 	opts->accel = accel;
+	if (vmm_backend_parse(a->vmm, &opts->vmm) < 0)
+		return -EINVAL;
+	opts->libvirt_uri = a->libvirt_uri;
+	/* Warm start restores QEMU by hand (QMP, files): a libvirt group boots cold. */
+	if (opts->vmm == VMM_BACKEND_LIBVIRT)
+		opts->warm = opts->standby = false;
 	return 0;
 }
 
@@ -88,7 +104,15 @@ int cli_cmd_monitor(struct cli_ctx *ctx, int argc, char **argv)
 	if (a.adopt) {
 		if (monitor_adopt_parse(a.adopt, &adopt) < 0)
 			return 2;
+		/* Inherited across the exec: none of what this monitor starts gets them. */
+		fcntl(adopt.agent_fd, F_SETFD, FD_CLOEXEC);
+		if (adopt.out_fd >= 0)
+			fcntl(adopt.out_fd, F_SETFD, FD_CLOEXEC);
 		opts.adopt = &adopt;
+	}
+	if (monitor_caps_drop(&err) < 0) {
+		fprintf(stderr, "capsid __monitor: %s\n", err.msg);
+		return 1;
 	}
 	return monitor_main(&paths, &opts, 3, 4);
 }
@@ -99,5 +123,10 @@ int cli_cmd_standby_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct monitor_options opts;
 	if (parse_monitor_args(ctx, argc, argv, 1, &a, &opts) < 0 || !a.vcpus || !a.memory_mib || !opts.standby)
 		return 2;
+	struct capsid_error err = {0};
+	if (monitor_caps_drop(&err) < 0) {
+		fprintf(stderr, "capsid __standby: %s\n", err.msg);
+		return 1;
+	}
 	return monitor_standby_main(ctx->root, &opts, a.vcpus, a.memory_mib);
 }

@@ -3,10 +3,12 @@
  * that host/net starts on demand. */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "config.h"
@@ -166,5 +168,12 @@ int cli_cmd_dns(struct cli_ctx *ctx, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
+	/* Binding port 53 on each bridge's address is all it needs, whoever
+	 * started it (the CLI or a monitor). */
+	struct capsid_error err = {0};
+	if (caps_limit(CAPS_BIT(CAP_NET_BIND_SERVICE), &err) < 0) {
+		fprintf(stderr, "capsid __dns: %s\n", err.msg);
+		return 1;
+	}
 	return net_dns_main(ctx->root, &ctx->cfg->net) < 0 ? 1 : 0;
 }

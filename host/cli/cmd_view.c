@@ -276,13 +276,15 @@ size_t view_print_warnings(struct json_object *doc)
 {
 	struct json_object *props = get_path(doc, "properties", NULL);
 	size_t n = print_warning_events(NULL, get_path(props, "instanceView", "events"));
-	struct json_object *containers = get_path(props, "containers", NULL);
-	for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
-		struct json_object *c = json_object_array_get_idx(containers, i);
-		struct json_object *name = get_path(c, "name", NULL);
-		struct json_object *iv = get_path(c, "properties", "instanceView");
-		if (name)
-			n += print_warning_events(json_object_get_string(name), get_path(iv, "events", NULL));
+	for (int list = 0; list < 2; list++) {
+		struct json_object *containers = get_path(props, list ? "initContainers" : "containers", NULL);
+		for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
+			struct json_object *c = json_object_array_get_idx(containers, i);
+			struct json_object *name = get_path(c, "name", NULL);
+			struct json_object *iv = get_path(c, "properties", "instanceView");
+			if (name)
+				n += print_warning_events(json_object_get_string(name), get_path(iv, "events", NULL));
+		}
 	}
 	return n;
 }
@@ -293,10 +295,10 @@ struct print_ctx {
 	bool prefix;
 };
 
-static void print_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
-		       size_t len)
+static void print_line(void *ud, const struct capsid_log_line *l)
 {
-	print_record(container, is_stderr, partial, line, len, ((struct print_ctx *)ud)->prefix);
+	print_record(l->container, l->is_stderr, l->partial, l->text, l->len,
+		     ((struct print_ctx *)ud)->prefix);
 }
 
 static void print_warning_cb(void *ud, const char *container, const char *name, const char *message)
@@ -372,7 +374,9 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 	if (capsid_group_show(ctx->cfg, argv[optind], &doc, &err) < 0)
 		return cli_fail("%s", err.msg);
 	struct json_object *containers = get_path(get_path(doc, "properties", NULL), "containers", NULL);
-	struct print_ctx pc = {.prefix = !container && containers && json_object_array_length(containers) > 1};
+	struct json_object *inits = get_path(get_path(doc, "properties", NULL), "initContainers", NULL);
+	size_t n = (containers ? json_object_array_length(containers) : 0) + (inits ? json_object_array_length(inits) : 0);
+	struct print_ctx pc = {.prefix = !container && n > 1};
 	json_object_put(doc);
 	struct capsid_logs_opts o = {
 		.container = container,

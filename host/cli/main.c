@@ -26,6 +26,9 @@ static const char usage[] =
 	"  export NAME        print the group as a spec create -f accepts (secure values left out)\n"
 	"  logs NAME          print container logs (--container, --follow, --tail)\n"
 	"  exec NAME -- CMD   run a command in a container (-i, -t, --container)\n"
+	"  stats [NAME]       CPU, memory, network and block I/O per container (--follow, -o json)\n"
+	"  metrics serve --listen ADDR:PORT   Prometheus endpoint of every group's metrics\n"
+	"  usage              metered vCPU-seconds and GiB-seconds per group (--since T, -o json|csv)\n"
 	"  stop|start|restart NAME\n"
 	"  delete NAME        stop a group and remove everything it made\n"
 	"Images:\n"
@@ -162,6 +165,9 @@ static const struct command commands[] = {
 	{"share", cli_cmd_share},     {"__smbd", cli_cmd_smbd},
 	{"volume", cli_cmd_volume},
 	{"system", cli_cmd_system},
+	{"stats", cli_cmd_stats},
+	{"metrics", cli_cmd_metrics},
+	{"usage", cli_cmd_usage},
 };
 
 int main(int argc, char **argv)

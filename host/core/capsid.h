@@ -102,14 +102,23 @@ int capsid_group_export(const struct capsid_config *cfg, const char *name, struc
 
 /* ---- logs ---------------------------------------------------------------- */
 
+/* One record of a container's log, as the CRI log format keeps it. */
+struct capsid_log_line {
+	const char *container;
+	const char *time; /* RFC 3339 with nanoseconds, UTC */
+	bool is_stderr;
+	bool partial; /* the line goes on in the next record: no newline here */
+	const char *text;
+	size_t len;
+};
+
 struct capsid_logs_opts {
 	const char *container; /* NULL: every container, merged by time */
 	long tail;	       /* the last N lines of each, -1: all */
 	bool follow;	       /* then live, until the group ends or *stop */
 	bool events;	       /* with follow: Warning events too (on_warning) */
 	volatile sig_atomic_t *stop;
-	void (*on_line)(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
-			size_t len);
+	void (*on_line)(void *ud, const struct capsid_log_line *line);
 	capsid_warning_fn on_warning;
 	void *ud;
 };
@@ -163,5 +172,59 @@ int capsid_group_remove_container(const struct capsid_config *cfg, const char *n
 /* Send sig to a container's main process (any container of a running group). */
 int capsid_group_signal_container(const struct capsid_config *cfg, const char *name, const char *container,
 				  int sig, struct capsid_error *err);
+/* ---- stats (group_stats.c) ------------------------------------------------ */
+
+#define CAPSID_STATS_MAX_CONTAINERS 80
+
+/* One sample of a running group's counters, read from its guest: per
+ * container cumulative CPU time, memory, block I/O; the guest's network
+ * (its containers share one stack). Counters the guest could not read
+ * are -1. */
+struct capsid_container_sample {
+	char name[64];
+	long long cpu_usec;	      /* CPU time used since the container started */
+	long long memory_bytes;	      /* cgroup memory.current */
+	long long working_set_bytes;  /* memory.current less inactive file pages */
+	long long io_read_bytes, io_write_bytes;
+};
+
+struct capsid_group_sample {
+	unsigned long long time_ns; /* host CLOCK_MONOTONIC when the answer arrived */
+	long long rx_bytes, tx_bytes;
+	struct capsid_container_sample containers[CAPSID_STATS_MAX_CONTAINERS];
+	size_t n_containers;
+};
+
+/* -ESRCH (err set) when the group's VM is not running. */
+int capsid_group_sample(const struct capsid_config *cfg, const char *name, struct capsid_group_sample *out,
+			struct capsid_error *err);
+
+/* ---- metrics (group_metrics.c) ------------------------------------------- */
+
+/* The Prometheus text exposition (format 0.0.4) of every group of the
+ * root: per group and per container, ACI's metrics and capsid's own (see
+ * docs/ARCHITECTURE.md "Metrics"). A struct capsid_metrics keeps the
+ * previous render's samples for per-second rates; one per server. */
+struct capsid_metrics;
+struct capsid_metrics *capsid_metrics_new(void);
+void capsid_metrics_free(struct capsid_metrics *m);
+/* *text (free it) holds *len bytes. */
+int capsid_metrics_render(const struct capsid_config *cfg, struct capsid_metrics *m, char **text, size_t *len,
+			  struct capsid_error *err);
+
+/* ---- usage (group_usage.c) ----------------------------------------------- */
+
+/* A group's metered usage from a time on (docs/ARCHITECTURE.md "Metering"). */
+struct capsid_usage {
+	char group[64];
+	double seconds;	     /* its VM was allocated this long */
+	double vcpu_seconds; /* seconds x vCPUs */
+	double gib_seconds;  /* seconds x memory requests in GiB */
+	unsigned long long first_ms, last_ms; /* the first and last metered instants (Unix ms) */
+};
+/* Every group with usage since since_ms (Unix ms, 0: all), sorted by name;
+ * free *out. Deleted groups keep theirs. */
+int capsid_usage_totals(const struct capsid_config *cfg, unsigned long long since_ms, struct capsid_usage **out,
+			size_t *n, struct capsid_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* Every CAPSID_* variable, read once (config.h). */
 #include "config.h"
+#include "vmm.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -58,6 +59,8 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 		cfg->runtime = "builtin";
 	cfg->guest_dir = env_str("CAPSID_GUEST_DIR");
 	cfg->qemu = env_str("CAPSID_QEMU");
+	cfg->vmm = env_str("CAPSID_VMM");
+	cfg->libvirt_uri = env_str("CAPSID_LIBVIRT_URI");
 	cfg->jail_uids = env_str("CAPSID_JAIL_UIDS");
 	cfg->net = (struct net_settings){
 		.publish_address = getenv("CAPSID_PUBLISH_ADDRESS"),
@@ -106,5 +109,8 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 	if (strcmp(cfg->runtime, "builtin") && strcmp(cfg->runtime, "crun") && strcmp(cfg->runtime, "runc"))
 		return capsid_error_set(err, EINVAL, "CAPSID_RUNTIME=%.32s: must be builtin, crun or runc",
 					cfg->runtime);
+	enum vmm_backend backend;
+	if (vmm_backend_parse(cfg->vmm, &backend) < 0)
+		return capsid_error_set(err, EINVAL, "CAPSID_VMM=%.32s: must be qemu or libvirt", cfg->vmm);
 	return 0;
 }

@@ -36,6 +36,8 @@ struct capsid_config {
 	const char *runtime;	      /* CAPSID_RUNTIME: builtin (default), crun, runc */
 	const char *guest_dir;	      /* CAPSID_GUEST_DIR, NULL: next to the program */
 	const char *qemu;	      /* CAPSID_QEMU, NULL: qemu-system-x86_64 from PATH */
+	const char *vmm;	      /* CAPSID_VMM (--vmm): qemu (default) or libvirt */
+	const char *libvirt_uri;      /* CAPSID_LIBVIRT_URI (--libvirt-uri), NULL: qemu:///system */
 	unsigned boot_timeout_ms;     /* CAPSID_BOOT_TIMEOUT_MS */
 	unsigned stop_timeout_ms;     /* CAPSID_STOP_TIMEOUT_MS */
 	unsigned backoff_base_ms;     /* CAPSID_BACKOFF_BASE_MS */

@@ -53,11 +53,13 @@ static int check_images(const struct capsid_config *cfg, const struct spec_group
 {
 	struct image_store *store = NULL;
 	int rc = image_store_open(cfg->root, &store, err);
-	for (size_t i = 0; rc >= 0 && i < spec->n_containers; i++) {
+	for (size_t i = 0; rc >= 0 && i < spec_group_all_containers(spec); i++) {
 		struct image_info *info = NULL;
-		rc = image_resolve(store, spec->containers[i].image, &info, err);
+		rc = image_resolve(store, spec_group_container_at(spec, i)->image, &info, err);
+		char path[64];
+		spec_container_path(spec, i, path, sizeof(path));
 		if (rc < 0)
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
+			capsid_error_prefix(err, "%s.properties.image", path);
 		image_info_free(info);
 	}
 	image_store_close(store);
@@ -97,6 +99,7 @@ int capsid_group_create(const struct capsid_config *cfg, const struct capsid_cre
 			struct capsid_error *err)
 {
 	const struct spec_group *spec = o->spec;
+	unsigned long long began_ms = util_wall_ms(); /* usage counts from here, pulls included */
 	struct group_paths paths;
 	int rc = group_paths_init(cfg->root, spec->name, &paths, err);
 	if (rc < 0)
@@ -120,8 +123,10 @@ int capsid_group_create(const struct capsid_config *cfg, const struct capsid_cre
 	}
 	_cleanup_json_ struct json_object *redacted = spec_to_json(spec, SPEC_REDACT);
 	struct json_object *full = spec_to_json(spec, SPEC_WITH_SECRETS);
-	struct launch_opts lo = {
-	    .runtime = o->runtime, .vcpus = spec_group_vcpus(spec), .memory_mib = spec_group_memory_mib(spec)};
+	struct launch_opts lo = {.runtime = o->runtime,
+				 .vcpus = spec_group_vcpus(spec),
+				 .memory_mib = spec_group_memory_mib(spec),
+				 .usage_since_ms = began_ms};
 	size_t len;
 	const char *s = redacted ? json_object_to_json_string_length(redacted, JSON_C_TO_STRING_PRETTY, &len) : NULL;
 	rc = s && full ? util_write_file_atomic(paths.spec, s, len, 0640) : -ENOMEM;
@@ -158,9 +163,9 @@ int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, 
 	int rc = core_stored_spec(cfg, name, &spec, err);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < spec->n_containers; i++)
-		for (size_t j = 0; j < spec->containers[i].n_env; j++)
-			if (spec->containers[i].env[j].secure)
+	for (size_t i = 0; i < spec_group_all_containers(spec); i++)
+		for (size_t j = 0; j < spec_group_container_at(spec, i)->n_env; j++)
+			if (spec_group_container_at(spec, i)->env[j].secure)
 				*what = "secure environment variables";
 	for (size_t i = 0; i < spec->n_volumes; i++)
 		if (spec_volume_secrets(&spec->volumes[i]))
@@ -200,12 +205,16 @@ static int start_new_monitor(const struct capsid_config *cfg, const struct group
 		return capsid_error_set(err, EIO, "group %s: cannot read %s", p->name, p->spec);
 	_cleanup_free_ char *state = NULL;
 	_cleanup_json_ struct json_object *st = NULL;
-	const char *runtime = NULL;
+	const char *runtime = NULL, *vmm = NULL, *uri = NULL;
 	if (util_read_file_at(AT_FDCWD, p->state, 16u << 20, &state, NULL) == 0 && (st = json_tokener_parse(state))) {
-		struct json_object *rt = core_get(core_get(st, "capsid", NULL), "runtime", NULL);
+		struct json_object *ext = core_get(st, "capsid", NULL);
+		struct json_object *rt = core_get(ext, "runtime", NULL), *vm = core_get(ext, "vmm", NULL),
+				   *u = core_get(ext, "libvirtUri", NULL);
 		runtime = rt ? json_object_get_string(rt) : NULL;
+		vmm = vm ? json_object_get_string(vm) : NULL;
+		uri = u ? json_object_get_string(u) : NULL;
 	}
-	struct launch_opts lo = {.runtime = runtime};
+	struct launch_opts lo = {.runtime = runtime, .vmm = vmm, .libvirt_uri = uri};
 	rc = launch_monitor(cfg, p, text, strlen(text), &lo, err);
 	return rc < 0 ? capsid_error_prefix(err, "start group %s", p->name) : 0;
 }

@@ -46,11 +46,11 @@ int capsid_group_pull(const struct capsid_config *cfg, const struct spec_group *
 		return rc;
 	if (o && o->on_store_warning)
 		image_store_set_warning_handler(s, o->on_store_warning, o->ud);
-	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
-		const char *image = spec->containers[i].image;
+	for (size_t i = 0; rc == 0 && i < spec_group_all_containers(spec); i++) {
+		const char *image = spec_group_container_at(spec, i)->image;
 		bool seen = false; /* pulled for an earlier container */
 		for (size_t j = 0; j < i; j++)
-			seen |= !strcmp(spec->containers[j].image, image);
+			seen |= !strcmp(spec_group_container_at(spec, j)->image, image);
 		struct image_info *info = NULL;
 		struct capsid_error ignored = {0};
 		if (seen || (!always && image_resolve(s, image, &info, &ignored) == 0)) {
@@ -73,8 +73,11 @@ int capsid_group_pull(const struct capsid_config *cfg, const struct spec_group *
 				o->on_end(o->ud, image);
 			free(ref);
 		}
-		if (rc < 0)
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image: pull %s", i, image);
+		if (rc < 0) {
+			char path[64];
+			spec_container_path(spec, i, path, sizeof(path));
+			capsid_error_prefix(err, "%s.properties.image: pull %s", path, image);
+		}
 	}
 	image_store_close(s);
 	return rc;

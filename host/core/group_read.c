@@ -57,20 +57,22 @@ static bool fix_dead_monitor(struct json_object *doc)
 		json_object_object_add(e, "type", json_object_new_string("Warning"));
 		json_object_array_add(events, e);
 	}
-	struct json_object *containers = core_get(props, "containers", NULL);
-	for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
-		struct json_object *civ = core_get(json_object_array_get_idx(containers, i), "properties", "instanceView");
-		struct json_object *cur = core_get(civ, "currentState", NULL);
-		struct json_object *cs = core_get(cur, "state", NULL);
-		if (!cs || strcmp(json_object_get_string(cs), "Terminated") == 0)
-			continue;
-		struct json_object *prev = NULL;
-		json_object_deep_copy(cur, &prev, NULL);
-		json_object_object_add(civ, "previousState", prev);
-		json_object_object_add(cur, "state", json_object_new_string("Terminated"));
-		json_object_object_add(cur, "exitCode", json_object_new_int(137));
-		json_object_object_add(cur, "finishTime", json_object_new_string(now));
-		json_object_object_add(cur, "detailStatus", json_object_new_string("Killed: monitor lost"));
+	for (size_t list = 0; list < 2; list++) {
+		struct json_object *containers = core_get(props, list ? "initContainers" : "containers", NULL);
+		for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
+			struct json_object *civ = core_get(json_object_array_get_idx(containers, i), "properties", "instanceView");
+			struct json_object *cur = core_get(civ, "currentState", NULL);
+			struct json_object *cs = core_get(cur, "state", NULL);
+			if (!cs || strcmp(json_object_get_string(cs), "Terminated") == 0)
+				continue;
+			struct json_object *prev = NULL;
+			json_object_deep_copy(cur, &prev, NULL);
+			json_object_object_add(civ, "previousState", prev);
+			json_object_object_add(cur, "state", json_object_new_string("Terminated"));
+			json_object_object_add(cur, "exitCode", json_object_new_int(137));
+			json_object_object_add(cur, "finishTime", json_object_new_string(now));
+			json_object_object_add(cur, "detailStatus", json_object_new_string("Killed: monitor lost"));
+		}
 	}
 	return true;
 }
@@ -170,13 +172,17 @@ int capsid_group_export(const struct capsid_config *cfg, const char *name, struc
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	/* A redacted secure variable is a name alone, which create refuses:
 	 * ACI's export leaves such variables out. */
-	struct json_object *containers = core_get(core_get(doc, "properties", NULL), "containers", NULL);
-	for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
-		struct json_object *env = core_get(core_get(json_object_array_get_idx(containers, i), "properties", NULL),
-						   "environmentVariables", NULL);
-		for (size_t k = env ? json_object_array_length(env) : 0; k-- > 0;)
-			if (!core_get(json_object_array_get_idx(env, k), "value", NULL))
-				json_object_array_del_idx(env, k, 1);
+	for (size_t list = 0; list < 2; list++) {
+		struct json_object *containers =
+			core_get(core_get(doc, "properties", NULL), list ? "initContainers" : "containers", NULL);
+		for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
+			struct json_object *env = core_get(
+				core_get(json_object_array_get_idx(containers, i), "properties", NULL),
+				"environmentVariables", NULL);
+			for (size_t k = env ? json_object_array_length(env) : 0; k-- > 0;)
+				if (!core_get(json_object_array_get_idx(env, k), "value", NULL))
+					json_object_array_del_idx(env, k, 1);
+		}
 	}
 	*out = doc;
 	return 0;
@@ -238,12 +244,18 @@ static int follow_live(const struct group_paths *p, const struct capsid_logs_opt
 			continue;
 		}
 		struct json_object *st = core_get(m, "stream", NULL), *line = core_get(m, "line", NULL),
-				   *partial = core_get(m, "partial", NULL);
+				   *partial = core_get(m, "partial", NULL), *time = core_get(m, "time", NULL);
 		if (f.type != CAPSID_CTL_LOGLINE || !cn || !st || !line || !o->on_line)
 			continue;
-		o->on_line(o->ud, json_object_get_string(cn), !strcmp(json_object_get_string(st), "stderr"),
-			   partial && json_object_get_boolean(partial), json_object_get_string(line),
-			   (size_t)json_object_get_string_len(line));
+		struct capsid_log_line l = {
+		    .container = json_object_get_string(cn),
+		    .time = time ? json_object_get_string(time) : "",
+		    .is_stderr = !strcmp(json_object_get_string(st), "stderr"),
+		    .partial = partial && json_object_get_boolean(partial),
+		    .text = json_object_get_string(line),
+		    .len = (size_t)json_object_get_string_len(line),
+		};
+		o->on_line(o->ud, &l);
 	}
 	return 0;
 }
@@ -256,9 +268,16 @@ struct replay {
 static void replay_record(size_t file, const struct log_record *rec, void *ud)
 {
 	struct replay *r = ud;
+	struct capsid_log_line l = {
+	    .container = r->names[file],
+	    .time = rec->time,
+	    .is_stderr = rec->stream == LOG_STDERR,
+	    .partial = rec->partial,
+	    .text = rec->content,
+	    .len = rec->len,
+	};
 	if (r->o->on_line)
-		r->o->on_line(r->o->ud, r->names[file], rec->stream == LOG_STDERR, rec->partial, rec->content,
-			      rec->len);
+		r->o->on_line(r->o->ud, &l);
 }
 
 int capsid_group_logs(const struct capsid_config *cfg, const char *name, const struct capsid_logs_opts *o,
@@ -271,11 +290,16 @@ int capsid_group_logs(const struct capsid_config *cfg, const char *name, const s
 	int rc = group_paths_init(cfg->root, name, &p, err);
 	if (rc < 0 || (rc = core_view_load(&p, &doc, err)) < 0)
 		return rc;
-	struct json_object *containers = core_get(core_get(doc, "properties", NULL), "containers", NULL);
-	size_t nc = containers ? json_object_array_length(containers) : 0;
+	/* The group's containers, then its init containers. */
+	struct json_object *props = core_get(doc, "properties", NULL);
+	struct json_object *lists[2] = {core_get(props, "containers", NULL), core_get(props, "initContainers", NULL)};
+	size_t nl[2] = {lists[0] ? json_object_array_length(lists[0]) : 0,
+			lists[1] ? json_object_array_length(lists[1]) : 0};
+	size_t nc = nl[0] + nl[1];
+#define CONTAINER_AT(i) json_object_array_get_idx((i) < nl[0] ? lists[0] : lists[1], (i) < nl[0] ? (i) : (i) - nl[0])
 	bool found = !o->container;
 	for (size_t i = 0; o->container && i < nc; i++) {
-		struct json_object *cn = core_get(json_object_array_get_idx(containers, i), "name", NULL);
+		struct json_object *cn = core_get(CONTAINER_AT(i), "name", NULL);
 		found = found || (cn && !strcmp(json_object_get_string(cn), o->container));
 	}
 	if (!found)
@@ -290,7 +314,7 @@ int capsid_group_logs(const struct capsid_config *cfg, const char *name, const s
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	size_t n = 0;
 	for (size_t i = 0; i < nc; i++) {
-		struct json_object *cn = core_get(json_object_array_get_idx(containers, i), "name", NULL);
+		struct json_object *cn = core_get(CONTAINER_AT(i), "name", NULL);
 		const char *cname = cn ? json_object_get_string(cn) : NULL;
 		if (!cname || (o->container && strcmp(cname, o->container) != 0) ||
 		    group_log_path(&p, cname, paths[n], sizeof(paths[n])) < 0)
@@ -298,6 +322,7 @@ int capsid_group_logs(const struct capsid_config *cfg, const char *name, const s
 		files[n] = paths[n];
 		names[n++] = cname;
 	}
+#undef CONTAINER_AT
 	struct replay r = {o, names};
 	if (log_read_merged(files, n, o->tail, replay_record, &r) < 0)
 		return capsid_error_set(err, ENOMEM, "out of memory");

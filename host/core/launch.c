@@ -139,6 +139,34 @@ static int claim_standby(const struct capsid_config *cfg, const struct group_pat
 	return got >= 3 && memcmp(reply, "ok\n", 3) == 0;
 }
 
+/* The state root's own choice of VM backend, <root>/vmm.json
+ * ({"vmm": "qemu"|"libvirt", "libvirtUri": "..."}), below --vmm and
+ * CAPSID_VMM (--libvirt-uri, CAPSID_LIBVIRT_URI). A missing file says
+ * nothing; a file that does not parse is an error naming it. */
+static int root_vmm(const struct capsid_config *cfg, char vmm[16], char uri[1025], struct capsid_error *err)
+{
+	vmm[0] = uri[0] = '\0';
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/vmm.json", cfg->root);
+	_cleanup_free_ char *text = NULL;
+	int rc = util_read_file_at(AT_FDCWD, path, 64 * 1024, &text, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return capsid_error_errno(err, -rc, "read %s", path);
+	_cleanup_json_ struct json_object *doc = json_tokener_parse(text);
+	if (!doc || !json_object_is_type(doc, json_type_object))
+		return capsid_error_set(err, EINVAL, "%s: not a JSON object", path);
+	struct json_object *v = core_get(doc, "vmm", NULL), *u = core_get(doc, "libvirtUri", NULL);
+	if (v && (!json_object_is_type(v, json_type_string) ||
+		  snprintf(vmm, 16, "%s", json_object_get_string(v)) >= 16))
+		return capsid_error_set(err, EINVAL, "%s: vmm must be \"qemu\" or \"libvirt\"", path);
+	if (u && (!json_object_is_type(u, json_type_string) ||
+		  snprintf(uri, 1025, "%s", json_object_get_string(u)) >= 1025))
+		return capsid_error_set(err, EINVAL, "%s: libvirtUri must be a string of at most 1024 bytes", path);
+	return 0;
+}
+
 /* Move fd to exactly `target` in the child, without clobbering the other. */
 static void place_fd(int fd, int target)
 {
@@ -162,6 +190,25 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 	if (!cfg->confine && cfg->on_notice)
 		cfg->on_notice("confinement is off (CAPSID_CONFINE=0 or --no-confine): QEMU runs as root, unsandboxed");
 	const char *runtime = opts && opts->runtime ? opts->runtime : cfg->runtime;
+	char root_vmm_name[16], root_uri[1025];
+	if ((rc = root_vmm(cfg, root_vmm_name, root_uri, err)) < 0)
+		return rc;
+	const char *vmm = opts && opts->vmm ? opts->vmm
+			  : cfg->vmm		 ? cfg->vmm
+			  : root_vmm_name[0]	 ? root_vmm_name
+						 : "qemu";
+	const char *uri = opts && opts->libvirt_uri ? opts->libvirt_uri
+			  : cfg->libvirt_uri		 ? cfg->libvirt_uri
+			  : root_uri[0]			 ? root_uri
+							 : NULL;
+	enum vmm_backend backend;
+	if (vmm_backend_parse(vmm, &backend) < 0)
+		return capsid_error_set(err, EINVAL,
+					"vmm %.32s (--vmm, CAPSID_VMM or <root>/vmm.json): must be qemu or libvirt", vmm);
+	if (uri && (!*uri || strlen(uri) > 1024 || strchr(uri, '\n')))
+		return capsid_error_set(err, EINVAL,
+					"libvirt URI (--libvirt-uri, CAPSID_LIBVIRT_URI or <root>/vmm.json): must be "
+					"1-1024 bytes, one line");
 	if (strcmp(runtime, "builtin") != 0 && strcmp(runtime, "crun") != 0 && strcmp(runtime, "runc") != 0)
 		return capsid_error_set(err, EINVAL, "runtime %s: must be builtin, crun or runc", runtime);
 
@@ -173,7 +220,9 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 		close(spec_pipe[1]);
 		return capsid_error_errno(err, errno, "pipe");
 	}
-	bool claimed = claim_standby(cfg, paths, opts, accel, runtime, guest, spec_pipe[0], ready_pipe[1]);
+	/* A ready clone is a QEMU capsid started: not for a libvirt group. */
+	bool claimed = backend == VMM_BACKEND_QEMU &&
+		       claim_standby(cfg, paths, opts, accel, runtime, guest, spec_pipe[0], ready_pipe[1]);
 	pid_t child = claimed ? 0 : fork();
 	if (child < 0) {
 		rc = capsid_error_errno(err, errno, "fork");
@@ -199,8 +248,11 @@ int launch_monitor(const struct capsid_config *cfg, const struct group_paths *pa
 		place_fd(spec_fd, 3);
 		place_fd(ready_fd, 4);
 		signal(SIGINT, SIG_DFL);
-		const char *argv[] = {"capsid",  "--root",  paths->root, "__monitor",   paths->name, "--accel",
-				      accel,     "--runtime", runtime,   "--guest-dir", guest,       NULL};
+		char since[24];
+		snprintf(since, sizeof(since), "%llu", opts ? opts->usage_since_ms : 0ull);
+		const char *argv[] = {"capsid",	 "--root",	paths->root, "__monitor", paths->name, "--accel",
+				      accel,	 "--runtime",	runtime,     "--guest-dir", guest,     "--usage-since-ms",
+				      since,	 "--vmm",	vmm,	     uri ? "--libvirt-uri" : NULL, uri, NULL};
 		execv(program, (char *const *)argv);
 		_exit(127);
 	}

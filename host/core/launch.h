@@ -13,8 +13,14 @@ struct json_object;
 
 struct launch_opts {
 	const char *runtime; /* NULL: the configuration's */
+	/* The VM backend and libvirt's URI, kept per group (state.json's
+	 * capsid.vmm, capsid.libvirtUri); NULL: the configuration's. */
+	const char *vmm, *libvirt_uri;
 	/* The group's machine, for warm start's ready clone; 0: do not look for one. */
 	unsigned vcpus, memory_mib;
+	/* Wall-clock ms when the create began (its usage starts there: image
+	 * pulls included); 0: when the monitor starts. */
+	unsigned long long usage_since_ms;
 };
 
 /* Start the monitor and wait until its VM is up (or it reports why not). */

@@ -72,6 +72,8 @@ struct json_object *monitor_instance_view(struct monitor *m)
 		if (json_object_object_get_ex(c, "properties", &cprops))
 			json_object_object_add(cprops, "instanceView", view_container_to_json(m->containers[i].view));
 	}
+	if (props)
+		monitor_init_describe(m, props);
 	if (props) {
 		struct json_object *iv = json_object_new_object();
 		json_object_object_add(iv, "state", json_object_new_string(view_group_phase_name(m->view.phase)));
@@ -90,8 +92,13 @@ struct json_object *monitor_instance_view(struct monitor *m)
 			       json_object_new_int((int)(spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib)));
 	json_object_object_add(ext, "monitorPid", json_object_new_int((int)getpid()));
 	json_object_object_add(ext, "qemuPid", json_object_new_int((int)m->vm.qemu_pid));
+	json_object_object_add(ext, "vmm", json_object_new_string(vmm_backend_name(m->opts->vmm)));
+	if (m->opts->vmm == VMM_BACKEND_LIBVIRT)
+		monitor_libvirt_describe(m, ext);
 	if (m->vm.started_at[0])
 		json_object_object_add(ext, "vmStartedAt", json_object_new_string(m->vm.started_at));
+	if (m->vm.last_boot_ms)
+		json_object_object_add(ext, "bootMs", json_object_new_int64(m->vm.last_boot_ms));
 	if (props)
 		monitor_net_describe(m, props, ext);
 	json_object_object_add(copy, "capsid", ext);
@@ -252,6 +259,7 @@ void monitor_vm_config(const struct monitor_options *opts, const struct group_pa
 
 int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 {
+	monitor_usage_begin(m); /* the VM is allocated from here (monitor_usage.c) */
 	struct monitor_vm_files files;
 	struct vmm_config cfg;
 	monitor_vm_config(m->opts, m->paths, spec_group_vcpus(m->spec),
@@ -295,8 +303,9 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		if (log >= 0)
 			close(log); /* QEMU appends the serial console; start each boot afresh */
 		struct vmm_jail jail;
-		rc = monitor_jail_apply(m->opts, m->paths->root, m->jail_owner, &cfg, &jail, err);
-		if (rc == 0) {
+		if (m->opts->vmm == VMM_BACKEND_LIBVIRT)
+			rc = monitor_libvirt_boot(m, &cfg, err);
+		else if ((rc = monitor_jail_apply(m->opts, m->paths->root, m->jail_owner, &cfg, &jail, err)) == 0) {
 			int out = monitor_bounds_qemu_output(m);
 			rc = vmm_spawn(&cfg, out >= 0 ? out : m->log_fd, &m->vm.qemu_pid, err);
 			if (out >= 0)
@@ -311,6 +320,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	rc = monitor_net_finish(m, err);
 	if (rc < 0) {
 		monitor_agent_close(m, NULL);
+		monitor_libvirt_end(m);
 		vmm_terminate(m->vm.qemu_pid, m->paths->qmp, 1000);
 		m->vm.qemu_pid = 0;
 		monitor_volumes_release(m);
@@ -331,6 +341,7 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 	m->vm.boot_files = files;
 	m->vm.release_at = 0;
 	util_now_rfc3339(m->vm.started_at);
+	m->vm.spawned_ms = util_now_ms();
 	monitor_log(m, "qemu pid %d: %u vCPU, %u MiB, accel %s", (int)m->vm.qemu_pid, cfg.vcpus, cfg.memory_mib,
 		    vmm_accel_name(cfg.accel));
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -393,7 +404,7 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 	rc = monitor_pod_prepare(m, err);
 	if (rc < 0)
 		return rc;
-	m->n_containers = m->spec->n_containers;
+	m->n_containers = m->spec->n_containers + m->spec->n_init_containers;
 	m->containers = calloc(m->n_containers, sizeof(*m->containers));
 	m->view.containers = calloc(m->n_containers, sizeof(*m->view.containers));
 	m->view.n_containers = m->n_containers;
@@ -410,10 +421,16 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 		struct mcontainer *c = &m->containers[i];
 		c->index = i;
 		c->view = &m->view.containers[i];
-		snprintf(c->view->name, sizeof(c->view->name), "%s", m->spec->containers[i].name);
-		rc = image_resolve(store, m->spec->containers[i].image, &m->images[i], err);
+		c->init = i >= m->spec->n_containers;
+		const struct spec_container *sc = monitor_spec_container(m, i);
+		snprintf(c->view->name, sizeof(c->view->name), "%s", sc->name);
+		rc = image_resolve(store, sc->image, &m->images[i], err);
 		if (rc < 0) {
-			capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
+			if (c->init)
+				capsid_error_prefix(err, "properties.initContainers[%zu].properties.image",
+						    i - m->spec->n_containers);
+			else
+				capsid_error_prefix(err, "properties.containers[%zu].properties.image", i);
 			break;
 		}
 		size_t d;
@@ -448,13 +465,14 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 				view_events_from_json(&m->view.events, ev);
 			if (json_object_object_get_ex(props, "containers", &containers) &&
 			    json_object_is_type(containers, json_type_array))
-				for (size_t i = 0; i < m->n_containers && i < json_object_array_length(containers); i++) {
+				for (size_t i = 0; i < m->spec->n_containers && i < json_object_array_length(containers); i++) {
 					struct json_object *cp, *civ;
 					struct json_object *c = json_object_array_get_idx(containers, i);
 					if (json_object_object_get_ex(c, "properties", &cp) &&
 					    json_object_object_get_ex(cp, "instanceView", &civ))
 						view_container_from_json(m->containers[i].view, civ);
 				}
+			monitor_init_restore(m, props);
 		}
 	}
 
@@ -479,6 +497,8 @@ static void monitor_handle_signals(struct monitor *m)
 		if (si.ssi_signo == SIGCHLD) {
 			int status;
 			pid_t pid;
+			if (monitor_libvirt_ended(m))
+				monitor_vm_event(m, VM_EV_QEMU_EXITED, NULL, NULL);
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 				if (pid == m->vm.qemu_pid) {
 					monitor_log(m, "qemu exited (status %d)", status);
@@ -602,6 +622,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 		.jail_owner = paths->name,
 		.bounds_at = util_now_ms(),
 		.qemu_out_fd = -1,
+		.usage = {.fd = -1},
 	};
 	struct monitor *m = &mon;
 	struct capsid_error err = {0};
@@ -638,6 +659,7 @@ int monitor_main(const struct group_paths *paths, const struct monitor_options *
 	}
 	monitor_log(m, "monitor %d started for group %s", (int)getpid(), paths->name);
 	monitor_loop(m);
+	monitor_libvirt_end(m);
 	if (m->vm.qemu_pid > 0)
 		vmm_terminate(m->vm.qemu_pid, paths->qmp, 2000);
 	monitor_save_state(m);

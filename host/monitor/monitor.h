@@ -22,6 +22,8 @@
 #include "vm_fsm.h"
 #include "vmm.h"
 
+struct vmm_domain; /* vmm_libvirt.h */
+
 struct smb_settings;
 
 struct spec_group;
@@ -59,6 +61,9 @@ struct monitor_options {
 	unsigned log_max_bytes;              /* per container log file (CAPSID_LOG_MAX_BYTES, 0 = no cap) */
 	unsigned log_max_files;              /* the current one and rotated ones (CAPSID_LOG_MAX_FILES) */
 	unsigned max_execs;                  /* execs running at once per group (CAPSID_MAX_EXECS, <= MONITOR_MAX_EXECS) */
+	enum vmm_backend vmm;                /* who runs QEMU (--vmm); libvirt: monitor_libvirt.c */
+	const char *libvirt_uri;             /* --libvirt-uri, NULL: VMM_LIBVIRT_DEFAULT_URI */
+	unsigned long long usage_since_ms;   /* the create began then (wall ms): its usage counts from it; 0: now */
 };
 
 /* A ready clone handed to a new group's monitor (`__monitor --adopt`):
@@ -69,6 +74,7 @@ struct monitor_options {
 struct monitor_adopt {
 	pid_t qemu_pid;
 	int agent_fd; /* negotiated: HELLO and NEGOTIATE are done */
+	int out_fd;   /* the read end of its QEMU's stdout and stderr (monitor_bounds.c) */
 	char tap[16];
 	char key[20];
 	char dir[PATH_MAX];
@@ -96,6 +102,8 @@ struct mcontainer {
 	uint64_t restart_at;   /* monotonic ms, 0 when no restart is scheduled */
 	unsigned backoff_step;
 	uint64_t started_at;   /* monotonic ms of the last start */
+	bool init;             /* an init container (monitor_init.c): after the group's containers */
+	bool held;             /* waits for the init containers before it (monitor_init.c) */
 };
 
 enum req_kind {
@@ -197,10 +205,13 @@ struct monitor_vm_files {
 struct monitor_vm {
 	struct vm_fsm fsm;
 	pid_t qemu_pid;
+	struct vmm_domain *domain; /* the libvirt backend's domain (monitor_libvirt.c), else NULL */
 	uint64_t deadline;                  /* boot or stop deadline, monotonic ms */
 	struct monitor_vm_files boot_files; /* of the running QEMU */
 	uint64_t release_at;                /* when to release QEMU's mappings of them, 0 = done */
 	char started_at[40];
+	uint64_t spawned_ms;   /* monotonic ms when QEMU started (this boot) */
+	unsigned last_boot_ms; /* QEMU's start to the agent's readiness, last boot; 0 before one */
 	bool dispatching; /* in monitor_vm_event: events raised meanwhile wait in queue */
 	struct {
 		enum vm_event ev;
@@ -289,6 +300,12 @@ struct monitor {
 	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
 	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
 	uint64_t qemu_out_dropped;
+	struct {
+		int fd;		   /* <root>/usage/<name>.log, -1 until the first boot */
+		uint64_t from_ms;  /* wall ms the unwritten period began, 0 when not accounting */
+		uint64_t next_tick; /* monotonic ms */
+		bool began;	    /* the create's start was counted */
+	} usage; /* monitor_usage.c */
 };
 
 void monitor_log(struct monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -343,6 +360,48 @@ void monitor_start_container(struct monitor *m, size_t i);
 void monitor_run_timers(struct monitor *m, uint64_t now);
 uint64_t monitor_next_timer(struct monitor *m);
 
+/* monitor_libvirt.c: the VM as a libvirt domain (opts->vmm == VMM_BACKEND_LIBVIRT). */
+int monitor_libvirt_boot(struct monitor *m, const struct vmm_config *cfg, struct capsid_error *err);
+/* The domain ended by itself (called on SIGCHLD): true once. */
+bool monitor_libvirt_ended(struct monitor *m);
+/* Destroy the domain, if any. */
+void monitor_libvirt_end(struct monitor *m);
+/* capsid show's capsid.libvirtUri and capsid.domain. */
+void monitor_libvirt_describe(struct monitor *m, struct json_object *ext);
+
+/* monitor_init.c: m->containers holds the group's containers, then its
+ * init containers (c->init). */
+const struct spec_container *monitor_spec_container(const struct monitor *m, size_t i);
+/* The agent is ready: the first init container starts, or every container. */
+void monitor_start_all(struct monitor *m);
+/* An init container's run ended with exit_code while the VM is Ready: true
+ * when this decided what follows (the next one started, or the group
+ * failed under Never), false when the restart policy applies as usual. */
+bool monitor_init_ended(struct monitor *m, struct mcontainer *c, int exit_code);
+/* Each initContainers[j].properties.instanceView of a view document, and back. */
+void monitor_init_describe(const struct monitor *m, struct json_object *props);
+void monitor_init_restore(struct monitor *m, struct json_object *props);
+
+/* monitor_probe.c: CREATE's "probes" for a run of container c (NULL when
+ * it has none; resets its readiness), and a PROBE frame from the agent. */
+struct frame;
+struct json_object *monitor_probe_body(struct mcontainer *c, const struct spec_container *sc);
+void monitor_probe_frame(struct monitor *m, const struct frame *f);
+
+/* monitor_security.c: the container's user (runAsUser/runAsGroup over the
+ * image's, image_user may be NULL) and "security" into a CREATE body. */
+void monitor_security_describe(struct json_object *body, const struct spec_container *sc, const char *image_user);
+
+/* monitor_stats.c: CTL_STATS, answered with the agent's STATS (relayed; the
+ * client bounds and checks it), or an error when the VM is not up. */
+void monitor_stats_request(struct monitor *m, struct ctl_client *c, uint32_t id);
+
+/* monitor_usage.c: per-second usage records while the VM is allocated. */
+void monitor_usage_begin(struct monitor *m);
+void monitor_usage_end(struct monitor *m);
+uint64_t monitor_usage_next_timer(const struct monitor *m);
+void monitor_usage_timers(struct monitor *m, uint64_t now);
+
 /* monitor_net.c */
 int monitor_net_attach(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
 /* The host half of a new attachment (or only the DNS responder): after QEMU started. */
@@ -367,12 +426,23 @@ void monitor_jail_vm_gone(struct monitor *m);
 /* The monitor ends: the group's cgroup and uid go. */
 void monitor_jail_release(struct monitor *m);
 
+/* monitor_caps.c: the capabilities a monitor or standby keeps (a mask of
+ * CAPS_BIT(CAP_...)), and dropping every other one (common/caps.h). */
+uint64_t monitor_caps_kept(void);
+int monitor_caps_drop(struct capsid_error *err);
+
 /* monitor_bounds.c: console.log and monitor.log capped at log_max_bytes. */
 uint64_t monitor_bounds_next_timer(const struct monitor *m);
 void monitor_bounds_timers(struct monitor *m, uint64_t now);
 /* The descriptor a QEMU about to start gets as stdout and stderr (the
  * caller closes it after the spawn), -1 on failure (use the log itself). */
 int monitor_bounds_qemu_output(struct monitor *m);
+/* A pipe for a QEMU's stdout and stderr: its read end (non-blocking) in
+ * *read_fd, its write end returned (-1 on failure). */
+int monitor_bounds_pipe(int *read_fd);
+/* Drain *fd into log_fd while the log is under cap (0: none), counting
+ * what is dropped in *dropped; at its end *fd is closed and set to -1. */
+void monitor_bounds_drain_fd(int *fd, int log_fd, unsigned cap, uint64_t *dropped);
 /* Readable: into the log while it is under the cap. */
 void monitor_bounds_drain(struct monitor *m);
 

@@ -189,7 +189,7 @@ static void container_terminated(struct monitor *m, struct mcontainer *c, int ex
 void monitor_start_container(struct monitor *m, size_t i)
 {
 	struct mcontainer *c = &m->containers[i];
-	const struct spec_container *sc = &m->spec->containers[i];
+	const struct spec_container *sc = monitor_spec_container(m, i);
 	const struct image_info *img = m->images[i];
 	c->restart_at = 0;
 	c->exited = false;
@@ -215,15 +215,19 @@ void monitor_start_container(struct monitor *m, size_t i)
 	json_object_object_add(body, "cwd", json_object_new_string(img->working_dir && *img->working_dir
 									   ? img->working_dir
 									   : "/"));
-	if (img->user && *img->user)
-		json_object_object_add(body, "user", json_object_new_string(img->user));
+	monitor_security_describe(body, sc, img->user && *img->user ? img->user : NULL);
 	json_object_object_add(body, "hostname", json_object_new_string(m->paths->name));
 	json_object_object_add(body, "tty", json_object_new_boolean(0));
 	struct json_object *res = json_object_new_object();
 	double mem_gb = sc->limits.memory_gb > 0 ? sc->limits.memory_gb : sc->requests.memory_gb;
+	double cpu = sc->requests.cpu;
+	if (c->init) { /* init containers have the group's resources */
+		mem_gb = spec_group_memory_mib(m->spec) / 1024.0;
+		cpu = spec_group_vcpus(m->spec);
+	}
 	json_object_object_add(res, "memoryBytes", json_object_new_int64((int64_t)(mem_gb * 1024 * 1024 * 1024)));
 	/* cgroup CPU weight proportional to the request: 1 CPU = 1024 shares. */
-	json_object_object_add(res, "cpuShares", json_object_new_int64((int64_t)(sc->requests.cpu * 1024 + 0.5)));
+	json_object_object_add(res, "cpuShares", json_object_new_int64((int64_t)(cpu * 1024 + 0.5)));
 	if (sc->limits.cpu > 0) {
 		json_object_object_add(res, "cpuQuotaUs", json_object_new_int64((int64_t)(sc->limits.cpu * 100000)));
 		json_object_object_add(res, "cpuPeriodUs", json_object_new_int64(100000));
@@ -231,6 +235,9 @@ void monitor_start_container(struct monitor *m, size_t i)
 	json_object_object_add(body, "resources", res);
 	if (sc->n_mounts)
 		json_object_object_add(body, "mounts", monitor_volume_mounts(sc));
+	struct json_object *probes = monitor_probe_body(c, sc);
+	if (probes)
+		json_object_object_add(body, "probes", probes);
 
 	struct pending_req req = {.kind = REQ_CREATE, .container = i};
 	int rc = monitor_agent_request(m, CAPSID_MSG_CREATE, body, &req);
@@ -272,7 +279,7 @@ static void report_ready_when_started(struct monitor *m)
 	for (size_t i = 0; i < m->n_containers; i++) {
 		const struct mcontainer *c = &m->containers[i];
 		/* Waiting, or restored from an older run and not started yet in this one. */
-		if (!c->exited && !c->running && !c->restart_at)
+		if (!c->exited && !c->running && !c->restart_at && !c->held)
 			return;
 	}
 	monitor_report_ready(m, NULL);
@@ -286,6 +293,8 @@ static void container_terminated(struct monitor *m, struct mcontainer *c, int ex
 	if (c->log)
 		log_writer_flush(c->log, NULL, NULL);
 	view_container_transition(c->view, CONTAINER_TERMINATED, exit_code, detail);
+	if (c->view->ready == VIEW_READY_YES)
+		c->view->ready = VIEW_READY_NO;
 	if (c->created && m->vm.fsm.state == VM_READY) {
 		struct json_object *body = json_object_new_object();
 		json_object_object_add(body, "container", json_object_new_string(c->view->name));
@@ -296,7 +305,9 @@ static void container_terminated(struct monitor *m, struct mcontainer *c, int ex
 	enum spec_restart_policy policy = m->spec->restart_policy;
 	bool restart = m->vm.fsm.state == VM_READY &&
 		       (policy == SPEC_RESTART_ALWAYS || (policy == SPEC_RESTART_ON_FAILURE && exit_code != 0));
-	if (restart) {
+	if (monitor_init_ended(m, c, exit_code)) {
+		restart = false;
+	} else if (restart) {
 		unsigned delay = backoff_delay(m, c);
 		c->restart_at = util_now_ms() + delay;
 		monitor_event(m, c, "BackOff", "Warning", "back-off %u ms restarting container %s", delay,
@@ -592,6 +603,9 @@ static void handle_frame(struct monitor *m, const struct frame *f)
 	case CAPSID_MSG_EXIT:
 		handle_exit(m, f);
 		break;
+	case CAPSID_MSG_PROBE:
+		monitor_probe_frame(m, f);
+		break;
 	case CAPSID_MSG_LOG: {
 		_cleanup_json_ struct json_object *body = frame_body_json(f);
 		char buf[512];
@@ -616,7 +630,8 @@ static void handle_frame(struct monitor *m, const struct frame *f)
 
 void monitor_agent_readable(struct monitor *m)
 {
-	/* Bound the work per wake-up so a chatty guest cannot starve clients. */
+	/* Bound the work per wake-up so a chatty guest cannot starve clients:
+	 * 16 reads of at most FRAME_FILL_MAX (1 MiB) and the frames in them. */
 	for (int round = 0; round < 16 && m->agent.fd >= 0; round++) {
 		int rc = frame_reader_fill(m->agent.in, m->agent.fd);
 		if (rc == -EPIPE) {
@@ -653,6 +668,8 @@ uint64_t monitor_next_timer(struct monitor *m)
 		next = monitor_template_next_timer(m);
 	if (monitor_bounds_next_timer(m) < next)
 		next = monitor_bounds_next_timer(m);
+	if (monitor_usage_next_timer(m) < next)
+		next = monitor_usage_next_timer(m);
 	if (m->vm.fsm.state == VM_READY && m->vm.release_at && m->vm.release_at < next)
 		next = m->vm.release_at;
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -667,6 +684,7 @@ void monitor_run_timers(struct monitor *m, uint64_t now)
 {
 	monitor_template_timers(m, now);
 	monitor_bounds_timers(m, now);
+	monitor_usage_timers(m, now);
 	if (m->vm.fsm.state == VM_BOOTING && m->agent.fd < 0 && now >= m->agent.retry_at) {
 		if (agent_try_connect(m) < 0)
 			m->agent.retry_at = now + 10;

@@ -399,7 +399,7 @@ static void handle_exec(struct monitor *m, struct ctl_client *c, uint32_t id, st
 	json_object_object_add(req, "stream", json_object_new_int64(stream));
 	/* The container's own environment is the base of an exec's. */
 	if (!json_object_object_get_ex(req, "env", NULL)) {
-		const struct spec_container *sc = &m->spec->containers[k];
+		const struct spec_container *sc = monitor_spec_container(m, k);
 		struct json_object *env = json_object_new_array();
 		for (size_t i = 0; i < m->images[k]->n_env; i++)
 			json_object_array_add(env, json_object_new_string(m->images[k]->env[i]));
@@ -505,6 +505,9 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 			monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, f->id, reply);
 		break;
 	}
+	case CAPSID_CTL_STATS:
+		monitor_stats_request(m, c, f->id);
+		break;
 	default:
 		send_error(m, c, f->id, "request type not accepted on the control socket");
 		break;

@@ -123,6 +123,10 @@ static int pod_add(struct monitor *m, struct json_object *body, struct capsid_er
 					"group %s has no spare disk slots for added containers (create it with the tag "
 					POD_SLOTS_TAG ")",
 					m->paths->name);
+	if (m->spec->n_init_containers)
+		return capsid_error_set(err, ENOTSUP,
+					"group %s has init containers: containers are not added to such a group",
+					m->paths->name);
 	if (m->vm.fsm.state != VM_READY)
 		return capsid_error_set(err, EBUSY, "group %s is not running: containers are added to a running VM",
 					m->paths->name);

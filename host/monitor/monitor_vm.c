@@ -20,6 +20,7 @@
  * containers that ran in it. */
 static void teardown(struct monitor *m, bool stopped)
 {
+	monitor_libvirt_end(m);
 	if (m->vm.qemu_pid > 0) {
 		vmm_terminate(m->vm.qemu_pid, NULL, 0);
 		m->vm.qemu_pid = 0;
@@ -27,6 +28,7 @@ static void teardown(struct monitor *m, bool stopped)
 	monitor_agent_close(m, NULL);
 	monitor_volumes_release(m); /* QEMU is gone: its disks are free */
 	monitor_jail_vm_gone(m);
+	monitor_usage_end(m);
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct mcontainer *c = &m->containers[i];
 		if (c->log)
@@ -99,13 +101,13 @@ static enum vm_event run_action(struct monitor *m, enum vm_action a, char reason
 		}
 		break;
 	case VM_ACT_TERMINATE:
+		monitor_libvirt_end(m);
 		vmm_terminate(m->vm.qemu_pid, m->paths->qmp, 2000);
 		m->vm.qemu_pid = 0;
 		break;
 	case VM_ACT_START_CONTAINERS:
 		monitor_log(m, "agent ready");
-		for (size_t i = 0; i < m->n_containers; i++)
-			monitor_start_container(m, i);
+		monitor_start_all(m); /* init containers first (monitor_init.c) */
 		break;
 	case VM_ACT_RELEASE_BOOT_FILES:
 		monitor_release_boot_files_later(m);

@@ -60,6 +60,7 @@
 #define STANDBY_CLAIM_MAX     (256 * 1024)
 /* The agent channel's fd in the exec'd monitor (after spec 3 and ready 4). */
 #define STANDBY_AGENT_FD 5
+#define STANDBY_OUT_FD	 6
 
 int monitor_standby_dir(const char *root, const char *runtime, unsigned vcpus, unsigned memory_mib, char *out,
 			size_t len)
@@ -109,13 +110,16 @@ static int standby_paths(const char *root, const struct monitor_options *opts, u
 
 int monitor_adopt_parse(const char *s, struct monitor_adopt *out)
 {
-	*out = (struct monitor_adopt){.agent_fd = -1};
-	int pid, fd, used = 0;
-	if (sscanf(s, "qemu=%d,agent=%d,tap=%15[^,],key=%19[^,],dir=%n", &pid, &fd, out->tap, out->key, &used) != 4 ||
-	    !used || pid <= 1 || fd < 3 || !s[used] || strlen(s + used) >= sizeof(out->dir))
+	*out = (struct monitor_adopt){.agent_fd = -1, .out_fd = -1};
+	int pid, fd, out_fd, used = 0;
+	if (sscanf(s, "qemu=%d,agent=%d,out=%d,tap=%15[^,],key=%19[^,],dir=%n", &pid, &fd, &out_fd, out->tap, out->key,
+		   &used) != 5 ||
+	    !used || pid <= 1 || fd < 3 || out_fd < -1 || out_fd == fd || (out_fd >= 0 && out_fd < 3) || !s[used] ||
+	    strlen(s + used) >= sizeof(out->dir))
 		return -EINVAL;
 	out->qemu_pid = pid;
 	out->agent_fd = fd;
+	out->out_fd = out_fd;
 	snprintf(out->dir, sizeof(out->dir), "%s", s + used);
 	return 0;
 }
@@ -128,6 +132,8 @@ struct standby {
 	int log_fd;
 	pid_t qemu_pid;
 	int agent_fd; /* negotiated: handed to the claiming group's monitor */
+	int out_fd;   /* QEMU's stdout and stderr (drained into the log, then handed over too) */
+	uint64_t out_dropped;
 	struct template_files tpl;
 	const char *root;
 	unsigned vcpus, memory_mib;
@@ -222,9 +228,15 @@ static int standby_boot(struct standby *s, struct capsid_error *err)
 	if (log >= 0)
 		close(log);
 	struct vmm_jail jail;
-	if ((rc = monitor_jail_apply(s->opts, s->root, s->jail_owner, &cfg, &jail, err)) < 0 ||
-	    (rc = vmm_spawn(&cfg, s->log_fd, &s->qemu_pid, err)) < 0 ||
-	    (rc = template_load(&env, &s->tpl, s->paths.qmp, err)) < 0)
+	if ((rc = monitor_jail_apply(s->opts, s->root, s->jail_owner, &cfg, &jail, err)) < 0)
+		return rc;
+	/* Its output through a pipe, as a group's QEMU: capped in standby.log,
+	 * and the adopting monitor's to drain into its own log. */
+	int out_w = monitor_bounds_pipe(&s->out_fd);
+	rc = vmm_spawn(&cfg, out_w >= 0 ? out_w : s->log_fd, &s->qemu_pid, err);
+	if (out_w >= 0)
+		close(out_w);
+	if (rc < 0 || (rc = template_load(&env, &s->tpl, s->paths.qmp, err)) < 0)
 		return rc;
 	s->agent_fd = agent_hello_pending(s);
 	if (s->agent_fd < 0)
@@ -244,6 +256,8 @@ static void standby_end(struct standby *s)
 	unlink(s->paths.control);
 	if (s->agent_fd >= 0)
 		close(s->agent_fd);
+	if (s->out_fd >= 0)
+		close(s->out_fd);
 	if (s->qemu_pid > 0)
 		vmm_terminate(s->qemu_pid, s->paths.qmp, 1000);
 	if (s->tap[0])
@@ -320,17 +334,17 @@ static int recv_claim(int conn, char *buf, size_t len, int fds[2])
 }
 
 /* The exec'd monitor's descriptors: spec 3, ready 4, agent channel
- * STANDBY_AGENT_FD, open across exec. All go high first: a source may sit
- * on another's target. */
-static int place_fds(const int from[3])
+ * STANDBY_AGENT_FD, QEMU's output STANDBY_OUT_FD (when there is one), open
+ * across exec. All go high first: a source may sit on another's target. */
+static int place_fds(const int from[4])
 {
-	int high[3];
-	for (int i = 0; i < 3; i++)
-		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 16)) < 0)
+	int high[4];
+	static const int target[4] = {3, 4, STANDBY_AGENT_FD, STANDBY_OUT_FD};
+	for (int i = 0; i < 4; i++)
+		if (from[i] >= 0 && (high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			return -errno;
-	static const int target[3] = {3, 4, STANDBY_AGENT_FD};
-	for (int i = 0; i < 3; i++)
-		if (dup2(high[i], target[i]) < 0)
+	for (int i = 0; i < 4; i++)
+		if (from[i] >= 0 && dup2(high[i], target[i]) < 0)
 			return -errno;
 	return 0;
 }
@@ -339,15 +353,15 @@ static int place_fds(const int from[3])
 static void exec_monitor(struct standby *s, const struct claim *c)
 {
 	char adopt[PATH_MAX + 128];
-	snprintf(adopt, sizeof(adopt), "qemu=%d,agent=%d,tap=%s,key=%s,dir=%s", (int)s->qemu_pid,
-		 STANDBY_AGENT_FD, s->tap, s->tpl.key, s->paths.dir);
+	snprintf(adopt, sizeof(adopt), "qemu=%d,agent=%d,out=%d,tap=%s,key=%s,dir=%s", (int)s->qemu_pid,
+		 STANDBY_AGENT_FD, s->out_fd >= 0 ? STANDBY_OUT_FD : -1, s->tap, s->tpl.key, s->paths.dir);
 	const char *argv[] = {"capsid",	   "--root",	s->root,     "__monitor",   c->group, "--accel",
 			      c->accel,	   "--runtime", c->runtime,  "--guest-dir", c->guest_dir, "--adopt",
 			      adopt,	   NULL};
 	monitor_log_fd(s->log_fd, "standby: claimed by group %s", c->group);
 	/* The monitor runs as the CLI's child would: at its priority. */
 	setpriority(PRIO_PROCESS, 0, c->nice);
-	int fds[3] = {c->spec_fd, c->ready_fd, s->agent_fd};
+	int fds[4] = {c->spec_fd, c->ready_fd, s->agent_fd, s->out_fd};
 	int rc = place_fds(fds);
 	if (rc == 0)
 		execve("/proc/self/exe", (char *const *)argv, c->env);
@@ -423,7 +437,9 @@ static void standby_loop(struct standby *s, int signal_fd, int lock)
 {
 	uint64_t idle_until = util_now_ms() + (uint64_t)s->opts->standby_idle_s * 1000;
 	for (;;) {
-		struct pollfd fds[2] = {{.fd = signal_fd, .events = POLLIN}, {.fd = s->listen_fd, .events = POLLIN}};
+		struct pollfd fds[3] = {{.fd = signal_fd, .events = POLLIN},
+					{.fd = s->listen_fd, .events = POLLIN},
+					{.fd = s->out_fd, .events = POLLIN}};
 		uint64_t now = util_now_ms();
 		if (now >= idle_until) {
 			monitor_log_fd(s->log_fd, "standby: not claimed for %u s: ending", s->opts->standby_idle_s);
@@ -434,7 +450,7 @@ static void standby_loop(struct standby *s, int signal_fd, int lock)
 			return;
 		}
 		uint64_t wait = idle_until - now < STANDBY_CHECK_MS ? idle_until - now : STANDBY_CHECK_MS;
-		int r = poll(fds, 2, (int)wait);
+		int r = poll(fds, 3, (int)wait);
 		if (r < 0 && errno != EINTR)
 			return;
 		if (fds[0].revents) {
@@ -451,6 +467,8 @@ static void standby_loop(struct standby *s, int signal_fd, int lock)
 				}
 			}
 		}
+		if (fds[2].revents && s->out_fd >= 0)
+			monitor_bounds_drain_fd(&s->out_fd, s->log_fd, s->opts->log_max_bytes, &s->out_dropped);
 		if (fds[1].revents && serve_claim(s) < 0)
 			return;
 	}
@@ -465,6 +483,7 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 			    .memory_mib = memory_mib,
 			    .log_fd = -1,
 			    .agent_fd = -1,
+			    .out_fd = -1,
 			    .listen_fd = -1};
 	if (standby_paths(root, opts, vcpus, memory_mib, &s.paths) < 0 || util_mkdir_p(s.paths.dir, 0700) < 0)
 		return 2;
@@ -613,6 +632,12 @@ int monitor_standby_adopt(struct monitor *m, const struct vmm_config *cfg)
 	use_slot_serials(m);
 	renice_qemu(a->qemu_pid);
 	m->vm.qemu_pid = a->qemu_pid;
+	if (a->out_fd >= 0) { /* its output from now on into this monitor's log, capped */
+		if (m->qemu_out_fd >= 0)
+			close(m->qemu_out_fd);
+		m->qemu_out_fd = a->out_fd;
+		m->qemu_out_dropped = 0;
+	}
 	if (monitor_agent_attach(m, a->agent_fd) < 0)
 		return adopt_fail(m, "out of memory");
 	m->warm.restored = true;
@@ -640,6 +665,8 @@ void monitor_standby_discard(struct monitor *m)
 	}
 	if (m->agent.fd != a->agent_fd)
 		close(a->agent_fd);
+	if (a->out_fd >= 0 && m->qemu_out_fd != a->out_fd)
+		close(a->out_fd);
 	if (!m->warm.tap_adopted)
 		net_standby_tap_delete(a->tap);
 	m->warm.adopt = NULL;

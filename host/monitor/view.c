@@ -145,6 +145,8 @@ struct json_object *view_container_to_json(const struct view_container *c)
 	if (c->has_previous)
 		json_object_object_add(o, "previousState", state_to_json(&c->previous));
 	json_object_object_add(o, "events", view_events_to_json(&c->events));
+	if (c->ready != VIEW_READY_NONE)
+		json_object_object_add(o, "ready", json_object_new_boolean(c->ready == VIEW_READY_YES));
 	return o;
 }
 

@@ -54,6 +54,8 @@ struct view_container_state {
 	char detail[VIEW_MESSAGE_MAX];
 };
 
+enum view_readiness { VIEW_READY_NONE, VIEW_READY_NO, VIEW_READY_YES };
+
 struct view_container {
 	char name[64];
 	unsigned restart_count;
@@ -61,6 +63,7 @@ struct view_container {
 	struct view_container_state previous;
 	bool has_previous;
 	struct view_events events;
+	enum view_readiness ready; /* shown as "ready" when the container has a readiness probe */
 };
 
 struct group_view {

@@ -180,15 +180,13 @@ struct relay {
 	int out, err;
 };
 
-static void relay_line(void *ud, const char *container, bool is_stderr, bool partial, const char *line,
-		       size_t len)
+static void relay_line(void *ud, const struct capsid_log_line *l)
 {
-	(void)container;
 	struct relay *r = ud;
-	int fd = is_stderr && r->err >= 0 ? r->err : r->out;
+	int fd = l->is_stderr && r->err >= 0 ? r->err : r->out;
 	if (fd < 0)
 		return;
-	if (util_write_all(fd, line, len) == 0 && !partial)
+	if (util_write_all(fd, l->text, l->len) == 0 && !l->partial)
 		util_write_all(fd, "\n", 1);
 }
 

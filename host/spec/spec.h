@@ -31,6 +31,7 @@ struct json_object;
 #define SPEC_MAX_SECRET_FILES 64	/* files per secret volume */
 #define SPEC_MAX_SECRET_BYTES (256u << 10) /* decoded bytes per secret volume */
 #define SPEC_MAX_REGISTRY_CREDENTIALS 20
+#define SPEC_MAX_INIT_CONTAINERS 10 /* per group */
 
 enum spec_restart_policy { SPEC_RESTART_ALWAYS, SPEC_RESTART_ON_FAILURE, SPEC_RESTART_NEVER };
 
@@ -63,6 +64,43 @@ struct spec_volume_mount {
 	bool read_only;
 };
 
+/* containers[].properties.livenessProbe / readinessProbe (spec_probe.c):
+ * exactly one of exec or httpGet; Kubernetes' defaults (period 10 s,
+ * timeout 1 s, failureThreshold 3, successThreshold 1). */
+#define SPEC_PROBE_MAX_ARGS 64
+#define SPEC_PROBE_MAX_HEADERS 16
+enum spec_probe_kind { SPEC_PROBE_EXEC, SPEC_PROBE_HTTP_GET };
+
+struct spec_probe_header {
+	char *name;
+	char *value;
+};
+
+struct spec_probe {
+	enum spec_probe_kind kind;
+	char **exec_command; /* exec: argv, at least one */
+	size_t n_exec_command;
+	char *http_path; /* httpGet: starts with '/', default "/"; scheme is always http */
+	unsigned http_port;
+	struct spec_probe_header *http_headers;
+	size_t n_http_headers;
+	unsigned initial_delay_s, period_s, timeout_s, failure_threshold, success_threshold;
+};
+
+/* containers[].properties.securityContext (spec_security.c). Capability
+ * names are kept without CAP_, in upper case ("NET_ADMIN", or "ALL"). */
+#define SPEC_MAX_SECCOMP_PROFILE (256 << 10) /* base64 bytes */
+struct spec_security {
+	bool privileged;
+	bool has_allow_privilege_escalation, allow_privilege_escalation;
+	char **cap_add, **cap_drop;
+	size_t n_cap_add, n_cap_drop;
+	long long run_as_user, run_as_group; /* -1 when not given */
+	char *seccomp_profile;		      /* base64 of a JSON profile, NULL when not given */
+};
+/* "CHOWN" for "cap_chown" or "CHOWN", "ALL", NULL for an unknown name. */
+const char *spec_capability_canonical(const char *s);
+
 struct spec_container {
 	char *name;
 	char *image;
@@ -75,6 +113,8 @@ struct spec_container {
 	size_t n_ports;
 	struct spec_volume_mount *mounts;
 	size_t n_mounts;
+	struct spec_probe *liveness_probe, *readiness_probe; /* NULL when not given */
+	struct spec_security *security;			     /* NULL when not given */
 };
 
 /* properties.volumes[]: exactly one kind each. */
@@ -193,6 +233,12 @@ struct spec_group {
 	size_t n_volumes;
 	struct spec_registry_credential *registry_credentials;
 	size_t n_registry_credentials;
+	/* properties.initContainers[]: run one after another to completion,
+	 * in order, before the containers start (spec_init.c). Only name,
+	 * image, command, env and mounts are set: they run with the group's
+	 * resources. Names are unique across containers and initContainers. */
+	struct spec_container *init_containers;
+	size_t n_init_containers;
 };
 
 /* Each item reads like "properties.foo: unknown field, ignored". */
@@ -263,6 +309,14 @@ const char *spec_volume_secrets(const struct spec_volume *vol);
 const struct spec_volume *spec_group_volume(const struct spec_group *g, const char *name);
 /* The capsid network the group joins: subnetIds[0]'s, NULL for the default. */
 const char *spec_group_network(const struct spec_group *g);
+
+/* Every container of the group, init containers included: i below
+ * spec_group_all_containers(g) names containers[i], then initContainers[]
+ * in order. spec_container_path writes its field path
+ * ("properties.initContainers[0]"). */
+size_t spec_group_all_containers(const struct spec_group *g);
+const struct spec_container *spec_group_container_at(const struct spec_group *g, size_t i);
+void spec_container_path(const struct spec_group *g, size_t i, char *out, size_t len);
 
 /* Resource rule (ACI): vCPUs = ceil(sum of container cpu requests); memory
  * MiB = ceil(sum of memoryInGB*1024). The ceil() allows for floating-point

@@ -128,6 +128,37 @@ void spec_put_registry_credentials(struct json_object *props, const struct spec_
 				   enum spec_json_mode mode, bool *ok);
 void spec_registry_credentials_free(struct spec_group *g);
 
+/* ---- container fields shared with initContainers (spec_validate.c, spec_model.c) */
+
+/* containers[].properties.image, .command, .environmentVariables (target: struct spec_container). */
+int spec_parse_image(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_command(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_env_list(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_env(struct json_object *arr, const struct spec_env *e, enum spec_json_mode mode, bool *ok);
+void spec_container_free(struct spec_container *ct); /* its members, not ct itself */
+
+/* ---- probes (spec_probe.c) ------------------------------------------------ */
+
+/* containers[].properties.livenessProbe, .readinessProbe (target: struct spec_container). */
+int spec_parse_liveness_probe(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_readiness_probe(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_probes(struct json_object *props, const struct spec_container *ct, bool *ok);
+void spec_probes_free(struct spec_container *ct);
+
+/* ---- securityContext (spec_security.c) ------------------------------------ */
+
+int spec_parse_security_context(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_security_context(struct json_object *props, const struct spec_container *ct, bool *ok);
+void spec_security_context_free(struct spec_container *ct);
+
+/* ---- init containers (spec_init.c) ---------------------------------------- */
+
+/* properties.initContainers (target: struct spec_group; after containers and volumes). */
+int spec_parse_init_containers(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_init_containers(struct json_object *props, const struct spec_group *g, enum spec_json_mode mode,
+			      bool *ok);
+void spec_init_containers_free(struct spec_group *g);
+
 /* Attach child to an object (key) or array (key NULL); a NULL child means an
  * allocation failed, remembered in *ok so the caller checks once. Returns
  * child, or NULL (child freed) on failure. */

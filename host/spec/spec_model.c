@@ -216,7 +216,7 @@ static void put_network(struct json_object *props, const struct spec_group *g, b
 	}
 }
 
-static void put_env(struct json_object *arr, const struct spec_env *e, enum spec_json_mode mode, bool *ok)
+void spec_put_env(struct json_object *arr, const struct spec_env *e, enum spec_json_mode mode, bool *ok)
 {
 	struct json_object *o = put(arr, NULL, json_object_new_object(), ok);
 	put(o, "name", json_object_new_string(e->name), ok);
@@ -243,7 +243,7 @@ static void put_container(struct json_object *arr, const struct spec_container *
 	if (ct->n_env) {
 		struct json_object *env = put(props, "environmentVariables", json_object_new_array(), ok);
 		for (size_t i = 0; i < ct->n_env; i++)
-			put_env(env, &ct->env[i], mode, ok);
+			spec_put_env(env, &ct->env[i], mode, ok);
 	}
 	struct json_object *res = put(props, "resources", json_object_new_object(), ok);
 	put_resources(res, "requests", &ct->requests, ok);
@@ -252,6 +252,8 @@ static void put_container(struct json_object *arr, const struct spec_container *
 	if (ct->n_ports)
 		put_ports(props, ct->ports, ct->n_ports, ok);
 	spec_put_volume_mounts(props, ct, ok);
+	spec_put_probes(props, ct, ok);
+	spec_put_security_context(props, ct, ok);
 }
 
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode)
@@ -278,6 +280,7 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 	struct json_object *cts = put(props, "containers", json_object_new_array(), &ok);
 	for (size_t i = 0; i < g->n_containers; i++)
 		put_container(cts, &g->containers[i], mode, &ok);
+	spec_put_init_containers(props, g, mode, &ok);
 	put_network(props, g, &ok);
 	spec_put_volumes(props, g, mode, &ok);
 	spec_put_registry_credentials(props, g, mode, &ok);
@@ -291,7 +294,7 @@ struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode
 
 /* ---- freeing ------------------------------------------------------------ */
 
-static void container_free(struct spec_container *ct)
+void spec_container_free(struct spec_container *ct)
 {
 	free(ct->name);
 	free(ct->image);
@@ -308,6 +311,8 @@ static void container_free(struct spec_container *ct)
 	free(ct->env);
 	free(ct->ports);
 	spec_volume_mounts_free(ct);
+	spec_probes_free(ct);
+	spec_security_context_free(ct);
 }
 
 static void network_free(struct spec_group *g)
@@ -339,8 +344,9 @@ void spec_free(struct spec_group *g)
 	if (!g)
 		return;
 	for (size_t i = 0; i < g->n_containers; i++)
-		container_free(&g->containers[i]);
+		spec_container_free(&g->containers[i]);
 	free(g->containers);
+	spec_init_containers_free(g);
 	network_free(g);
 	spec_volumes_free(g);
 	spec_registry_credentials_free(g);

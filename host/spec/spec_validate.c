@@ -348,7 +348,7 @@ static bool has_value(struct json_object *obj, const char *key)
 	return spec_object_get(obj, key) != NULL;
 }
 
-static int parse_env_list(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
+int spec_parse_env_list(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
 	if (!json_object_is_type(v, json_type_array))
@@ -394,7 +394,7 @@ static int parse_env_list(struct spec_vctx *c, struct json_object *v, const char
 
 /* ---- containers --------------------------------------------------------- */
 
-static int parse_image(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
+int spec_parse_image(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
 	int rc = spec_dup_string(c, v, path, &ct->image);
@@ -409,7 +409,7 @@ static int parse_image(struct spec_vctx *c, struct json_object *v, const char *p
 	return 0;
 }
 
-static int parse_command(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
+int spec_parse_command(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
 {
 	struct spec_container *ct = target;
 	if (!json_object_is_type(v, json_type_array))
@@ -435,12 +435,15 @@ static int parse_command(struct spec_vctx *c, struct json_object *v, const char 
 }
 
 static const struct spec_field container_properties_fields[] = {
-    {"image", parse_image, true},
-    {"command", parse_command, false},
-    {"environmentVariables", parse_env_list, false},
+    {"image", spec_parse_image, true},
+    {"command", spec_parse_command, false},
+    {"environmentVariables", spec_parse_env_list, false},
     {"resources", parse_resources, true},
     {"ports", spec_parse_container_ports, false},
     {"volumeMounts", spec_parse_volume_mounts, false},
+    {"livenessProbe", spec_parse_liveness_probe, false},
+    {"readinessProbe", spec_parse_readiness_probe, false},
+    {"securityContext", spec_parse_security_context, false},
 };
 
 static int parse_container_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)
@@ -558,6 +561,8 @@ static const struct spec_field group_properties_fields[] = {
     {"subnetIds", spec_parse_subnet_ids, false},
     {"volumes", spec_parse_volumes, false},
     {"imageRegistryCredentials", spec_parse_registry_credentials, false},
+    /* after containers and volumes: names are unique across both, mounts name volumes */
+    {"initContainers", spec_parse_init_containers, false},
 };
 
 static int parse_group_properties(struct spec_vctx *c, struct json_object *v, const char *path, void *target)

@@ -1,12 +1,15 @@
 /* The SMB service's store (accounts, keys, shares) and the host side of an
  * account: its unix user, its passdb entry, its share definitions. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -219,6 +222,38 @@ int smb_user_set_key(const struct smb_config *cfg, const char *account, const ch
 	return rc < 0 ? rc : set_password(cfg, user, key, false, err);
 }
 
+/* Whether any of a process's real, effective or saved uids is uid (what
+ * userdel calls "used by process"). */
+static bool runs_as(const char *pid, uid_t uid)
+{
+	char path[300], line[256];
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long r, e, sv;
+		if (sscanf(line, "Uid: %lu %lu %lu", &r, &e, &sv) == 3)
+			return r == uid || e == uid || sv == uid;
+	}
+	return false;
+}
+
+/* End the sessions still served as an account's user (smbd's children for
+ * that account's clients: nothing else runs as it), so that a removed
+ * account is cut off at once and its user can go. Returns how many still
+ * ran. */
+static int end_user_sessions(uid_t uid)
+{
+	int left = 0;
+	_cleanup_closedir_ DIR *d = opendir("/proc");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !runs_as(e->d_name, uid))
+			continue;
+		kill((pid_t)atoi(e->d_name), SIGKILL);
+		left++;
+	}
+	return left;
+}
+
 int smb_user_remove(const struct smb_config *cfg, const char *account, struct capsid_error *err)
 {
 	char user[64], conf[PATH_MAX];
@@ -228,8 +263,12 @@ int smb_user_remove(const struct smb_config *cfg, const char *account, struct ca
 	/* Best effort for the passdb: the user is what makes a login possible. */
 	const char *del[] = {cfg->smbpasswd, "-c", conf, "-x", user, NULL};
 	volume_run(del, NULL, NULL, 0, NULL, 0);
-	if (!getpwnam(user))
+	struct passwd *pw = getpwnam(user);
+	if (!pw)
 		return 0;
+	/* A killed process lingers until its parent reaps it: up to 5 s. */
+	for (int i = 0; i < 100 && end_user_sessions(pw->pw_uid) > 0; i++)
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
 	const char *argv[] = {"userdel", user, NULL};
 	return run_checked(argv, NULL, 0, "remove the account's user", err);
 }

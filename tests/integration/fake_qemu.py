@@ -9,6 +9,8 @@ the agent socket named there and, depending on FAKE_AGENT_MODE, sends:
   badexit   - a valid HELLO, answers NEGOTIATE and NETWORK, then an EXIT
               whose exitCode is a string
   silent    - accepts the connection and never says anything
+  flood     - a valid start, then STDOUT frames of its container as fast
+              as the channel takes them, reading nothing more
 It then keeps the connection open (a hostile guest does not hang up) until
 killed, as QEMU would be.
 """
@@ -43,7 +45,7 @@ elif mode == "oversized":
     conn.sendall(struct.pack("<IHHII", MAGIC, 4, 0, 1, 64 << 20) + b"x" * 1024)
 elif mode == "early":
     conn.sendall(frame(4, 1, b"hello before HELLO"))
-elif mode == "badexit":
+elif mode in ("badexit", "flood"):
     conn.sendall(frame(1, 0, {"min": 1, "max": 1, "runtimes": ["builtin", "crun", "runc"]}))
     while True:
         ftype, fid, body = read_frame()
@@ -54,7 +56,19 @@ elif mode == "badexit":
             stream = json.loads(body)["stream"]
         elif ftype == 18:  # START
             conn.sendall(frame(2, fid, {"pid": 2}))
-            conn.sendall(frame(6, stream, {"exitCode": "zero"}))
-            break
+            if mode == "badexit":
+                conn.sendall(frame(6, stream, {"exitCode": "zero"}))
+                break
+            # Frames of 64 KiB, each ending with its own number, 16 to a
+            # write: the stand-in writes faster than a monitor can read.
+            block = b"x" * 100 + b"\n"
+            block = block * (65536 // len(block))
+            n = 0
+            try:
+                while True:
+                    conn.sendall(b"".join(frame(4, stream, block + b"flood %012d\n" % (n + i)) for i in range(16)))
+                    n += 16
+            except OSError:
+                break
 while True:
     time.sleep(60)

@@ -8,7 +8,12 @@
 # directory on the host small); one runs a fork bomb (its QEMU's tasks stay
 # within pids.max). The victim keeps its QEMU, its data and every log line,
 # and keeps answering. Reaching host services, other networks, the
-# metadata address and spoofing are integration.network's and unit.net_ns's.
+# metadata address and spoofing are integration.redteam_network's.
+# The issue's 10 GiB to stdout is scaled down: under TCG a container's
+# stdout reaches the host at about 3 MB/s (200 MB took 64 s here at load
+# 8-12), so 10 GiB would take about an hour. 20 MB against a 256 KiB cap
+# and 3 files is 26 times what the files may hold, and goes through the
+# same rotation as 10 GiB against the default 10 MiB x 5.
 . "$(dirname "$0")/lib.sh"
 
 write_spec "$WORK/victim.yaml" victim Always \

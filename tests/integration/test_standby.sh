@@ -59,6 +59,12 @@ tap=$(capsid show probe | json_get 'd["capsid"]["network"]["tap"]')
 ip -o link show "$tap" | grep -q 'master capsid-br' || fail "the group's tap $tap is not on its bridge"
 ! ip link show "capsid-s$spid" >/dev/null 2>&1 || fail "the standby tap is still there after the group took it"
 [ "$(capsid exec probe -- hostname)" = probe ] || fail "exec into the clone"
+# Its QEMU's stdout and stderr: a pipe whose read end only probe's monitor
+# holds (drained into monitor.log under the cap), not the standby's log.
+qout=$(readlink "/proc/$sqemu/fd/2")
+[[ "$qout" == pipe:* ]] || fail "the adopted QEMU writes to $qout, not a pipe"
+[ "$(readlink "/proc/$sqemu/fd/1")" = "$qout" ] || fail "the adopted QEMU's stdout and stderr differ"
+ls -l "/proc/$spid/fd/" | grep -qF "$qout" || fail "probe's monitor does not hold its QEMU's output pipe"
 [ -z "$(ls "$ROOT/standby/$MACHINE" | grep -v '^lock$\|^standby.log$\|^standby.pid$\|claim.sock\|\.[0-9]*\.\(sock\|log\)$')" ] ||
 	fail "unexpected files in the standby directory: $(ls "$ROOT/standby/$MACHINE")"
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <linux/seccomp.h>
 #include <limits.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
@@ -139,9 +140,35 @@ static void expect_refused(const char *path, const char *value, const char *need
 	json_object_put(cfg);
 }
 
+/* A profile becomes a filter: the architecture and x32 checks, two
+ * instructions per named call known to the kernel, the default last. */
+static void test_seccomp_filter(void)
+{
+	struct json_object *cfg = agent_config();
+	set(cfg, "linux.seccomp",
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,\"syscalls\":[{\"names\":[\"read\","
+	    "\"write\",\"no_such_call\"],\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"mkdir\"],"
+	    "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13}]}");
+	static struct builtin_spec s;
+	struct capsid_error err = {0};
+	CHECK(builtin_spec_parse_config(cfg, &s, &err) == 0);
+	const struct builtin_seccomp *f = &s.process.seccomp;
+	CHECK(f->set && f->n == 6 + 2 * 3 + 1);
+	/* read (0) allowed, mkdir (83) EACCES, the rest EPERM. */
+	CHECK(f->insns[6].k == 0 && f->insns[7].k == SECCOMP_RET_ALLOW);
+	CHECK(f->insns[10].k == 83 && f->insns[11].k == (SECCOMP_RET_ERRNO | 13));
+	CHECK(f->insns[12].k == (SECCOMP_RET_ERRNO | 1));
+	json_object_put(cfg);
+}
+
 static void test_refuses_what_it_cannot_apply(void)
 {
-	expect_refused("linux.seccomp", "{\"defaultAction\":\"SCMP_ACT_ALLOW\"}", "seccomp");
+	expect_refused("linux.seccomp",
+		       "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"socket\"],"
+		       "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":16,\"op\":\"SCMP_CMP_EQ\"}]}]}",
+		       "argument conditions are not supported");
+	expect_refused("linux.seccomp", "{\"defaultAction\":\"SCMP_ACT_NOTIFY\"}", "SCMP_ACT_NOTIFY is not supported");
+	expect_refused("linux.sysctl", "{\"net.ipv4.ip_forward\":\"1\"}", "sysctl");
 	expect_refused("linux.namespaces", "[{\"type\":\"network\"}]", "linux.namespaces[0].type");
 	expect_refused("linux.namespaces", "[{\"type\":\"pid\"}]", "mount namespace");
 	expect_refused("linux.namespaces", "[{\"type\":\"mount\",\"path\":\"/proc/1/ns/mnt\"}]", "path");
@@ -425,6 +452,7 @@ static void test_device_filter_preloaded_or_own(void)
 int main(void)
 {
 	RUN_TEST(test_reads_the_agents_config);
+	RUN_TEST(test_seccomp_filter);
 	RUN_TEST(test_refuses_what_it_cannot_apply);
 	RUN_TEST(test_program_lookup);
 	RUN_TEST(test_shares_to_weight);

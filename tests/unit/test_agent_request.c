@@ -159,8 +159,11 @@ static void test_other_requests(void)
 	CHECK(request_parse_negotiate(o, &v, &err) == 0 && v == 1);
 	json_object_put(o);
 	o = parse("{\"version\":2}");
+	CHECK(request_parse_negotiate(o, &v, &err) == 0 && v == 2);
+	json_object_put(o);
+	o = parse("{\"version\":3}");
 	CHECK(request_parse_negotiate(o, &v, &err) < 0);
-	CHECK_STR_CONTAINS(err.msg, "version 2");
+	CHECK_STR_CONTAINS(err.msg, "version 3");
 	json_object_put(o);
 	o = parse("{}");
 	CHECK(request_parse_shutdown(o, &t, &err) == 0 && t == 5000);

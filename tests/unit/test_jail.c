@@ -1,6 +1,8 @@
 /* vmm/jail_ids.c: the uid range, allocation, reuse, transfer and release,
- * in a private state root. */
+ * in a private state root; vmm/jail_cgroup.c's choice of cgroup v2 or v1. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,12 +59,59 @@ static void test_allocation(void)
 	CHECK(jail_uid_get(root, &r, "a\nb", &d, &err) == -EINVAL);
 }
 
+/* put DIR/FILE with TEXT (DIR made first) */
+static void put(const char *dir, const char *text)
+{
+	char path[512];
+	CHECK(util_mkdir_p(dir, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+	CHECK(util_write_file_atomic(path, text, strlen(text), 0644) == 0);
+}
+
+/* v2 is chosen wherever a v2 hierarchy offers cpu, memory and pids: the
+ * layouts as cgroup.controllers files under a directory of the test's own
+ * (the host's layout is whatever it is), then the host's own. */
+static void test_cgroup_choice(void)
+{
+	char base[256], dir[512], out[512];
+	snprintf(base, sizeof(base), "%s/cg-unified", root);
+	put(base, "cpuset cpu io memory hugetlb pids rdma misc\n");
+	CHECK(jail_cgroup_v2_mount(base, out, sizeof(out)) == 1 && strcmp(out, base) == 0);
+	/* Hybrid, controllers on v1, an empty v2 beside them (this machine). */
+	snprintf(base, sizeof(base), "%s/cg-hybrid", root);
+	CHECK(util_mkdir_p(base, 0755) == 0);
+	snprintf(dir, sizeof(dir), "%s/unified", base);
+	put(dir, "hugetlb\n");
+	CHECK(jail_cgroup_v2_mount(base, out, sizeof(out)) == 0);
+	/* Hybrid with the three on its v2 hierarchy. */
+	put(dir, "cpu memory pids\n");
+	CHECK(jail_cgroup_v2_mount(base, out, sizeof(out)) == 1 && strcmp(out, dir) == 0);
+	/* One of them missing, or only a prefix of a name: not v2. */
+	put(dir, "cpuset memory pids\n");
+	CHECK(jail_cgroup_v2_mount(base, out, sizeof(out)) == 0);
+	put(dir, "cpu memory\n");
+	CHECK(jail_cgroup_v2_mount(base, out, sizeof(out)) == 0);
+	/* The host: v2 exactly when its /sys/fs/cgroup (or .../unified) lists all three. */
+	FILE *f = fopen("/sys/fs/cgroup/cgroup.controllers", "r");
+	char list[1024] = "";
+	if (!f)
+		f = fopen("/sys/fs/cgroup/unified/cgroup.controllers", "r");
+	if (f) {
+		if (!fgets(list, sizeof(list), f))
+			list[0] = '\0';
+		fclose(f);
+	}
+	bool all = strstr(list, "cpu ") && strstr(list, "memory") && strstr(list, "pids");
+	CHECK(jail_cgroup_v2_mount("/sys/fs/cgroup", out, sizeof(out)) == (all ? 1 : 0));
+}
+
 int main(void)
 {
 	if (!mkdtemp(root))
 		return 1;
 	RUN_TEST(test_range);
 	RUN_TEST(test_allocation);
+	RUN_TEST(test_cgroup_choice);
 	util_rm_rf(root);
 	TEST_EXIT();
 }

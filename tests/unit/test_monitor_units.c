@@ -203,19 +203,24 @@ static void test_group_paths_and_lock(void)
 static void test_adopt_parse(void)
 {
 	struct monitor_adopt a;
-	CHECK(monitor_adopt_parse("qemu=4242,agent=5,tap=capsid-s17,key=0123456789abcdef,dir=/r/standby/b-1-384", &a) == 0);
-	CHECK(a.qemu_pid == 4242 && a.agent_fd == 5);
+	CHECK(monitor_adopt_parse("qemu=4242,agent=5,out=6,tap=capsid-s17,key=0123456789abcdef,dir=/r/standby/b-1-384",
+				  &a) == 0);
+	CHECK(a.qemu_pid == 4242 && a.agent_fd == 5 && a.out_fd == 6);
 	CHECK(strcmp(a.tap, "capsid-s17") == 0 && strcmp(a.key, "0123456789abcdef") == 0);
 	CHECK(strcmp(a.dir, "/r/standby/b-1-384") == 0);
 	/* A directory may hold commas: it is the rest of the string. */
-	CHECK(monitor_adopt_parse("qemu=9,agent=5,tap=t,key=k,dir=/a,b", &a) == 0 && strcmp(a.dir, "/a,b") == 0);
+	CHECK(monitor_adopt_parse("qemu=9,agent=5,out=-1,tap=t,key=k,dir=/a,b", &a) == 0 && strcmp(a.dir, "/a,b") == 0);
+	CHECK(a.out_fd == -1); /* QEMU's output stayed in the standby's log */
 	static const char *const bad[] = {
 	    "",
-	    "qemu=1,agent=5,tap=t,key=k,dir=/d",    /* pid 1 is never a QEMU child */
-	    "qemu=9,agent=2,tap=t,key=k,dir=/d",    /* stdio is not a channel */
-	    "qemu=9,agent=5,tap=t,key=k,dir=",      /* no directory */
-	    "qemu=9,agent=5,key=k,tap=t,dir=/d",    /* out of order */
-	    "qemu=9,agent=5,tap=waytoolongtapname,key=k,dir=/d",
+	    "qemu=1,agent=5,out=6,tap=t,key=k,dir=/d", /* pid 1 is never a QEMU child */
+	    "qemu=9,agent=2,out=6,tap=t,key=k,dir=/d", /* stdio is not a channel */
+	    "qemu=9,agent=5,out=1,tap=t,key=k,dir=/d", /* nor QEMU's output */
+	    "qemu=9,agent=5,out=5,tap=t,key=k,dir=/d", /* one descriptor for two */
+	    "qemu=9,agent=5,tap=t,key=k,dir=/d",       /* no output descriptor */
+	    "qemu=9,agent=5,out=6,tap=t,key=k,dir=",   /* no directory */
+	    "qemu=9,agent=5,out=6,key=k,tap=t,dir=/d", /* out of order */
+	    "qemu=9,agent=5,out=6,tap=waytoolongtapname,key=k,dir=/d",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(monitor_adopt_parse(bad[i], &a) < 0);

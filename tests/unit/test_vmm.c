@@ -171,12 +171,13 @@ static void test_qmp_quit_real_qemu(void)
 		_exit(127);
 	}
 	CHECK(pid > 0);
-	struct stat st;
-	for (int i = 0; i < 3000 && stat(sock, &st) < 0; i++) {
+	/* QEMU makes the socket's file before it listens on it: retry until
+	 * it answers (up to 30 s). */
+	int fd = -1;
+	for (int i = 0; i < 3000 && (fd = qmp_connect(sock, 30000)) < 0; i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	int fd = qmp_connect(sock, 30000);
 	CHECK(fd >= 0);
 	if (fd >= 0) {
 		struct json_object *reply = NULL;

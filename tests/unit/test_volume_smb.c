@@ -207,7 +207,7 @@ static void test_service(void)
 	CHECK(smb_service_pids(&cfg, &pid, &smbd) == 0 && smbd > 0);
 
 	/* rm: data, account and user gone; the other account untouched. */
-	CHECK(smb_share_remove(&cfg, "acct1", "data", &err) == 0);
+	CHECK_OK(smb_share_remove(&cfg, "acct1", "data", &err), &err);
 	CHECK(smb_share_remove(&cfg, "acct1", "data", &err) == -ENOENT);
 	snprintf(dir, sizeof(dir), "%s/smb/shares/acct1", tmp);
 	CHECK(stat(dir, &st) < 0 && errno == ENOENT);

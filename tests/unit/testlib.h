@@ -33,6 +33,19 @@ static int test_skips;
 		}                                                                        \
 	} while (0)
 
+/* A call that returns 0 or -errno with a struct capsid_error: on failure
+ * the error's words are printed too. */
+#define CHECK_OK(call, err)                                                              \
+	do {                                                                             \
+		test_checks++;                                                           \
+		int _rc = (call);                                                        \
+		if (_rc != 0) {                                                          \
+			test_failures++;                                                 \
+			fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call, \
+				_rc, (err)->msg);                                        \
+		}                                                                        \
+	} while (0)
+
 #define CHECK_STR_CONTAINS(hay, needle)                                                  \
 	do {                                                                             \
 		test_checks++;                                                           \
