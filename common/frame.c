@@ -66,6 +66,9 @@ static const struct {
 	{CAPSID_CTL_EXIT, "CTL_EXIT"},
 	{CAPSID_CTL_EVENT, "CTL_EVENT"},
 	{CAPSID_CTL_STATS, "CTL_STATS"},
+	{CAPSID_CTL_POD_ADD, "CTL_POD_ADD"},
+	{CAPSID_CTL_POD_REMOVE, "CTL_POD_REMOVE"},
+	{CAPSID_CTL_POD_SIGNAL, "CTL_POD_SIGNAL"},
 };
 
 int frame_type_known(uint16_t type)

@@ -74,6 +74,9 @@ enum capsid_frame_type {
 	CAPSID_CTL_EXIT = 72,    /* {} stop the VM, answer, then the monitor exits (delete) */
 	CAPSID_CTL_EVENT = 73,   /* monitor -> CLI: a Warning event {"container"?,"name","message","time"} */
 	CAPSID_CTL_STATS = 74,   /* {} -> RESPONSE: the agent's STATS answer (guest-agent/stats.h) */
+	CAPSID_CTL_POD_ADD = 75,    /* {"container":{ACI container}} add and start it in a free pod slot */
+	CAPSID_CTL_POD_REMOVE = 76, /* {"container":name} forget an added, ended container: frees its slot */
+	CAPSID_CTL_POD_SIGNAL = 77, /* {"container":name,"signal":N} signal a container's process */
 };
 
 /* The longest error text an agent puts in an ERROR body (its cause and the

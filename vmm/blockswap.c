@@ -20,13 +20,13 @@
  * the command line are numbered by descriptor (< 1024 - this range). */
 #define FDSET_BASE 1000
 
-static int add_fd(int qmp, size_t slot, const char *path)
+static int add_fd(int qmp, size_t fdset_id, const char *path)
 {
 	_cleanup_close_ int file = open(path, O_RDONLY | O_CLOEXEC);
 	if (file < 0)
 		return -errno;
 	_cleanup_json_ struct json_object *args = json_object_new_object();
-	json_object_object_add(args, "fdset-id", json_object_new_int((int)(FDSET_BASE + slot)));
+	json_object_object_add(args, "fdset-id", json_object_new_int((int)fdset_id));
 	json_object_object_add(args, "opaque", json_object_new_string(path));
 	return qmp_execute_fd(qmp, "add-fd", args, file, NULL, QMP_TIMEOUT_MS);
 }
@@ -60,17 +60,26 @@ static int reopen_on(int fd, const char *format_node, const char *file_node)
 	return qmp_execute(fd, "blockdev-reopen", args, NULL, QMP_TIMEOUT_MS);
 }
 
-int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, struct capsid_error *err)
+/* Later replacements of a slot (pods: a freed slot taken again) need
+ * their own fd set and file node: the previous ones may still be named. */
+#define FDSET_GEN_BASE 100000
+
+int vmm_replace_disk_gen(const char *qmp_socket, size_t slot, unsigned gen, const char *path,
+			 struct capsid_error *err)
 {
-	char format_node[32], file_node[32];
+	char format_node[32], file_node[48];
 	snprintf(format_node, sizeof(format_node), VMM_DISK_NODE, slot);
-	snprintf(file_node, sizeof(file_node), "disk%zu-file", slot);
+	if (gen == 0)
+		snprintf(file_node, sizeof(file_node), "disk%zu-file", slot);
+	else
+		snprintf(file_node, sizeof(file_node), "disk%zu-file-g%u", slot, gen);
+	size_t fdset_id = gen == 0 ? FDSET_BASE + slot : FDSET_GEN_BASE + (size_t)gen * VMM_MAX_DISKS + slot;
 	_cleanup_close_ int fd = qmp_connect(qmp_socket, QMP_TIMEOUT_MS);
 	if (fd < 0)
 		return capsid_error_errno(err, -fd, "connect to QMP %s", qmp_socket);
 	char fdset[32];
-	snprintf(fdset, sizeof(fdset), "/dev/fdset/%zu", FDSET_BASE + slot);
-	int rc = add_fd(fd, slot, path);
+	snprintf(fdset, sizeof(fdset), "/dev/fdset/%zu", fdset_id);
+	int rc = add_fd(fd, fdset_id, path);
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "disk %zu: QMP add-fd %s", slot, path);
 	rc = add_file_node(fd, file_node, fdset);
@@ -80,4 +89,9 @@ int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, stru
 	if (rc < 0)
 		return capsid_error_errno(err, -rc, "disk %zu: QMP blockdev-reopen onto %s", slot, path);
 	return 0;
+}
+
+int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, struct capsid_error *err)
+{
+	return vmm_replace_disk_gen(qmp_socket, slot, 0, path, err);
 }

@@ -129,6 +129,10 @@ int vmm_restore_state(const char *qmp_socket, const char *path, unsigned timeout
  * the new file from then on: only for a disk the guest has not read yet
  * (it would keep cached blocks of the old file). Once per slot. */
 int vmm_replace_disk(const char *qmp_socket, size_t slot, const char *path, struct capsid_error *err);
+/* The same, any number of times per slot: replacement number gen (0 the
+ * first) gets fd set and node names of its own. */
+int vmm_replace_disk_gen(const char *qmp_socket, size_t slot, unsigned gen, const char *path,
+			 struct capsid_error *err);
 
 /* Once the guest kernel runs, have the host reclaim the pages of QEMU pid's
  * mappings of these files (the -kernel and -initrd it keeps for a reset

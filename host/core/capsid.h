@@ -151,6 +151,27 @@ struct capsid_exec_opts {
 int capsid_group_exec(const struct capsid_config *cfg, const char *name, const struct capsid_exec_opts *opts,
 		      int *exit_code, struct capsid_error *err);
 
+/* ---- pods: containers added to a running group ------------------------- */
+
+/* A group whose tag "capsid.pod-slots" is N (1..CAPSID_POD_SLOTS_MAX) boots
+ * with N spare read-only disk slots: the VM has no disk hot-plug, so at most
+ * N containers can be added while it runs (a removed one frees its slot). */
+#define CAPSID_POD_SLOTS_TAG "capsid.pod-slots"
+#define CAPSID_POD_SLOTS_MAX 4
+
+/* Add container (an object in ACI's container shape; its image must be in
+ * the image store; no volume mounts) to the running group and start it
+ * there: its own rootfs, cgroup and limits inside the group's VM. Answers
+ * once it runs or has ended (its state and exit code: capsid_group_show). */
+int capsid_group_add_container(const struct capsid_config *cfg, const char *name, struct json_object *container,
+			       struct capsid_error *err);
+/* Forget an added container that has ended (waits a moment for the guest
+ * to finish deleting it): its slot is free again. */
+int capsid_group_remove_container(const struct capsid_config *cfg, const char *name, const char *container,
+				  struct capsid_error *err);
+/* Send sig to a container's main process (any container of a running group). */
+int capsid_group_signal_container(const struct capsid_config *cfg, const char *name, const char *container,
+				  int sig, struct capsid_error *err);
 /* ---- stats (group_stats.c) ------------------------------------------------ */
 
 #define CAPSID_STATS_MAX_CONTAINERS 80

@@ -272,13 +272,16 @@ int monitor_boot_vm(struct monitor *m, struct capsid_error *err)
 		cfg.disks[cfg.n_disks++] = (struct vmm_disk){
 			.path = m->images[c]->disk_path, .serial = m->serials[i], .format = "raw", .readonly = true};
 	}
-	int rc = monitor_net_attach(m, &cfg, err);
+	int rc = monitor_pod_boot_disks(m, &cfg, err);
+	if (rc < 0)
+		return rc;
+	rc = monitor_net_attach(m, &cfg, err);
 	if (rc < 0)
 		return rc;
 	rc = monitor_volumes_prepare(m, &cfg, err);
 	if (rc < 0)
 		return rc;
-	int warm = monitor_template_apply(m, &cfg);
+	int warm = m->pod.n_slots ? 0 : monitor_template_apply(m, &cfg); /* a template has no pod slots */
 	m->warm.standby_asked = false;
 	if (m->warm.adopt && !(warm > 0 && monitor_standby_adopt(m, &cfg) == 0))
 		monitor_standby_discard(m);
@@ -398,6 +401,9 @@ static int monitor_prepare(struct monitor *m, int spec_fd, struct capsid_error *
 	if (rc < 0)
 		return rc;
 	m->spec_redacted = spec_to_json(m->spec, SPEC_REDACT);
+	rc = monitor_pod_prepare(m, err);
+	if (rc < 0)
+		return rc;
 	m->n_containers = m->spec->n_containers + m->spec->n_init_containers;
 	m->containers = calloc(m->n_containers, sizeof(*m->containers));
 	m->view.containers = calloc(m->n_containers, sizeof(*m->view.containers));

@@ -257,6 +257,20 @@ struct monitor_network {
 	bool unfinished; /* attached with tap_only: monitor_net_finish does the rest */
 };
 
+/* Pods (monitor_pod.c): spare read-only disk slots the VM boots with
+ * (placeholders), each of which a container added to the running group
+ * takes (the VM has no disk hot-plug). The group's tag capsid.pod-slots
+ * asks for them. */
+#define MONITOR_POD_SLOTS 4
+struct monitor_pod {
+	size_t n_slots;
+	size_t first_disk;			/* the VM's disk index of slot 0 */
+	char serials[MONITOR_POD_SLOTS][8];	/* pod0.. */
+	char holder[MONITOR_POD_SLOTS][64];	/* the container in the slot, "" when free */
+	unsigned gen[MONITOR_POD_SLOTS];	/* replacements of the slot in this QEMU */
+	char placeholder[PATH_MAX];
+};
+
 /* One process per group: the group itself (spec, images, containers, the
  * instance view) and one member per concern. */
 struct monitor {
@@ -281,6 +295,7 @@ struct monitor {
 	struct monitor_network net;
 	struct monitor_volume *volumes; /* per spec volume, NULL before the first boot (monitor_volume.c) */
 	struct monitor_warm warm;
+	struct monitor_pod pod;
 	const char *jail_owner;   /* whose uid and cgroup this monitor's QEMUs get (monitor_jail.c) */
 	uint64_t bounds_at;       /* next check of console.log and monitor.log (monitor_bounds.c) */
 	int qemu_out_fd;          /* QEMU's stdout and stderr, drained into the log; -1 */
@@ -438,6 +453,15 @@ int monitor_volumes_prepare(struct monitor *m, struct vmm_config *cfg, struct ca
 void monitor_volumes_release(struct monitor *m);
 int monitor_volumes_configure_guest(struct monitor *m);
 struct json_object *monitor_volume_mounts(const struct spec_container *sc);
+
+/* monitor_pod.c */
+/* The spare slots the spec's tag asks for (at prepare; error on a bad value). */
+int monitor_pod_prepare(struct monitor *m, struct capsid_error *err);
+/* Append the slots to a boot's disks: placeholders, or the image of the container holding the slot. */
+int monitor_pod_boot_disks(struct monitor *m, struct vmm_config *cfg, struct capsid_error *err);
+/* Control requests CAPSID_CTL_POD_ADD, _REMOVE, _SIGNAL: 0 with *reply set, or -errno with err. */
+int monitor_pod_request(struct monitor *m, uint16_t type, struct json_object *body, struct json_object **reply,
+			struct capsid_error *err);
 
 /* monitor_control.c */
 int monitor_control_listen(struct monitor *m, struct capsid_error *err);

@@ -494,6 +494,17 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 	case CAPSID_CTL_EXEC:
 		handle_exec(m, c, f->id, body);
 		break;
+	case CAPSID_CTL_POD_ADD:
+	case CAPSID_CTL_POD_REMOVE:
+	case CAPSID_CTL_POD_SIGNAL: {
+		struct capsid_error err = {0};
+		struct json_object *reply = NULL;
+		if (monitor_pod_request(m, f->type, body, &reply, &err) < 0)
+			send_error(m, c, f->id, err.msg);
+		else
+			monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, f->id, reply);
+		break;
+	}
 	case CAPSID_CTL_STATS:
 		monitor_stats_request(m, c, f->id);
 		break;

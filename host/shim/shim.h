@@ -43,8 +43,12 @@ struct shim_proc {
 	struct shim_proc *next;
 };
 
+enum shim_pod_role { SHIM_POD_NONE, SHIM_POD_SANDBOX, SHIM_POD_MEMBER };
+
 struct shim_task {
 	struct shim *shim;
+	enum shim_pod_role pod_role; /* from the CRI plugin's annotations (shim_pod.c) */
+	char container[64];	     /* its container in the group: "task", or a member's name */
 	char *id, *bundle;
 	char group[64];		 /* the capsid group that runs it */
 	char *rootfs;		 /* where its snapshot is mounted; NULL: not mounted */
@@ -89,6 +93,20 @@ int shim_spec_build(const struct shim_task *t, struct spec_group **out, struct c
 /* An exec's process (the OCI process JSON containerd sends). */
 int shim_spec_exec_args(const uint8_t *json, size_t len, char ***argv, size_t *argc, bool *terminal,
 			struct capsid_error *err);
+
+/* ---- shim_pod.c: a pod's tasks in one group ---- */
+/* From the OCI annotations: the task's role, its container name, and a
+ * member's group (its sandbox's). Call once t->oci is loaded. */
+int shim_pod_classify(struct shim *s, struct shim_task *t, struct capsid_error *err);
+/* shim_spec_build's hook: the container's name; a sandbox's slots tag and
+ * size from the sandbox annotations. */
+void shim_pod_adjust_spec(const struct shim_task *t, struct json_object *doc, struct json_object *container,
+			  struct json_object *requests);
+/* A member's Start: its container added to the sandbox's running group. */
+int shim_pod_join(struct shim *s, struct shim_task *t, struct capsid_error *err);
+/* A member's output relayed (lo's on_line) until its container ended:
+ * returns its exit code, or -errno. */
+int shim_pod_follow(struct shim *s, const struct shim_task *t, struct capsid_logs_opts *lo, struct capsid_error *err);
 
 /* ---- shim_options.c: containerd's runtime options ---- */
 /* Reads the Any on fd (start's stdin) and applies its ConfigPath's

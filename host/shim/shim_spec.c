@@ -120,6 +120,7 @@ int shim_spec_build(const struct shim_task *t, struct spec_group **out, struct c
 	json_object_object_add(resources, "requests", requests);
 	json_object_object_add(requests, "cpu", json_object_new_double(cpu));
 	json_object_object_add(requests, "memoryInGB", json_object_new_double(mem_gb));
+	shim_pod_adjust_spec(t, doc, c, requests);
 	r = spec_from_json(doc, out, NULL, err);
 	return r < 0 ? capsid_error_prefix(err, "the task's group spec") : 0;
 }

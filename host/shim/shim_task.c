@@ -199,7 +199,14 @@ static void *init_thread(void *arg)
 	struct capsid_logs_opts lo = {.tail = -1, .follow = true, .on_line = relay_line, .ud = &r};
 	struct capsid_error err = {0};
 	int code = 255;
-	if (capsid_group_logs(&s->cfg, t->group, &lo, &code, &err) < 0) {
+	if (t->pod_role == SHIM_POD_MEMBER) {
+		code = shim_pod_follow(s, t, &lo, &err);
+		if (code < 0) {
+			shim_log("task %s: follow container %s of %s: %s", t->id, t->container, t->group, err.msg);
+			code = 255;
+		}
+	} else if ((lo.container = t->pod_role == SHIM_POD_SANDBOX ? t->container : NULL),
+		   capsid_group_logs(&s->cfg, t->group, &lo, &code, &err) < 0) {
 		shim_log("task %s: follow group %s: %s", t->id, t->group, err.msg);
 		code = 255;
 	}
@@ -228,6 +235,7 @@ static void *exec_thread(void *arg)
 	int out = open_fifo(p->stdout_path, O_WRONLY);
 	int errfd = open_fifo(p->stderr_path, O_WRONLY);
 	struct capsid_exec_opts eo = {
+	    .container = t->container,
 	    .argv = p->argv,
 	    .argc = p->argc,
 	    .tty = p->terminal,
@@ -278,10 +286,6 @@ static int task_create(void *ctx, const uint8_t *req, size_t len, uint8_t **resp
 	pthread_mutex_unlock(&s->lock);
 	if (exists)
 		return capsid_error_set(err, EEXIST, "task %s already exists", r->id);
-	if (busy)
-		return capsid_error_set(
-		    err, ENOTSUP, "task %s: adding a container to a running pod's VM is not supported yet",
-		    r->id);
 	struct shim_task *t = calloc(1, sizeof(*t));
 	if (!t)
 		return capsid_error_set(err, ENOMEM, "out of memory");
@@ -298,6 +302,14 @@ static int task_create(void *ctx, const uint8_t *req, size_t len, uint8_t **resp
 	int rc = !t->id || !t->bundle ? capsid_error_set(err, ENOMEM, "out of memory") : 0;
 	if (rc == 0)
 		rc = shim_spec_load(t, err);
+	if (rc == 0)
+		rc = shim_pod_classify(s, t, err);
+	if (rc == 0 && busy && t->pod_role != SHIM_POD_MEMBER)
+		rc = capsid_error_set(err, ENOTSUP,
+				      "task %s: this shim already runs a pod; a container joins it only with the "
+				      "annotations io.kubernetes.cri.container-type=container and "
+				      "io.kubernetes.cri.sandbox-id",
+				      r->id);
 	if (rc == 0)
 		rc = shim_rootfs_prepare(s, t, (void *const *)r->rootfs, r->n_rootfs, err);
 	if (rc < 0) {
@@ -362,7 +374,7 @@ static int task_start(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
 		return capsid_error_set(err, EBUSY, "task %s: already started", r->id);
 	int rc = 0;
 	if (p == &t->init)
-		rc = start_init(s, t, err);
+		rc = t->pod_role == SHIM_POD_MEMBER ? shim_pod_join(s, t, err) : start_init(s, t, err);
 	if (rc == 0)
 		rc = -pthread_create(&p->thread, NULL, p == &t->init ? init_thread : exec_thread, p);
 	if (rc < 0) {
@@ -427,7 +439,11 @@ static int task_delete(void *ctx, const uint8_t *req, size_t len, uint8_t **resp
 		free(p);
 		return rc;
 	}
-	int rc = capsid_group_delete(&s->cfg, t->group, err);
+	int rc = t->pod_role == SHIM_POD_MEMBER
+		     ? (t->init.thread_started ? capsid_group_remove_container(&s->cfg, t->group, t->container, err) : 0)
+		     : capsid_group_delete(&s->cfg, t->group, err);
+	if (t->pod_role == SHIM_POD_MEMBER && rc < 0 && (rc == -ESRCH || strstr(err->msg, "not found")))
+		rc = -ENOENT; /* the sandbox's group went first: nothing of the container is left */
 	if (rc < 0 && rc != -ENOENT)
 		return capsid_error_prefix(err, "delete task %s (group %s)", t->id, t->group);
 	capsid_error_clear(err);
@@ -565,6 +581,10 @@ static int task_kill(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, 
 	if (st == SHIM_CREATED) {
 		proc_exited(s, p, 128 + (int)r->signal);
 		return 0;
+	}
+	if (t->pod_role == SHIM_POD_MEMBER) {
+		int rc = capsid_group_signal_container(&s->cfg, t->group, t->container, (int)r->signal, err);
+		return rc < 0 ? capsid_error_prefix(err, "kill task %s", t->id) : 0;
 	}
 	/* The group's containers get SIGTERM, then SIGKILL after the stop
 	 * timeout; the exit reaches containerd from the init's thread. */

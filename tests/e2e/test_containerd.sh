@@ -3,7 +3,7 @@
 # root, state, sockets and config; the CRI plugin off), with an image the
 # test builds and imports: ctr run in a VM (the guest's kernel, stdout and
 # stderr through containerd's FIFOs, exit codes), runtime options, run -d,
-# task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, hostile ttrpc frames on the
+# task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, a two-container pod in one VM, hostile ttrpc frames on the
 # shim's socket, a containerd restart with a task running, a SIGKILLed shim
 # taking its VM with it. Boots VMs (TCG).
 set -eu
@@ -163,18 +163,39 @@ $CTR container rm d1
 wait_until "the shim of d1 to end" sh -c "[ -z \"\$(pgrep -f '[c]ontainerd-shim-capsid-v2 .*-address $CTD/c.sock')\" ]"
 nothing_left "kill and rm"
 
-case_ "a pod: the container annotated into a sandbox goes to the sandbox's shim, which refuses it clearly"
+case_ "a pod: a container task joins its sandbox's VM (own rootfs, localhost shared, its exit code); the sandbox's delete ends all"
 A=io.kubernetes.cri
 $CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT --annotation $A.container-type=sandbox --annotation $A.sandbox-id=p1 \
-	localhost/app:v1 p1 sleep 1000 </dev/null
-if $CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT --annotation $A.container-type=container --annotation $A.sandbox-id=p1 \
-	localhost/app:v1 p1c1 sleep 1000 </dev/null 2>"$ROOT/err"; then
-	fail "a second container in a pod's VM was accepted: the shim cannot add one yet"
-fi
-grep -q "adding a container to a running pod's VM is not supported yet" "$ROOT/err" || fail "pod error: $(cat "$ROOT/err")"
+	--annotation $A.sandbox-memory=402653184 localhost/app:v1 p1 \
+	sh -c 'echo sandbox > /sandbox-only; while true; do echo hello-over-localhost | busybox nc -l -p 7000; done' </dev/null
+sandbox_boot=$($CTR task exec --exec-id b1 p1 cat /proc/sys/kernel/random/boot_id)
+[ -n "$sandbox_boot" ] || fail "no boot id from the sandbox"
+set +e
+$CTR run --fifo-dir "$CTD/fifo" --rm --runtime $RT --annotation $A.container-type=container --annotation $A.sandbox-id=p1 \
+	localhost/app:v1 p1c1 sh -c 'cat /proc/sys/kernel/random/boot_id; busybox nc 127.0.0.1 7000 </dev/null;
+	if [ -e /sandbox-only ]; then echo shared-rootfs; else echo own-rootfs; fi; cat /etc/greeting; exit 3' \
+	</dev/null >"$ROOT/out" 2>"$ROOT/err"
+rc=$?
+set -e
+cat "$ROOT/out"
+[ $rc = 3 ] || fail "the pod's container exit code $rc, want 3: $(cat "$ROOT/err")"
+[ "$(head -n 1 "$ROOT/out")" = "$sandbox_boot" ] || fail "the container ran in another kernel than its sandbox"
+grep -q '^hello-over-localhost$' "$ROOT/out" || fail "the container did not reach the sandbox on localhost"
+grep -q '^own-rootfs$' "$ROOT/out" || fail "the container saw the sandbox's rootfs"
 [ "$(containerd_shims | wc -l)" = 1 ] || fail "shims of the pod: $(containerd_shims | wc -l), want 1"
-$CTR task ls | grep -Eq '^p1 +[0-9]+ +RUNNING' || fail "the sandbox after the refusal: $($CTR task ls)"
-$CTR container rm p1c1
+[ "$("$CAPSID_BIN" list -q | wc -l)" = 1 ] || fail "groups of the pod: $("$CAPSID_BIN" list -q)"
+"$CAPSID_BIN" show "$("$CAPSID_BIN" list -q)" | grep -q '"name": "c-p1c1-' && fail "the removed container stays in the group"
+case_ "a pod: a running container task, exec and kill per container, then the sandbox's delete"
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT --annotation $A.container-type=container --annotation $A.sandbox-id=p1 \
+	localhost/app:v1 p1c2 sleep 1000 </dev/null
+[ "$($CTR task exec --exec-id e1 p1c2 cat /proc/sys/kernel/random/boot_id)" = "$sandbox_boot" ] || fail "p1c2 elsewhere"
+$CTR task exec --exec-id e2 p1c2 sh -c '[ ! -e /sandbox-only ]' || fail "exec in p1c2 sees the sandbox's rootfs"
+$CTR task ls | grep -Eq '^p1c2 +[0-9]+ +RUNNING' || fail "p1c2 not running: $($CTR task ls)"
+$CTR task kill -s KILL p1c2
+wait_until "p1c2 STOPPED" sh -c "$CTR task ls | grep -Eq '^p1c2 +[0-9]+ +STOPPED'"
+$CTR task ls | grep -Eq '^p1 +[0-9]+ +RUNNING' || fail "the sandbox after its container's kill: $($CTR task ls)"
+$CTR task rm p1c2 >/dev/null
+$CTR container rm p1c2
 $CTR task kill -s KILL p1
 wait_until "p1 STOPPED" sh -c "$CTR task ls | grep -Eq '^p1 +[0-9]+ +STOPPED'"
 $CTR task rm p1 >/dev/null
