@@ -24,6 +24,8 @@ cleanup() {
 	# every shim of this containerd (runc's too: a task that failed to start
 	# can leave one)
 	for s in $(pgrep -f "[c]ontainerd-shim-.* -address $CTD/c.sock" || true); do kill -9 "$s" 2>/dev/null || true; done
+	# and what outlives a shim: gVisor's sandbox and gofer log under $ROOT
+	pkill -9 -f -- "--log=$ROOT/" 2>/dev/null || true
 	grep -o " $ROOT/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$ROOT"
 }
