@@ -6,52 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "builtin/spec.h"
 #include "cleanup.h"
-
-/* Every capability of Linux 6.1 (a privileged container's set). */
-static const char *const all_caps[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 /* The default seccomp profile: the system calls Docker's default profile
  * allows to every container (its allowlist, without its argument filters:
@@ -389,10 +345,7 @@ static int bool_field(struct json_object *o, const char *key, bool *out, struct 
 
 static bool cap_known(const char *s)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(all_caps); i++)
-		if (!strcmp(s, all_caps[i]))
-			return true;
-	return false;
+	return builtin_spec_cap_number(s) >= 0;
 }
 
 static int caps_field(struct json_object *o, const char *key, struct json_object **out,
@@ -461,8 +414,9 @@ static struct json_object *cap_set(struct json_object *defaults, const struct se
 {
 	struct json_object *set = json_object_new_array();
 	if (s->privileged || in_list(s->cap_add, "ALL")) {
-		for (size_t i = 0; i < ARRAY_SIZE(all_caps); i++)
-			json_object_array_add(set, json_object_new_string(all_caps[i]));
+		const char *name;
+		for (int i = 0; (name = builtin_spec_cap_name(i)); i++)
+			json_object_array_add(set, json_object_new_string(name));
 		return set;
 	}
 	bool drop_all = in_list(s->cap_drop, "ALL");

@@ -53,6 +53,11 @@ static const char *const cap_names[] = {
     "CAP_CHECKPOINT_RESTORE",
 };
 
+const char *builtin_spec_cap_name(int n)
+{
+	return n >= 0 && (size_t)n < ARRAY_SIZE(cap_names) ? cap_names[n] : NULL;
+}
+
 int builtin_spec_cap_number(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)

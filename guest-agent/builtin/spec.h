@@ -84,7 +84,10 @@ int builtin_spec_parse_config(struct json_object *doc, struct builtin_spec *out,
 int builtin_spec_parse_process(struct json_object *doc, struct builtin_spec_process *out,
 			       struct capsid_error *err);
 
-/* The capability number of "CAP_CHOWN" etc., -1 if unknown. */
+/* The capability number of "CAP_CHOWN" etc., -1 if unknown; the name of
+ * capability n, NULL past the last (every capability of Linux 6.1: a
+ * privileged container's set). */
 int builtin_spec_cap_number(const char *name);
+const char *builtin_spec_cap_name(int n);
 
 #endif
