@@ -31,7 +31,12 @@ static int connect_retry(const char *qmp_socket, unsigned timeout_ms)
 		uint64_t now = util_now_ms();
 		unsigned left = now < deadline ? (unsigned)(deadline - now) : 0;
 		int fd = qmp_connect(qmp_socket, left > QMP_CMD_TIMEOUT_MS ? left : QMP_CMD_TIMEOUT_MS);
-		if (fd >= 0 || (fd != -ENOENT && fd != -ECONNREFUSED) || util_now_ms() >= deadline)
+		/* Not there yet, not listening yet, or not greeting yet (a
+		 * refused, timed-out or dropped first try was seen on a loaded
+		 * host): again until the deadline. */
+		bool again = fd == -ENOENT || fd == -ECONNREFUSED || fd == -ETIMEDOUT || fd == -EAGAIN ||
+			     fd == -EPIPE || fd == -ECONNRESET;
+		if (fd >= 0 || !again || util_now_ms() >= deadline)
 			return fd;
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -134,6 +134,23 @@ static void respond_with_op(struct cd_server *s, struct cd_conn *c, const struct
 	cd_respond(s, c, status, headers, body);
 }
 
+/* Start a worker for an operation on a group (spec: what create and update
+ * make), recorded as its latest; the op id in op. 0, or -1 answered. */
+static int start_op(struct cd_server *s, struct cd_conn *c, struct arm_route *r, struct json_object *rec,
+		    enum cd_op_kind kind, const struct spec_group *spec, char op[40])
+{
+	struct capsid_error err = {0};
+	int rc = cd_worker_start(s, kind, r->group, r->tok->tenant, spec, rec, op, &err);
+	if (rc < 0) {
+		if (rc == -EAGAIN)
+			cd_respond_error(s, c, 429, "TooManyRequests", NULL, "%s", err.msg);
+		else
+			cd_respond_error(s, c, 500, "InternalServerError", NULL, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int int_of(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -161,16 +178,8 @@ static void put_update(struct cd_server *s, struct cd_conn *c, struct arm_route 
 	json_object_object_add(rec, "cores", json_object_new_int((int)cores));
 	json_object_object_add(rec, "memoryMiB", json_object_new_int((int)mem));
 	char op[40];
-	struct capsid_error err = {0};
-	int rc = cd_worker_start(s, CD_OP_UPDATE, r->group, r->tok->tenant, spec, rec, op, &err);
-	if (rc < 0) {
-		if (rc == -EAGAIN)
-			cd_respond_error(s, c, 429, "TooManyRequests", NULL, "%s", err.msg);
-		else
-			cd_respond_error(s, c, 500, "InternalServerError", NULL, "%s", err.msg);
-		return;
-	}
-	respond_with_op(s, c, r, 200, op, true, arm_group_doc(s, r, rec));
+	if (start_op(s, c, r, rec, CD_OP_UPDATE, spec, op) == 0)
+		respond_with_op(s, c, r, 200, op, true, arm_group_doc(s, r, rec));
 }
 
 static void put_existing(struct cd_server *s, struct cd_conn *c, struct arm_route *r, struct json_object *rec,
@@ -261,15 +270,8 @@ void arm_put(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	json_object_object_add(rec, "cores", json_object_new_int((int)cores));
 	json_object_object_add(rec, "memoryMiB", json_object_new_int((int)mem));
 	char op[40];
-	int rc = cd_worker_start(s, CD_OP_CREATE, r->group, r->tok->tenant, spec, rec, op, &err);
-	if (rc < 0) {
-		if (rc == -EAGAIN)
-			cd_respond_error(s, c, 429, "TooManyRequests", NULL, "%s", err.msg);
-		else
-			cd_respond_error(s, c, 500, "InternalServerError", NULL, "%s", err.msg);
-		return;
-	}
-	respond_with_op(s, c, r, 201, op, true, arm_group_doc(s, r, rec));
+	if (start_op(s, c, r, rec, CD_OP_CREATE, spec, op) == 0)
+		respond_with_op(s, c, r, 201, op, true, arm_group_doc(s, r, rec));
 }
 
 void arm_patch(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
@@ -293,23 +295,6 @@ void arm_patch(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	cd_respond(s, c, 200, NULL, arm_group_doc(s, r, rec));
 }
 
-/* Start a worker for an operation on an existing group, recorded as its
- * latest; the op id in op. 0, or -1 answered. */
-static int start_op(struct cd_server *s, struct cd_conn *c, struct arm_route *r, struct json_object *rec,
-		    enum cd_op_kind kind, char op[40])
-{
-	struct capsid_error err = {0};
-	int rc = cd_worker_start(s, kind, r->group, r->tok->tenant, NULL, rec, op, &err);
-	if (rc < 0) {
-		if (rc == -EAGAIN)
-			cd_respond_error(s, c, 429, "TooManyRequests", NULL, "%s", err.msg);
-		else
-			cd_respond_error(s, c, 500, "InternalServerError", NULL, "%s", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
 void arm_delete(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 {
 	_cleanup_json_ struct json_object *rec = NULL;
@@ -329,7 +314,7 @@ void arm_delete(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 		return;
 	}
 	char op[40];
-	if (start_op(s, c, r, rec, CD_OP_DELETE, op) < 0)
+	if (start_op(s, c, r, rec, CD_OP_DELETE, NULL, op) < 0)
 		return;
 	respond_with_op(s, c, r, 202, op, false, NULL);
 }
@@ -358,7 +343,7 @@ void arm_action(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 			    : strcasecmp(r->action, "stop") == 0 ? CD_OP_STOP
 								 : CD_OP_RESTART;
 	char op[40];
-	if (start_op(s, c, r, rec, k, op) < 0)
+	if (start_op(s, c, r, rec, k, NULL, op) < 0)
 		return;
 	if (k == CD_OP_STOP)
 		cd_conn_park(s, c, op); /* answered 204 when it ends (stop is not an LRO) */

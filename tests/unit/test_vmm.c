@@ -237,14 +237,14 @@ static void test_save_restore_real_qemu(void)
 	snprintf(arg2, sizeof(arg2), "unix:%s,server=on,wait=off", sock2);
 	struct capsid_error err = {0};
 	pid_t p1 = start_qemu_none(arg1, false);
-	CHECK(vmm_save_state(sock1, state, 30000, &err) == 0);
+	CHECK_OK(vmm_save_state(sock1, state, 30000, &err), &err);
 	struct stat sb;
 	CHECK(stat(state, &sb) == 0 && sb.st_size > 0);
 	CHECK(strcmp(qmp_status(sock1, st, sizeof(st)), "postmigrate") == 0);
 	CHECK(vmm_terminate(p1, sock1, 30000) == 0);
 
 	pid_t p2 = start_qemu_none(arg2, true);
-	CHECK(vmm_restore_state(sock2, state, 30000, &err) == 0);
+	CHECK_OK(vmm_restore_state(sock2, state, 30000, &err), &err);
 	CHECK(strcmp(qmp_status(sock2, st, sizeof(st)), "running") == 0);
 	CHECK(vmm_terminate(p2, sock2, 30000) == 0);
 
