@@ -611,3 +611,17 @@ void cd_arm_handle(struct cd_server *s, struct cd_conn *c)
 		break;
 	}
 }
+
+bool arm_has_container(struct cd_server *s, struct cd_conn *c, const struct arm_route *r,
+		       struct json_object *containers)
+{
+	for (size_t i = 0; containers && i < json_object_array_length(containers); i++) {
+		struct json_object *name;
+		if (json_object_object_get_ex(json_object_array_get_idx(containers, i), "name", &name) &&
+		    strcmp(json_object_get_string(name), r->container) == 0)
+			return true;
+	}
+	cd_respond_error(s, c, 404, "ContainerNotFound", "containerName",
+			 "The container '%s' was not found in container group '%s'.", r->container, r->name);
+	return false;
+}

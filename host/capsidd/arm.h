@@ -34,6 +34,11 @@ int arm_status_of_errno(int code, const char **arm_code);
  * cores and mem_mib more, else -1 with ARM's quota error answered. */
 int arm_quota_check(struct cd_server *s, struct cd_conn *c, const char *tenant, unsigned new_groups,
 		    unsigned cores, unsigned mem_mib);
+/* Whether the group's containers (its document's properties.containers)
+ * hold r->container; false when not, with ARM's 404 ContainerNotFound
+ * answered. */
+bool arm_has_container(struct cd_server *s, struct cd_conn *c, const struct arm_route *r,
+		       struct json_object *containers);
 /* The status of the record's latest operation (CD_OP_SUCCEEDED when none). */
 enum cd_op_status arm_latest_op(struct cd_server *s, struct json_object *rec, const char **kind);
 

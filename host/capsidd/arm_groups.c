@@ -435,16 +435,8 @@ void arm_logs(struct cd_server *s, struct cd_conn *c, struct arm_route *r)
 	struct json_object *props = NULL, *containers = NULL;
 	json_object_object_get_ex(doc, "properties", &props);
 	json_object_object_get_ex(props, "containers", &containers);
-	bool found = false;
-	for (size_t i = 0; containers && i < json_object_array_length(containers); i++)
-		found = found || strcmp(str_of(json_object_array_get_idx(containers, i), "name") ?: "",
-					r->container) == 0;
-	if (!found) {
-		cd_respond_error(s, c, 404, "ContainerNotFound", "containerName",
-				 "The container '%s' was not found in container group '%s'.", r->container,
-				 r->name);
+	if (!arm_has_container(s, c, r, containers))
 		return;
-	}
 	struct logs_buf b = {.stamps = stamps};
 	struct capsid_error err = {0};
 	struct capsid_logs_opts o = {

@@ -75,16 +75,8 @@ void arm_exec(struct cd_server *s, struct cd_conn *c, struct arm_route *r, bool 
 	json_object_object_get_ex(doc, "properties", &props);
 	json_object_object_get_ex(props, "containers", &containers);
 	json_object_object_get_ex(props, "instanceView", &iv);
-	bool found = false;
-	for (size_t i = 0; containers && i < json_object_array_length(containers); i++)
-		found = found || strcmp(str_of(json_object_array_get_idx(containers, i), "name") ?: "",
-					r->container) == 0;
-	if (!found) {
-		cd_respond_error(s, c, 404, "ContainerNotFound", "containerName",
-				 "The container '%s' was not found in container group '%s'.", r->container,
-				 r->name);
+	if (!arm_has_container(s, c, r, containers))
 		return;
-	}
 	if (!attach && strcmp(str_of(iv, "state") ?: "", "Running") != 0) {
 		cd_respond_error(s, c, 409, "ContainerGroupNotRunning", NULL,
 				 "The container group '%s' is not running.", r->name);
