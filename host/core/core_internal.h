@@ -17,6 +17,10 @@ struct spec_group;
 int core_stored_spec(const struct capsid_config *cfg, const char *name, struct spec_group **out,
 		     struct capsid_error *err);
 
+/* The paths of an existing group; -ENOENT ("group NAME not found") when
+ * there is none. */
+int core_open_group(const struct capsid_config *cfg, const char *name, struct group_paths *p,
+		    struct capsid_error *err);
 /* The group's state document (see capsid_group_show). */
 int core_view_load(const struct group_paths *p, struct json_object **out, struct capsid_error *err);
 

@@ -175,18 +175,6 @@ int capsid_group_memory_only(const struct capsid_config *cfg, const char *name, 
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
-static int open_group(const struct capsid_config *cfg, const char *name, struct group_paths *p,
-		      struct capsid_error *err)
-{
-	int rc = group_paths_init(cfg->root, name, p, err);
-	if (rc < 0)
-		return rc;
-	struct stat st;
-	if (stat(p->dir, &st) < 0)
-		return capsid_error_set(err, ENOENT, "group %s not found", p->name);
-	return 0;
-}
-
 /* A group whose monitor is gone boots again with a new one, from its stored
  * spec, unless that had secure values: those lived only in the dead monitor. */
 static int start_new_monitor(const struct capsid_config *cfg, const struct group_paths *p, struct capsid_error *err)
@@ -225,7 +213,7 @@ static int boot_request(const struct capsid_config *cfg, const char *name, uint1
 			struct capsid_error *err)
 {
 	struct group_paths p;
-	int rc = open_group(cfg, name, &p, err);
+	int rc = core_open_group(cfg, name, &p, err);
 	if (rc < 0)
 		return rc;
 	if (group_monitor_alive(&p) <= 0)
@@ -242,7 +230,7 @@ int capsid_group_start(const struct capsid_config *cfg, const char *name, struct
 int capsid_group_stop(const struct capsid_config *cfg, const char *name, struct capsid_error *err)
 {
 	struct group_paths p;
-	int rc = open_group(cfg, name, &p, err);
+	int rc = core_open_group(cfg, name, &p, err);
 	if (rc < 0 || group_monitor_alive(&p) <= 0)
 		return rc; /* nothing runs without a monitor */
 	rc = core_request(&p, CAPSID_CTL_STOP, "{}", NULL, err);
@@ -281,14 +269,14 @@ static int end_monitor(const struct group_paths *p, bool kill_if_stuck, struct c
 int capsid_group_release(const struct capsid_config *cfg, const char *name, struct capsid_error *err)
 {
 	struct group_paths p;
-	int rc = open_group(cfg, name, &p, err);
+	int rc = core_open_group(cfg, name, &p, err);
 	return rc < 0 ? rc : end_monitor(&p, false, err);
 }
 
 int capsid_group_delete(const struct capsid_config *cfg, const char *name, struct capsid_error *err)
 {
 	struct group_paths p;
-	int rc = open_group(cfg, name, &p, err);
+	int rc = core_open_group(cfg, name, &p, err);
 	if (rc < 0 || (rc = end_monitor(&p, true, err)) < 0)
 		return rc;
 	_cleanup_close_ int lock = group_lock(&p);

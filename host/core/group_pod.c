@@ -24,12 +24,9 @@
 static int open_live(const struct capsid_config *cfg, const char *name, struct group_paths *p,
 		     struct capsid_error *err)
 {
-	int rc = group_paths_init(cfg->root, name, p, err);
+	int rc = core_open_group(cfg, name, p, err);
 	if (rc < 0)
 		return rc;
-	struct stat st;
-	if (stat(p->dir, &st) < 0)
-		return capsid_error_set(err, ENOENT, "group %s not found", p->name);
 	if (group_monitor_alive(p) <= 0)
 		return capsid_error_set(err, ESRCH, "group %s is not running (its monitor is gone)", p->name);
 	return 0;

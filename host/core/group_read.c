@@ -77,6 +77,18 @@ static bool fix_dead_monitor(struct json_object *doc)
 	return true;
 }
 
+int core_open_group(const struct capsid_config *cfg, const char *name, struct group_paths *p,
+		    struct capsid_error *err)
+{
+	int rc = group_paths_init(cfg->root, name, p, err);
+	if (rc < 0)
+		return rc;
+	struct stat st;
+	if (stat(p->dir, &st) < 0)
+		return capsid_error_set(err, ENOENT, "group %s not found", p->name);
+	return 0;
+}
+
 int core_view_load(const struct group_paths *p, struct json_object **out, struct capsid_error *err)
 {
 	*out = NULL;
