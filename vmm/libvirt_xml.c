@@ -158,8 +158,11 @@ int vmm_libvirt_xml(const struct vmm_config *cfg, const struct vmm_libvirt_meta 
 	    meta->group, meta->root);
 	fprintf(f, "  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", cfg->memory_mib, cfg->vcpus);
 	/* A memfd: an idle guest costs the 4 KiB pages it touched (vmm.h, memfd_ram). */
-	if (cfg->memfd_ram)
-		fputs("  <memoryBacking><source type='memfd'/></memoryBacking>\n", f);
+	/* nosharepages: mem-merge=off, as qemu.c (vmm.h, mem_merge). */
+	if (cfg->memfd_ram || !cfg->mem_merge)
+		fprintf(f, "  <memoryBacking>%s%s</memoryBacking>\n",
+			cfg->memfd_ram ? "<source type='memfd'/>" : "",
+			cfg->mem_merge ? "" : "<nosharepages/>");
 	fputs("  <os>\n    <type arch='x86_64' machine='microvm'>hvm</type>\n", f);
 	put(f, "    <kernel>%s</kernel>\n    <initrd>%s</initrd>\n    <cmdline>%s</cmdline>\n  </os>\n",
 	    cfg->kernel, cfg->initrd, cmdline);

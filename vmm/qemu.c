@@ -148,6 +148,8 @@ int vmm_build_argv_plan(const struct vmm_config *cfg, const struct vmm_fd_plan *
 	 * the guest by ACPI, which also lets the agent's power-off end QEMU. */
 	argv_add(&b, "-M");
 	argv_add(&b, "microvm,rtc=on,isa-serial=%s%s", cfg->console_log ? "on" : "off", cfg->no_acpi ? ",acpi=off" : "");
+	argv_add(&b, "-machine");
+	argv_add(&b, "mem-merge=%s", cfg->mem_merge ? "on" : "off");
 	argv_add(&b, "-accel");
 	if (cfg->accel == VMM_ACCEL_KVM)
 		argv_add(&b, "kvm");

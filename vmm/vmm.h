@@ -77,6 +77,13 @@ struct vmm_config {
 	 * memory that QEMU madvises for transparent huge pages: an idle guest
 	 * then costs the pages it touched, not every 2 MiB region it touched. */
 	bool memfd_ram;
+	/* Guest RAM open to the host's kernel samepage merging (KSM), which
+	 * merges equal pages across guests: off unless asked for, since a
+	 * page shared with another tenant's guest is a side channel (QEMU's
+	 * own default is on). KSM itself runs only where the host turned it
+	 * on (/sys/kernel/mm/ksm/run), and merges private anonymous pages
+	 * only: a memfd's are shared, so the monitor leaves memfd_ram off. */
+	bool mem_merge;
 	/* Warm start (host/monitor/template.c): guest RAM in a file
 	 * (memory-backend-file; takes precedence over memfd_ram).
 	 * ram_file_shared: share=on, the template writes its RAM into the file

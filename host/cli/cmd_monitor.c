@@ -60,6 +60,7 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 		.memory_overhead_mib = cfg->memory_overhead_mib,
 		.tb_size_mib = cfg->tb_size_mib,
 		.memfd_ram = cfg->memfd_ram,
+		.ksm = cfg->ksm,
 		.warm = cfg->warm_start,
 		.standby = cfg->warm_standby,
 		.standby_idle_s = cfg->warm_standby_idle_s,

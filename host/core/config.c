@@ -89,6 +89,7 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 	    (rc = env_uint("CAPSID_MEMORY_OVERHEAD_MIB", 128, &cfg->memory_overhead_mib, err)) < 0 ||
 	    (rc = env_uint("CAPSID_TB_SIZE_MIB", 12, &cfg->tb_size_mib, err)) < 0 ||
 	    (rc = env_bool("CAPSID_MEMFD_RAM", true, &cfg->memfd_ram, err)) < 0 ||
+	    (rc = env_bool("CAPSID_KSM", false, &cfg->ksm, err)) < 0 ||
 	    (rc = env_bool("CAPSID_WARM_START", false, &cfg->warm_start, err)) < 0 ||
 	    (rc = env_bool("CAPSID_WARM_STANDBY", false, &cfg->warm_standby, err)) < 0 ||
 	    (rc = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600, &cfg->warm_standby_idle_s, err)) < 0 ||

@@ -48,6 +48,7 @@ struct capsid_config {
 	unsigned memory_overhead_mib; /* CAPSID_MEMORY_OVERHEAD_MIB */
 	unsigned tb_size_mib;	      /* CAPSID_TB_SIZE_MIB */
 	bool memfd_ram;		      /* CAPSID_MEMFD_RAM */
+	bool ksm;		      /* CAPSID_KSM: guest RAM may be merged with other guests' */
 	bool warm_start;	      /* CAPSID_WARM_START */
 	bool warm_standby;	      /* CAPSID_WARM_STANDBY (with warm_start) */
 	unsigned warm_standby_idle_s; /* CAPSID_WARM_STANDBY_IDLE_S */

@@ -48,6 +48,7 @@ struct monitor_options {
 	unsigned memory_overhead_mib;
 	unsigned tb_size_mib;
 	bool memfd_ram; /* guest RAM from a memfd (CAPSID_MEMFD_RAM, default on) */
+	bool ksm;       /* guest RAM open to the host's KSM (CAPSID_KSM, default off) */
 	bool warm;      /* warm start from a VM template (CAPSID_WARM_START=1, opt-in; template.c) */
 	bool standby;   /* with warm: keep a ready clone per machine (CAPSID_WARM_STANDBY=1; standby.c) */
 	unsigned standby_idle_s;             /* a ready clone nobody claims ends after this */

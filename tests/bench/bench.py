@@ -610,6 +610,8 @@ def main():
     ap.add_argument("--scale-sample", type=int, default=10)
     ap.add_argument("--scale-parts", default="density,burst")
     ap.add_argument("--scale-cold", action="store_true")
+    ap.add_argument("--scale-ksm", action="store_true")
+    ap.add_argument("--scale-ksm-pages", type=int, default=1000)
     a = ap.parse_args()
     a.scale_levels = [int(x) for x in a.scale_levels.split(",")]
     a.runs = a.runs or (3 if a.quick else 5)

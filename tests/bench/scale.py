@@ -14,9 +14,13 @@ At each level, after --settle seconds:
   - `capsid exec NAME -- true` into --scale-sample groups spread over the
     whole set, one after another: each must exit 0, or the phase fails.
 
+With --scale-ksm the groups get CAPSID_KSM=1 and the host's KSM runs for
+the phase (--scale-ksm-pages pages every 20 ms; its settings are put back
+after): each level is measured after three full scans, with ksmd's CPU.
+
 Burst: --batch concurrent `capsid create`s until every container runs, per
 run: cold; warm start from the template (restore); warm start from a pool
-of ready clones (CAPSID_WARM_STANDBY=--batch, the pool full before the
+of ready clones (CAPSID_WARM_STANDBY_POOL=--batch, the pool full before the
 burst); and runsc starting as many sandboxes at once, in the same run.
 """
 
@@ -72,11 +76,73 @@ def exec_sample(h, names, n, env):
     return times
 
 
+KSM = "/sys/kernel/mm/ksm/"
+
+
+def ksm_read(name):
+    with open(KSM + name) as f:
+        return int(f.read())
+
+
+def ksm_write(name, value):
+    with open(KSM + name, "w") as f:
+        f.write(str(value))
+
+
+class Ksm:
+    """The host's KSM on for a phase, its settings put back afterwards."""
+
+    def __init__(self, pages):
+        self.pages = pages
+
+    def __enter__(self):
+        self.saved = {k: ksm_read(k) for k in ("run", "pages_to_scan", "sleep_millisecs")}
+        ksm_write("pages_to_scan", self.pages)
+        ksm_write("sleep_millisecs", 20)
+        ksm_write("run", 1)
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            ksm_write(k, v)
+
+    def settle(self, scans=3, timeout=1800):
+        """Until KSM has been over all mergeable memory `scans` times."""
+        want, deadline = ksm_read("full_scans") + scans, time.monotonic() + timeout
+        while ksm_read("full_scans") < want:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"scale: KSM did not finish {scans} scans within {timeout} s")
+            time.sleep(1)
+
+    @staticmethod
+    def pids():
+        return [int(d) for d in os.listdir("/proc") if d.isdigit() and _comm(d) == "ksmd"]
+
+
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def density(h):
+    a = h.a
+    if a.scale_ksm:
+        with Ksm(a.scale_ksm_pages) as ksm:
+            density_levels(h, ksm)
+    else:
+        density_levels(h, None)
+
+
+def density_levels(h, ksm):
     a = h.a
     cold = a.scale_cold
     env = dict(h.env) if cold else dict(h.env, CAPSID_WARM_START="1")
-    system = "capsid (cold)" if cold else "capsid (warm)"
+    if ksm:
+        env["CAPSID_KSM"] = "1"
+    system = ("capsid (cold" if cold else "capsid (warm") + (", KSM)" if ksm else ")")
     h.mark_load("scale-density")
     alive = []
     avail0 = L.meminfo_kib("MemAvailable")
@@ -89,6 +155,12 @@ def density(h):
                 alive += batch
             created = time.monotonic() - t_all
             h.settle()
+            extra = {}
+            if ksm:
+                ksm.settle()
+                kp = Ksm.pids()
+                extra = {"ksmdCpuPct": round(idle_cpu_pct(kp), 1), "ksmPagesSharing": ksm_read("pages_sharing"),
+                         "ksmPagesToScan": a.scale_ksm_pages}
             pids = root_pids(h.root)
             pss = sum((L.smaps_rollup(p) or {}).get("Pss", 0) for p in pids) / 1024
             cpu = idle_cpu_pct(pids)
@@ -98,7 +170,7 @@ def density(h):
                      totalPssMiB=round(pss, 1), idleCpuPctPerGroup=round(cpu / level, 3),
                      idleCpuPctTotal=round(cpu, 1), memAvailableDropPerGroupMiB=round((avail0 - avail) / 1024 / level, 1),
                      execSeconds=L.stats(execs), execAnswered=f"{len(execs)}/{len(execs)}",
-                     secondsToCreateAll=round(created, 1), loadavg=L.loadavg())
+                     secondsToCreateAll=round(created, 1), loadavg=L.loadavg(), **extra)
             h.log(f"scale: {level} groups, {pss / level:.1f} MiB PSS per group ({len(pids)} processes), "
                   f"idle CPU {cpu:.0f}% of a core in all, exec median {L.stats(execs)['median']:.2f}s")
     finally:
@@ -124,7 +196,8 @@ def burst(h):
     modes = {
         "capsid (cold)": dict(h.env),
         "capsid (warm, restore)": dict(h.env, CAPSID_WARM_START="1"),
-        "capsid (warm, ready clones)": dict(h.env, CAPSID_WARM_START="1", CAPSID_WARM_STANDBY=str(b)),
+        "capsid (warm, ready clones)": dict(h.env, CAPSID_WARM_START="1", CAPSID_WARM_STANDBY="1",
+                                             CAPSID_WARM_STANDBY_POOL=str(b)),
     }
     rates = {k: [] for k in (*modes, "runsc")}
     # The template, and for the pool its first clones, before any timing.

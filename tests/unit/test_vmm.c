@@ -93,6 +93,14 @@ static void test_argv(void)
 	CHECK(argv_has(argv, "-no-reboot"));
 	CHECK(argv_has(argv, "microvm,rtc=on,isa-serial=off"));
 	CHECK(argv_has(argv, "console=ttyS0 quiet"));
+	/* No KSM unless asked for (QEMU's default would mark the RAM mergeable). */
+	CHECK(argv_has(argv, "mem-merge=off"));
+	strv_free(argv);
+	argv = NULL;
+	cfg.mem_merge = true;
+	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);
+	CHECK(argv && argv_has(argv, "mem-merge=on") && !argv_has(argv, "mem-merge=off"));
+	cfg.mem_merge = false;
 	strv_free(argv);
 	cfg.tsc_khz = 2596120;
 	CHECK(vmm_build_argv(&cfg, &argv, &err) == 0);

@@ -43,7 +43,7 @@ static void test_xml(void)
 	CHECK_STR_CONTAINS(xml, "machine='microvm'");
 	CHECK_STR_CONTAINS(xml, "<cpu mode='maximum'/>");
 	CHECK_STR_CONTAINS(xml, "<memory unit='MiB'>384</memory>");
-	CHECK_STR_CONTAINS(xml, "<source type='memfd'/>");
+	CHECK_STR_CONTAINS(xml, "<memoryBacking><source type='memfd'/><nosharepages/></memoryBacking>");
 	/* the same kernel command line as direct QEMU, TCG's additions included */
 	CHECK_STR_CONTAINS(
 	    xml, "<cmdline>console=ttyS0 quiet tsc=reliable tsc_early_khz=2000000 reboot=t</cmdline>");
