@@ -239,20 +239,20 @@ void monitor_vm_config(const struct monitor_options *opts, const struct group_pa
 		       unsigned memory_mib, struct monitor_vm_files *files, struct vmm_config *cfg)
 {
 	*cfg = (struct vmm_config){
-	    .qemu = opts->qemu,
-	    .kernel = guest_file(opts, "vmlinuz", files->kernel, sizeof(files->kernel)),
-	    .initrd = files->initrd,
-	    .vcpus = vcpus,
-	    .memory_mib = memory_mib,
-	    .accel = opts->accel,
-	    .tb_size_mib = opts->tb_size_mib,
-	    .agent_socket = paths->agent,
-	    .qmp_socket = paths->qmp,
-	    .console_log = paths->console,
-	    .tsc_khz = vmm_host_tsc_khz(NULL),
-	    /* KSM merges private anonymous pages only: no memfd then. */
-	    .memfd_ram = opts->memfd_ram && !opts->ksm,
-	    .mem_merge = opts->ksm,
+		.qemu = opts->qemu,
+		.kernel = guest_file(opts, "vmlinuz", files->kernel, sizeof(files->kernel)),
+		.initrd = files->initrd,
+		.vcpus = vcpus,
+		.memory_mib = memory_mib,
+		.accel = opts->accel,
+		.tb_size_mib = opts->tb_size_mib,
+		.agent_socket = paths->agent,
+		.qmp_socket = paths->qmp,
+		.console_log = paths->console,
+		.tsc_khz = vmm_host_tsc_khz(NULL),
+		/* KSM merges private anonymous pages only: no memfd then. */
+		.memfd_ram = opts->memfd_ram && !opts->ksm,
+		.mem_merge = opts->ksm,
 	};
 	guest_manifest_apply(opts, cfg, files->initrd);
 	snprintf(files->cmdline, sizeof(files->cmdline), "console=ttyS0 quiet panic=-1 capsid.hostname=%s", paths->name);
