@@ -23,6 +23,7 @@
 
 #include "builtin/seccomp.h"
 #include "cleanup.h"
+#include "security.h"
 #include "testlib.h"
 
 #define DENIED 99 /* the errnoRet of the rules under test */
@@ -314,8 +315,22 @@ static void test_bad_conditions(void)
 	    &err);
 }
 
+/* CREATE's security.seccomp is checked by the agent for every runtime. */
+static void test_agent_refuses(void)
+{
+	_cleanup_json_ struct json_object *body = json_tokener_parse(
+	    "{\"security\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+	    "[\"kill\"],\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":9,\"value\":1,\"op\":"
+	    "\"SCMP_CMP_EQ\"}]}]}}}");
+	struct security_params sp;
+	struct capsid_error err = {0};
+	CHECK(security_parse(body, &sp, &err) == -EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "security.seccomp: syscalls[0].args[0].index: 9 is not an argument");
+}
+
 int main(void)
 {
+	RUN_TEST(test_agent_refuses);
 	RUN_TEST(test_bad_conditions);
 	RUN_TEST(test_personality_arg0);
 	RUN_TEST(test_socket_family);
