@@ -362,6 +362,11 @@ int container_write_exec(struct agent *a, const struct request_exec *req, const 
 	_cleanup_json_ struct json_object *proc = oci_process_new(&p);
 	if (!proc)
 		return capsid_error_errno(err, ENOMEM, "process.json");
+	char config[PATH_MAX];
+	if (container_path(config, sizeof(config), req->container, "config.json") < 0)
+		return capsid_error_set(err, ENAMETOOLONG, "config path too long");
+	if ((rc = security_exec(proc, config, req->proc.user != NULL, err)) < 0)
+		return rc;
 	return write_json(path, proc, err);
 }
 

@@ -19,9 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "builtin/seccomp.h"
 #include "channel.h"
 #include "cleanup.h"
+#include "container.h"
 #include "proto.h"
+#include "security.h"
 #include "util.h"
 
 #define PROBE_MAX_ARGS	  64
@@ -337,12 +340,22 @@ static int set_caps(const struct creds *c)
 	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
 }
 
-/* In the forked child: become a process of the container, then run argv.
- * Never returns. */
-static void exec_in_container(pid_t pid, char *const argv[], int out_fd)
+/* In the forked child: become a process of the container (its user,
+ * capabilities, no_new_privs and seccomp filter), then run argv. Never
+ * returns. */
+static void exec_in_container(const char *name, pid_t pid, char *const argv[], int out_fd)
 {
 	static const char *const kinds[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
 	struct creds c = {0};
+	/* Read from its bundle before entering its mount namespace. */
+	char config[PATH_MAX];
+	struct capsid_error err = {0};
+	_cleanup_free_ struct builtin_seccomp *filter = calloc(1, sizeof(*filter));
+	if (!filter || container_path(config, sizeof(config), name, "config.json") < 0 ||
+	    security_filter(config, filter, &err) < 0) {
+		dprintf(out_fd, "the container's seccomp filter: %s", filter ? err.msg : strerror(ENOMEM));
+		_exit(126);
+	}
 	char **env = read_environ(pid);
 	int rc = read_creds(pid, &c);
 	if (rc < 0 || !env) {
@@ -386,12 +399,22 @@ static void exec_in_container(pid_t pid, char *const argv[], int out_fd)
 		if (!(c.bnd & (1ull << cap)))
 			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); /* EINVAL past the kernel's last */
 	prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+	/* As the runtimes order it: without no_new_privs the filter needs
+	 * CAP_SYS_ADMIN, so it goes on before the user changes. */
+	if (!c.no_new_privs && builtin_seccomp_install(filter, &err) < 0) {
+		dprintf(out_fd, "%s", err.msg);
+		_exit(126);
+	}
 	if (setresuid(c.uid, c.uid, c.uid) < 0 || set_caps(&c) < 0) {
 		dprintf(out_fd, "take the container's user and capabilities: %s", strerror(errno));
 		_exit(126);
 	}
-	if (c.no_new_privs)
-		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (c.no_new_privs &&
+	    (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || builtin_seccomp_install(filter, &err) < 0)) {
+		dprintf(out_fd, "no_new_privs and the seccomp filter: %s",
+			err.msg[0] ? err.msg : strerror(errno));
+		_exit(126);
+	}
 	environ = env;
 	execvp(argv[0], argv);
 	dprintf(out_fd, "exec %s: %s", argv[0], strerror(errno));
@@ -465,7 +488,7 @@ static int probe_start(const struct container *c, struct probe *p)
 			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 				_exit(126);
-			exec_in_container(c->pid, p->argv, 2);
+			exec_in_container(c->name, c->pid, p->argv, 2);
 		}
 		http_get(p, out);
 	}

@@ -1,6 +1,7 @@
 #include "security.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 
 #include "builtin/spec.h"
 #include "cleanup.h"
+#include "seccomp_args.h"
+#include "util.h"
 
 /* The default seccomp profile: the system calls Docker's default profile
  * allows to every container (its allowlist, without its argument filters:
@@ -390,6 +393,19 @@ int security_parse(struct json_object *body, struct security_params *out, struct
 	if (json_object_object_get_ex(o, "seccomp", &v) && v) {
 		if (!json_object_is_type(v, json_type_object))
 			return capsid_error_set(err, EINVAL, "security.seccomp: not an object");
+		/* Argument conditions mean the same under every runtime. */
+		struct json_object *rules = NULL;
+		json_object_object_get_ex(v, "syscalls", &rules);
+		for (size_t i = 0;
+		     json_object_is_type(rules, json_type_array) && i < json_object_array_length(rules);
+		     i++) {
+			char what[48];
+			snprintf(what, sizeof(what), "syscalls[%zu]", i);
+			struct seccomp_args_cond conds[SECCOMP_ARGS_MAX];
+			size_t n;
+			if (seccomp_args_read(json_object_array_get_idx(rules, i), what, conds, &n, err) < 0)
+				return capsid_error_prefix(err, "security.seccomp");
+		}
 		out->seccomp = v;
 	}
 	return 0;
@@ -496,4 +512,52 @@ int security_apply(struct json_object *config, const struct security_params *s, 
 	else if (!s->privileged)
 		json_object_object_add(linux_, "seccomp", default_profile(set));
 	return 0;
+}
+
+static struct json_object *read_config(const char *path, struct capsid_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	int rc = util_read_file_at(AT_FDCWD, path, SECURITY_CONFIG_MAX, &text, NULL);
+	if (rc < 0) {
+		capsid_error_errno(err, -rc, "read %s", path);
+		return NULL;
+	}
+	struct json_object *cfg = json_tokener_parse(text);
+	if (!cfg || !json_object_is_type(cfg, json_type_object)) {
+		json_object_put(cfg);
+		capsid_error_set(err, EINVAL, "%s: not a JSON object", path);
+		return NULL;
+	}
+	return cfg;
+}
+
+int security_exec(struct json_object *proc, const char *config_path, bool keep_user, struct capsid_error *err)
+{
+	_cleanup_json_ struct json_object *cfg = read_config(config_path, err);
+	struct json_object *cproc = NULL;
+	if (!cfg)
+		return -EINVAL;
+	if (!json_object_object_get_ex(cfg, "process", &cproc) ||
+	    !json_object_is_type(cproc, json_type_object))
+		return capsid_error_set(err, EINVAL, "%s: no process", config_path);
+	static const char *const keys[] = {"capabilities", "noNewPrivileges", "user"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys) - (keep_user ? 1 : 0); i++) {
+		struct json_object *v;
+		if (json_object_object_get_ex(cproc, keys[i], &v) && v)
+			json_object_object_add(proc, keys[i], json_object_get(v));
+	}
+	return 0;
+}
+
+int security_filter(const char *config_path, struct builtin_seccomp *out, struct capsid_error *err)
+{
+	out->set = false;
+	_cleanup_json_ struct json_object *cfg = read_config(config_path, err);
+	if (!cfg)
+		return -EINVAL;
+	struct json_object *linux_ = NULL, *profile = NULL;
+	if (!json_object_object_get_ex(cfg, "linux", &linux_) || !linux_ ||
+	    !json_object_object_get_ex(linux_, "seccomp", &profile) || !profile)
+		return 0;
+	return builtin_seccomp_build(profile, out, err);
 }

@@ -8,7 +8,14 @@
  * boundary). Seccomp: the given profile (OCI linux.seccomp), else a default
  * one (Docker's default allowlist, security.c's table, widened by the
  * container's capabilities as Docker's is) unless privileged; crun and
- * runc apply it, the builtin runtime applies none and refuses a given one. */
+ * runc apply it through libseccomp, the builtin runtime as its own BPF
+ * filter (builtin/seccomp.c).
+ * An exec into a container (and an exec probe) runs with the container's
+ * securityContext, as Kubernetes applies it: its process.json takes the
+ * container's user (unless the exec names one), capability sets and
+ * no_new_privs from its config.json; each runtime's exec applies the
+ * container's seccomp filter (crun and runc from their state, the builtin
+ * runtime from the bundle its state names, probes from the config). */
 #ifndef AGENT_SECURITY_H
 #define AGENT_SECURITY_H
 
@@ -17,6 +24,7 @@
 #include "error.h"
 
 struct json_object;
+struct builtin_seccomp;
 
 struct security_params {
 	bool given;
@@ -31,5 +39,14 @@ int security_parse(struct json_object *body, struct security_params *out, struct
 /* Rewrite config (oci_config_new's) for s and the runtime. */
 int security_apply(struct json_object *config, const struct security_params *s, const char *runtime,
 		   struct capsid_error *err);
+
+#define SECURITY_CONFIG_MAX (1u << 20)
+/* Give an exec's process document (proc) the container's security from
+ * its config.json at config_path; keep_user: the exec named its own. */
+int security_exec(struct json_object *proc, const char *config_path, bool keep_user,
+		  struct capsid_error *err);
+/* The container's seccomp filter from its config.json (out->set false:
+ * it has none, a privileged one), for an exec probe to install. */
+int security_filter(const char *config_path, struct builtin_seccomp *out, struct capsid_error *err);
 
 #endif

@@ -4,9 +4,11 @@
  * x32 call, is killed; each named call returns its rule's action; the rest
  * the default action. Actions: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO (errnoRet,
  * default EPERM), SCMP_ACT_KILL, SCMP_ACT_KILL_THREAD,
- * SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_LOG. Argument conditions
- * are refused (crun and runc apply them); names this kernel's table does
- * not know are skipped, as runc does. */
+ * SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_LOG. A rule's argument
+ * conditions (common/seccomp_args.h) must all hold for it to apply; each
+ * 64-bit comparison is made on the two 32-bit halves. The first rule that
+ * applies to a call decides. Names this kernel's table does not know are
+ * skipped, as runc does. */
 #ifndef BUILTIN_SECCOMP_H
 #define BUILTIN_SECCOMP_H
 
@@ -18,7 +20,7 @@
 
 struct json_object;
 
-#define BUILTIN_SECCOMP_MAX_INSNS 1024
+#define BUILTIN_SECCOMP_MAX_INSNS BPF_MAXINSNS /* the kernel's limit, 4096 */
 
 struct builtin_seccomp {
 	bool set;

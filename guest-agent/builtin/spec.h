@@ -46,7 +46,7 @@ struct builtin_spec_process {
 	} rlimits[BUILTIN_SPEC_MAX_RLIMITS];
 	size_t n_rlimits;
 	bool no_new_privileges;
-	struct builtin_seccomp seccomp; /* config.json's linux.seccomp (run only) */
+	struct builtin_seccomp seccomp; /* config.json's linux.seccomp (an exec: its container's) */
 };
 
 struct builtin_spec_mount {

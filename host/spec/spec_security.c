@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cleanup.h"
+#include "seccomp_args.h"
 #include "spec.h"
 #include "spec_internal.h"
 #include "util.h"
@@ -175,8 +176,8 @@ static int parse_capabilities(struct spec_vctx *c, struct json_object *v, const 
 }
 
 /* The decoded profile must be a JSON object with a defaultAction and, if
- * any, syscalls[] of {names[] or name, action}: what the guest's runtimes
- * read (OCI's linux.seccomp, Docker's profile format). */
+ * any, syscalls[] of {names[] or name, action, args[] (common/seccomp_args.h)}:
+ * what the guest's runtimes read (OCI's linux.seccomp, Docker's profile format). */
 static int check_profile(struct spec_vctx *c, const char *path, const char *json, size_t len)
 {
 	_cleanup_json_ struct json_object *doc = json_tokener_parse(json);
@@ -200,6 +201,13 @@ static int check_profile(struct spec_vctx *c, const char *path, const char *json
 			return capsid_error_set(c->err, EINVAL,
 						"%s: the profile's syscalls[%zu] needs names and an action",
 						path, i);
+		char what[48];
+		snprintf(what, sizeof(what), "syscalls[%zu]", i);
+		struct seccomp_args_cond conds[SECCOMP_ARGS_MAX];
+		size_t n;
+		struct capsid_error why = {0};
+		if (seccomp_args_read(r, what, conds, &n, &why) < 0)
+			return capsid_error_set(c->err, EINVAL, "%s: the profile's %s", path, why.msg);
 	}
 	return 0;
 }

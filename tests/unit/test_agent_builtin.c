@@ -165,8 +165,8 @@ static void test_refuses_what_it_cannot_apply(void)
 {
 	expect_refused("linux.seccomp",
 		       "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"socket\"],"
-		       "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":16,\"op\":\"SCMP_CMP_EQ\"}]}]}",
-		       "argument conditions are not supported");
+		       "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":16,\"op\":\"SCMP_CMP_IS\"}]}]}",
+		       "linux.seccomp: syscalls[0].args[0].op: \"SCMP_CMP_IS\" is unknown");
 	expect_refused("linux.seccomp", "{\"defaultAction\":\"SCMP_ACT_NOTIFY\"}", "SCMP_ACT_NOTIFY is not supported");
 	expect_refused("linux.sysctl", "{\"net.ipv4.ip_forward\":\"1\"}", "sysctl");
 	expect_refused("linux.namespaces", "[{\"type\":\"network\"}]", "linux.namespaces[0].type");

@@ -10,10 +10,11 @@
 #include "spec.h"
 #include "testlib.h"
 
-/* base64 of {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]} */
+/* base64 of {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["socket"],"action":"SCMP_ACT_ERRNO",
+ * "args":[{"index":0,"value":10,"op":"SCMP_CMP_EQ"}]}]} */
 #define PROFILE                                                                                              \
-	"eyJkZWZhdWx0QWN0aW9uIjoiU0NNUF9BQ1RfQUxMT1ciLCJzeXNjYWxscyI6W3sibmFtZXMiOlsibWtkaXIiXSwiYWN0aW9uIjoi" \
-	"U0NNUF9BQ1RfRVJSTk8ifV19"
+	"eyJkZWZhdWx0QWN0aW9uIjoiU0NNUF9BQ1RfQUxMT1ciLCJzeXNjYWxscyI6W3sibmFtZXMiOlsic29ja2V0Il0sImFjdGlvbiI6" \
+	"IlNDTVBfQUNUX0VSUk5PIiwiYXJncyI6W3siaW5kZXgiOjAsInZhbHVlIjoxMCwib3AiOiJTQ01QX0NNUF9FUSJ9XX1dfQ=="
 
 static const char yaml[] = "name: sec\n"
 			   "properties:\n"
@@ -97,6 +98,11 @@ static void test_errors(void)
 	expect_error("{seccompProfile: WzFd}", P "seccompProfile: the decoded profile is not a JSON object");
 	/* base64 of {"syscalls":[]} */
 	expect_error("{seccompProfile: eyJzeXNjYWxscyI6W119}", P "seccompProfile: the profile needs a defaultAction");
+	/* argument conditions: an unknown operator, an argument past the sixth */
+	expect_error("{seccompProfile: eyJkZWZhdWx0QWN0aW9uIjoiU0NNUF9BQ1RfQUxMT1ciLCJzeXNjYWxscyI6W3sibmFtZXMiOlsic29ja2V0Il0sImFjdGlvbiI6IlNDTVBfQUNUX0VSUk5PIiwiYXJncyI6W3siaW5kZXgiOjAsInZhbHVlIjoxMCwib3AiOiJTQ01QX0NNUF9JTiJ9XX1dfQ==}",
+		     P "seccompProfile: the profile's syscalls[0].args[0].op: \"SCMP_CMP_IN\" is unknown");
+	expect_error("{seccompProfile: eyJkZWZhdWx0QWN0aW9uIjoiU0NNUF9BQ1RfQUxMT1ciLCJzeXNjYWxscyI6W3sibmFtZXMiOlsic29ja2V0Il0sImFjdGlvbiI6IlNDTVBfQUNUX0VSUk5PIiwiYXJncyI6W3siaW5kZXgiOjcsInZhbHVlIjoxMCwib3AiOiJTQ01QX0NNUF9FUSJ9XX1dfQ==}",
+		     P "seccompProfile: the profile's syscalls[0].args[0].index: 7 is not an argument (0 to 5)");
 }
 
 int main(void)
