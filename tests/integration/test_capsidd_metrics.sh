@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# capsidd's GET /metrics: a real Prometheus (Debian's, started here on
+# loopback with a private config and data directory) scrapes capsidd over
+# TLS with tenant A's bearer token and a PromQL query returns A's group's
+# CPU series; B's token sees B's group only and nothing of A's; no token
+# gets 401. A render stuck on a stopped monitor holds no one else's
+# requests, is bounded in number (429) and in time (503), and leaves no
+# process behind.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/capsidd_lib.sh"
+command -v prometheus >/dev/null || { echo "SKIP: prometheus is not installed (ci/setup.sh installs it)"; exit 77; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+CD_PORT=$(free_port)
+CD_URL=https://127.0.0.1:$CD_PORT
+PPORT=$(free_port)
+start_capsidd --max-scrapes 2 --scrape-timeout 20000
+
+group_body() {
+	cat <<JSON
+{"location": "westeurope",
+ "properties": {"osType": "Linux", "restartPolicy": "Always",
+  "containers": [{"name": "$1", "properties": {"image": "capsid/demo:latest",
+   "command": ["/bin/sh", "-c", "$2"],
+   "resources": {"requests": {"cpu": 1, "memoryInGB": 0.5}}}}]}}
+JSON
+}
+GROUPS_B=/subscriptions/$SUB_B/resourceGroups/rg-two/providers/Microsoft.ContainerInstance/containerGroups
+group_body burner 'while :; do :; done' >"$WORK/a.json"
+group_body idle 'exec sleep 3600' >"$WORK/b.json"
+api "$TOKEN_A" PUT "$GROUPS_A/busy?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/a.json" >/dev/null
+expect_status 201 "A's create"
+api "$TOKEN_B" PUT "$GROUPS_B/other?$API" -H 'Content-Type: application/json' --data-binary "@$WORK/b.json" >/dev/null
+expect_status 201 "B's create"
+running() { curl -sS --cacert "$CD_CA" -H "Authorization: Bearer $1" "$CD_URL$2?$API" | grep -q '"state":"Running"'; }
+wait_for "A's group Running" running "$TOKEN_A" "$GROUPS_A/busy"
+wait_for "B's group Running" running "$TOKEN_B" "$GROUPS_B/other"
+GA=$(capsid list -q | grep -- '-rg-one-busy' || true)
+GB=$(capsid list -q | grep -- '-rg-two-other' || true)
+[ -n "$GA" ] && [ -n "$GB" ] || fail "the groups' names: $(capsid list -q)"
+
+scrape() { api "$1" GET /metrics; }
+# The groups named in series lines (not comments), one a line.
+groups_in() { grep -v '^#' "$WORK/body" | sed -n 's/^[a-z_]*{group="\([^"]*\)".*/\1/p' | sort -u; }
+
+case_ "no token, a wrong token: 401 in ARM's shape"
+scrape "" >/dev/null
+expect_status 401 "no token"
+[ "$(error_code)" = AuthenticationFailed ] || fail "no token: $(cat "$WORK/body")"
+grep -q capsid_ "$WORK/body" && fail "a 401 that shows series: $(cat "$WORK/body")"
+scrape not-a-token-0123456789 >/dev/null
+expect_status 401 "wrong token"
+api "$TOKEN_A" POST /metrics >/dev/null
+expect_status 405 "POST /metrics"
+
+case_ "A's token: A's group's series, per group and per container, and nothing else"
+scrape "$TOKEN_A" >/dev/null # a first render: rates need two
+scrape "$TOKEN_A" >/dev/null
+expect_status 200 "A's scrape"
+header Content-Type | grep -q '^text/plain; version=0.0.4' || fail "Content-Type: $(header Content-Type)"
+for series in "capsid_group_up{group=\"$GA\"} 1" "capsid_group_cpu_usage_cores{group=\"$GA\"}" \
+	"capsid_group_memory_working_set_bytes{group=\"$GA\"}" \
+	"capsid_group_network_received_bytes_per_second{group=\"$GA\"}" \
+	"capsid_group_network_transmitted_bytes_per_second{group=\"$GA\"}" \
+	"capsid_group_boot_seconds{group=\"$GA\"}" "capsid_group_start_failures_total{group=\"$GA\"} 0" \
+	"capsid_container_cpu_usage_cores{group=\"$GA\",container=\"burner\"}" \
+	"capsid_container_restarts_total{group=\"$GA\",container=\"burner\"} 0"; do
+	grep -qF "$series" "$WORK/body" || fail "no $series in: $(cat "$WORK/body")"
+done
+[ "$(groups_in)" = "$GA" ] || fail "A's scrape shows the groups: $(groups_in)"
+grep -q -e "$GB" -e tenant-b -e other "$WORK/body" && fail "A's scrape names B's group: $(cat "$WORK/body")"
+python3 -c 'import json,sys; g=[x["name"] for x in json.load(open(sys.argv[1]))["groups"]]; assert g == [sys.argv[2]], g' \
+	"$ROOT/capsidd/metrics/t-tenant-a.json" "$GA" || fail "A's rate base: $(cat "$ROOT/capsidd/metrics/t-tenant-a.json")"
+
+case_ "B's token: B's group only, nothing of A's"
+scrape "$TOKEN_B" >/dev/null
+expect_status 200 "B's scrape"
+[ "$(groups_in)" = "$GB" ] || fail "B's scrape shows the groups: $(groups_in)"
+grep -q -e "$GA" -e tenant-a -e busy -e burner "$WORK/body" && fail "B's scrape names A's group: $(cat "$WORK/body")"
+
+case_ "Prometheus scrapes capsidd with A's token and B's; PromQL returns A's CPU series to A's job only"
+mkdir -p "$WORK/prom"
+cat >"$WORK/prom/prometheus.yml" <<Y
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: a
+  scheme: https
+  authorization: {credentials: $TOKEN_A}
+  tls_config: {ca_file: $CD_CA}
+  static_configs: [{targets: ['127.0.0.1:$CD_PORT']}]
+- job_name: b
+  scheme: https
+  authorization: {credentials: $TOKEN_B}
+  tls_config: {ca_file: $CD_CA}
+  static_configs: [{targets: ['127.0.0.1:$CD_PORT']}]
+Y
+prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
+	--web.listen-address="127.0.0.1:$PPORT" >"$WORK/prom/log" 2>&1 &
+PROM_PID=$!
+CLEANUP_PIDS+=("$PROM_PID")
+query() { curl -sfG "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1"; }
+# query_groups QUERY: the group labels of the result, one a line.
+query_groups() {
+	query "$1" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["data"]["result"]:
+    print(r["metric"].get("group", ""))' | sort -u
+}
+a_cpu() { [ "$(query_groups 'capsid_group_cpu_usage_cores{job="a"} > 0')" = "$GA" ]; }
+wait_for "Prometheus to hold A's group's CPU series" a_cpu
+query 'capsid_group_cpu_usage_cores{job="a"}'
+echo
+b_seen() { [ "$(query_groups '{job="b",group!=""}')" = "$GB" ]; }
+wait_for "Prometheus to hold B's series" b_seen
+[ -z "$(query_groups "{group=\"$GA\",job=\"b\"}")" ] || fail "B's job holds A's series"
+[ -z "$(query_groups "{group=\"$GB\",job=\"a\"}")" ] || fail "A's job holds B's series"
+kill "$PROM_PID"
+wait "$PROM_PID" 2>/dev/null || true
+
+case_ "a render stuck on a stopped monitor stalls nothing else; over the bound 429; past the deadline 503"
+MON=$(cat "$ROOT/groups/$GA/monitor.pid")
+# A failing case must not leave the monitor stopped: the cleanup deletes through it.
+trap 'rc=$?; kill -CONT "$MON" 2>/dev/null; (exit $rc); cleanup' EXIT
+kill -STOP "$MON"
+stuck() { curl -sS --cacert "$CD_CA" -H "Authorization: Bearer $TOKEN_A" -o /dev/null -w '%{http_code}' "$CD_URL/metrics" >"$WORK/stuck.$1"; }
+stuck 1 &
+S1=$!
+stuck 2 &
+S2=$!
+over_bound() { [ "$(scrape "$TOKEN_B")" ] && [ "$(status)" = 429 ]; }
+wait_for "a third render refused while two run" over_bound
+[ "$(error_code)" = TooManyRequests ] || fail "over the bound: $(cat "$WORK/body")"
+api "$TOKEN_A" GET "$GROUPS_A/busy?$API" >/dev/null
+expect_status 200 "a GET while two renders are stuck"
+api "$TOKEN_B" GET "$GROUPS_B/other?$API" >/dev/null
+expect_status 200 "B's GET while A's renders are stuck"
+kill -0 "$S1" 2>/dev/null && kill -0 "$S2" 2>/dev/null || fail "the renders ended before the GETs were answered"
+wait "$S1" "$S2" || true
+[ "$(cat "$WORK/stuck.1")" = 503 ] && [ "$(cat "$WORK/stuck.2")" = 503 ] ||
+	fail "stuck renders answered $(cat "$WORK/stuck.1") and $(cat "$WORK/stuck.2"), want 503"
+no_children() { [ -z "$(pgrep -P "$CD_PID")" ]; }
+wait_for "the killed renders reaped" no_children
+kill -CONT "$MON"
+scrape "$TOKEN_A" >/dev/null
+expect_status 200 "a scrape after the monitor resumed"
+grep -qF "capsid_group_up{group=\"$GA\"} 1" "$WORK/body" || fail "after resuming: $(cat "$WORK/body")"
+
+case_ "the groups are deleted through the API"
+api "$TOKEN_A" DELETE "$GROUPS_A/busy?$API" >/dev/null
+api "$TOKEN_B" DELETE "$GROUPS_B/other?$API" >/dev/null
+gone() { [ -z "$(capsid list -q)" ]; }
+wait_for "both groups gone" gone
+scrape "$TOKEN_A" >/dev/null
+expect_status 200 "a scrape with no groups"
+[ -z "$(groups_in)" ] || fail "series of deleted groups: $(groups_in)"
+echo PASS
