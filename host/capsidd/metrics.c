@@ -26,10 +26,64 @@
 
 #define SCRAPE_MAX_BYTES (64u << 20)
 
-/* The child: render, then 'O' and the text, or 'E' and the error. */
-static void scrape_child(const struct cd_server *s, const char *tenant, const char *const *names, size_t n,
-			 int fd)
+/* A tenant's group: libcapsid's name and ARM's. */
+struct scrape_group {
+	char *group;
+	char labels[CD_MAX_FIELD * 3 + 64]; /* ,subscription="",resource_group="",container_group="" */
+};
+
+/* Each series of a group gets ARM's names of it as labels too, after its
+ * group label (libcapsid writes that one first). Label values are ARM's
+ * names, checked when the group was created: no quote or backslash. */
+static char *relabel(const char *text, size_t len, const struct scrape_group *g, size_t n, size_t *out_len)
 {
+	size_t cap = len + 1, extra = 0;
+	for (size_t i = 0; i < n; i++)
+		extra = strlen(g[i].labels) > extra ? strlen(g[i].labels) : extra;
+	size_t lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	cap += (lines + 1) * extra;
+	char *out = malloc(cap), *o = out;
+	for (const char *p = text, *end = text + len; out && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl + 1 : end;
+		const char *open = *p == '#' ? NULL : memchr(p, '{', (size_t)(stop - p));
+		const struct scrape_group *hit = NULL;
+		const char *after = NULL;
+		if (open && (size_t)(stop - open) > 8 && !memcmp(open, "{group=\"", 8)) {
+			const char *q = memchr(open + 8, '"', (size_t)(stop - open - 8));
+			for (size_t i = 0; q && i < n && !hit; i++)
+				if ((size_t)(q - open - 8) == strlen(g[i].group) &&
+				    !memcmp(open + 8, g[i].group, (size_t)(q - open - 8)))
+					hit = &g[i];
+			after = q ? q + 1 : NULL;
+		}
+		if (hit) {
+			memcpy(o, p, (size_t)(after - p));
+			o += after - p;
+			o = stpcpy(o, hit->labels);
+			p = after;
+		}
+		memcpy(o, p, (size_t)(stop - p));
+		o += stop - p;
+		p = stop;
+	}
+	*out_len = out ? (size_t)(o - out) : 0;
+	return out;
+}
+
+/* The child: render, then 'O' and the text, or 'E' and the error. */
+static void scrape_child(const struct cd_server *s, const char *tenant, const struct scrape_group *groups,
+			 size_t n, int fd)
+{
+	const char **names = calloc(n + 1, sizeof(*names));
+	if (!names) {
+		util_write_all(fd, "Eout of memory", 14);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = groups[i].group;
 	struct capsid_error err = {0};
 	char dir[PATH_MAX + 16], state[PATH_MAX + CD_MAX_FIELD + 32];
 	snprintf(dir, sizeof(dir), "%s/metrics", s->dir);
@@ -54,9 +108,14 @@ static void scrape_child(const struct cd_server *s, const char *tenant, const ch
 	if (util_mkdir_p(dir, 0700) < 0 || capsid_metrics_save(m, state, &serr) < 0)
 		fprintf(stderr, "capsidd: metrics: %s\n", serr.msg[0] ? serr.msg : "cannot make the state directory");
 	capsid_metrics_free(m);
-	if (util_write_all(fd, "O", 1) == 0)
-		util_write_all(fd, text, len);
+	size_t out_len = 0;
+	char *out = relabel(text, len, groups, n, &out_len);
 	free(text);
+	if (!out)
+		util_write_all(fd, "Eout of memory", 14);
+	else if (util_write_all(fd, "O", 1) == 0)
+		util_write_all(fd, out, out_len);
+	free(out);
 }
 
 static struct cd_scrape *slot_free(struct cd_server *s)
@@ -67,29 +126,41 @@ static struct cd_scrape *slot_free(struct cd_server *s)
 	return NULL;
 }
 
-/* The tenant's libcapsid group names; NULL when out of memory. */
-static char **tenant_groups(struct cd_server *s, const char *tenant, size_t *n)
+static const char *rec_str(struct json_object *rec, const char *key)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(rec, key, &v) && json_object_is_type(v, json_type_string)
+		   ? json_object_get_string(v)
+		   : "";
+}
+
+/* The tenant's groups; NULL when they cannot be read. */
+static struct scrape_group *tenant_groups(struct cd_server *s, const char *tenant, size_t *n)
 {
 	_cleanup_json_ struct json_object *recs = NULL;
 	*n = 0;
 	if (cd_record_list(s, tenant, NULL, NULL, &recs) < 0)
 		return NULL;
 	size_t total = json_object_array_length(recs);
-	char **names = calloc(total + 1, sizeof(*names));
-	for (size_t i = 0; names && i < total; i++) {
-		struct json_object *g;
-		if (json_object_object_get_ex(json_object_array_get_idx(recs, i), "group", &g) &&
-		    json_object_is_type(g, json_type_string) && util_name_valid(json_object_get_string(g)))
-			names[(*n)++] = strdup(json_object_get_string(g));
+	struct scrape_group *g = calloc(total + 1, sizeof(*g));
+	for (size_t i = 0; g && i < total; i++) {
+		struct json_object *rec = json_object_array_get_idx(recs, i);
+		const char *name = rec_str(rec, "group");
+		if (!util_name_valid(name) || !(g[*n].group = strdup(name)))
+			continue;
+		snprintf(g[*n].labels, sizeof(g[*n].labels),
+			 ",subscription=\"%s\",resource_group=\"%s\",container_group=\"%s\"", rec_str(rec, "subscription"),
+			 rec_str(rec, "resourceGroup"), rec_str(rec, "name"));
+		(*n)++;
 	}
-	return names;
+	return g;
 }
 
-static void names_free(char **names, size_t n)
+static void groups_free(struct scrape_group *g, size_t n)
 {
-	for (size_t i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
+	for (size_t i = 0; g && i < n; i++)
+		free(g[i].group);
+	free(g);
 }
 
 bool cd_metrics_handle(struct cd_server *s, struct cd_conn *c)
@@ -109,10 +180,10 @@ bool cd_metrics_handle(struct cd_server *s, struct cd_conn *c)
 		return true;
 	}
 	size_t n = 0;
-	char **names = tenant_groups(s, c->token->tenant, &n);
+	struct scrape_group *groups = tenant_groups(s, c->token->tenant, &n);
 	int fds[2] = {-1, -1};
-	if (!names || pipe2(fds, O_CLOEXEC) < 0) {
-		names_free(names, n);
+	if (!groups || pipe2(fds, O_CLOEXEC) < 0) {
+		groups_free(groups, n);
 		cd_respond_error(s, c, 500, "InternalServerError", NULL, "cannot start the metrics render");
 		return true;
 	}
@@ -122,10 +193,10 @@ bool cd_metrics_handle(struct cd_server *s, struct cd_conn *c)
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null >= 0)
 			dup2(null, 0);
-		scrape_child(s, c->token->tenant, (const char *const *)names, n, fds[1]);
+		scrape_child(s, c->token->tenant, groups, n, fds[1]);
 		_exit(0);
 	}
-	names_free(names, n);
+	groups_free(groups, n);
 	close(fds[1]);
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = sc};
 	if (pid < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0 ||

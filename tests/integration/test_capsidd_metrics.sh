@@ -54,17 +54,21 @@ api "$TOKEN_A" POST /metrics >/dev/null
 expect_status 405 "POST /metrics"
 
 case_ "A's token: A's group's series, per group and per container, and nothing else"
-scrape "$TOKEN_A" >/dev/null # a first render: rates need two
-scrape "$TOKEN_A" >/dev/null
+# Each series names the group as libcapsid does and as ARM does.
+LA=",subscription=\"$SUB_A\",resource_group=\"rg-one\",container_group=\"busy\""
+# The group is Running before its guest reports the container's counters.
+burner_sampled() { scrape "$TOKEN_A" | grep -qF "capsid_container_cpu_usage_seconds_total{group=\"$GA\"$LA,container=\"burner\"}"; }
+wait_for "the container's counters" burner_sampled
+scrape "$TOKEN_A" >/dev/null # the previous render is the rates' base
 expect_status 200 "A's scrape"
 header Content-Type | grep -q '^text/plain; version=0.0.4' || fail "Content-Type: $(header Content-Type)"
-for series in "capsid_group_up{group=\"$GA\"} 1" "capsid_group_cpu_usage_cores{group=\"$GA\"}" \
-	"capsid_group_memory_working_set_bytes{group=\"$GA\"}" \
-	"capsid_group_network_received_bytes_per_second{group=\"$GA\"}" \
-	"capsid_group_network_transmitted_bytes_per_second{group=\"$GA\"}" \
-	"capsid_group_boot_seconds{group=\"$GA\"}" "capsid_group_start_failures_total{group=\"$GA\"} 0" \
-	"capsid_container_cpu_usage_cores{group=\"$GA\",container=\"burner\"}" \
-	"capsid_container_restarts_total{group=\"$GA\",container=\"burner\"} 0"; do
+for series in "capsid_group_up{group=\"$GA\"$LA} 1" "capsid_group_cpu_usage_cores{group=\"$GA\"$LA}" \
+	"capsid_group_memory_working_set_bytes{group=\"$GA\"$LA}" \
+	"capsid_group_network_received_bytes_per_second{group=\"$GA\"$LA}" \
+	"capsid_group_network_transmitted_bytes_per_second{group=\"$GA\"$LA}" \
+	"capsid_group_boot_seconds{group=\"$GA\"$LA}" "capsid_group_start_failures_total{group=\"$GA\"$LA} 0" \
+	"capsid_container_cpu_usage_cores{group=\"$GA\"$LA,container=\"burner\"}" \
+	"capsid_container_restarts_total{group=\"$GA\"$LA,container=\"burner\"} 0"; do
 	grep -qF "$series" "$WORK/body" || fail "no $series in: $(cat "$WORK/body")"
 done
 [ "$(groups_in)" = "$GA" ] || fail "A's scrape shows the groups: $(groups_in)"
@@ -106,7 +110,7 @@ import json, sys
 for r in json.load(sys.stdin)["data"]["result"]:
     print(r["metric"].get("group", ""))' | sort -u
 }
-a_cpu() { [ "$(query_groups 'capsid_group_cpu_usage_cores{job="a"} > 0')" = "$GA" ]; }
+a_cpu() { [ "$(query_groups 'capsid_group_cpu_usage_cores{job="a",resource_group="rg-one",container_group="busy"} > 0')" = "$GA" ]; }
 wait_for "Prometheus to hold A's group's CPU series" a_cpu
 query 'capsid_group_cpu_usage_cores{job="a"}'
 echo
@@ -118,6 +122,9 @@ kill "$PROM_PID"
 wait "$PROM_PID" 2>/dev/null || true
 
 case_ "a render stuck on a stopped monitor stalls nothing else; over the bound 429; past the deadline 503"
+no_children() { [ -z "$(pgrep -P "$CD_PID")" ]; }
+# Prometheus' last renders end first: the bound counts renders, not clients.
+wait_for "no render running" no_children
 MON=$(cat "$ROOT/groups/$GA/monitor.pid")
 # A failing case must not leave the monitor stopped: the cleanup deletes through it.
 trap 'rc=$?; kill -CONT "$MON" 2>/dev/null; (exit $rc); cleanup' EXIT
@@ -134,16 +141,15 @@ api "$TOKEN_A" GET "$GROUPS_A/busy?$API" >/dev/null
 expect_status 200 "a GET while two renders are stuck"
 api "$TOKEN_B" GET "$GROUPS_B/other?$API" >/dev/null
 expect_status 200 "B's GET while A's renders are stuck"
-kill -0 "$S1" 2>/dev/null && kill -0 "$S2" 2>/dev/null || fail "the renders ended before the GETs were answered"
+kill -0 "$S1" 2>/dev/null && kill -0 "$S2" 2>/dev/null || fail "the renders ended ($(cat "$WORK"/stuck.* 2>/dev/null)) before the GETs were answered"
 wait "$S1" "$S2" || true
 [ "$(cat "$WORK/stuck.1")" = 503 ] && [ "$(cat "$WORK/stuck.2")" = 503 ] ||
 	fail "stuck renders answered $(cat "$WORK/stuck.1") and $(cat "$WORK/stuck.2"), want 503"
-no_children() { [ -z "$(pgrep -P "$CD_PID")" ]; }
 wait_for "the killed renders reaped" no_children
 kill -CONT "$MON"
 scrape "$TOKEN_A" >/dev/null
 expect_status 200 "a scrape after the monitor resumed"
-grep -qF "capsid_group_up{group=\"$GA\"} 1" "$WORK/body" || fail "after resuming: $(cat "$WORK/body")"
+grep -qF "capsid_group_up{group=\"$GA\"$LA} 1" "$WORK/body" || fail "after resuming: $(cat "$WORK/body")"
 
 case_ "the groups are deleted through the API"
 api "$TOKEN_A" DELETE "$GROUPS_A/busy?$API" >/dev/null
