@@ -43,6 +43,7 @@ struct cd_limits {
 	unsigned quota_memory_gb;
 	unsigned max_workers; /* operations running at once */
 	unsigned page_size;   /* list entries per page */
+
 	unsigned max_scrapes;	    /* GET /metrics renders running at once */
 	unsigned scrape_timeout_ms; /* a render's bound: then it is killed, 503 */
 };
@@ -145,6 +146,7 @@ struct cd_server {
 		pid_t pid;
 		char op[40]; /* empty: an exec session */
 	} * workers;	     /* lim.max_workers + CD_MAX_SESSIONS */
+
 	struct cd_scrape *scrapes; /* lim.max_scrapes */
 	unsigned long long scrape_seq;
 	bool stopping;
@@ -179,8 +181,8 @@ void cd_http_op_ended(struct cd_server *s, const char *op);
 /* A GET /metrics being rendered by a child process of its own, whose
  * text arrives through a pipe the loop watches. */
 struct cd_scrape {
-	pid_t pid; /* 0: free slot */
-	int fd;	   /* the pipe's read end, in the epoll set */
+	pid_t pid;   /* 0: free slot */
+	int fd;	     /* the pipe's read end, in the epoll set */
 	char id[40]; /* the parked connection's waiting_op */
 	char *buf;
 	size_t len, cap;

@@ -128,10 +128,10 @@ int main(int argc, char **argv)
 				name = opts[i].name;
 		if (ch >= 1 && ch <= 14 &&
 		    parse_uint(name, optarg,
-			       ch == 1		    ? (64ull << 20)
+			       ch == 1				? (64ull << 20)
 			       : ch == 4 || ch == 5 || ch == 14 ? 3600000
-			       : ch == 13			    ? 1024
-						    : 1000000,
+			       : ch == 13			? 1024
+								: 1000000,
 			       &v) < 0)
 			return 2;
 		switch (ch) {

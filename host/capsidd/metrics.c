@@ -106,7 +106,8 @@ static void scrape_child(const struct cd_server *s, const char *tenant, const st
 	}
 	struct capsid_error serr = {0};
 	if (util_mkdir_p(dir, 0700) < 0 || capsid_metrics_save(m, state, &serr) < 0)
-		fprintf(stderr, "capsidd: metrics: %s\n", serr.msg[0] ? serr.msg : "cannot make the state directory");
+		fprintf(stderr, "capsidd: metrics: %s\n",
+			serr.msg[0] ? serr.msg : "cannot make the state directory");
 	capsid_metrics_free(m);
 	size_t out_len = 0;
 	char *out = relabel(text, len, groups, n, &out_len);
@@ -149,8 +150,8 @@ static struct scrape_group *tenant_groups(struct cd_server *s, const char *tenan
 		if (!util_name_valid(name) || !(g[*n].group = strdup(name)))
 			continue;
 		snprintf(g[*n].labels, sizeof(g[*n].labels),
-			 ",subscription=\"%s\",resource_group=\"%s\",container_group=\"%s\"", rec_str(rec, "subscription"),
-			 rec_str(rec, "resourceGroup"), rec_str(rec, "name"));
+			 ",subscription=\"%s\",resource_group=\"%s\",container_group=\"%s\"",
+			 rec_str(rec, "subscription"), rec_str(rec, "resourceGroup"), rec_str(rec, "name"));
 		(*n)++;
 	}
 	return g;
@@ -252,10 +253,11 @@ static void scrape_end(struct cd_server *s, struct cd_scrape *sc, bool timed_out
 		char reqid[33] = "0";
 		cd_random_hex(reqid, 16);
 		char *msg = NULL;
-		int n = asprintf(&msg,
-				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-				 "x-ms-request-id: %s\r\nContent-Length: %zu\r\n%s\r\n",
-				 reqid, sc->len - 1, c->close_after ? "Connection: close\r\n" : "");
+		int n =
+		    asprintf(&msg,
+			     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			     "x-ms-request-id: %s\r\nContent-Length: %zu\r\n%s\r\n",
+			     reqid, sc->len - 1, c->close_after ? "Connection: close\r\n" : "");
 		char *all = n < 0 ? NULL : realloc(msg, (size_t)n + sc->len - 1);
 		if (!all) {
 			free(msg);

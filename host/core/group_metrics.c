@@ -18,7 +18,6 @@
 #include "metrics_internal.h"
 #include "util.h"
 
-
 struct capsid_metrics *capsid_metrics_new(void)
 {
 	return calloc(1, sizeof(struct capsid_metrics));

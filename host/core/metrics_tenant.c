@@ -112,7 +112,8 @@ int capsid_metrics_load(struct capsid_metrics *m, const char *path, struct capsi
 		struct json_object *g = json_object_array_get_idx(groups, i), *cs = NULL;
 		const char *name = str(g, "name");
 		long long t = num(g, "timeNs");
-		if (!name || !util_name_valid(name) || t <= 0 || !json_object_object_get_ex(g, "containers", &cs) ||
+		if (!name || !util_name_valid(name) || t <= 0 ||
+		    !json_object_object_get_ex(g, "containers", &cs) ||
 		    !json_object_is_type(cs, json_type_array))
 			continue;
 		struct metrics_prev *p = &m->prev[used++];
@@ -122,7 +123,8 @@ int capsid_metrics_load(struct capsid_metrics *m, const char *path, struct capsi
 		p->sample.rx_bytes = num(g, "rx");
 		p->sample.tx_bytes = num(g, "tx");
 		for (size_t k = 0;
-		     k < json_object_array_length(cs) && p->sample.n_containers < CAPSID_STATS_MAX_CONTAINERS; k++) {
+		     k < json_object_array_length(cs) && p->sample.n_containers < CAPSID_STATS_MAX_CONTAINERS;
+		     k++) {
 			struct json_object *c = json_object_array_get_idx(cs, k);
 			const char *cn = str(c, "name");
 			if (!cn || !util_name_valid(cn))

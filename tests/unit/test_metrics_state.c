@@ -38,7 +38,8 @@ static void saved_names(const struct capsid_metrics *m, char *out, size_t len)
 	for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
 		struct json_object *name;
 		json_object_object_get_ex(json_object_array_get_idx(groups, i), "name", &name);
-		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? "," : "", json_object_get_string(name));
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? "," : "",
+			 json_object_get_string(name));
 	}
 }
 
