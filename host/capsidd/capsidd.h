@@ -184,6 +184,7 @@ struct cd_scrape {
 	pid_t pid;   /* 0: free slot */
 	int fd;	     /* the pipe's read end, in the epoll set */
 	char id[40]; /* the parked connection's waiting_op */
+	char tenant[CD_MAX_FIELD];
 	char *buf;
 	size_t len, cap;
 	uint64_t deadline_ms;

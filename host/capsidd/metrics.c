@@ -25,6 +25,9 @@
 #include "util.h"
 
 #define SCRAPE_MAX_BYTES (64u << 20)
+/* A tenant's share of the renders: one whose groups answer slowly (or
+ * never) leaves the other half to the others. */
+#define SCRAPE_SHARE(s) (((s)->lim.max_scrapes + 1) / 2)
 
 /* A tenant's group: libcapsid's name and ARM's. */
 struct scrape_group {
@@ -119,12 +122,20 @@ static void scrape_child(const struct cd_server *s, const char *tenant, const st
 	free(out);
 }
 
-static struct cd_scrape *slot_free(struct cd_server *s)
+/* A free slot; NULL with *mine the tenant's count when none or when the
+ * tenant holds its share already. */
+static struct cd_scrape *slot_free(struct cd_server *s, const char *tenant, unsigned *mine)
 {
-	for (unsigned i = 0; i < s->lim.max_scrapes; i++)
-		if (!s->scrapes[i].pid && s->scrapes[i].fd < 0)
-			return &s->scrapes[i];
-	return NULL;
+	struct cd_scrape *free_slot = NULL;
+	*mine = 0;
+	for (unsigned i = 0; i < s->lim.max_scrapes; i++) {
+		struct cd_scrape *sc = &s->scrapes[i];
+		if (!sc->pid && sc->fd < 0)
+			free_slot = free_slot ? free_slot : sc;
+		else if (!strcmp(sc->tenant, tenant))
+			(*mine)++;
+	}
+	return *mine < SCRAPE_SHARE(s) ? free_slot : NULL;
 }
 
 static const char *rec_str(struct json_object *rec, const char *key)
@@ -174,10 +185,17 @@ bool cd_metrics_handle(struct cd_server *s, struct cd_conn *c)
 				 c->req.method);
 		return true;
 	}
-	struct cd_scrape *sc = slot_free(s);
+	unsigned mine;
+	struct cd_scrape *sc = slot_free(s, c->token->tenant, &mine);
 	if (!sc) {
-		cd_respond_error(s, c, 429, "TooManyRequests", NULL,
-				 "%u metrics renders are running; retry after a second.", s->lim.max_scrapes);
+		if (mine >= SCRAPE_SHARE(s))
+			cd_respond_error(
+			    s, c, 429, "TooManyRequests", NULL,
+			    "%u metrics renders of this tenant are running; retry after a second.", mine);
+		else
+			cd_respond_error(s, c, 429, "TooManyRequests", NULL,
+					 "%u metrics renders are running; retry after a second.",
+					 s->lim.max_scrapes);
 		return true;
 	}
 	size_t n = 0;
@@ -213,6 +231,7 @@ bool cd_metrics_handle(struct cd_server *s, struct cd_conn *c)
 	sc->len = 0;
 	sc->deadline_ms = util_now_ms() + s->lim.scrape_timeout_ms;
 	snprintf(sc->id, sizeof(sc->id), "scrape-%llu", ++s->scrape_seq);
+	snprintf(sc->tenant, sizeof(sc->tenant), "%s", c->token->tenant);
 	cd_conn_park(s, c, sc->id);
 	/* The render's deadline answers first; the connection's own is later. */
 	c->deadline_ms = sc->deadline_ms + 5000;

@@ -3,9 +3,9 @@
 # loopback with a private config and data directory) scrapes capsidd over
 # TLS with tenant A's bearer token and a PromQL query returns A's group's
 # CPU series; B's token sees B's group only and nothing of A's; no token
-# gets 401. A render stuck on a stopped monitor holds no one else's
-# requests, is bounded in number (429) and in time (503), and leaves no
-# process behind.
+# gets 401. Renders stuck on stopped monitors hold no one else's
+# requests, are bounded in number (a tenant's share, then all: 429) and in
+# time (503), and leave no process behind.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/capsidd_lib.sh"
 command -v prometheus >/dev/null || { echo "SKIP: prometheus is not installed (ci/setup.sh installs it)"; exit 77; }
@@ -14,7 +14,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 CD_PORT=$(free_port)
 CD_URL=https://127.0.0.1:$CD_PORT
 PPORT=$(free_port)
-start_capsidd --max-scrapes 2 --scrape-timeout 20000
+start_capsidd --max-scrapes 3 --scrape-timeout 30000
 
 group_body() {
 	cat <<JSON
@@ -121,34 +121,52 @@ wait_for "Prometheus to hold B's series" b_seen
 kill "$PROM_PID"
 wait "$PROM_PID" 2>/dev/null || true
 
-case_ "a render stuck on a stopped monitor stalls nothing else; over the bound 429; past the deadline 503"
-no_children() { [ -z "$(pgrep -P "$CD_PID")" ]; }
+case_ "renders stuck on stopped monitors stall nothing else; a tenant's share, then the bound: 429; past the deadline: 503"
+renders() { pgrep -P "$CD_PID" | wc -l; }
+no_children() { [ "$(renders)" = 0 ]; }
 # Prometheus' last renders end first: the bound counts renders, not clients.
 wait_for "no render running" no_children
-MON=$(cat "$ROOT/groups/$GA/monitor.pid")
-# A failing case must not leave the monitor stopped: the cleanup deletes through it.
-trap 'rc=$?; kill -CONT "$MON" 2>/dev/null; (exit $rc); cleanup' EXIT
-kill -STOP "$MON"
-stuck() { curl -sS --cacert "$CD_CA" -H "Authorization: Bearer $TOKEN_A" -o /dev/null -w '%{http_code}' "$CD_URL/metrics" >"$WORK/stuck.$1"; }
-stuck 1 &
+MON_A=$(cat "$ROOT/groups/$GA/monitor.pid")
+MON_B=$(cat "$ROOT/groups/$GB/monitor.pid")
+# A failing case must not leave a monitor stopped: the cleanup deletes through them.
+trap 'rc=$?; kill -CONT "$MON_A" "$MON_B" 2>/dev/null; (exit $rc); cleanup' EXIT
+kill -STOP "$MON_A"
+stuck() { curl -sS --cacert "$CD_CA" -H "Authorization: Bearer $1" -o /dev/null -w '%{http_code}' "$CD_URL/metrics" >"$WORK/stuck.$2"; }
+stuck "$TOKEN_A" a1 &
 S1=$!
-stuck 2 &
+stuck "$TOKEN_A" a2 &
 S2=$!
-over_bound() { [ "$(scrape "$TOKEN_B")" ] && [ "$(status)" = 429 ]; }
-wait_for "a third render refused while two run" over_bound
-[ "$(error_code)" = TooManyRequests ] || fail "over the bound: $(cat "$WORK/body")"
-api "$TOKEN_A" GET "$GROUPS_A/busy?$API" >/dev/null
-expect_status 200 "a GET while two renders are stuck"
-api "$TOKEN_B" GET "$GROUPS_B/other?$API" >/dev/null
-expect_status 200 "B's GET while A's renders are stuck"
-kill -0 "$S1" 2>/dev/null && kill -0 "$S2" 2>/dev/null || fail "the renders ended ($(cat "$WORK"/stuck.* 2>/dev/null)) before the GETs were answered"
-wait "$S1" "$S2" || true
-[ "$(cat "$WORK/stuck.1")" = 503 ] && [ "$(cat "$WORK/stuck.2")" = 503 ] ||
-	fail "stuck renders answered $(cat "$WORK/stuck.1") and $(cat "$WORK/stuck.2"), want 503"
-wait_for "the killed renders reaped" no_children
-kill -CONT "$MON"
+n_renders() { [ "$(renders)" = "$1" ]; }
+wait_for "A's two renders running" n_renders 2
 scrape "$TOKEN_A" >/dev/null
-expect_status 200 "a scrape after the monitor resumed"
+expect_status 429 "A's third render (A's share of 3 is 2)"
+[ "$(error_code)" = TooManyRequests ] || fail "over A's share: $(cat "$WORK/body")"
+grep -q "of this tenant" "$WORK/body" || fail "over A's share: $(cat "$WORK/body")"
+scrape "$TOKEN_B" >/dev/null
+expect_status 200 "B's render while A's two hang"
+[ "$(groups_in)" = "$GB" ] || fail "B's scrape while A's hang shows: $(groups_in)"
+wait_for "B's render reaped" n_renders 2
+kill -STOP "$MON_B"
+stuck "$TOKEN_B" b1 &
+S3=$!
+wait_for "three renders running" n_renders 3
+scrape "$TOKEN_B" >/dev/null
+expect_status 429 "a fourth render (the bound is 3)"
+grep -q "of this tenant" "$WORK/body" && fail "the bound answered as A's share: $(cat "$WORK/body")"
+api "$TOKEN_A" GET "$GROUPS_A/busy?$API" >/dev/null
+expect_status 200 "A's GET while three renders hang"
+api "$TOKEN_B" GET "$GROUPS_B/other?$API" >/dev/null
+expect_status 200 "B's GET while three renders hang"
+kill -0 "$S1" 2>/dev/null && kill -0 "$S2" 2>/dev/null && kill -0 "$S3" 2>/dev/null ||
+	fail "the renders ended ($(cat "$WORK"/stuck.* 2>/dev/null)) before the GETs were answered"
+wait "$S1" "$S2" "$S3" || true
+for r in a1 a2 b1; do
+	[ "$(cat "$WORK/stuck.$r")" = 503 ] || fail "stuck render $r answered $(cat "$WORK/stuck.$r"), want 503"
+done
+wait_for "the killed renders reaped" no_children
+kill -CONT "$MON_A" "$MON_B"
+scrape "$TOKEN_A" >/dev/null
+expect_status 200 "a scrape after the monitors resumed"
 grep -qF "capsid_group_up{group=\"$GA\"$LA} 1" "$WORK/body" || fail "after resuming: $(cat "$WORK/body")"
 
 case_ "the groups are deleted through the API"
