@@ -129,7 +129,7 @@ wait_for "no render running" no_children
 MON_A=$(cat "$ROOT/groups/$GA/monitor.pid")
 MON_B=$(cat "$ROOT/groups/$GB/monitor.pid")
 # A failing case must not leave a monitor stopped: the cleanup deletes through them.
-trap 'rc=$?; kill -CONT "$MON_A" "$MON_B" 2>/dev/null; (exit $rc); cleanup' EXIT
+trap 'rc=$?; kill -CONT "$MON_A" "$MON_B" 2>/dev/null || true; set +e; (exit $rc); cleanup' EXIT
 kill -STOP "$MON_A"
 stuck() { curl -sS --cacert "$CD_CA" -H "Authorization: Bearer $1" -o /dev/null -w '%{http_code}' "$CD_URL/metrics" >"$WORK/stuck.$2"; }
 stuck "$TOKEN_A" a1 &
