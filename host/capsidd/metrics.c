@@ -255,8 +255,13 @@ static void scrape_end(struct cd_server *s, struct cd_scrape *sc, bool timed_out
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, sc->fd, NULL);
 	close(sc->fd);
 	sc->fd = -1;
-	if (timed_out && sc->pid > 0)
+	if (timed_out && sc->pid > 0) {
 		kill(sc->pid, SIGKILL); /* the loop reaps it and frees the slot */
+		/* What it may have been saving (util_write_file_atomic's temporary). */
+		char tmp[PATH_MAX + CD_MAX_FIELD + 64];
+		snprintf(tmp, sizeof(tmp), "%s/metrics/t-%s.json.tmp.%d", s->dir, sc->tenant, (int)sc->pid);
+		unlink(tmp);
+	}
 	struct cd_conn *c = scrape_conn(s, sc);
 	if (!c) {
 		/* nobody to answer */

@@ -164,6 +164,8 @@ for r in a1 a2 b1; do
 	[ "$(cat "$WORK/stuck.$r")" = 503 ] || fail "stuck render $r answered $(cat "$WORK/stuck.$r"), want 503"
 done
 wait_for "the killed renders reaped" no_children
+[ "$(ls "$ROOT/capsidd/metrics" | tr '\n' ' ')" = "t-tenant-a.json t-tenant-b.json " ] ||
+	fail "the rates' bases after the kills: $(ls "$ROOT/capsidd/metrics")"
 kill -CONT "$MON_A" "$MON_B"
 scrape "$TOKEN_A" >/dev/null
 expect_status 200 "a scrape after the monitors resumed"
