@@ -43,6 +43,9 @@ struct cd_limits {
 	unsigned quota_memory_gb;
 	unsigned max_workers; /* operations running at once */
 	unsigned page_size;   /* list entries per page */
+
+	unsigned max_scrapes;	    /* GET /metrics renders running at once */
+	unsigned scrape_timeout_ms; /* a render's bound: then it is killed, 503 */
 };
 
 struct cd_token {
@@ -143,6 +146,9 @@ struct cd_server {
 		pid_t pid;
 		char op[40]; /* empty: an exec session */
 	} * workers;	     /* lim.max_workers + CD_MAX_SESSIONS */
+
+	struct cd_scrape *scrapes; /* lim.max_scrapes */
+	unsigned long long scrape_seq;
 	bool stopping;
 };
 
@@ -169,6 +175,32 @@ void cd_child_detach(int keep);
 /* Called when the operation op has ended (its worker exited): answers the
  * connections parked on it. */
 void cd_http_op_ended(struct cd_server *s, const char *op);
+
+/* ---- metrics (metrics.c) ------------------------------------------------------ */
+
+/* A GET /metrics being rendered by a child process of its own, whose
+ * text arrives through a pipe the loop watches. */
+struct cd_scrape {
+	pid_t pid;   /* 0: free slot */
+	int fd;	     /* the pipe's read end, in the epoll set */
+	char id[40]; /* the parked connection's waiting_op */
+	char tenant[CD_MAX_FIELD];
+	char *buf;
+	size_t len, cap;
+	uint64_t deadline_ms;
+};
+
+/* GET /metrics with the request's token: true when the request was one
+ * (answered, or parked until its render ends). */
+bool cd_metrics_handle(struct cd_server *s, struct cd_conn *c);
+/* An epoll event whose data is p: true when p was a scrape's (handled). */
+bool cd_metrics_event(struct cd_server *s, void *p);
+/* Kill the renders past their deadline and answer 503. */
+void cd_metrics_sweep(struct cd_server *s, uint64_t now_ms);
+/* The child pid was reaped. */
+void cd_metrics_reaped(struct cd_server *s, pid_t pid);
+/* capsidd stops: end every render. */
+void cd_metrics_stop(struct cd_server *s);
 
 /* ---- TLS ------------------------------------------------------------------ */
 

@@ -493,6 +493,8 @@ static void dispatch(struct cd_server *s, struct cd_conn *c)
 		return;
 	}
 	c->token = tok;
+	if (cd_metrics_handle(s, c))
+		return;
 	cd_arm_handle(s, c);
 }
 
@@ -574,6 +576,7 @@ static void sweep(struct cd_server *s)
 			conn_free(s, c);
 		}
 	}
+	cd_metrics_sweep(s, now);
 	for (size_t i = 0; i < CD_MAX_SESSIONS; i++)
 		if (s->sessions[i].id[0] && now > s->sessions[i].expires_ms)
 			memset(&s->sessions[i], 0, sizeof(s->sessions[i]));
@@ -597,6 +600,7 @@ static void reap(struct cd_server *s)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		cd_metrics_reaped(s, pid);
 		for (size_t i = 0; i < s->lim.max_workers + CD_MAX_SESSIONS; i++) {
 			struct cd_worker *w = &s->workers[i];
 			if (w->pid != pid)
@@ -678,6 +682,8 @@ int cd_http_run(struct cd_server *s, struct capsid_error *err)
 				uint64_t ticks;
 				if (read(s->timer_fd, &ticks, sizeof(ticks)) > 0)
 					sweep(s);
+			} else if (cd_metrics_event(s, p)) {
+				/* a render's pipe: read */
 			} else {
 				/* A connection freed earlier in this batch is not in it:
 				 * conn_free removes it from epoll, and freed pointers
@@ -694,6 +700,7 @@ int cd_http_run(struct cd_server *s, struct capsid_error *err)
 			}
 		}
 	}
+	cd_metrics_stop(s);
 	while (s->conns)
 		conn_free(s, s->conns);
 	return 0;

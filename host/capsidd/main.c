@@ -19,11 +19,12 @@ static const char usage_text[] =
     "               [--location NAME] [--max-body BYTES] [--max-conns N] [--max-conns-per-ip N]\n"
     "               [--header-timeout MS] [--idle-timeout MS] [--rate-limit N/s] [--rate-burst N]\n"
     "               [--quota-groups N] [--quota-cores N] [--quota-memory-gb N] [--max-workers N]\n"
-    "               [--page-size N]\n"
+    "               [--page-size N] [--max-scrapes N] [--scrape-timeout MS]\n"
     "Serve ACI's container-group REST API (ARM's shape) over TLS 1.2+. Without --tls-cert and\n"
     "--tls-key a self-signed pair is made at first start under ROOT/capsidd/tls (its path is\n"
     "printed). FILE holds one `TOKEN TENANT SUBSCRIPTION[,SUBSCRIPTION...]` per line and is read\n"
-    "again on SIGHUP.\n";
+    "again on SIGHUP. GET /metrics answers the token's tenant's groups' metrics in Prometheus'\n"
+    "text format.\n";
 
 static void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void notice(const char *fmt, ...)
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
 	    {"quota-memory-gb", required_argument, NULL, 10},
 	    {"max-workers", required_argument, NULL, 11},
 	    {"page-size", required_argument, NULL, 12},
+	    {"max-scrapes", required_argument, NULL, 13},
+	    {"scrape-timeout", required_argument, NULL, 14},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -111,7 +114,9 @@ int main(int argc, char **argv)
 				   .quota_cores = 100,
 				   .quota_memory_gb = 400,
 				   .max_workers = 16,
-				   .page_size = 100};
+				   .page_size = 100,
+				   .max_scrapes = 4,
+				   .scrape_timeout_ms = 10000};
 	s.location = "local";
 	const char *root = NULL, *listen_addr = "127.0.0.1:8443", *cert = NULL, *key = NULL;
 	int ch;
@@ -121,11 +126,12 @@ int main(int argc, char **argv)
 		for (size_t i = 0; opts[i].name; i++)
 			if (opts[i].val == ch)
 				name = opts[i].name;
-		if (ch >= 1 && ch <= 12 &&
+		if (ch >= 1 && ch <= 14 &&
 		    parse_uint(name, optarg,
-			       ch == 1		    ? (64ull << 20)
-			       : ch == 4 || ch == 5 ? 3600000
-						    : 1000000,
+			       ch == 1				? (64ull << 20)
+			       : ch == 4 || ch == 5 || ch == 14 ? 3600000
+			       : ch == 13			? 1024
+								: 1000000,
 			       &v) < 0)
 			return 2;
 		switch (ch) {
@@ -183,6 +189,12 @@ int main(int argc, char **argv)
 		case 12:
 			s.lim.page_size = (unsigned)v;
 			break;
+		case 13:
+			s.lim.max_scrapes = (unsigned)v;
+			break;
+		case 14:
+			s.lim.scrape_timeout_ms = (unsigned)v;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -207,8 +219,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	s.cfg.on_notice = notice;
+	if (!s.lim.max_scrapes)
+		s.lim.max_scrapes = 1;
+	if (!s.lim.scrape_timeout_ms)
+		s.lim.scrape_timeout_ms = 1;
 	s.workers = calloc(s.lim.max_workers + CD_MAX_SESSIONS, sizeof(*s.workers));
-	if (!s.workers) {
+	s.scrapes = calloc(s.lim.max_scrapes, sizeof(*s.scrapes));
+	for (unsigned i = 0; s.scrapes && i < s.lim.max_scrapes; i++)
+		s.scrapes[i].fd = -1;
+	if (!s.workers || !s.scrapes) {
 		fprintf(stderr, "capsidd: out of memory\n");
 		return 1;
 	}

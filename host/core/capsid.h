@@ -227,4 +227,19 @@ struct capsid_usage {
 int capsid_usage_totals(const struct capsid_config *cfg, unsigned long long since_ms, struct capsid_usage **out,
 			size_t *n, struct capsid_error *err);
 
+/* ---- a chosen set of groups' metrics (metrics_tenant.c) ------------------ */
+
+/* The exposition of the named groups only (names that are no group have
+ * no series; at most 256 groups): a front end that serves several
+ * tenants renders each one's own, with an m of its own per tenant (m
+ * keeps the named groups' samples only). */
+int capsid_metrics_render_groups(const struct capsid_config *cfg, struct capsid_metrics *m,
+				 const char *const *names, size_t n, char **text, size_t *len,
+				 struct capsid_error *err);
+/* Keep m's samples (the base of the next render's rates) in a file, and
+ * read them back (a missing file: none). A render in a process of its
+ * own loads before and saves after. */
+int capsid_metrics_save(const struct capsid_metrics *m, const char *path, struct capsid_error *err);
+int capsid_metrics_load(struct capsid_metrics *m, const char *path, struct capsid_error *err);
+
 #endif

@@ -15,19 +15,8 @@
 #include "capsid.h"
 #include "cleanup.h"
 #include "core_internal.h"
+#include "metrics_internal.h"
 #include "util.h"
-
-#define METRICS_MAX_GROUPS 256
-
-struct metrics_prev {
-	char name[64];
-	struct capsid_group_sample sample;
-	bool used;
-};
-
-struct capsid_metrics {
-	struct metrics_prev prev[METRICS_MAX_GROUPS];
-};
 
 struct capsid_metrics *capsid_metrics_new(void)
 {
@@ -245,13 +234,22 @@ int capsid_metrics_render(const struct capsid_config *cfg, struct capsid_metrics
 	int rc = capsid_group_list(cfg, &names, &n, err);
 	if (rc < 0)
 		return rc;
+	rc = metrics_render_names(cfg, m, (const char *const *)names, n, text, len, err);
+	capsid_names_free(names, n);
+	return rc;
+}
+
+int metrics_render_names(const struct capsid_config *cfg, struct capsid_metrics *m, const char *const *names,
+			 size_t n, char **text, size_t *len, struct capsid_error *err)
+{
+	*text = NULL;
+	*len = 0;
 	size_t max = 32 + 8 * CAPSID_STATS_MAX_CONTAINERS;
 	size_t groups = n < METRICS_MAX_GROUPS ? n : METRICS_MAX_GROUPS;
 	_cleanup_free_ struct series *all = calloc(groups * max + 1, sizeof(*all));
 	size_t total = 0;
 	for (size_t i = 0; all && i < groups; i++)
 		total += group_series(cfg, m, names[i], all + total, max);
-	capsid_names_free(names, n);
 	if (!all)
 		return capsid_error_set(err, ENOMEM, "out of memory");
 	struct out o = {0};
