@@ -43,6 +43,7 @@ struct shim_proc {
 	struct capsid_attach *att;
 	pthread_t in_thread;
 	bool in_thread_started;
+	bool stdin_closed; /* CloseIO came (it may come before Start) */
 	struct shim_task *task;
 	struct shim_proc *next;
 };

@@ -61,6 +61,8 @@ void shim_attach_start(struct shim *s, struct shim_proc *p)
 	pu->p = p;
 	pthread_mutex_lock(&s->lock);
 	p->in = relay;
+	if (p->stdin_closed) /* ctr's empty stdin: CloseIO before Start */
+		shim_stdin_close(relay);
 	pthread_mutex_unlock(&s->lock);
 	rc = pthread_create(&p->in_thread, NULL, pump, pu);
 	if (rc == 0) {

@@ -697,8 +697,11 @@ static int task_close_io(void *ctx, const uint8_t *req, size_t len, uint8_t **re
 	pthread_mutex_lock(&s->lock);
 	struct shim_task *t = task_find(s, r->id);
 	struct shim_proc *p = t ? proc_find(t, r->exec_id) : NULL;
-	if (p && r->stdin && p->in)
-		shim_stdin_close(p->in);
+	if (p && r->stdin) {
+		p->stdin_closed = true;
+		if (p->in)
+			shim_stdin_close(p->in);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return p ? 0 : capsid_error_set(err, ENOENT, "task %s not found", r->id);
 }
