@@ -241,8 +241,7 @@ struct monitor_chan {
 struct stdin_attach {
 	struct ctl_client *client;
 	uint32_t client_id;
-	size_t container;
-	uint32_t stream; /* the run's stream */
+	uint32_t stream; /* the run's stream (a container's index may change: pods) */
 };
 
 /* The clients (monitor_control.c): the control socket, the creating CLI's
@@ -479,8 +478,9 @@ int monitor_pod_request(struct monitor *m, uint16_t type, struct json_object *bo
 void monitor_stdin_attach(struct monitor *m, struct ctl_client *c, uint32_t id, struct json_object *body);
 /* STDIN, STDIN_CLOSE or RESIZE of an attach session: true when it was one. */
 bool monitor_stdin_forward(struct monitor *m, struct ctl_client *c, const struct frame *f);
-/* The container's run ended: its sessions get EXIT and end. */
-void monitor_stdin_run_ended(struct monitor *m, size_t container, int exit_code);
+/* The run of this stream ended (0: every run, the agent is gone): its
+ * sessions get EXIT and end. */
+void monitor_stdin_run_ended(struct monitor *m, uint32_t stream, int exit_code);
 void monitor_stdin_client_gone(struct monitor *m, struct ctl_client *c);
 
 /* monitor_control.c */

@@ -93,8 +93,7 @@ void monitor_agent_close(struct monitor *m, const char *why)
 		monitor_control_send(m, m->agent.execs[i].client, CAPSID_MSG_EXIT, m->agent.execs[i].client_id, msg, strlen(msg));
 	}
 	m->agent.n_execs = 0;
-	for (size_t i = 0; i < m->n_containers; i++)
-		monitor_stdin_run_ended(m, i, 255);
+	monitor_stdin_run_ended(m, 0, 255);
 	if (why && m->vm.fsm.state != VM_DOWN) {
 		/* A broken channel means the VM cannot be managed any more. */
 		monitor_log(m, "agent channel closed: %s", why);
@@ -297,11 +296,11 @@ static void report_ready_when_started(struct monitor *m)
 static void container_terminated(struct monitor *m, struct mcontainer *c, int exit_code, const char *detail)
 {
 	c->running = false;
+	monitor_stdin_run_ended(m, c->stream, exit_code);
 	c->stream = 0;
 	if (c->log)
 		log_writer_flush(c->log, NULL, NULL);
 	view_container_transition(c->view, CONTAINER_TERMINATED, exit_code, detail);
-	monitor_stdin_run_ended(m, c->index, exit_code);
 	if (c->view->ready == VIEW_READY_YES)
 		c->view->ready = VIEW_READY_NO;
 	if (c->created && m->vm.fsm.state == VM_READY) {

@@ -73,7 +73,7 @@ void monitor_stdin_attach(struct monitor *m, struct ctl_client *c, uint32_t id, 
 			return;
 		}
 	m->ctl.attaches[m->ctl.n_attaches++] =
-		(struct stdin_attach){.client = c, .client_id = id, .container = k, .stream = mc->stream};
+		(struct stdin_attach){.client = c, .client_id = id, .stream = mc->stream};
 	monitor_control_send_json(m, c, CAPSID_MSG_RESPONSE, id, json_object_new_object());
 }
 
@@ -102,14 +102,18 @@ bool monitor_stdin_forward(struct monitor *m, struct ctl_client *c, const struct
 	struct stdin_attach *a = find(m, c, f->id);
 	if (!a)
 		return false;
-	if (m->containers[a->container].stream != a->stream || m->agent.fd < 0)
+	size_t k;
+	for (k = 0; k < m->n_containers; k++)
+		if (m->containers[k].stream == a->stream)
+			break;
+	if (k == m->n_containers || m->agent.fd < 0)
 		return true; /* the run is over: its EXIT is on the way */
 	if (f->type == CAPSID_MSG_STDIN || f->type == CAPSID_MSG_STDIN_CLOSE) {
 		frame_writer_queue(m->agent.out, f->type, a->stream, f->body, f->length);
 		frame_writer_flush(m->agent.out, m->agent.fd);
 		return true;
 	}
-	if (f->type != CAPSID_MSG_RESIZE || !monitor_spec_container(m, a->container)->tty)
+	if (f->type != CAPSID_MSG_RESIZE || !monitor_spec_container(m, k)->tty)
 		return true;
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
 	int rows, cols;
@@ -124,11 +128,11 @@ bool monitor_stdin_forward(struct monitor *m, struct ctl_client *c, const struct
 	return true;
 }
 
-void monitor_stdin_run_ended(struct monitor *m, size_t container, int exit_code)
+void monitor_stdin_run_ended(struct monitor *m, uint32_t stream, int exit_code)
 {
 	for (size_t i = 0; i < m->ctl.n_attaches;) {
 		struct stdin_attach *a = &m->ctl.attaches[i];
-		if (a->container != container) {
+		if (stream && a->stream != stream) {
 			i++;
 			continue;
 		}
