@@ -139,8 +139,8 @@ void shim_stdin_free(struct shim_stdin *in);
 void shim_attach_start(struct shim *s, struct shim_proc *p);
 /* The init ended: stops the relay and the session. */
 void shim_attach_end(struct shim *s, struct shim_proc *p);
-/* ResizePty of the init. */
-void shim_attach_resize(struct shim *s, struct shim_proc *p, unsigned rows, unsigned cols);
+/* ResizePty of the init; the caller holds s->lock. */
+void shim_attach_resize(struct shim_proc *p, unsigned rows, unsigned cols);
 
 /* ---- shim_events.c: events to containerd ---- */
 /* Publishes a protobuf-c event (type e.g. "containerd.events.TaskExit") on

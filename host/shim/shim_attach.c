@@ -95,10 +95,8 @@ void shim_attach_end(struct shim *s, struct shim_proc *p)
 	capsid_attach_free(a);
 }
 
-void shim_attach_resize(struct shim *s, struct shim_proc *p, unsigned rows, unsigned cols)
+void shim_attach_resize(struct shim_proc *p, unsigned rows, unsigned cols)
 {
-	pthread_mutex_lock(&s->lock);
 	if (p->att && p->terminal)
 		capsid_attach_resize(p->att, rows, cols);
-	pthread_mutex_unlock(&s->lock);
 }

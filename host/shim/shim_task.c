@@ -233,6 +233,8 @@ static void *exec_thread(void *arg)
 		shim_log("task %s exec %s: open %s: %s", t->id, p->exec_id, p->stdin_path, strerror(errno));
 	pthread_mutex_lock(&s->lock);
 	p->in = relay;
+	if (relay && p->stdin_closed) /* CloseIO came before the relay */
+		shim_stdin_close(relay);
 	pthread_mutex_unlock(&s->lock);
 	int out = open_fifo(p->stdout_path, O_WRONLY);
 	int errfd = open_fifo(p->stderr_path, O_WRONLY);
@@ -732,12 +734,12 @@ static int task_resize_pty(void *ctx, const uint8_t *req, size_t len, uint8_t **
 	pthread_mutex_lock(&s->lock);
 	struct shim_task *t = task_find(s, r->id);
 	struct shim_proc *p = t ? proc_find(t, r->exec_id) : NULL;
+	if (p && p == &t->init && r->height > 0 && r->width > 0)
+		shim_attach_resize(p, r->height, r->width);
 	pthread_mutex_unlock(&s->lock);
 	if (!p)
 		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id,
 					r->exec_id[0] ? " exec " : "", r->exec_id);
-	if (p == &t->init && r->height > 0 && r->width > 0)
-		shim_attach_resize(s, p, r->height, r->width);
 	return 0;
 }
 
