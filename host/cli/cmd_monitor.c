@@ -63,6 +63,7 @@ static int parse_monitor_args(struct cli_ctx *ctx, int argc, char **argv, int fi
 		.warm = cfg->warm_start,
 		.standby = cfg->warm_standby,
 		.standby_idle_s = cfg->warm_standby_idle_s,
+		.standby_pool = cfg->warm_standby_pool,
 		.qemu = cfg->qemu,
 		.net = &cfg->net,
 		.smb = &cfg->smb,

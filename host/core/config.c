@@ -92,6 +92,7 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 	    (rc = env_bool("CAPSID_WARM_START", false, &cfg->warm_start, err)) < 0 ||
 	    (rc = env_bool("CAPSID_WARM_STANDBY", false, &cfg->warm_standby, err)) < 0 ||
 	    (rc = env_uint("CAPSID_WARM_STANDBY_IDLE_S", 600, &cfg->warm_standby_idle_s, err)) < 0 ||
+	    (rc = env_uint("CAPSID_WARM_STANDBY_POOL", 1, &cfg->warm_standby_pool, err)) < 0 ||
 	    (rc = env_uint("CAPSID_SMBD_TIMEOUT_MS", 0, &cfg->smb.start_timeout_ms, err)) < 0 ||
 	    (rc = env_uint("CAPSID_GITREPO_TIMEOUT_S", 0, &cfg->gitrepo_timeout_s, err)) < 0 ||
 	    (rc = env_uint("CAPSID_REGISTRY_STALL_TIMEOUT", 0, &cfg->registry.stall_seconds, err)) < 0 ||
@@ -105,6 +106,10 @@ int capsid_config_from_env(struct capsid_config *cfg, const char *root, const ch
 	if (cfg->registry.stall_seconds > 3600)
 		return capsid_error_set(err, EINVAL, "CAPSID_REGISTRY_STALL_TIMEOUT=%u: must be 1-3600 seconds",
 					cfg->registry.stall_seconds);
+	if (cfg->warm_standby_pool < 1 || cfg->warm_standby_pool > CONFIG_STANDBY_POOL_MAX)
+		return capsid_error_set(err, EINVAL,
+					"CAPSID_WARM_STANDBY_POOL=%u: must be 1-%u ready clones per machine",
+					cfg->warm_standby_pool, CONFIG_STANDBY_POOL_MAX);
 	cfg->warm_standby = cfg->warm_start && cfg->warm_standby;
 	if (strcmp(cfg->runtime, "builtin") && strcmp(cfg->runtime, "crun") && strcmp(cfg->runtime, "runc"))
 		return capsid_error_set(err, EINVAL, "CAPSID_RUNTIME=%.32s: must be builtin, crun or runc",

@@ -26,6 +26,9 @@ struct capsid_registry_settings {
 	unsigned stall_seconds; /* CAPSID_REGISTRY_STALL_TIMEOUT: 1-3600, 0: the default (30) */
 };
 
+/* CAPSID_WARM_STANDBY_POOL's bound: ready clones kept per machine. */
+#define CONFIG_STANDBY_POOL_MAX 64
+
 struct capsid_config {
 	char root[PATH_MAX]; /* --root, CAPSID_ROOT, default CAPSID_DEFAULT_ROOT */
 	capsid_notice_fn on_notice; /* may be NULL */
@@ -48,6 +51,7 @@ struct capsid_config {
 	bool warm_start;	      /* CAPSID_WARM_START */
 	bool warm_standby;	      /* CAPSID_WARM_STANDBY (with warm_start) */
 	unsigned warm_standby_idle_s; /* CAPSID_WARM_STANDBY_IDLE_S */
+	unsigned warm_standby_pool;   /* CAPSID_WARM_STANDBY_POOL: ready clones per machine */
 
 	/* Confinement and bounds (vmm/jail.h, the monitor). */
 	bool confine;		      /* CAPSID_CONFINE (--no-confine sets it to 0) */

@@ -105,20 +105,27 @@ static int send_claim(int fd, const char *body, int spec_fd, int ready_fd)
  * with this process's environment, as a fork would have. 1 when it took
  * the group (spec_fd and ready_fd are then its), 0 when the caller starts
  * the monitor itself. */
-static int claim_standby(const struct capsid_config *cfg, const struct group_paths *paths,
-			 const struct launch_opts *opts, const char *accel, const char *runtime, const char *guest,
-			 int spec_fd, int ready_fd)
+static int claim_standby_slot(const char *dir, const char *claim, int spec_fd, int ready_fd)
 {
-	if (!opts || !opts->vcpus || !cfg->warm_standby)
-		return 0;
-	char dir[PATH_MAX];
-	if (monitor_standby_dir(cfg->root, runtime, opts->vcpus, opts->memory_mib + cfg->memory_overhead_mib, dir,
-				sizeof(dir)) < 0)
-		return 0;
 	char sock[PATH_MAX + 16];
 	snprintf(sock, sizeof(sock), "%s/claim.sock", dir);
 	_cleanup_close_ int fd = util_unix_connect(sock, SOCK_SEQPACKET);
 	if (fd < 0)
+		return 0;
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send_claim(fd, claim, spec_fd, ready_fd) < 0)
+		return 0;
+	char reply[256];
+	ssize_t got = recv(fd, reply, sizeof(reply) - 1, 0);
+	return got >= 3 && memcmp(reply, "ok\n", 3) == 0;
+}
+
+static int claim_standby(const struct capsid_config *cfg, const struct group_paths *paths,
+			 const struct launch_opts *opts, const char *accel, const char *runtime,
+			 const char *guest, int spec_fd, int ready_fd)
+{
+	if (!opts || !opts->vcpus || !cfg->warm_standby)
 		return 0;
 	_cleanup_json_ struct json_object *claim = json_object_new_object();
 	struct json_object *env = json_object_new_array();
@@ -130,13 +137,20 @@ static int claim_standby(const struct capsid_config *cfg, const struct group_pat
 	for (char **e = environ; *e; e++)
 		json_object_array_add(env, json_object_new_string(*e));
 	json_object_object_add(claim, "env", env);
-	struct timeval tv = {.tv_sec = 5};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (send_claim(fd, json_object_to_json_string_ext(claim, JSON_C_TO_STRING_PLAIN), spec_fd, ready_fd) < 0)
-		return 0;
-	char reply[256];
-	ssize_t got = recv(fd, reply, sizeof(reply) - 1, 0);
-	return got >= 3 && memcmp(reply, "ok\n", 3) == 0;
+	const char *text = json_object_to_json_string_ext(claim, JSON_C_TO_STRING_PLAIN);
+	/* From a slot this process's pid picks: concurrent creates spread over the pool. */
+	unsigned pool = cfg->warm_standby_pool ? cfg->warm_standby_pool : 1,
+		 first = (unsigned)getpid() % pool;
+	for (unsigned i = 0; i < pool; i++) {
+		char dir[PATH_MAX];
+		if (monitor_standby_dir(cfg->root, runtime, opts->vcpus,
+					opts->memory_mib + cfg->memory_overhead_mib, (first + i) % pool, dir,
+					sizeof(dir)) < 0)
+			return 0;
+		if (claim_standby_slot(dir, text, spec_fd, ready_fd))
+			return 1;
+	}
+	return 0;
 }
 
 /* The state root's own choice of VM backend, <root>/vmm.json

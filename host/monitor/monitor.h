@@ -51,6 +51,7 @@ struct monitor_options {
 	bool warm;      /* warm start from a VM template (CAPSID_WARM_START=1, opt-in; template.c) */
 	bool standby;   /* with warm: keep a ready clone per machine (CAPSID_WARM_STANDBY=1; standby.c) */
 	unsigned standby_idle_s;             /* a ready clone nobody claims ends after this */
+	unsigned standby_pool;		     /* ready clones kept per machine (CAPSID_WARM_STANDBY_POOL) */
 	const struct monitor_adopt *adopt;   /* this monitor starts on a ready clone (standby.c) */
 	const struct net_settings *net;      /* the edge's network settings (NULL: the file's) */
 	const struct smb_settings *smb;      /* the edge's SMB settings (NULL: the defaults) */
@@ -179,9 +180,10 @@ void monitor_template_timers(struct monitor *m, uint64_t now);
  * SIGTERM, or when another ready clone of the machine exists. */
 int monitor_standby_main(const char *root, const struct monitor_options *opts, unsigned vcpus,
 			 unsigned memory_mib);
-/* <root>/standby/<runtime>-<vcpus>-<memory>: where that machine's ready clone lives. */
-int monitor_standby_dir(const char *root, const char *runtime, unsigned vcpus, unsigned memory_mib, char *out,
-			size_t len);
+/* <root>/standby/<runtime>-<vcpus>-<memory>.<slot>: where the ready clone
+ * of that slot of that machine lives (slots 0 to standby_pool - 1). */
+int monitor_standby_dir(const char *root, const char *runtime, unsigned vcpus, unsigned memory_mib,
+			unsigned slot, char *out, size_t len);
 /* Once the group's containers started on a warm VM: start a ready clone
  * for the next group of this machine unless one exists. */
 void monitor_standby_after_start(struct monitor *m);

@@ -3,8 +3,10 @@
  * the template is most of a warm start's cost before the guest does any
  * work for the group: spawning QEMU, loading the state, and the restored
  * agent's first steps (all of it translated afresh under TCG). A standby
- * does that ahead of time: one process per machine (runtime, vCPUs,
- * memory) under <root>/standby/<runtime>-<vcpus>-<memory>/ that
+ * does that ahead of time: a process per ready clone, up to
+ * CAPSID_WARM_STANDBY_POOL of them per machine (runtime, vCPUs, memory),
+ * each holding the lock of its slot <root>/standby/<runtime>-<vcpus>-<memory>.<slot>/,
+ * that
  *
  *   - restores a clone of the template with placeholder disks, on a tap
  *     of its own that is on no bridge and down (it can reach nothing),
@@ -23,7 +25,9 @@
  * group directory, and IDENTITY gives the guest its clock, entropy and
  * name as after any restore. Anything that does not fit ends the clone
  * and the group restores or boots as it would have. The group then starts
- * the next ready clone. A clone nobody claims ends after standby_idle_s,
+ * a ready clone for every free slot of its machine. A claiming CLI tries
+ * the slots from one its pid picks, so that a burst of creates spreads
+ * over the pool. A clone nobody claims ends after standby_idle_s,
  * one whose state root is removed within STANDBY_CHECK_MS;
  * `capsid standby stop` (and `capsid system stop`) ends them all. */
 #include <dirent.h>
@@ -62,10 +66,10 @@
 #define STANDBY_AGENT_FD 5
 #define STANDBY_OUT_FD	 6
 
-int monitor_standby_dir(const char *root, const char *runtime, unsigned vcpus, unsigned memory_mib, char *out,
-			size_t len)
+int monitor_standby_dir(const char *root, const char *runtime, unsigned vcpus, unsigned memory_mib,
+			unsigned slot, char *out, size_t len)
 {
-	int n = snprintf(out, len, "%s/standby/%s-%u-%u", root, runtime, vcpus, memory_mib);
+	int n = snprintf(out, len, "%s/standby/%s-%u-%u.%u", root, runtime, vcpus, memory_mib, slot);
 	/* Its sockets live in it: keep them within sun_path. */
 	if (n < 0 || (size_t)n + sizeof("/agent.4194304.sock") > GROUP_SOCKET_PATH_MAX)
 		return -ENAMETOOLONG;
@@ -89,10 +93,10 @@ static int join(char *out, size_t len, const char *dir, const char *leaf)
 }
 
 static int standby_paths(const char *root, const struct monitor_options *opts, unsigned vcpus,
-			 unsigned memory_mib, struct group_paths *p)
+			 unsigned memory_mib, unsigned slot, struct group_paths *p)
 {
 	*p = (struct group_paths){0};
-	if (monitor_standby_dir(root, opts->runtime, vcpus, memory_mib, p->dir, sizeof(p->dir)) < 0)
+	if (monitor_standby_dir(root, opts->runtime, vcpus, memory_mib, slot, p->dir, sizeof(p->dir)) < 0)
 		return -ENAMETOOLONG;
 	snprintf(p->root, sizeof(p->root), "%s", root);
 	snprintf(p->name, sizeof(p->name), "standby");
@@ -485,13 +489,23 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 			    .agent_fd = -1,
 			    .out_fd = -1,
 			    .listen_fd = -1};
-	if (standby_paths(root, opts, vcpus, memory_mib, &s.paths) < 0 || util_mkdir_p(s.paths.dir, 0700) < 0)
-		return 2;
-	_cleanup_close_ int lock = open(s.paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0)
-		return 2;
-	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK ? 0 : 2; /* this machine has its ready clone */
+	_cleanup_close_ int lock = -1;
+	for (unsigned slot = 0; lock < 0; slot++) {
+		if (slot >= (opts->standby_pool ? opts->standby_pool : 1))
+			return 0; /* this machine has all its ready clones */
+		if (standby_paths(root, opts, vcpus, memory_mib, slot, &s.paths) < 0 ||
+		    util_mkdir_p(s.paths.dir, 0700) < 0)
+			return 2;
+		lock = open(s.paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lock < 0)
+			return 2;
+		if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			if (errno != EWOULDBLOCK)
+				return 2;
+			close(lock);
+			lock = -1; /* that slot has its clone */
+		}
+	}
 	if (monitor_jail_standby_owner(s.paths.dir, s.jail_owner, sizeof(s.jail_owner)) < 0)
 		return 2;
 	s.log_fd = open(s.paths.monitor_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -518,6 +532,23 @@ int monitor_standby_main(const char *root, const struct monitor_options *opts, u
 
 /* ---- in a group's monitor --------------------------------------------- */
 
+/* The slots of a machine whose lock nobody holds. */
+static unsigned free_slots(const struct monitor_options *opts, const char *root, unsigned vcpus,
+			   unsigned memory_mib)
+{
+	unsigned n = 0, pool = opts->standby_pool ? opts->standby_pool : 1;
+	for (unsigned slot = 0; slot < pool; slot++) {
+		char dir[PATH_MAX], lock[PATH_MAX + 8];
+		if (monitor_standby_dir(root, opts->runtime, vcpus, memory_mib, slot, dir, sizeof(dir)) < 0)
+			return 0;
+		snprintf(lock, sizeof(lock), "%s/lock", dir);
+		_cleanup_close_ int fd = open(lock, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0)
+			n++;
+	}
+	return n;
+}
+
 void monitor_standby_after_start(struct monitor *m)
 {
 	if (!m->opts->warm || !m->opts->standby || !m->warm.restored || m->warm.standby_asked)
@@ -526,9 +557,19 @@ void monitor_standby_after_start(struct monitor *m)
 		if (!m->containers[i].running && !m->containers[i].exited)
 			return;
 	m->warm.standby_asked = true;
+	unsigned group_vcpus = spec_group_vcpus(m->spec),
+		 group_memory = spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib;
+	/* A group that took a ready clone frees one slot: one standby fills
+	 * it. A group that found none restored its own clone: a standby for
+	 * every free slot (one that finds no slot left ends at once). */
+	unsigned n = free_slots(m->opts, m->paths->root, group_vcpus, group_memory);
+	if (m->opts->adopt && n > 1)
+		n = 1;
+	if (!n)
+		return;
 	char vcpus[16], memory[16];
-	snprintf(vcpus, sizeof(vcpus), "%u", spec_group_vcpus(m->spec));
-	snprintf(memory, sizeof(memory), "%u", spec_group_memory_mib(m->spec) + m->opts->memory_overhead_mib);
+	snprintf(vcpus, sizeof(vcpus), "%u", group_vcpus);
+	snprintf(memory, sizeof(memory), "%u", group_memory);
 	const char *argv[] = {"capsid",	       "--root",      m->paths->root,	  "__standby",
 			      "--accel",       vmm_accel_name(m->opts->accel), "--runtime", m->opts->runtime,
 			      "--guest-dir",   m->opts->guest_dir, "--vcpus", vcpus,
@@ -539,19 +580,22 @@ void monitor_standby_after_start(struct monitor *m)
 	if (child == 0) {
 		/* Detached like a monitor: its own session, adopted by init. */
 		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null < 0 || chdir("/") < 0)
+		for (unsigned i = 0; i < n; i++) {
+			if (fork() != 0)
+				continue;
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (null < 0 || chdir("/") < 0)
+				_exit(127);
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			sigset_t none;
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			execv("/proc/self/exe", (char *const *)argv);
 			_exit(127);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv("/proc/self/exe", (char *const *)argv);
-		_exit(127);
+		}
+		_exit(0);
 	}
 	waitpid(child, NULL, 0);
 }

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_lib as L  # noqa: E402
+import scale  # noqa: E402
 
 # A container that idles without waking the guest and ends at once on
 # SIGTERM (a bare `sleep` as PID 1 of its pid namespace ignores SIGTERM and
@@ -97,6 +98,7 @@ class Harness:
         self.bundle_idle = self.make_bundle("idle", ["/bin/sh", "-c", IDLE_CMD])
         self.spec_echo = self.write_spec("echo", f"echo {READY_WORD}", "Never")
         self.spec_idle = self.write_spec("idle", IDLE_CMD, "Never")
+        self.idle_cmd = IDLE_CMD
 
     def make_bundle(self, name, args):
         """An OCI bundle from `runc spec` (its default namespaces and
@@ -111,7 +113,7 @@ class Harness:
             json.dump(c, f)
         return b
 
-    def write_spec(self, tag, command, policy):
+    def write_spec(self, tag, command, policy, mem_gb=None):
         """A spec template; the group name is filled in per use."""
         path = os.path.join(self.work, f"spec-{tag}.tmpl")
         with open(path, "w") as f:
@@ -119,7 +121,7 @@ class Harness:
                     f"  restartPolicy: {policy}\n  containers:\n  - name: c\n    properties:\n"
                     "      image: capsid/demo:latest\n"
                     f"      command: [\"/bin/sh\", \"-c\", {json.dumps(command)}]\n"
-                    f"      resources:\n        requests: {{cpu: 1, memoryInGB: {self.mem_gb}}}\n")
+                    f"      resources:\n        requests: {{cpu: 1, memoryInGB: {mem_gb or self.mem_gb}}}\n")
         return path
 
     def spec_for(self, tmpl, name):
@@ -163,11 +165,11 @@ class Harness:
             time.sleep(0.02)
         return when
 
-    def create_groups(self, names, tmpl):
+    def create_groups(self, names, tmpl, env=None):
         """Start `capsid create` for every name at once; return when all
         creates returned and every container runs."""
         t0 = time.monotonic()
-        procs = [subprocess.Popen([self.capsid_bin, "create", "-f", self.spec_for(tmpl, n)], env=self.env,
+        procs = [subprocess.Popen([self.capsid_bin, "create", "-f", self.spec_for(tmpl, n)], env=env or self.env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for n in names]
         when = self.wait_running(names, t0)
         for n, p in zip(names, procs):
@@ -219,7 +221,7 @@ class Harness:
         argv = L.proc_cmdline(self.group_pids(name)[1])
         self.delete_groups([name])
         out, i = [], 0
-        drop = {"-device", "-chardev", "-qmp", "-drive", "-netdev", "-monitor"}
+        drop = {"-device", "-chardev", "-qmp", "-drive", "-netdev", "-monitor", "-mon", "-add-fd"}
         self.floor_balloon = []
         while i < len(argv):
             a = argv[i]
@@ -479,6 +481,9 @@ class Harness:
             self.record("warm_start", system, samples, "s", **extra)
             self.capsid("standby", "stop", check=False, timeout=60, env=env)
 
+    def phase_scale(self):
+        scale.phase_scale(self)
+
     def wait_standby(self, env, timeout=60):
         """Until `capsid standby list` shows a ready clone."""
         deadline = time.monotonic() + timeout
@@ -545,6 +550,11 @@ def build_ratios(h):
             if warm and base:
                 out.append({"metric": "warm_start", "of": of, "to": f"{b} cold",
                             "ratio": ratio(warm["median"], base["median"])})
+    runsc = h.find("burst_rate", "runsc")
+    for r in h.results:
+        if r["metric"] == "burst_rate" and r["system"] != "runsc" and runsc:
+            out.append({"metric": "burst_rate", "of": r["system"], "to": "runsc",
+                        "ratio": ratio(r["median"], runsc["median"])})
     for base in ("runsc", "floor"):
         b = h.find("idle_pss", base)
         for r in h.results:
@@ -565,14 +575,17 @@ def fmt(x, unit):
 def print_table(h, ratios, out=sys.stdout):
     names = {"cold_start": "cold start to first output", "exec_true": "exec -- true",
              "idle_pss": "idle PSS per group", "create_rate": "create rate (concurrent)",
-             "warm_start": "warm start to first output", "idle_pss_warm": "idle PSS, 5 side by side"}
+             "warm_start": "warm start to first output", "idle_pss_warm": "idle PSS, 5 side by side",
+             "scale_pss": "idle PSS per group, all", "burst_rate": "burst (concurrent)"}
     print(f"{'metric':28} {'system':17} {'unit':8} {'median':>8} {'min':>8} {'max':>8} {'n':>3}  vs baselines (median ratio)",
           file=out)
     for r in h.results:
         sysname = r["system"]
         if r["metric"] == "idle_pss":
             sysname += f"@{r['groups']}" if r["system"] == "capsid" else ""
-        if r["metric"] == "create_rate":
+        if r["metric"] == "scale_pss":
+            sysname += f"@{r['groups']}"
+        if r["metric"] in ("create_rate", "burst_rate"):
             sysname += f" x{r['concurrency']}"
         rs = [x for x in ratios if x["metric"] == r["metric"] and x["of"] == (
             f"capsid@{r['groups']}" if r["metric"] == "idle_pss" and r["system"] == "capsid" else r["system"])]
@@ -592,7 +605,13 @@ def main():
     ap.add_argument("--label", default="default")
     ap.add_argument("--mem-gb", type=float, default=0.125)
     ap.add_argument("--settle", type=float, default=3.0)
+    ap.add_argument("--scale-levels", default="10,100,300")
+    ap.add_argument("--scale-mem-gb", type=float, default=0.5)
+    ap.add_argument("--scale-sample", type=int, default=10)
+    ap.add_argument("--scale-parts", default="density,burst")
+    ap.add_argument("--scale-cold", action="store_true")
     a = ap.parse_args()
+    a.scale_levels = [int(x) for x in a.scale_levels.split(",")]
     a.runs = a.runs or (3 if a.quick else 5)
     a.levels = [1, 5] if a.quick else [1, 10, 50]
     a.batch = 5 if a.quick else 20

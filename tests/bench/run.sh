@@ -1,5 +1,7 @@
 #!/bin/bash
 # tests/bench/run.sh [--quick] [--json PATH] [--build DIR] [--runs N] [--phases LIST] [--label TEXT]
+#                    [--scale] [--scale-levels 10,100,300] [--scale-parts density,burst]
+#                    [--scale-cold] [--scale-mem-gb G] [--scale-sample N]
 #
 # The capsid benchmark, in one run on this machine: cold start (capsid, runc,
 # runsc, the VM floor), exec latency, idle memory (PSS at 1/10/50 groups,
@@ -8,7 +10,11 @@
 # median of >= 5 runs (3 with --quick, which also uses 1/5 groups) with min
 # and max, and capsid's figures are given as ratios to the baselines.
 # Phases: cold,warm,exec,memory,rate (default all; warm: the same cold-start
-# run with CAPSID_WARM_START=1, VM templating).
+# run with CAPSID_WARM_START=1, VM templating). --scale runs the scale phase
+# alone (tests/bench/scale.py): PSS per group and exec into a sample with
+# 10, 100 and 300 idle groups of 1 CPU / 0.5 GB, then bursts of 20
+# concurrent creates (cold, warm, warm from a pool of ready clones) against
+# runsc's; it needs about 15 GiB free.
 #
 # Needs: a build (bash ci/build.sh), runc, runsc (Debian package `runsc`),
 # qemu-system-x86, gcc with static libc, cpio. Root.
@@ -29,16 +35,20 @@ while [ $# -gt 0 ]; do
 		BUILD=$(realpath "$2")
 		shift 2
 		;;
-	--quick)
+	--quick | --scale-cold)
 		args+=("$1")
 		shift
 		;;
-	--json | --runs | --phases | --label | --mem-gb | --settle)
+	--scale)
+		args+=(--phases scale)
+		shift
+		;;
+	--json | --runs | --phases | --label | --mem-gb | --settle | --scale-levels | --scale-parts | --scale-mem-gb | --scale-sample)
 		args+=("$1" "$2")
 		shift 2
 		;;
 	-h | --help)
-		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)

@@ -18,7 +18,7 @@ has_standby() {
 	p=$(standby_pid "$1")
 	[ -n "$p" ] && [ "$p" != "${2:-}" ]
 }
-MACHINE=builtin-1-384 # runtime, vCPUs, MiB (0.25 GB + 128 MiB overhead)
+MACHINE=builtin-1-384.0 # runtime, vCPUs, MiB (0.25 GB + 128 MiB overhead), slot
 
 case_ "a warm group leaves a ready clone of its machine, its standby tap off any bridge"
 write_web_spec "$WORK/web.yaml"
@@ -110,6 +110,35 @@ rm -rf "$ROOT/standby/$MACHINE"
 wait_for "the ready clone to end once its directory is removed" sh -c "! pgrep -f -- '[-]-root $ROOT __standby'"
 wait_for "its QEMU to go" sh -c "! pgrep -f \"[q]emu-system.*standby/$MACHINE/agent.$spid.sock\""
 
+case_ "a pool of ready clones per machine: three creates at once take one each, and the pool fills again"
+out=$(CAPSID_WARM_STANDBY_POOL=0 capsid list 2>&1) && fail "CAPSID_WARM_STANDBY_POOL=0 was accepted"
+grep -q 'CAPSID_WARM_STANDBY_POOL=0: must be 1-64 ready clones per machine' <<<"$out" || fail "pool 0: $out"
+out=$(CAPSID_WARM_STANDBY_POOL=65 capsid list 2>&1) && fail "CAPSID_WARM_STANDBY_POOL=65 was accepted"
+grep -q 'CAPSID_WARM_STANDBY_POOL=65' <<<"$out" || fail "pool 65: $out"
+export CAPSID_WARM_STANDBY_POOL=3
+write_spec "$WORK/pa.yaml" pa Never 'pa|1|0.25|echo pa-up; sleep 1000000'
+capsid create -f "$WORK/pa.yaml" >/dev/null
+glog pa | grep -q 'warm start: restored from template' || fail "pa did not restore: $(glog pa)"
+wait_for "three ready clones" sh -c "[ \"\$(\"$CAPSID_BIN\" standby list | grep -c ' ready\$')\" = 3 ]"
+capsid standby list | grep -q "^builtin-1-384.2 " || fail "no clone in slot 2: $(capsid standby list)"
+pids=()
+for g in pb1 pb2 pb3; do
+	write_spec "$WORK/$g.yaml" $g Never "$g|1|0.25|echo $g-up; sleep 1000000"
+	capsid create -f "$WORK/$g.yaml" >/dev/null &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a create of the burst failed"; done
+for g in pb1 pb2 pb3; do
+	glog $g | grep -q 'warm start: adopted the ready clone' || fail "$g did not take a ready clone: $(glog $g)"
+	[ "$(capsid exec $g -- hostname)" = $g ] || fail "exec into $g"
+done
+wait_for "the pool to fill again" sh -c "[ \"\$(\"$CAPSID_BIN\" standby list | grep -c ' ready\$')\" = 3 ]"
+[ "$(pgrep -fc -- "[-]-root $ROOT __standby")" = 3 ] || fail "standby processes: $(pgrep -fa -- "--root $ROOT __standby")"
+unset CAPSID_WARM_STANDBY_POOL
+# Their QEMUs were started as ready clones: their command lines name the
+# standby directories, which the check below looks for.
+for g in pa pb1 pb2 pb3; do capsid delete $g; done
+
 # Off by default: without CAPSID_WARM_STANDBY no clone is kept.
 case_ "standby stop ends every ready clone and its tap"
 capsid standby stop
@@ -121,7 +150,8 @@ write_spec "$WORK/q.yaml" q Never 'q|1|0.25|echo q-up; sleep 1000000'
 capsid create -f "$WORK/q.yaml" >/dev/null
 sleep 3
 [ "$(ready_count)" = 0 ] || fail "a ready clone without CAPSID_WARM_STANDBY"
-[ -z "$(pgrep -f "[q]emu-system.*$ROOT/standby/")" ] || fail "a standby QEMU without CAPSID_WARM_STANDBY"
+[ -z "$(pgrep -f "[q]emu-system.*$ROOT/standby/")" ] ||
+	fail "a standby QEMU without CAPSID_WARM_STANDBY: $(pgrep -fa "[q]emu-system.*$ROOT/standby/" | cut -c1-300)"
 for g in web probe p3 q; do capsid delete $g; done
 [ -z "$(qemu_of_root)" ] || fail "QEMU left after delete: $(qemu_of_root)"
 echo PASS

@@ -225,14 +225,16 @@ static void test_adopt_parse(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(monitor_adopt_parse(bad[i], &a) < 0);
 	char dir[128];
-	CHECK(monitor_standby_dir("/var/lib/capsid", "builtin", 1, 384, dir, sizeof(dir)) == 0);
-	CHECK(strcmp(dir, "/var/lib/capsid/standby/builtin-1-384") == 0);
+	CHECK(monitor_standby_dir("/var/lib/capsid", "builtin", 1, 384, 0, dir, sizeof(dir)) == 0);
+	CHECK(strcmp(dir, "/var/lib/capsid/standby/builtin-1-384.0") == 0);
+	CHECK(monitor_standby_dir("/var/lib/capsid", "crun", 2, 640, 63, dir, sizeof(dir)) == 0);
+	CHECK(strcmp(dir, "/var/lib/capsid/standby/crun-2-640.63") == 0);
 	/* Its sockets must fit in sun_path. */
 	char longroot[100];
 	memset(longroot, 'r', sizeof(longroot) - 1);
 	longroot[0] = '/';
 	longroot[sizeof(longroot) - 1] = '\0';
-	CHECK(monitor_standby_dir(longroot, "builtin", 1, 384, dir, sizeof(dir)) == -ENAMETOOLONG);
+	CHECK(monitor_standby_dir(longroot, "builtin", 1, 384, 0, dir, sizeof(dir)) == -ENAMETOOLONG);
 }
 
 int main(void)
