@@ -69,6 +69,7 @@ static const struct {
 	{CAPSID_CTL_POD_ADD, "CTL_POD_ADD"},
 	{CAPSID_CTL_POD_REMOVE, "CTL_POD_REMOVE"},
 	{CAPSID_CTL_POD_SIGNAL, "CTL_POD_SIGNAL"},
+	{CAPSID_CTL_ATTACH_STDIN, "CTL_ATTACH_STDIN"},
 };
 
 int frame_type_known(uint16_t type)

@@ -77,6 +77,8 @@ enum capsid_frame_type {
 	CAPSID_CTL_POD_ADD = 75,    /* {"container":{ACI container}} add and start it in a free pod slot */
 	CAPSID_CTL_POD_REMOVE = 76, /* {"container":name} forget an added, ended container: frees its slot */
 	CAPSID_CTL_POD_SIGNAL = 77, /* {"container":name,"signal":N} signal a container's process */
+	CAPSID_CTL_ATTACH_STDIN = 78, /* {"container"} -> RESPONSE; then STDIN, STDIN_CLOSE, RESIZE {"rows","cols"}
+				       * for the container's current run; EXIT {"exitCode"} when it ends */
 };
 
 /* The longest error text an agent puts in an ERROR body (its cause and the

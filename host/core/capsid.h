@@ -242,4 +242,27 @@ int capsid_metrics_render_groups(const struct capsid_config *cfg, struct capsid_
 int capsid_metrics_save(const struct capsid_metrics *m, const char *path, struct capsid_error *err);
 int capsid_metrics_load(struct capsid_metrics *m, const char *path, struct capsid_error *err);
 
+/* ---- a container's own stdin and terminal (group_attach.c) -------------- */
+
+/* A container whose spec has properties.stdin (an open standard input) or
+ * .tty (a terminal in the guest) takes input for its running process
+ * through an attach session; its output is in its logs (capsid_group_logs
+ * with follow; a terminal's unterminated line comes as a partial line). */
+struct capsid_attach;
+/* Attach to the current run of a running container. */
+int capsid_group_attach(const struct capsid_config *cfg, const char *name, const char *container,
+			struct capsid_attach **out, struct capsid_error *err);
+/* Input for the process: 0, or -EPIPE once the monitor is gone. Input
+ * after the run ended is dropped. Safe from several threads. */
+int capsid_attach_write(struct capsid_attach *a, const void *data, size_t len);
+/* End of input: the process reads end of file (on a terminal: the EOF
+ * character). */
+int capsid_attach_close_stdin(struct capsid_attach *a);
+/* The terminal's size (a container without tty: ignored). */
+int capsid_attach_resize(struct capsid_attach *a, unsigned rows, unsigned cols);
+/* Waits up to timeout_ms (-1: for ever) for the end of the run attached
+ * to: 1 with *exit_code, 0 on timeout, -errno. */
+int capsid_attach_wait(struct capsid_attach *a, int timeout_ms, int *exit_code);
+void capsid_attach_free(struct capsid_attach *a);
+
 #endif

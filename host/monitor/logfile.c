@@ -163,6 +163,19 @@ int log_writer_flush(struct log_writer *w, log_record_cb cb, void *ud)
 	return 0;
 }
 
+int log_writer_flush_partial(struct log_writer *w, log_record_cb cb, void *ud)
+{
+	for (int s = LOG_STDOUT; s <= LOG_STDERR; s++) {
+		if (w->pending_len[s] == 0)
+			continue;
+		int rc = emit(w, (enum log_stream)s, true, w->pending[s], w->pending_len[s], cb, ud);
+		w->pending_len[s] = 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int log_parse_line(char *line, size_t len, struct log_record *rec)
 {
 	char *sp1 = memchr(line, ' ', len);

@@ -41,6 +41,9 @@ int log_writer_append(struct log_writer *w, enum log_stream stream, const uint8_
 		      log_record_cb cb, void *userdata);
 /* Write any unterminated tail as a final record (at process exit). */
 int log_writer_flush(struct log_writer *w, log_record_cb cb, void *userdata);
+/* Write any unterminated tail now as a partial (P) record: a terminal's
+ * prompt, shown before its line ends. */
+int log_writer_flush_partial(struct log_writer *w, log_record_cb cb, void *userdata);
 
 /* Parse one line of a log file (without its newline). Returns 0 or -EINVAL. */
 int log_parse_line(char *line, size_t len, struct log_record *rec);

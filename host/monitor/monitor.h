@@ -238,6 +238,15 @@ struct monitor_chan {
 	size_t n_execs;
 };
 
+/* A client attached to a container's stdin and terminal (monitor_stdin.c):
+ * its input goes to the run it attached to, never to a later one. */
+#define MONITOR_MAX_STDIN_ATTACHES 16
+struct stdin_attach {
+	struct ctl_client *client;
+	uint32_t client_id;
+	uint32_t stream; /* the run's stream (a container's index may change: pods) */
+};
+
 /* The clients (monitor_control.c): the control socket, the creating CLI's
  * ready pipe, and who waits for a stop or a start. */
 struct monitor_clients {
@@ -250,6 +259,8 @@ struct monitor_clients {
 	struct ctl_client *start_waiters[16]; /* answered once every container started */
 	uint32_t start_waiter_ids[16];
 	size_t n_start_waiters;
+	struct stdin_attach attaches[MONITOR_MAX_STDIN_ATTACHES];
+	size_t n_attaches;
 };
 
 /* The group's network (monitor_net.c). */
@@ -465,6 +476,15 @@ int monitor_pod_boot_disks(struct monitor *m, struct vmm_config *cfg, struct cap
 /* Control requests CAPSID_CTL_POD_ADD, _REMOVE, _SIGNAL: 0 with *reply set, or -errno with err. */
 int monitor_pod_request(struct monitor *m, uint16_t type, struct json_object *body, struct json_object **reply,
 			struct capsid_error *err);
+
+/* monitor_stdin.c: CAPSID_CTL_ATTACH_STDIN sessions */
+void monitor_stdin_attach(struct monitor *m, struct ctl_client *c, uint32_t id, struct json_object *body);
+/* STDIN, STDIN_CLOSE or RESIZE of an attach session: true when it was one. */
+bool monitor_stdin_forward(struct monitor *m, struct ctl_client *c, const struct frame *f);
+/* The run of this stream ended (0: every run, the agent is gone): its
+ * sessions get EXIT and end. */
+void monitor_stdin_run_ended(struct monitor *m, uint32_t stream, int exit_code);
+void monitor_stdin_client_gone(struct monitor *m, struct ctl_client *c);
 
 /* monitor_control.c */
 int monitor_control_listen(struct monitor *m, struct capsid_error *err);

@@ -93,6 +93,7 @@ void monitor_agent_close(struct monitor *m, const char *why)
 		monitor_control_send(m, m->agent.execs[i].client, CAPSID_MSG_EXIT, m->agent.execs[i].client_id, msg, strlen(msg));
 	}
 	m->agent.n_execs = 0;
+	monitor_stdin_run_ended(m, 0, 255);
 	if (why && m->vm.fsm.state != VM_DOWN) {
 		/* A broken channel means the VM cannot be managed any more. */
 		monitor_log(m, "agent channel closed: %s", why);
@@ -217,7 +218,13 @@ void monitor_start_container(struct monitor *m, size_t i)
 									   : "/"));
 	monitor_security_describe(body, sc, img->user && *img->user ? img->user : NULL);
 	json_object_object_add(body, "hostname", json_object_new_string(m->paths->name));
-	json_object_object_add(body, "tty", json_object_new_boolean(0));
+	json_object_object_add(body, "tty", json_object_new_boolean(sc->tty));
+	if (sc->open_stdin)
+		json_object_object_add(body, "stdin", json_object_new_boolean(1));
+	if (sc->tty) { /* the size until an attached client's RESIZE */
+		json_object_object_add(body, "rows", json_object_new_int(24));
+		json_object_object_add(body, "cols", json_object_new_int(80));
+	}
 	struct json_object *res = json_object_new_object();
 	double mem_gb = sc->limits.memory_gb > 0 ? sc->limits.memory_gb : sc->requests.memory_gb;
 	double cpu = sc->requests.cpu;
@@ -289,6 +296,7 @@ static void report_ready_when_started(struct monitor *m)
 static void container_terminated(struct monitor *m, struct mcontainer *c, int exit_code, const char *detail)
 {
 	c->running = false;
+	monitor_stdin_run_ended(m, c->stream, exit_code);
 	c->stream = 0;
 	if (c->log)
 		log_writer_flush(c->log, NULL, NULL);
@@ -577,6 +585,9 @@ static void handle_data(struct monitor *m, const struct frame *f)
 	struct broadcast_ctx b = {m, c->index};
 	int rc = log_writer_append(c->log, f->type == CAPSID_MSG_STDOUT ? LOG_STDOUT : LOG_STDERR, f->body, f->length,
 				   log_record_forward, &b);
+	/* A terminal's prompt has no newline: its partial line is shown now. */
+	if (rc == 0 && monitor_spec_container(m, c->index)->tty)
+		rc = log_writer_flush_partial(c->log, log_record_forward, &b);
 	if (rc < 0)
 		monitor_log(m, "write log of %s: %s", c->view->name, strerror(-rc));
 }

@@ -445,7 +445,8 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 {
 	if (f->type == CAPSID_MSG_STDIN || f->type == CAPSID_MSG_STDIN_CLOSE || f->type == CAPSID_MSG_RESIZE ||
 	    f->type == CAPSID_MSG_SIGNAL) {
-		forward_to_exec(m, c, f);
+		if (!monitor_stdin_forward(m, c, f))
+			forward_to_exec(m, c, f);
 		return;
 	}
 	_cleanup_json_ struct json_object *body = frame_body_json(f);
@@ -493,6 +494,9 @@ static void handle_request(struct monitor *m, struct ctl_client *c, const struct
 		break;
 	case CAPSID_CTL_EXEC:
 		handle_exec(m, c, f->id, body);
+		break;
+	case CAPSID_CTL_ATTACH_STDIN:
+		monitor_stdin_attach(m, c, f->id, body);
 		break;
 	case CAPSID_CTL_POD_ADD:
 	case CAPSID_CTL_POD_REMOVE:
@@ -554,6 +558,7 @@ size_t monitor_control_pollfds(struct monitor *m, struct pollfd *fds, struct ctl
 
 static void client_detach_everything(struct monitor *m, struct ctl_client *c)
 {
+	monitor_stdin_client_gone(m, c);
 	for (size_t i = 0; i < m->agent.n_pending; i++)
 		if (m->agent.pending[i].client == c)
 			m->agent.pending[i].kind = REQ_IGNORE, m->agent.pending[i].client = NULL;

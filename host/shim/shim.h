@@ -37,8 +37,13 @@ struct shim_proc {
 	char **argv; /* an exec's command */
 	size_t argc;
 	bool thread_started;
-	struct shim_stdin *in; /* an exec's stdin relay, while it runs */
+	struct shim_stdin *in; /* the stdin relay, while the process runs */
 	pthread_t thread;
+	/* The init's stdin and terminal (shim_attach.c). */
+	struct capsid_attach *att;
+	pthread_t in_thread;
+	bool in_thread_started;
+	bool stdin_closed; /* CloseIO came (it may come before Start) */
 	struct shim_task *task;
 	struct shim_proc *next;
 };
@@ -126,6 +131,16 @@ int shim_stdin_open(const char *path, struct shim_stdin **out, int *read_fd);
 /* Ends the input now (CloseIO). */
 void shim_stdin_close(struct shim_stdin *in);
 void shim_stdin_free(struct shim_stdin *in);
+
+/* ---- shim_attach.c: the init's stdin and terminal ---- */
+/* After the init started: attaches to its container when it has a stdin
+ * FIFO or a terminal, and relays the FIFO into it. Failures are logged
+ * (the task runs on without input). */
+void shim_attach_start(struct shim *s, struct shim_proc *p);
+/* The init ended: stops the relay and the session. */
+void shim_attach_end(struct shim *s, struct shim_proc *p);
+/* ResizePty of the init; the caller holds s->lock. */
+void shim_attach_resize(struct shim_proc *p, unsigned rows, unsigned cols);
 
 /* ---- shim_events.c: events to containerd ---- */
 /* Publishes a protobuf-c event (type e.g. "containerd.events.TaskExit") on

@@ -2,8 +2,8 @@
  * end only once it has something to write (ctr with an empty stdin never
  * does), so a blocking open would hang: the FIFO is opened without
  * blocking, and a thread copies what arrives into a pipe, which ends when
- * the writer closes its end, when containerd sends CloseIO, or when the
- * process is gone. */
+ * the writer closes its end, when containerd sends CloseIO (after what the
+ * FIFO holds then), or when the process is gone. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,8 +30,13 @@ static void *relay(void *arg)
 				continue;
 			break;
 		}
-		if (p[1].revents)
+		if (p[1].revents) {
+			/* CloseIO: what the client wrote before it still goes in. */
+			ssize_t n;
+			while ((n = read(in->fifo, buf, sizeof(buf))) > 0 && util_write_all(in->pipe_w, buf, (size_t)n) == 0)
+				;
 			break;
+		}
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		ssize_t n = read(in->fifo, buf, sizeof(buf));

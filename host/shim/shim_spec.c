@@ -116,6 +116,11 @@ int shim_spec_build(const struct shim_task *t, struct spec_group **out, struct c
 	int r = add_env(cp, get(t->oci, "process", "env"), err);
 	if (r < 0)
 		return r;
+	/* The init's stdin FIFO and terminal: shim_attach.c serves them. */
+	if (t->init.stdin_path)
+		json_object_object_add(cp, "stdin", json_object_new_boolean(1));
+	if (t->init.terminal)
+		json_object_object_add(cp, "tty", json_object_new_boolean(1));
 	json_object_object_add(cp, "resources", resources);
 	json_object_object_add(resources, "requests", requests);
 	json_object_object_add(requests, "cpu", json_object_new_double(cpu));

@@ -54,6 +54,7 @@ FREER(containerd__task__v2__pids_request, Containerd__Task__V2__PidsRequest)
 FREER(containerd__task__v2__connect_request, Containerd__Task__V2__ConnectRequest)
 FREER(containerd__task__v2__close_iorequest, Containerd__Task__V2__CloseIORequest)
 FREER(containerd__task__v2__stats_request, Containerd__Task__V2__StatsRequest)
+FREER(containerd__task__v2__resize_pty_request, Containerd__Task__V2__ResizePtyRequest)
 FREER(containerd__task__v2__shutdown_request, Containerd__Task__V2__ShutdownRequest)
 
 void shim_group_name(const char *ns, const char *id, char out[64])
@@ -210,6 +211,7 @@ static void *init_thread(void *arg)
 		shim_log("task %s: follow group %s: %s", t->id, t->group, err.msg);
 		code = 255;
 	}
+	shim_attach_end(s, p);
 	if (r.out >= 0)
 		close(r.out);
 	if (r.err >= 0)
@@ -231,6 +233,8 @@ static void *exec_thread(void *arg)
 		shim_log("task %s exec %s: open %s: %s", t->id, p->exec_id, p->stdin_path, strerror(errno));
 	pthread_mutex_lock(&s->lock);
 	p->in = relay;
+	if (relay && p->stdin_closed) /* CloseIO came before the relay */
+		shim_stdin_close(relay);
 	pthread_mutex_unlock(&s->lock);
 	int out = open_fifo(p->stdout_path, O_WRONLY);
 	int errfd = open_fifo(p->stderr_path, O_WRONLY);
@@ -375,9 +379,13 @@ static int task_start(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
 	int rc = 0;
 	if (p == &t->init)
 		rc = t->pod_role == SHIM_POD_MEMBER ? shim_pod_join(s, t, err) : start_init(s, t, err);
+	if (rc == 0 && p == &t->init)
+		shim_attach_start(s, p);
 	if (rc == 0)
 		rc = -pthread_create(&p->thread, NULL, p == &t->init ? init_thread : exec_thread, p);
 	if (rc < 0) {
+		if (p == &t->init)
+			shim_attach_end(s, p);
 		if (!err->msg[0])
 			capsid_error_errno(err, -rc, "start a thread");
 		pthread_mutex_lock(&s->lock);
@@ -691,8 +699,11 @@ static int task_close_io(void *ctx, const uint8_t *req, size_t len, uint8_t **re
 	pthread_mutex_lock(&s->lock);
 	struct shim_task *t = task_find(s, r->id);
 	struct shim_proc *p = t ? proc_find(t, r->exec_id) : NULL;
-	if (p && r->stdin && p->in)
-		shim_stdin_close(p->in);
+	if (p && r->stdin) {
+		p->stdin_closed = true;
+		if (p->in)
+			shim_stdin_close(p->in);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return p ? 0 : capsid_error_set(err, ENOENT, "task %s not found", r->id);
 }
@@ -713,11 +724,22 @@ static int task_stats(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
 	return shim_stats((long)monitor_pid(s, t), resp, resp_len, err);
 }
 
-static int task_ok(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,
-		   struct capsid_error *err)
+static int task_resize_pty(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,
+			   struct capsid_error *err)
 {
-	/* ResizePty: an exec's terminal keeps the size it started with. */
-	(void)ctx, (void)req, (void)len, (void)resp, (void)resp_len, (void)err;
+	/* The init's terminal follows; an exec's keeps the size it started with. */
+	struct shim *s = ctx;
+	(void)resp, (void)resp_len;
+	UNPACK(Containerd__Task__V2__ResizePtyRequest, containerd__task__v2__resize_pty_request, r);
+	pthread_mutex_lock(&s->lock);
+	struct shim_task *t = task_find(s, r->id);
+	struct shim_proc *p = t ? proc_find(t, r->exec_id) : NULL;
+	if (p && p == &t->init && r->height > 0 && r->width > 0)
+		shim_attach_resize(p, r->height, r->width);
+	pthread_mutex_unlock(&s->lock);
+	if (!p)
+		return capsid_error_set(err, ENOENT, "task %s%s%s not found", r->id,
+					r->exec_id[0] ? " exec " : "", r->exec_id);
 	return 0;
 }
 
@@ -745,7 +767,7 @@ const struct ttrpc_method shim_task_methods[] = {
     {TASK_SERVICE, "Connect", task_connect},
     {TASK_SERVICE, "Shutdown", task_shutdown},
     {TASK_SERVICE, "CloseIO", task_close_io},
-    {TASK_SERVICE, "ResizePty", task_ok},
+    {TASK_SERVICE, "ResizePty", task_resize_pty},
     {TASK_SERVICE, "Pause", task_pause},
     {TASK_SERVICE, "Resume", task_resume},
     {TASK_SERVICE, "Checkpoint", task_checkpoint},

@@ -115,6 +115,7 @@ struct spec_container {
 	size_t n_mounts;
 	struct spec_probe *liveness_probe, *readiness_probe; /* NULL when not given */
 	struct spec_security *security;			     /* NULL when not given */
+	bool open_stdin, tty; /* properties.stdin / .tty (Kubernetes' names): an open stdin, a terminal */
 };
 
 /* properties.volumes[]: exactly one kind each. */

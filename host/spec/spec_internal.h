@@ -149,6 +149,11 @@ void spec_probes_free(struct spec_container *ct);
 
 int spec_parse_security_context(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
 void spec_put_security_context(struct json_object *props, const struct spec_container *ct, bool *ok);
+
+/* spec_stdio.c: a container's stdin and tty flags. */
+int spec_parse_stdin(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+int spec_parse_tty(struct spec_vctx *c, struct json_object *v, const char *path, void *target);
+void spec_put_stdio(struct json_object *props, const struct spec_container *ct, bool *ok);
 void spec_security_context_free(struct spec_container *ct);
 
 /* ---- init containers (spec_init.c) ---------------------------------------- */

@@ -254,6 +254,7 @@ static void put_container(struct json_object *arr, const struct spec_container *
 	spec_put_volume_mounts(props, ct, ok);
 	spec_put_probes(props, ct, ok);
 	spec_put_security_context(props, ct, ok);
+	spec_put_stdio(props, ct, ok);
 }
 
 struct json_object *spec_to_json(const struct spec_group *g, enum spec_json_mode mode)

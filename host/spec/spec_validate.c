@@ -444,6 +444,8 @@ static const struct spec_field container_properties_fields[] = {
     {"livenessProbe", spec_parse_liveness_probe, false},
     {"readinessProbe", spec_parse_readiness_probe, false},
     {"securityContext", spec_parse_security_context, false},
+    {"stdin", spec_parse_stdin, false},
+    {"tty", spec_parse_tty, false},
 };
 
 static int parse_container_name(struct spec_vctx *c, struct json_object *v, const char *path, void *target)

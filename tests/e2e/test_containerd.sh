@@ -2,7 +2,8 @@
 # containerd-shim-capsid-v2 under a containerd the test starts (private
 # root, state, sockets and config; the CRI plugin off), with an image the
 # test builds and imports: ctr run in a VM (the guest's kernel, stdout and
-# stderr through containerd's FIFOs, exit codes), runtime options, run -d,
+# stderr through containerd's FIFOs, exit codes), runtime options, the
+# task's own stdin and terminal (run -t, ResizePty), run -d,
 # task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, a two-container pod in one VM, hostile ttrpc frames on the
 # shim's socket, a containerd restart with a task running, a SIGKILLed shim
 # taking its VM with it. Boots VMs (TCG).
@@ -118,6 +119,28 @@ rc=$?
 set -e
 [ $rc = 7 ] || fail "ctr run exit code $rc, want 7"
 nothing_left "run --rm of a failing task"
+
+case_ "the task's own stdin: piped input reaches its process, whose stdin then ends"
+out=$(echo hello-stdin | $CTR run --fifo-dir "$CTD/fifo" --runtime $RT --rm localhost/app:v1 s1 sh -c 'cat; echo cat-done')
+[ "$out" = "$(printf 'hello-stdin\ncat-done')" ] || fail "the init's stdin: '$out'"
+nothing_left "run with stdin"
+
+case_ "run -t: the task's own process gets a terminal in the guest, sized by ResizePty, input in and output out"
+# script gives ctr a terminal of 33x111, whose size ctr sends with ResizePty
+# after Start; the shell waits for it (24x80 is the size it starts with).
+set +e
+out=$( (sleep 2
+	echo 'for i in $(seq 1 300); do [ "$(stty size)" = "33 111" ] && break; sleep 0.1; done'
+	echo 'stty size; tty; test -t 0 && echo stdin-is-a-tty; exit 4') |
+	script -qec "stty rows 33 cols 111; $CTR run --fifo-dir $CTD/fifo -t --runtime $RT --rm localhost/app:v1 t1 sh" /dev/null)
+rc=$?
+set -e
+out=$(tr -d '\r' <<<"$out")
+[ $rc = 4 ] || fail "run -t: exit $rc (want 4), output: $out"
+grep -q '^/dev/pts/[0-9]' <<<"$out" || fail "run -t: no pty: $out"
+grep -qx 'stdin-is-a-tty' <<<"$out" || fail "run -t: stdin is not a terminal: $out"
+grep -qx '33 111' <<<"$out" || fail "run -t: ResizePty did not size the terminal: $out"
+nothing_left "run -t"
 
 case_ "run -d, task ls and ps, exec with its exit code and stdin"
 $CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 d1 sleep 1000 </dev/null

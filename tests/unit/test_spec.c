@@ -329,6 +329,9 @@ static const struct field_case {
     {LM0, "cpu", "65", LM0 ".cpu: must be at most 64"},
     {LM0, "cpu", "0.5", LM0 ".cpu: must be at least the request (1)"},
     {LM0, "memoryInGB", "0.25", LM0 ".memoryInGB: must be at least the request (0.5)"},
+    /* stdin and tty */
+    {CP0, "stdin", "\"yes\"", CP0 ".stdin: must be a boolean, not a string"},
+    {CP0, "tty", "1", CP0 ".tty: must be a boolean, not a number"},
 };
 
 static void test_field_rules(void)
@@ -522,6 +525,32 @@ static void test_unknown_field_warnings(void)
 					      "aa...: unknown field, ignored"));
 	spec_free(g);
 	spec_warnings_free(&w);
+}
+
+/* stdin and tty are read and written back; absent, both are false. */
+static void test_stdio_flags(void)
+{
+	struct json_object *d = example_doc();
+	jset(d, CP0, "stdin", json_object_new_boolean(1));
+	jset(d, CP0, "tty", json_object_new_boolean(1));
+	struct spec_group *g = NULL;
+	CHECK(spec_from_json(d, &g, NULL, NULL) == 0 && g);
+	json_object_put(d);
+	if (!g)
+		return;
+	CHECK(g->containers[0].open_stdin && g->containers[0].tty);
+	struct json_object *out = spec_to_json(g, SPEC_REDACT);
+	CHECK(json_object_get_boolean(jget(out, CP0 ".stdin")) && json_object_get_boolean(jget(out, CP0 ".tty")));
+	json_object_put(out);
+	spec_free(g);
+	d = example_doc();
+	g = NULL;
+	CHECK(spec_from_json(d, &g, NULL, NULL) == 0 && g && !g->containers[0].open_stdin && !g->containers[0].tty);
+	out = g ? spec_to_json(g, SPEC_REDACT) : NULL;
+	CHECK(out && !jget(out, CP0 ".stdin") && !jget(out, CP0 ".tty"));
+	json_object_put(out);
+	spec_free(g);
+	json_object_put(d);
 }
 
 static void test_redaction_and_round_trip(void)
@@ -790,6 +819,7 @@ int main(void)
 	RUN_TEST(test_container_count_and_totals);
 	RUN_TEST(test_resource_rule);
 	RUN_TEST(test_unknown_field_warnings);
+	RUN_TEST(test_stdio_flags);
 	RUN_TEST(test_redaction_and_round_trip);
 	RUN_TEST(test_text_errors);
 	RUN_TEST(test_garbage_and_truncation);
