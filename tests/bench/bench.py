@@ -165,15 +165,15 @@ class Harness:
             time.sleep(0.02)
         return when
 
-    def create_groups(self, names, tmpl, env=None):
+    def create_groups(self, names, tmpl, env=None, timeout=300):
         """Start `capsid create` for every name at once; return when all
         creates returned and every container runs."""
         t0 = time.monotonic()
         procs = [subprocess.Popen([self.capsid_bin, "create", "-f", self.spec_for(tmpl, n)], env=env or self.env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for n in names]
-        when = self.wait_running(names, t0)
+        when = self.wait_running(names, t0, timeout)
         for n, p in zip(names, procs):
-            if p.wait(timeout=300) != 0:
+            if p.wait(timeout=timeout) != 0:
                 raise RuntimeError(f"capsid create {n}: {p.stderr.read().decode()[-800:]}")
             p.stderr.close()
         return when
@@ -611,6 +611,7 @@ def main():
     ap.add_argument("--scale-parts", default="density,burst")
     ap.add_argument("--scale-cold", action="store_true")
     ap.add_argument("--scale-ksm", action="store_true")
+    ap.add_argument("--scale-timeout", type=float, default=1800)
     ap.add_argument("--scale-ksm-pages", type=int, default=1000)
     a = ap.parse_args()
     a.scale_levels = [int(x) for x in a.scale_levels.split(",")]

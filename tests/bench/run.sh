@@ -2,7 +2,7 @@
 # tests/bench/run.sh [--quick] [--json PATH] [--build DIR] [--runs N] [--phases LIST] [--label TEXT]
 #                    [--scale] [--scale-levels 10,100,300] [--scale-parts density,burst]
 #                    [--scale-cold] [--scale-ksm] [--scale-ksm-pages N] [--scale-mem-gb G]
-#                    [--scale-sample N]
+#                    [--scale-sample N] [--scale-timeout S]
 #
 # The capsid benchmark, in one run on this machine: cold start (capsid, runc,
 # runsc, the VM floor), exec latency, idle memory (PSS at 1/10/50 groups,
@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
 		args+=(--phases scale)
 		shift
 		;;
-	--json | --runs | --phases | --label | --mem-gb | --settle | --scale-levels | --scale-parts | --scale-mem-gb | --scale-sample | --scale-ksm-pages)
+	--json | --runs | --phases | --label | --mem-gb | --settle | --scale-levels | --scale-parts | --scale-mem-gb | --scale-sample | --scale-ksm-pages | --scale-timeout)
 		args+=("$1" "$2")
 		shift 2
 		;;

@@ -13,6 +13,9 @@ At each level, after --settle seconds:
   - MemAvailable's drop per group since before the first group;
   - `capsid exec NAME -- true` into --scale-sample groups spread over the
     whole set, one after another: each must exit 0, or the phase fails.
+A batch that does not reach Running within --scale-timeout (default 1800 s)
+ends the growth: what runs then is measured as the last level, recorded
+with `incomplete` (the level asked for and how many ran).
 
 With --scale-ksm the groups get CAPSID_KSM=1 and the host's KSM runs for
 the phase (--scale-ksm-pages pages every 20 ms; its settings are put back
@@ -149,10 +152,18 @@ def density_levels(h, ksm):
     t_all = time.monotonic()
     try:
         for level in a.scale_levels:
-            while len(alive) < level:
+            incomplete = None
+            while len(alive) < level and not incomplete:
                 batch = [f"d-{j}" for j in range(len(alive), min(level, len(alive) + a.batch))]
-                h.create_groups(batch, h.spec_scale, env=env)
                 alive += batch
+                try:
+                    h.create_groups(batch, h.spec_scale, env=env, timeout=a.scale_timeout)
+                except RuntimeError as e:
+                    running = [n for n in batch if h.container_running(n)]
+                    alive = alive[:-len(batch)] + running
+                    incomplete = {"asked": level, "running": len(alive), "error": str(e)[-300:]}
+                    h.log(f"scale: stopped growing at {len(alive)} groups: {e}")
+            level = len(alive)
             created = time.monotonic() - t_all
             h.settle()
             extra = {}
@@ -170,9 +181,11 @@ def density_levels(h, ksm):
                      totalPssMiB=round(pss, 1), idleCpuPctPerGroup=round(cpu / level, 3),
                      idleCpuPctTotal=round(cpu, 1), memAvailableDropPerGroupMiB=round((avail0 - avail) / 1024 / level, 1),
                      execSeconds=L.stats(execs), execAnswered=f"{len(execs)}/{len(execs)}",
-                     secondsToCreateAll=round(created, 1), loadavg=L.loadavg(), **extra)
+                     secondsToCreateAll=round(created, 1), loadavg=L.loadavg(), incomplete=incomplete, **extra)
             h.log(f"scale: {level} groups, {pss / level:.1f} MiB PSS per group ({len(pids)} processes), "
                   f"idle CPU {cpu:.0f}% of a core in all, exec median {L.stats(execs)['median']:.2f}s")
+            if incomplete:
+                break
     finally:
         h.delete_groups(alive)
         h.capsid("standby", "stop", check=False, timeout=120, env=env)
