@@ -150,12 +150,12 @@ int log_writer_append(struct log_writer *w, enum log_stream s, const uint8_t *da
 	return 0;
 }
 
-int log_writer_flush(struct log_writer *w, log_record_cb cb, void *ud)
+static int flush_pending(struct log_writer *w, bool partial, log_record_cb cb, void *ud)
 {
 	for (int s = LOG_STDOUT; s <= LOG_STDERR; s++) {
 		if (w->pending_len[s] == 0)
 			continue;
-		int rc = emit(w, (enum log_stream)s, false, w->pending[s], w->pending_len[s], cb, ud);
+		int rc = emit(w, (enum log_stream)s, partial, w->pending[s], w->pending_len[s], cb, ud);
 		w->pending_len[s] = 0;
 		if (rc < 0)
 			return rc;
@@ -163,17 +163,14 @@ int log_writer_flush(struct log_writer *w, log_record_cb cb, void *ud)
 	return 0;
 }
 
+int log_writer_flush(struct log_writer *w, log_record_cb cb, void *ud)
+{
+	return flush_pending(w, false, cb, ud);
+}
+
 int log_writer_flush_partial(struct log_writer *w, log_record_cb cb, void *ud)
 {
-	for (int s = LOG_STDOUT; s <= LOG_STDERR; s++) {
-		if (w->pending_len[s] == 0)
-			continue;
-		int rc = emit(w, (enum log_stream)s, true, w->pending[s], w->pending_len[s], cb, ud);
-		w->pending_len[s] = 0;
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return flush_pending(w, true, cb, ud);
 }
 
 int log_parse_line(char *line, size_t len, struct log_record *rec)

@@ -148,11 +148,14 @@ struct standby {
 
 /* The restored agent says HELLO to a host that connects after the restore
  * (the template hung up before its save); should it have been frozen
- * before noticing, it needs a hang-up first (template.c). Returns the
- * connected channel with the HELLO readable. */
+ * before noticing, it needs a hang-up first (template.c): a new connection
+ * every STANDBY_HELLO_WAIT_MS until the boot deadline, which a pool's
+ * clones restored all at once at low priority need. Returns the connected
+ * channel with the HELLO readable. */
 static int agent_hello_pending(struct standby *s)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
+	uint64_t deadline = util_now_ms() + s->opts->boot_timeout_ms;
+	while (util_now_ms() < deadline) {
 		int fd = monitor_agent_connect(s->paths.agent);
 		if (fd < 0)
 			return fd;
