@@ -44,6 +44,9 @@ const char *vmm_backend_name(enum vmm_backend b);
 
 #define VMM_MAX_DISKS 16
 #define VMM_MAX_NICS 4
+/* QEMU's emulated local APIC counts at 1 GHz before its divider (its
+ * current-count register is read from the virtual clock in nanoseconds). */
+#define VMM_QEMU_APIC_TIMER_KHZ 1000000u
 
 struct vmm_disk {
 	const char *path;
@@ -97,9 +100,9 @@ struct vmm_config {
 	 * freed (the initramfs image after unpacking, boot-time buffers) back
 	 * to the host. Needs CONFIG_VIRTIO_BALLOON in the guest kernel. */
 	bool free_page_reporting;
-	/* Under TCG with one vCPU, boot with noapictimer no_timer_check (a
-	 * kernel that keeps time without the local APIC timer: see qemu.c). */
-	bool skip_timer_checks;
+	/* Under TCG, give the guest kernel the local APIC timer's rate
+	 * (lapic_timer_khz, a kernel that takes it: see qemu.c). */
+	bool apic_timer_rate;
 	const char *agent_socket; /* chardev socket path for the agent port */
 	const char *qmp_socket;
 	const char *console_log; /* guest serial console file, or NULL */

@@ -207,10 +207,10 @@ static const char *guest_file(const struct monitor_options *opts, const char *le
 
 /* What the guest image says about itself (manifest.json, written by
  * images/guest/build-guest.sh): a kernel without ACPI needs microvm's
- * acpi=off; one with virtio-balloon can report free pages; one that keeps
- * time without the local APIC timer says "timerChecks": false; "initrds"
- * names the initramfs per runtime (runc has its own: crun groups do not
- * carry it). Absent fields keep the defaults (ACPI on, no balloon,
+ * acpi=off; one with virtio-balloon can report free pages; one that takes
+ * the local APIC timer's rate from the command line says "apicTimerRate":
+ * true; "initrds" names the initramfs per runtime (runc has its own: crun
+ * groups do not carry it). Absent fields keep the defaults (ACPI on, no balloon,
  * initrd.img), so older guest dirs boot as before. */
 static void guest_manifest_apply(const struct monitor_options *opts, struct vmm_config *cfg, char initrd[PATH_MAX])
 {
@@ -227,8 +227,8 @@ static void guest_manifest_apply(const struct monitor_options *opts, struct vmm_
 	if (doc && json_object_object_get_ex(doc, "freePageReporting", &v) &&
 	    json_object_is_type(v, json_type_boolean))
 		cfg->free_page_reporting = json_object_get_boolean(v);
-	if (doc && json_object_object_get_ex(doc, "timerChecks", &v) && json_object_is_type(v, json_type_boolean))
-		cfg->skip_timer_checks = !json_object_get_boolean(v);
+	if (doc && json_object_object_get_ex(doc, "apicTimerRate", &v) && json_object_is_type(v, json_type_boolean))
+		cfg->apic_timer_rate = json_object_get_boolean(v);
 	if (doc && json_object_object_get_ex(doc, "initrds", &initrds) &&
 	    json_object_object_get_ex(initrds, opts->runtime, &v) && json_object_is_type(v, json_type_string) &&
 	    !strchr(json_object_get_string(v), '/'))

@@ -112,7 +112,7 @@ static uint64_t template_key(const struct template_env *env, const struct vmm_co
 			cfg->tb_size_mib,
 			(unsigned)cfg->no_acpi,
 			(unsigned)cfg->free_page_reporting,
-			(unsigned)cfg->skip_timer_checks,
+			(unsigned)cfg->apic_timer_rate,
 			(unsigned)cfg->tsc_khz,
 			MONITOR_WARM_SLOTS,
 			(unsigned)(cfg->console_log != NULL)};

@@ -34,9 +34,9 @@
 #                           ACPI) instead of Debian's cloud kernel; the
 #                           initramfs then carries no modules and the manifest
 #                           says "acpi": false, "freePageReporting": true,
-#                           "timerChecks": false (it keeps time without the
-#                           local APIC timer: the monitor may then boot it
-#                           with noapictimer, see vmm/qemu.c)
+#                           "apicTimerRate": true (it takes the local APIC
+#                           timer's rate from the command line: the monitor
+#                           gives it under TCG, see vmm/qemu.c)
 set -euo pipefail
 export LC_ALL=C
 umask 022 # file modes end up in the archive
@@ -281,7 +281,7 @@ cat >"$STAGE/manifest.json" <<JSON
   "modulesOnDemand": {"cifs": [$cifs_modules_json]},
   "acpi": $([ -n "$MINKERNEL" ] && echo false || echo true),
   "freePageReporting": $([ -n "$MINKERNEL" ] && echo true || echo false),
-  "timerChecks": $([ -n "$MINKERNEL" ] && echo false || echo true)
+  "apicTimerRate": $([ -n "$MINKERNEL" ] && echo true || echo false)
 }
 JSON
 
