@@ -484,15 +484,16 @@ class Harness:
     def phase_scale(self):
         scale.phase_scale(self)
 
-    def wait_standby(self, env, timeout=60):
-        """Until `capsid standby list` shows a ready clone."""
+    def wait_standby(self, env, want=1, timeout=60, poll=0.05):
+        """Until `capsid standby list` shows want ready clones (polled
+        every poll seconds: the warm phase times the first one)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             r = self.capsid("standby", "list", check=False, env=env)
-            if b" ready" in r.stdout:
+            if r.stdout.count(b" ready") >= want:
                 return
-            time.sleep(0.05)
-        raise RuntimeError("no ready clone within %d s" % timeout)
+            time.sleep(poll)
+        raise RuntimeError(f"fewer than {want} ready clones within {timeout} s")
 
     # --- cleanup -------------------------------------------------------------------
     def cleanup(self):

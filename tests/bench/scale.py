@@ -191,15 +191,9 @@ def density_levels(h, ksm):
         h.capsid("standby", "stop", check=False, timeout=120, env=env)
 
 
-def wait_pool(h, env, want, timeout=600):
-    """Until `capsid standby list` shows want ready clones."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = h.capsid("standby", "list", check=False, env=env)
-        if r.stdout.count(b" ready") >= want:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"scale: fewer than {want} ready clones within {timeout} s")
+def wait_pool(h, env, want):
+    """Until the pool holds want ready clones."""
+    h.wait_standby(env, want=want, timeout=600, poll=0.5)
 
 
 def burst(h):

@@ -28,6 +28,19 @@ done
 grep -q '^hello | to-stderr$' "$WORK/err" || fail "stderr line not on stderr: $(cat "$WORK/err")"
 grep -q 'to-stderr' <<<"$out" && fail "stderr leaked into stdout"
 
+case_ "a 2-vCPU guest keeps time on each vCPU's local APIC timer"
+# Under TCG the monitor gives the minimal kernel the timer's rate
+# (lapic_timer_khz: no calibration, no PIT); under KVM it is the
+# TSC-deadline timer. integration.kernel counts an idle guest's wake-ups.
+write_spec "$WORK/timer.yaml" timer Never 'timer|2|0.5|cat /proc/cmdline; cat /sys/devices/system/cpu/online; cat /sys/devices/system/clockevents/clockevent*/current_device'
+out=$(capsid run -f "$WORK/timer.yaml" 2>"$WORK/err") || fail "timer group: $(cat "$WORK/err")"
+echo "$out"
+grep -qx 'timer | 0-1' <<<"$out" || fail "the guest does not run 2 vCPUs: $out"
+if grep -q 'accel tcg' "$ROOT/groups/timer/monitor.log" && [ "$(json_get 'd.get("apicTimerRate")' <"$GUEST_DIR/manifest.json")" = True ]; then
+	grep -q '^timer | .* lapic_timer_khz=1000000 ' <<<"$out" || fail "the guest kernel was not given the APIC timer's rate: $out"
+fi
+[ "$(grep -cE '^timer \| lapic(-deadline)?$' <<<"$out")" = 2 ] || fail "clock events are not both the local APIC timer: $out"
+
 case_ "an ended group is Succeeded with exit code 0"
 state_is hello Succeeded || fail "state is $(group_state hello), want Succeeded"
 code=$(capsid show hello | json_get 'd["properties"]["containers"][0]["properties"]["instanceView"]["currentState"]["exitCode"]')
