@@ -590,12 +590,20 @@ static int task_kill(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, 
 		proc_exited(s, p, 128 + (int)r->signal);
 		return 0;
 	}
-	if (t->pod_role == SHIM_POD_MEMBER) {
+	/* A task's signal goes to its container's main process, as runc sends
+	 * it: the process may handle it and run on, and if it ends, its exit
+	 * reaches containerd from the init's thread (the group's restart
+	 * policy is Never). A sandbox's Kill is the pod's end: its group
+	 * stops (SIGTERM, then SIGKILL after the stop timeout). So does a
+	 * SIGKILL whose signal cannot be delivered (the agent does not
+	 * answer): a KILL must end the task. */
+	if (t->pod_role != SHIM_POD_SANDBOX) {
 		int rc = capsid_group_signal_container(&s->cfg, t->group, t->container, (int)r->signal, err);
-		return rc < 0 ? capsid_error_prefix(err, "kill task %s", t->id) : 0;
+		if (rc == 0 || t->pod_role == SHIM_POD_MEMBER || r->signal != SIGKILL)
+			return rc < 0 ? capsid_error_prefix(err, "kill task %s", t->id) : 0;
+		shim_log("task %s: SIGKILL not delivered (%s): stopping group %s", t->id, err->msg, t->group);
+		*err = (struct capsid_error){0};
 	}
-	/* The group's containers get SIGTERM, then SIGKILL after the stop
-	 * timeout; the exit reaches containerd from the init's thread. */
 	int rc = capsid_group_stop(&s->cfg, t->group, err);
 	return rc < 0 ? capsid_error_prefix(err, "kill task %s", t->id) : 0;
 }

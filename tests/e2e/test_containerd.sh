@@ -4,7 +4,7 @@
 # test builds and imports: ctr run in a VM (the guest's kernel, stdout and
 # stderr through containerd's FIFOs, exit codes), runtime options, the
 # task's own stdin and terminal (run -t, ResizePty), run -d,
-# task ls/ps/metrics/exec (with stdin)/kill, run --rm leaving nothing, a two-container pod in one VM, hostile ttrpc frames on the
+# task ls/ps/metrics/exec (with stdin), kill with a signal the task handles and with one that ends it, run --rm leaving nothing, a two-container pod in one VM, hostile ttrpc frames on the
 # shim's socket, a containerd restart with a task running, a SIGKILLed shim
 # taking its VM with it. Boots VMs (TCG).
 set -eu
@@ -143,7 +143,8 @@ grep -qx '33 111' <<<"$out" || fail "run -t: ResizePty did not size the terminal
 nothing_left "run -t"
 
 case_ "run -d, task ls and ps, exec with its exit code and stdin"
-$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 d1 sleep 1000 </dev/null
+$CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 d1 \
+	sh -c 'trap "echo handled > /usr1" USR1; trap "exit 7" TERM; while true; do sleep 1; done' </dev/null
 $CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "task ls: $($CTR task ls)"
 pid=$($CTR task ps d1 | awk 'NR == 2 { print $1 }')
 [ -n "$pid" ] && [ -d "/proc/$pid" ] || fail "task ps: $($CTR task ps d1)"
@@ -178,10 +179,18 @@ $CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "after the restart: $($CT
 ex=$($CTR task exec --fifo-dir "$CTD/fifo" --exec-id e4 d1 echo after-restart </dev/null)
 [ "$ex" = after-restart ] || fail "exec after the restart: '$ex'"
 
-case_ "task kill: the exit reaches containerd, rm leaves nothing"
+case_ "task kill: the signal reaches the task's process, which handles it and runs on"
+$CTR task kill -s USR1 d1
+sleep 2 # the shell runs its trap once the current sleep 1 ends
+ex=$($CTR task exec --exec-id k1 d1 cat /usr1 </dev/null 2>&1) || true
+[ "$ex" = handled ] || fail "the task's USR1 trap did not run: $ex"
+$CTR task ls | grep -Eq '^d1 +[0-9]+ +RUNNING' || fail "after USR1: $($CTR task ls)"
+
+case_ "task kill: SIGTERM ends the task through its trap, the exit code reaches containerd, rm leaves nothing"
 $CTR task kill d1
 wait_until "d1 STOPPED" sh -c "$CTR task ls | grep -Eq '^d1 +[0-9]+ +STOPPED'"
-$CTR task rm d1 >/dev/null
+rm_out=$($CTR task rm d1 2>&1)
+grep -q 'exit code 7' <<<"$rm_out" || fail "task rm: want exit code 7 from the TERM trap, got: $rm_out"
 $CTR container rm d1
 wait_until "the shim of d1 to end" sh -c "[ -z \"\$(pgrep -f '[c]ontainerd-shim-capsid-v2 .*-address $CTD/c.sock')\" ]"
 nothing_left "kill and rm"
