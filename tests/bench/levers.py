@@ -15,9 +15,10 @@ Since the minimal kernel became the build's default guest (and the
 fast-start levers the monitor's defaults), the "current defaults" base of
 this table is the cloud-kernel guest of `make guest-image-cloud`
 (share/capsid/guest-cloud) with the old defaults pinned: TCG cache 64 MiB,
-anonymous RAM. One lever cannot be undone from here: the monitor now adds
-'noapictimer no_timer_check' for a 1-vCPU TCG guest itself, so every row
-has it and the "cmdline" row no longer differs from "default"."""
+anonymous RAM. The monitor gives a kernel whose manifest says
+"apicTimerRate" (the minimal one) 'lapic_timer_khz=1000000 no_timer_check'
+itself; the cloud-kernel base gets no timer option, so its "cmdline" row
+measures the older 'noapictimer no_timer_check' against nothing."""
 
 import argparse
 import concurrent.futures as cf
