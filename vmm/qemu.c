@@ -96,7 +96,7 @@ int vmm_guest_cmdline(const struct vmm_config *cfg, char *buf, size_t len)
 	 * minimal kernel, images/kernel/patches/0003) is given QEMU's: its
 	 * emulated local APIC counts at 1 GHz. It then needs neither the
 	 * calibration nor the PIT, whose 55 ms one-shot reach woke an idle
-	 * guest ~37 times a second. A KVM guest skips both by itself
+	 * guest ~38 times a second. A KVM guest skips both by itself
 	 * (TSC-deadline timer). */
 	char tcg_args[128] = "";
 	if (cfg->accel == VMM_ACCEL_TCG) {

@@ -210,8 +210,8 @@ static const char *guest_file(const struct monitor_options *opts, const char *le
  * acpi=off; one with virtio-balloon can report free pages; one that takes
  * the local APIC timer's rate from the command line says "apicTimerRate":
  * true; "initrds" names the initramfs per runtime (runc has its own: crun
- * groups do not carry it). Absent fields keep the defaults (ACPI on, no balloon,
- * initrd.img), so older guest dirs boot as before. */
+ * groups do not carry it). Absent fields keep the defaults (ACPI on, no
+ * balloon, initrd.img), so older guest dirs boot as before. */
 static void guest_manifest_apply(const struct monitor_options *opts, struct vmm_config *cfg, char initrd[PATH_MAX])
 {
 	char path[PATH_MAX];

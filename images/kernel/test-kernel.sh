@@ -187,9 +187,9 @@ want=("KTEST done" "KTEST fs erofs" "KTEST fs overlay" "KTEST fs tmpfs" "KTEST f
 for w in "${want[@]}"; do
 	tr -d '\r' <"$T/console.log" | grep -qxF "$w" || fail "guest did not report \"$w\""
 done
-# Both CPUs up, each on its local APIC timer; an idle 2 s takes a few dozen timer
-# interrupts (one vCPU on the PIT, whose one-shot reach is 55 ms,
-# took 93).
+# Both CPUs up, each on its local APIC timer; an idle 2 s takes a few
+# dozen timer interrupts (one vCPU on the PIT, whose one-shot reach is
+# 55 ms, took 93).
 want=("KTEST cpus 0-1" "KTEST clockevent clockevent0 lapic" "KTEST clockevent clockevent1 lapic")
 for w in "${want[@]}"; do
 	tr -d '\r' <"$T/console.log" | grep -qxF "$w" || fail "guest did not report \"$w\""
