@@ -241,6 +241,9 @@ $CTR run --fifo-dir "$CTD/fifo" -d --runtime $RT localhost/app:v1 k1 sleep 1000 
 kill -9 $(containerd_shims)
 wait_until "k1's task to go" sh -c "! $CTR task ls | grep -q '^k1 '"
 wait_until "k1's VM to go" sh -c "[ -z \"\$(pgrep -f '[q]emu-system.*$ROOT/')\" ]"
+# containerd's cleanup runs the shim's delete after the task is gone from
+# its list: the delete kills the monitor (the VM goes), then the group.
+wait_until "k1's group to go" sh -c "[ -z \"\$('$CAPSID_BIN' list -q)\" ]"
 $CTR container rm k1
 nothing_left "a SIGKILLed shim"
 echo PASS
