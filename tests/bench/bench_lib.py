@@ -10,6 +10,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 
 
@@ -138,7 +139,7 @@ def time_to_line(cmd, want=None, env=None, timeout=120, stdin=subprocess.DEVNULL
                 line_text = line.decode(errors="replace").rstrip()
             if time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired(cmd, timeout)
-        rc = p.wait(timeout=max(1, deadline - time.monotonic()))
+        rc = wait_exit(p, max(1, deadline - time.monotonic()))
     except BaseException:
         p.kill()
         p.wait()
@@ -152,18 +153,31 @@ def time_to_line(cmd, want=None, env=None, timeout=120, stdin=subprocess.DEVNULL
     return first, t_exit, rc, line_text
 
 
+def wait_exit(p, timeout):
+    """p's exit code, waited for in a blocking waitpid (Popen.wait(timeout=...)
+    polls with sleeps of up to 50 ms, which would round a timing up to its
+    next poll); p is killed after timeout seconds."""
+    killer = threading.Timer(timeout, p.kill)
+    killer.start()
+    try:
+        return p.wait()
+    finally:
+        killer.cancel()
+
+
 def time_cmd(cmd, env=None, timeout=120):
     """Seconds a command takes from fork to exit; raises on failure."""
     # stderr goes to a file, not a pipe: a detached container (runc run -d)
     # inherits it and would hold a pipe open long after the command exits.
     with tempfile.TemporaryFile() as errf:
         t0 = time.monotonic()
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf, env=env,
-                           timeout=timeout)
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf, env=env)
+        rc = wait_exit(p, timeout)
         t = time.monotonic() - t0
-        if r.returncode != 0:
+        if rc != 0:
             errf.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: {errf.read().decode(errors='replace')[-800:]}")
+            why = "timed out" if t >= timeout else f"exit {rc}"
+            raise RuntimeError(f"{' '.join(cmd)}: {why}: {errf.read().decode(errors='replace')[-800:]}")
     return t
 
 

@@ -107,6 +107,12 @@ mapped_rss_kb() {
 		END { print s + 0 }' "/proc/$1/smaps"
 }
 
+# Size (kB) of process $1's mappings open to KSM (VmFlags "mg").
+mergeable_kb() {
+	awk '$1 ~ /-/ && NF >= 5 { size = 0 } $1 == "Size:" { size = $2 }
+		$1 == "VmFlags:" { for (i = 2; i <= NF; i++) if ($i == "mg") s += size } END { print s + 0 }' "/proc/$1/smaps"
+}
+
 wait_for() {
 	local what=$1
 	shift
