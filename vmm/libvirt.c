@@ -4,8 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "libvirt_dl.h"
 #include "util.h"
 #include "vmm_libvirt.h"
 
@@ -29,6 +28,9 @@ struct vmm_domain {
 	char name[sizeof(VMM_LIBVIRT_PREFIX) + 64];
 };
 
+/* libvirt's functions, loaded by the first vmm_libvirt_start. */
+static const struct libvirt_api *lv;
+
 static pthread_once_t events_once = PTHREAD_ONCE_INIT;
 static int events_rc;
 
@@ -36,7 +38,7 @@ static void *event_loop(void *arg)
 {
 	(void)arg;
 	for (;;)
-		virEventRunDefaultImpl();
+		lv->virEventRunDefaultImpl();
 	return NULL;
 }
 
@@ -44,7 +46,7 @@ static void *event_loop(void *arg)
  * the process (it blocks every signal: the process's signalfd gets them). */
 static void events_init(void)
 {
-	if (virEventRegisterDefaultImpl() < 0) {
+	if (lv->virEventRegisterDefaultImpl() < 0) {
 		events_rc = -EIO;
 		return;
 	}
@@ -92,7 +94,7 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 
 static int libvirt_error(struct capsid_error *err, const char *what, const char *uri)
 {
-	const char *msg = virGetLastErrorMessage();
+	const char *msg = lv->virGetLastErrorMessage();
 	return capsid_error_set(err, EIO, "libvirt (%s): %s: %s", uri, what, msg ? msg : "unknown error");
 }
 
@@ -107,16 +109,16 @@ static void quiet_errors(void *ud, virErrorPtr e)
  * died between define and undefine (create_domain). */
 static void drop_stale_definition(struct vmm_domain *d)
 {
-	virDomainPtr old = virDomainLookupByName(d->conn, d->name);
+	virDomainPtr old = lv->virDomainLookupByName(d->conn, d->name);
 	if (!old)
 		return;
-	if (virDomainIsActive(old) == 0 && virDomainIsPersistent(old) == 1) {
+	if (lv->virDomainIsActive(old) == 0 && lv->virDomainIsPersistent(old) == 1) {
 		_cleanup_free_ char *meta =
-		    virDomainGetMetadata(old, VIR_DOMAIN_METADATA_ELEMENT, VMM_LIBVIRT_XMLNS, 0);
+		    lv->virDomainGetMetadata(old, VIR_DOMAIN_METADATA_ELEMENT, VMM_LIBVIRT_XMLNS, 0);
 		if (meta)
-			virDomainUndefine(old);
+			lv->virDomainUndefine(old);
 	}
-	virDomainFree(old);
+	lv->virDomainFree(old);
 }
 
 /* Define, hand over the disks' descriptors, start tied to the connection
@@ -137,7 +139,7 @@ static int create_domain(struct vmm_domain *d, const char *xml, const struct vmm
 		}
 	}
 	drop_stale_definition(d);
-	d->dom = virDomainDefineXML(d->conn, xml);
+	d->dom = lv->virDomainDefineXML(d->conn, xml);
 	if (!d->dom) {
 		rc = libvirt_error(err, "define domain", uri);
 		goto out;
@@ -146,13 +148,13 @@ static int create_domain(struct vmm_domain *d, const char *xml, const struct vmm
 		char group[32];
 		snprintf(group, sizeof(group), VMM_LIBVIRT_DISK_FDGROUP, i);
 		unsigned flags = cfg->disks[i].readonly ? 0 : VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_WRITABLE;
-		if (virDomainFDAssociate(d->dom, group, 1, &fds[i], flags) < 0)
+		if (lv->virDomainFDAssociate(d->dom, group, 1, &fds[i], flags) < 0)
 			rc = libvirt_error(err, "pass a disk", uri);
 	}
-	if (rc == 0 && virDomainCreateWithFlags(d->dom, VIR_DOMAIN_START_AUTODESTROY) < 0)
+	if (rc == 0 && lv->virDomainCreateWithFlags(d->dom, VIR_DOMAIN_START_AUTODESTROY) < 0)
 		rc = libvirt_error(err, "start domain", uri);
 	/* Running, it stays as a transient domain; else nothing is left. */
-	if (virDomainUndefine(d->dom) < 0 && rc == 0)
+	if (lv->virDomainUndefine(d->dom) < 0 && rc == 0)
 		rc = libvirt_error(err, "undefine domain", uri);
 out:
 	for (size_t i = 0; i < n_fds; i++)
@@ -169,7 +171,10 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	int rc = vmm_libvirt_xml(cfg, meta, &xml, err);
 	if (rc < 0)
 		return rc;
-	virSetErrorFunc(NULL, quiet_errors);
+	rc = libvirt_load(&lv, err);
+	if (rc < 0)
+		return rc;
+	lv->virSetErrorFunc(NULL, quiet_errors);
 	pthread_once(&events_once, events_init);
 	if (events_rc < 0)
 		return capsid_error_errno(err, -events_rc, "libvirt: cannot start its event loop");
@@ -179,16 +184,16 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	d->lifecycle_cb = -1;
 	atomic_init(&d->refs, 1);
 	snprintf(d->name, sizeof(d->name), VMM_LIBVIRT_PREFIX "%s", meta->group);
-	d->conn = virConnectOpen(uri);
+	d->conn = lv->virConnectOpen(uri);
 	if (!d->conn) {
 		rc = libvirt_error(err, "connect", uri);
 		free(d);
 		return rc;
 	}
 	/* A dead libvirtd is noticed within 15 s even when no event says so. */
-	virConnectSetKeepAlive(d->conn, 5, 3);
+	lv->virConnectSetKeepAlive(d->conn, 5, 3);
 	atomic_fetch_add(&d->refs, 1);
-	if (virConnectRegisterCloseCallback(d->conn, on_close, d, domain_unref) < 0)
+	if (lv->virConnectRegisterCloseCallback(d->conn, on_close, d, domain_unref) < 0)
 		atomic_fetch_sub(&d->refs, 1);
 	rc = create_domain(d, xml, cfg, uri, err);
 	if (rc < 0) {
@@ -197,8 +202,8 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	}
 	atomic_fetch_add(&d->refs, 1);
 	d->lifecycle_cb =
-	    virConnectDomainEventRegisterAny(d->conn, d->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-					     VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), d, domain_unref);
+	    lv->virConnectDomainEventRegisterAny(d->conn, d->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+						 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), d, domain_unref);
 	if (d->lifecycle_cb < 0) {
 		atomic_fetch_sub(&d->refs, 1);
 		rc = libvirt_error(err, "watch domain", uri);
@@ -207,7 +212,7 @@ int vmm_libvirt_start(const char *uri, const struct vmm_config *cfg, const struc
 	}
 	/* It may have ended before the callback was in place. */
 	int state = 0, reason = 0;
-	if (virDomainGetState(d->dom, &state, &reason, 0) < 0 || state == VIR_DOMAIN_SHUTOFF ||
+	if (lv->virDomainGetState(d->dom, &state, &reason, 0) < 0 || state == VIR_DOMAIN_SHUTOFF ||
 	    state == VIR_DOMAIN_CRASHED)
 		mark_ended(d);
 	*out = d;
@@ -261,16 +266,16 @@ void vmm_libvirt_close(struct vmm_domain *d)
 	if (!d)
 		return;
 	if (d->lifecycle_cb >= 0)
-		virConnectDomainEventDeregisterAny(d->conn, d->lifecycle_cb);
+		lv->virConnectDomainEventDeregisterAny(d->conn, d->lifecycle_cb);
 	if (d->dom) {
 		int state = 0, reason = 0;
-		if (virDomainGetState(d->dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
-			virDomainDestroy(d->dom);
-		virDomainFree(d->dom);
+		if (lv->virDomainGetState(d->dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
+			lv->virDomainDestroy(d->dom);
+		lv->virDomainFree(d->dom);
 	}
 	if (d->conn) {
-		virConnectUnregisterCloseCallback(d->conn, on_close);
-		virConnectClose(d->conn);
+		lv->virConnectUnregisterCloseCallback(d->conn, on_close);
+		lv->virConnectClose(d->conn);
 	}
 	domain_unref(d);
 }
