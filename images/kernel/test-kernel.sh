@@ -35,6 +35,10 @@ done
 [ -x /bin/busybox ] || fail "/bin/busybox is required (busybox-static)"
 
 T=$(mktemp -d /tmp/ktest.XXXXXX)
+# An idle 2 s of a 2-vCPU guest on its local APIC timers takes a few dozen
+# timer interrupts; on the PIT (one-shot reach 55 ms) one vCPU took 93, and
+# a running tick takes HZ (100) a second on each CPU.
+QUIET_TICKS=60
 PIDS=()
 cleanup() {
 	local rc=$?
@@ -125,11 +129,18 @@ echo "KTEST cpus \$(cat /sys/devices/system/cpu/online)"
 for c in /sys/devices/system/clockevents/clockevent*; do
 	echo "KTEST clockevent \${c##*/} \$(cat \$c/current_device)"
 done
+echo "KTEST clocksource \$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+# The guest may still be busy right after boot: up to five windows of 2 s,
+# the first quiet one ends the count.
 ticks() { awk '/^ *(0|LOC):/ { for (i = 2; i <= NF && \$i ~ /^[0-9]+\$/; i++) s += \$i } END { print s }' /proc/interrupts; }
 sleep 1
-t0=\$(ticks)
-sleep 2
-echo "KTEST timer interrupts over an idle 2 s: \$((\$(ticks) - t0))"
+for w in 1 2 3 4 5; do
+	t0=\$(ticks)
+	sleep 2
+	n=\$((\$(ticks) - t0))
+	echo "KTEST timer interrupts over an idle 2 s: \$n"
+	[ \$n -gt $QUIET_TICKS ] || break
+done
 
 if mount -t ext4 /dev/vda /mnt/ext4 && grep -q 'written by mkfs' /mnt/ext4/from-host &&
 	echo "written in the guest" >/mnt/ext4/from-guest && umount /mnt/ext4; then
@@ -167,11 +178,16 @@ for _ in $(seq 1 100); do
 done
 (exec 3<>/dev/tcp/$HOST_IP/445) 2>/dev/null || fail "smbd does not listen on $HOST_IP:445 ($(cat "$S/smbd.out"))"
 
-# The monitor's command line for this kernel, minus the agent devices.
+# The monitor's command line for this kernel, minus the agent devices. It
+# gives the TSC's rate as the monitor does (vmm_host_tsc_khz): a guest left
+# to calibrate against the PIT fails to on a loaded host, marks its TSC
+# unstable and ticks at HZ on refined-jiffies.
+tsc_khz=$(awk -F: '/^flags/ && / constant_tsc/ { c = 1 } /^cpu MHz/ && !m { m = $2 }
+	END { if (c && m > 100) printf "%d", m * 1000 + 0.5 }' /proc/cpuinfo)
 timeout 300 qemu-system-x86_64 -M microvm,rtc=on,acpi=off -accel tcg,thread=multi,tb-size=16 -cpu max \
 	-smp 2 -m 256M -nodefaults -no-user-config -display none -no-reboot \
 	-kernel "$KERNEL" -initrd "$T/initrd.cpio" \
-	-append "console=ttyS0 panic=-1 tsc=reliable lapic_timer_khz=1000000 no_timer_check reboot=t" \
+	-append "console=ttyS0 panic=-1 ${tsc_khz:+tsc_early_khz=$tsc_khz }tsc=reliable lapic_timer_khz=1000000 no_timer_check reboot=t" \
 	-serial "file:$T/console.log" \
 	-drive "file=$T/disk.ext4,if=none,id=disk0,format=raw" -device virtio-blk-device,drive=disk0 \
 	-netdev tap,id=net0,ifname=ktap0,script=no,downscript=no -device virtio-net-device,netdev=net0 \
@@ -187,15 +203,18 @@ want=("KTEST done" "KTEST fs erofs" "KTEST fs overlay" "KTEST fs tmpfs" "KTEST f
 for w in "${want[@]}"; do
 	tr -d '\r' <"$T/console.log" | grep -qxF "$w" || fail "guest did not report \"$w\""
 done
-# Both CPUs up, each on its local APIC timer; an idle 2 s takes a few
-# dozen timer interrupts (one vCPU on the PIT, whose one-shot reach is
-# 55 ms, took 93).
+# Both CPUs up, each on its local APIC timer, and a quiet idle window.
 want=("KTEST cpus 0-1" "KTEST clockevent clockevent0 lapic" "KTEST clockevent clockevent1 lapic")
 for w in "${want[@]}"; do
 	tr -d '\r' <"$T/console.log" | grep -qxF "$w" || fail "guest did not report \"$w\""
 done
-n=$(tr -d '\r' <"$T/console.log" | sed -n 's/^KTEST timer interrupts over an idle 2 s: //p')
-[ -n "$n" ] && [ "$n" -le 60 ] || fail "an idle guest took ${n:-no count of} timer interrupts in 2 s (at most 60 expected)"
+# The TSC keeps time (tsc-early until the kernel refines it), not jiffies.
+tr -d '\r' <"$T/console.log" | grep -qxE 'KTEST clocksource tsc(-early)?' ||
+	fail "the guest's clocksource is not the TSC: $(tr -d '\r' <"$T/console.log" | grep 'KTEST clocksource')"
+counts=$(tr -d '\r' <"$T/console.log" | sed -n 's/^KTEST timer interrupts over an idle 2 s: //p')
+n=$(sort -n <<<"$counts" | head -n 1)
+[ -n "$n" ] && [ "$n" -le $QUIET_TICKS ] ||
+	fail "an idle guest never took at most $QUIET_TICKS timer interrupts in 2 s (windows: $(echo $counts))"
 # What the guest wrote must be on the host, through both paths.
 grep -qx 'written in the guest' "$S/share/from-guest" || fail "SMB write from the guest did not reach the share"
 debugfs -R 'cat /from-guest' "$T/disk.ext4" 2>/dev/null | grep -qx 'written in the guest' ||

@@ -64,12 +64,15 @@ containerd_config
 containerd_start
 containerd_import_app
 
+no_shims() { [ -z "$(containerd_shims)" ]; }
+
 # Nothing of a task may be left: no group, no rootfs mount, no shim, no socket.
 nothing_left() {
 	local what=$1
 	[ -z "$("$CAPSID_BIN" list -q)" ] || fail "$what: groups left: $("$CAPSID_BIN" list -q)"
 	! grep -q " $CTD/state/" /proc/mounts || fail "$what: mounts left: $(grep " $CTD/state/" /proc/mounts)"
-	[ -z "$(containerd_shims)" ] || fail "$what: shims left: $(containerd_shims)"
+	# A shim exits a moment after containerd has its answer to Shutdown.
+	wait_until "$what: every shim to exit" no_shims
 	[ -z "$(ls "$CTD/s" 2>/dev/null)" ] || fail "$what: shim sockets left: $(ls "$CTD/s")"
 	[ -z "$(qemu_of_root)" ] || fail "$what: QEMU left"
 }
