@@ -107,6 +107,13 @@ mapped_rss_kb() {
 		END { print s + 0 }' "/proc/$1/smaps"
 }
 
+# The pids a group's state records: its monitor and its QEMU.
+monitor_pid() { capsid show "$1" | json_get 'd["capsid"]["monitorPid"]'; }
+qemu_pid() { capsid show "$1" | json_get 'd["capsid"]["qemuPid"]'; }
+
+# field PID KEY: the value of KEY in /proc/PID/status.
+field() { awk -v k="$2:" '$1 == k { $1 = ""; print substr($0, 2) }' "/proc/$1/status"; }
+
 # Size (kB) of process $1's mappings open to KSM (VmFlags "mg").
 mergeable_kb() {
 	awk '$1 ~ /-/ && NF >= 5 { size = 0 } $1 == "Size:" { size = $2 }

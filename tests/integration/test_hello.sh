@@ -52,7 +52,7 @@ grep -q "^hello from $guest_kernel\$" <<<"$logs" || fail "logs: $logs"
 capsid logs hello 2>&1 >/dev/null | grep -q '^to-stderr$' || fail "logs: stderr line missing"
 ! qemu_of_root | grep -q . || fail "the VM of an ended group is still running"
 # A group on QEMU never loads libvirt (vmm/libvirt_dl.h): its monitor maps none of it.
-mpid=$(capsid show hello | json_get 'd["capsid"]["monitorPid"]')
+mpid=$(monitor_pid hello)
 [ -r "/proc/$mpid/maps" ] || fail "hello's monitor ($mpid) is not running"
 ! grep -q 'libvirt' "/proc/$mpid/maps" || fail "the monitor of a QEMU group maps libvirt"
 

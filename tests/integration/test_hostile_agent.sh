@@ -14,7 +14,7 @@ export CAPSID_CONFINE=0
 write_spec "$WORK/victim.yaml" victim Always \
 	'c|1|0.25|echo secret-data > /victim-file; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'
 CAPSID_QEMU= CAPSID_CONFINE=1 capsid create -f "$WORK/victim.yaml" >/dev/null
-vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
+vpid=$(qemu_pid victim)
 
 write_spec "$WORK/g.yaml" evil Never 'c|1|0.25|true'
 for mode in garbage oversized early; do
@@ -47,7 +47,7 @@ set -e
 [ ! -e "$ROOT/groups/evil" ] || fail "silent: the failed group was left behind"
 
 case_ "the victim beside them: the same QEMU, still answering, its data and logs whole"
-[ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
+[ "$(qemu_pid victim)" = "$vpid" ] || fail "the victim's QEMU changed"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file"
 state_is victim Running || fail "victim is $(group_state victim)"
 last=$(capsid logs victim | grep -c '^tick ')

@@ -16,8 +16,6 @@ capsid create -f "$WORK/a.yaml" >/dev/null 2>"$WORK/err-a"
 capsid create -f "$WORK/b.yaml" >/dev/null
 ! grep -q 'confinement is off' "$WORK/err-a" || fail "a confined create warned: $(cat "$WORK/err-a")"
 
-qemu_pid() { capsid show "$1" | json_get 'd["capsid"]["qemuPid"]'; }
-field() { awk -v k="$2:" '$1 == k { $1 = ""; print substr($0, 2) }' "/proc/$1/status"; }
 
 # check_confined GROUP [warm]: warm, its QEMU maps the template's RAM file
 # (the one file of the state root it sees, by the shared gid).
@@ -90,7 +88,7 @@ check_confined() {
 	cg=$(awk -F: '$2 ~ /memory/ || $2 == "" {print $3; exit}' "/proc/$pid/cgroup")
 	grep -q "capsid.slice/[0-9a-f]*-$g" "/proc/$pid/cgroup" || fail "$g: QEMU not in its cgroup: $(cat "/proc/$pid/cgroup")"
 	local mon
-	mon=$(capsid show "$g" | json_get 'd["capsid"]["monitorPid"]')
+	mon=$(monitor_pid "$g")
 	! grep -q capsid.slice "/proc/$mon/cgroup" || fail "$g: the monitor is inside the group's cgroup"
 	local want_mem=$(((256 + 128 + OVERHEAD) << 20))
 	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then

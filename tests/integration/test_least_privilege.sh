@@ -20,9 +20,6 @@ nums = {"cap_chown": 0, "cap_dac_override": 1, "cap_fowner": 3, "cap_kill": 5, "
 print("%016x" % sum(1 << nums[n] for n in sys.argv[1:]))
 P
 )
-field() { awk -v k="$2:" '$1 == k { $1 = ""; print substr($0, 2) }' "/proc/$1/status"; }
-monitor_pid() { capsid show "$1" | json_get 'd["capsid"]["monitorPid"]'; }
-qemu_pid() { capsid show "$1" | json_get 'd["capsid"]["qemuPid"]'; }
 
 # check_caps PID WHAT: PID holds exactly the monitor's set.
 check_caps() {

@@ -54,7 +54,7 @@ grep -q "<name>web</name>" <<<"$xml" || fail "no group name in the domain's meta
 grep -q "<root>$ROOT</root>" <<<"$xml" || fail "no state root in the domain's metadata"
 grep -q "machine='microvm'" <<<"$xml" || fail "the domain is not a microvm"
 [ "$(capsid show web | json_get 'd["capsid"]["domain"]')" = capsid-web ] || fail "show does not name the domain"
-qpid=$(capsid show web | json_get 'd["capsid"]["qemuPid"]')
+qpid=$(qemu_pid web)
 [ "$qpid" -gt 0 ] && grep -q "guest=capsid-web" "/proc/$qpid/cmdline" || fail "qemuPid $qpid is not the domain's QEMU"
 
 case_ "libvirt's confinement: QEMU as libvirt-qemu (its disks passed as descriptors), seccomp, its own cgroup"

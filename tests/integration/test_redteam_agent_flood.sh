@@ -13,7 +13,7 @@ CAP=1048576
 write_spec "$WORK/victim.yaml" victim Always \
 	'c|1|0.25|echo secret-data > /victim-file; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'
 capsid create -f "$WORK/victim.yaml" >/dev/null
-vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
+vpid=$(qemu_pid victim)
 
 case_ "a guest floods its agent channel with valid STDOUT frames"
 write_spec "$WORK/evil.yaml" evil Never 'c|1|0.25|true'
@@ -22,7 +22,7 @@ write_spec "$WORK/evil.yaml" evil Never 'c|1|0.25|true'
 CAPSID_QEMU="$(realpath "$(dirname "$0")/fake_qemu.py")" CAPSID_CONFINE=0 FAKE_AGENT_MODE=flood \
 	CAPSID_LOG_MAX_BYTES=$CAP CAPSID_LOG_MAX_FILES=2 capsid create -f "$WORK/evil.yaml" >/dev/null 2>&1
 wait_for "the flood to rotate evil's log" test -e "$ROOT/groups/evil/logs/c.log.1"
-epid=$(capsid show evil | json_get 'd["capsid"]["monitorPid"]')
+epid=$(monitor_pid evil)
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 c0=$(cpu "$epid")
 
@@ -56,7 +56,7 @@ timeout 120 "$CAPSID_BIN" delete evil >/dev/null || fail "delete of the flooding
 pgrep -f "[f]ake_qemu.py.*$ROOT/" >/dev/null && fail "the flooding stand-in was left running"
 
 case_ "the victim: the same QEMU, its data, every log line"
-[ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
+[ "$(qemu_pid victim)" = "$vpid" ] || fail "the victim's QEMU changed"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file"
 last=$(capsid logs victim | grep -c '^tick ')
 wait_for "victim keeps ticking" sh -c "[ \$('$CAPSID_BIN' logs victim | grep -c '^tick ') -gt $last ]"

@@ -20,7 +20,7 @@ write_spec "$WORK/victim.yaml" victim Always \
 	'c|1|0.25|echo secret-data > /victim-file; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'
 capsid create -f "$WORK/victim.yaml" >/dev/null
 wait_for "victim ticks" sh -c "'$CAPSID_BIN' logs victim | grep -q 'tick 1'"
-vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
+vpid=$(qemu_pid victim)
 
 case_ "a flood on stdout: its log files stay within the cap, the newest output kept"
 CAP=262144
@@ -81,7 +81,7 @@ properties:
       - {name: scratch, mountPath: /scratch}
 Y
 capsid create -f "$WORK/hog.yaml" >/dev/null 2>&1 || true
-hpid=$(capsid show hog | json_get 'd["capsid"]["qemuPid"]')
+hpid=$(qemu_pid hog)
 hcg=$(awk -F: '$2 ~ /memory/ || $2 == "" {print $3; exit}' "/proc/$hpid/cgroup" 2>/dev/null || true)
 wait_for "the hog's containers end" sh -c "'$CAPSID_BIN' logs hog | grep -q scratch-done && '$CAPSID_BIN' logs hog | grep -q 'mem-done'"
 if [ -n "$hcg" ] && [ -f "/sys/fs/cgroup/memory$hcg/memory.max_usage_in_bytes" ]; then
@@ -96,7 +96,7 @@ used=$(du -sk "$ROOT/groups/hog" | cut -f1)
 case_ "a fork bomb: its QEMU's tasks stay within pids.max"
 write_spec "$WORK/bomber.yaml" bomber Never 'bomb|1|0.25|bomb() { bomb | bomb & }; bomb; sleep 20'
 capsid create -f "$WORK/bomber.yaml" >/dev/null 2>&1 || true
-bpid=$(capsid show bomber | json_get 'd["capsid"]["qemuPid"]')
+bpid=$(qemu_pid bomber)
 sleep 10
 if kill -0 "$bpid" 2>/dev/null; then
 	threads=$(ls "/proc/$bpid/task" | wc -l)
@@ -105,7 +105,7 @@ if kill -0 "$bpid" 2>/dev/null; then
 fi
 
 case_ "the victim: the same QEMU, still answering, its data and logs whole"
-[ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
+[ "$(qemu_pid victim)" = "$vpid" ] || fail "the victim's QEMU changed"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file after the attacks"
 state_is victim Running || fail "victim is $(group_state victim)"
 last=$(capsid logs victim | grep -c '^tick ')

@@ -26,7 +26,7 @@ properties:
 Y
 capsid create -f "$WORK/victim.yaml" >/dev/null
 wait_for "victim ticks" sh -c "'$CAPSID_BIN' logs victim | grep -q 'tick 1'"
-vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
+vpid=$(qemu_pid victim)
 V_IP=$(capsid show victim | json_get 'd["capsid"]["network"]["privateIp"]')
 V_MAC=$(capsid show victim | json_get 'd["capsid"]["network"]["mac"]')
 V_TAP=$(capsid show victim | json_get 'd["capsid"]["network"]["tap"]')
@@ -125,7 +125,7 @@ sleep 1
 ! grep -q -- '-t2$' "$WORK/seen" || fail "a frame from another network reached the victim's tap: $(grep -- '-t2$' "$WORK/seen")"
 
 case_ "the victim: the same QEMU, its data, every log line, still answering"
-[ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
+[ "$(qemu_pid victim)" = "$vpid" ] || fail "the victim's QEMU changed"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file"
 last=$(capsid logs victim | grep -c '^tick ')
 wait_for "victim keeps ticking" sh -c "[ \$('$CAPSID_BIN' logs victim | grep -c '^tick ') -gt $last ]"

@@ -20,12 +20,12 @@ write_spec "$WORK/attacker.yaml" attacker Always 'c|1|0.25|exec sleep 3600'
 capsid create -f "$WORK/victim.yaml" >/dev/null
 capsid create -f "$WORK/attacker.yaml" >/dev/null
 wait_for "victim ticks" sh -c "'$CAPSID_BIN' logs victim | grep -q 'tick 1'"
-vpid=$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')
+vpid=$(qemu_pid victim)
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file before the attack"
 
 # The attacker's monitor goes (its QEMU with it); a start with the probe
 # as QEMU makes a new monitor that launches the probe in the jail.
-amon=$(capsid show attacker | json_get 'd["capsid"]["monitorPid"]')
+amon=$(monitor_pid attacker)
 kill -9 "$amon"
 wait_for "attacker monitor gone" sh -c "! kill -0 $amon 2>/dev/null"
 sleep 0.5
@@ -96,7 +96,7 @@ size=$(stat -c %s "$ALOG")
 echo "flood: monitor.log $size bytes"
 
 case_ "the victim: the same QEMU, still answering, its data and logs whole"
-[ "$(capsid show victim | json_get 'd["capsid"]["qemuPid"]')" = "$vpid" ] || fail "the victim's QEMU changed"
+[ "$(qemu_pid victim)" = "$vpid" ] || fail "the victim's QEMU changed"
 kill -0 "$vpid" || fail "the victim's QEMU is gone"
 [ "$(capsid exec victim -- cat /victim-file)" = secret-data ] || fail "victim file after the attack"
 state_is victim Running || fail "victim is $(group_state victim)"

@@ -42,7 +42,7 @@ host_epoch=$(date +%s)
 glog probe | grep -q 'warm start: adopted the ready clone' || fail "probe did not take the ready clone: $(glog probe)"
 glog probe | grep -q 'restored from template' && fail "probe restored instead of taking the ready clone"
 [ "$(cat "$ROOT/groups/probe/monitor.pid")" = "$spid" ] || fail "probe's monitor is not the standby it claimed"
-[ "$(capsid show probe | json_get 'd["capsid"]["qemuPid"]')" = "$sqemu" ] || fail "probe's VM is not the ready clone's QEMU"
+[ "$(qemu_pid probe)" = "$sqemu" ] || fail "probe's VM is not the ready clone's QEMU"
 wait_for "probe output" sh -c "\"$CAPSID_BIN\" logs probe | grep -q web-says-hi"
 out=$(capsid logs probe)
 echo "$out"

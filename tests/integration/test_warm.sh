@@ -48,12 +48,12 @@ echo "exec: $got"
 case_ "a clone's RAM is closed to KSM unless CAPSID_KSM=1"
 # A clone maps the template's RAM copy-on-write: private pages KSM could
 # merge across tenants if QEMU marked them mergeable, as it does by default.
-qpid=$(capsid show probe | json_get 'd["capsid"]["qemuPid"]')
+qpid=$(qemu_pid probe)
 [ "$(mergeable_kb "$qpid")" = 0 ] || fail "the clone's QEMU has mappings open to KSM: $(mergeable_kb "$qpid") kB"
 write_spec "$WORK/ksm.yaml" ksm Never 'ksm|1|0.25|sleep 1000000'
 CAPSID_KSM=1 capsid create -f "$WORK/ksm.yaml" >/dev/null
 glog ksm | grep -q 'warm start: restored from template' || fail "the KSM group was not restored: $(glog ksm)"
-kpid=$(capsid show ksm | json_get 'd["capsid"]["qemuPid"]')
+kpid=$(qemu_pid ksm)
 # Its whole RAM (0.25 GB + the 128 MiB overhead) is open to KSM.
 [ "$(mergeable_kb "$kpid")" -ge $((384 * 1024)) ] || fail "CAPSID_KSM=1: mergeable $(mergeable_kb "$kpid") kB"
 capsid delete ksm
