@@ -196,22 +196,21 @@ QEMU=$!
 PIDS+=("$QEMU")
 wait $QEMU || fail "QEMU failed or timed out: $(cat "$T/qemu.out")"
 
-grep '^KTEST' "$T/console.log" | tr -d '\r'
+report=$(grep '^KTEST' "$T/console.log" | tr -d '\r')
+echo "$report"
+# Both CPUs up, each on its local APIC timer; the filesystems; the volumes.
 want=("KTEST done" "KTEST fs erofs" "KTEST fs overlay" "KTEST fs tmpfs" "KTEST fs ext4" "KTEST fs cifs"
+	"KTEST cpus 0-1" "KTEST clockevent clockevent0 lapic" "KTEST clockevent clockevent1 lapic"
 	"KTEST ext4 ok" "KTEST smb read ok" "KTEST smb write ok" "KTEST smb dialect 3.1.1" "KTEST smb signed"
 	"KTEST smb sealed read ok" "KTEST smb encrypted")
 for w in "${want[@]}"; do
-	tr -d '\r' <"$T/console.log" | grep -qxF "$w" || fail "guest did not report \"$w\""
+	grep -qxF "$w" <<<"$report" || fail "guest did not report \"$w\""
 done
-# Both CPUs up, each on its local APIC timer, and a quiet idle window.
-want=("KTEST cpus 0-1" "KTEST clockevent clockevent0 lapic" "KTEST clockevent clockevent1 lapic")
-for w in "${want[@]}"; do
-	tr -d '\r' <"$T/console.log" | grep -qxF "$w" || fail "guest did not report \"$w\""
-done
-# The TSC keeps time (tsc-early until the kernel refines it), not jiffies.
-tr -d '\r' <"$T/console.log" | grep -qxE 'KTEST clocksource tsc(-early)?' ||
-	fail "the guest's clocksource is not the TSC: $(tr -d '\r' <"$T/console.log" | grep 'KTEST clocksource')"
-counts=$(tr -d '\r' <"$T/console.log" | sed -n 's/^KTEST timer interrupts over an idle 2 s: //p')
+# The TSC keeps time (tsc-early until the kernel refines it), not jiffies,
+# and an idle window is quiet.
+grep -qxE 'KTEST clocksource tsc(-early)?' <<<"$report" ||
+	fail "the guest's clocksource is not the TSC: $(grep 'KTEST clocksource' <<<"$report")"
+counts=$(sed -n 's/^KTEST timer interrupts over an idle 2 s: //p' <<<"$report")
 n=$(sort -n <<<"$counts" | head -n 1)
 [ -n "$n" ] && [ "$n" -le $QUIET_TICKS ] ||
 	fail "an idle guest never took at most $QUIET_TICKS timer interrupts in 2 s (windows: $(echo $counts))"
